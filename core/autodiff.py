@@ -1,0 +1,57 @@
+"""The derivatives the engine needs, as plain functions (in the spirit of torch.func).
+
+They are built on torch.autograd rather than torch.func: on a CPU, for the tiny
+elementwise graphs of a 2D loss or a readout, torch.func.jvp costs several milliseconds
+a call (it decomposes every op), double-backward a fraction of that.  The results are
+the same exact derivatives; the network path differentiates through torch.func.vmap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+Tensor = torch.Tensor
+
+
+def grad_and_hvp(
+    loss: Callable[[Tensor], Tensor], theta: Tensor, hessian: bool = True
+) -> tuple[Tensor, Callable[[Tensor], Tensor] | None]:
+    """Row-wise gradient of a batched loss (R, d) -> (R,), and a function v -> H v
+    (row-wise Hessian-vector products by double backward, callable once).
+
+    One graph serves the gradient of every row and the Hessian-vector products of
+    whichever rows get a non-zero v.
+    """
+    t = theta.detach().requires_grad_(True)
+    with torch.enable_grad():
+        (g,) = torch.autograd.grad(loss(t).sum(), t, create_graph=hessian)
+    if not hessian:
+        return g, None
+
+    def hvp(v: Tensor) -> Tensor:
+        with torch.enable_grad():
+            (hv,) = torch.autograd.grad(g, t, v, allow_unused=True)
+        return torch.zeros_like(v) if hv is None else hv  # None: the loss is linear
+
+    return g.detach(), hvp
+
+
+def jvp(f: Callable[[Tensor], Tensor], s: Tensor) -> tuple[Tensor, Tensor]:
+    """f(s) and its derivative along a unit tangent of the scalar s.
+
+    Forward mode by the double-VJP identity: J v = d/du [(J^T u) . v], exact.
+    """
+    s = s.detach().requires_grad_(True)
+    with torch.enable_grad():
+        out = f(s)
+        u = torch.zeros_like(out, requires_grad=True)
+        vjp = None
+        if out.requires_grad:
+            (vjp,) = torch.autograd.grad(out, s, u, create_graph=True, allow_unused=True)
+        if vjp is None or not vjp.requires_grad:
+            # f is locally constant in s (the exact sign of Lion): zero derivative
+            return out.detach(), torch.zeros_like(out)
+        (tangent,) = torch.autograd.grad(vjp, u)
+    return out.detach(), tangent

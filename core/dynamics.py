@@ -1,0 +1,179 @@
+"""The three dynamics of THEORY.md §1-§2 for any declared optimizer.
+
+memory      theta_{n+1} = theta_n - h F^(n)(theta_n, ..., theta_0)
+memoryless  theta_{n+1} = theta_n - h Fbar^(n)(theta_n)
+corrected   theta_{n+1} = theta_n - h [Fbar^(n)(theta_n) + h M^(n)(theta_n)]
+
+Everything is derived from the declaration (core.optimizers): the memory run from the
+weights w_i(n, k), Fbar^(n) from their sums W_i(n), and M^(n) from one forward-mode JVP
+of the readout whose input carries a Hessian-vector product (§2).  A loss is a batched
+function (R, d) -> (R,) with independent rows, so one autograd call serves every
+trajectory and every dynamics of a step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from core.autodiff import grad_and_hvp, jvp
+from core.optimizers import Optimizer
+
+Tensor = torch.Tensor
+DYNAMICS = ("memory", "memoryless", "corrected")
+
+
+def memoryless_and_correction(opt: Optimizer, g: Tensor, scales, hvps):
+    """Fbar's readout and the memory correction M of THEORY §2.
+
+    M = d/ds readout(g, W_i phi_i(g) + phi_i(g(t + s D_i)) - phi_i(g)) at s = 0, and
+    d/ds g(t + s D_i) = H D_i, so g + s H D_i stands in for g(t + s D_i): one JVP.
+    `scales` are the W_i, `hvps` the H D_i.
+    """
+    feats = [av.feature(g) for av in opt.averages]
+
+    def along(s: Tensor) -> Tensor:
+        inputs = [
+            w * f + av.feature(g + s * hv) - f
+            for w, f, av, hv in zip(scales, feats, opt.averages, hvps, strict=True)
+        ]
+        return opt.readout(g, *inputs)
+
+    return jvp(along, torch.zeros((), dtype=g.dtype, device=g.device))
+
+
+def readout_at(opt: Optimizer, g: Tensor, scales) -> Tensor:
+    """The readout with every average replaced by W_i * phi_i(g) (current iterate)."""
+    return opt.readout(g, *(w * av.feature(g) for w, av in zip(scales, opt.averages, strict=True)))
+
+
+@dataclass(frozen=True)
+class Run:
+    """Trajectories of shape (steps + 1, B, d); a diverged row repeats its last finite
+    point after the step recorded in `diverged` (-1: did not diverge)."""
+
+    memory: Tensor
+    memoryless: Tensor
+    corrected: Tensor
+    diverged: dict[str, np.ndarray]
+
+    def __getitem__(self, name: str) -> Tensor:
+        return getattr(self, name)
+
+
+class _Schedule:
+    """Every weight-derived number of a run, computed once in numpy before stepping.
+
+    W[b, i] = W_i(b) for b < steps.  Fbar^(b) depends on b only through W[b], so equal
+    rows are grouped (bias-corrected Adam has one group) and D_i sums per group.
+    """
+
+    def __init__(self, opt: Optimizer, steps: int):
+        self.opt = opt
+        self.p = len(opt.averages)
+        sums = [
+            [np.asarray(av.weights(b, np.arange(b + 1))).sum(0) for b in range(steps)]
+            for av in opt.averages
+        ]
+        self.W = np.stack([np.stack(s) for s in sums], axis=1) if self.p else None
+        if self.p:
+            flat = self.W.reshape(steps, -1)
+            _, first, inverse = np.unique(flat, axis=0, return_index=True, return_inverse=True)
+            order = np.argsort(first)  # group ids by first appearance in b
+            rank = np.empty_like(order)
+            rank[order] = np.arange(len(order))
+            self.group = rank[inverse.reshape(-1)]
+            self.group_W = self.W[np.sort(first)]
+
+    def memory_weights(self, n: int) -> list[np.ndarray]:
+        """w_i(n, n - b) for b = 0..n: the weight of the feature stored at step b."""
+        return [np.asarray(av.weights(n, np.arange(n, -1, -1))) for av in self.opt.averages]
+
+    def correction_weights(self, n: int) -> tuple[int, np.ndarray]:
+        """D_i = sum_u C[u, i] Fbar(group u): C from the tails sum_{k>=j} w_i(n, k)."""
+        groups = int(self.group[:n].max()) + 1
+        coef = np.zeros((groups,) + self.W.shape[1:])
+        for i, av in enumerate(self.opt.averages):
+            w = np.asarray(av.weights(n, np.arange(1, n + 1)))
+            tails = np.cumsum(w[::-1], axis=0)[::-1]  # tails[j-1] = sum_{k>=j} w(n,k)
+            # S_k sums Fbar^(b) for b = n-k..n-1, so Fbar^(b) carries the tail at j = n-b
+            np.add.at(coef[:, i], self.group[:n], tails[::-1])
+        return groups, coef
+
+
+def _column(a, like: Tensor) -> Tensor | float:
+    """Per-trajectory scalars as broadcastable columns: (..., B) -> (..., B, 1)."""
+    a = np.asarray(a, dtype=np.float64)
+    if a.ndim == 0:
+        return float(a)
+    return torch.as_tensor(a, dtype=like.dtype, device=like.device)[..., None]
+
+
+def _per_row(a: np.ndarray, B: int, like: Tensor) -> Tensor:
+    """(n,) or (n, B) numbers as an (n, B) tensor: one column per trajectory."""
+    a = np.asarray(a, dtype=np.float64)
+    a = np.broadcast_to(a[:, None] if a.ndim == 1 else a, (a.shape[0], B))
+    return torch.tensor(a, dtype=like.dtype, device=like.device)
+
+
+def simulate(loss, opt: Optimizer, theta0: Tensor, lr, steps: int) -> Run:
+    """Run memory, memoryless and corrected dynamics from theta0 (B, d) or (d,)."""
+    theta0 = torch.atleast_2d(theta0)
+    B, d = theta0.shape
+    h = _column(lr, theta0)
+    sched = _Schedule(opt, steps)
+    p = sched.p
+    paths = {k: theta0.new_empty((steps + 1, B, d)) for k in DYNAMICS}
+    for k in DYNAMICS:
+        paths[k][0] = theta0
+    alive = {k: torch.ones(B, dtype=torch.bool, device=theta0.device) for k in DYNAMICS}
+    diverged = {k: np.full(B, -1) for k in DYNAMICS}
+    history = [theta0.new_empty((steps, B, d)) for _ in range(p)]
+
+    for n in range(steps):
+        state = {k: paths[k][n] for k in DYNAMICS}
+        # one graph: the gradients of all three dynamics, and p copies of the corrected
+        # rows for the Hessian-vector products H D_i of its memory correction
+        need_hvp = p > 0 and n > 0
+        copies = [state["corrected"]] * (p - 1) if need_hvp else []
+        g_all, hvp = grad_and_hvp(loss, torch.cat([state[k] for k in DYNAMICS] + copies), need_hvp)
+        g = dict(zip(DYNAMICS, g_all[: 3 * B].split(B), strict=True))
+
+        # memory: A_i = sum_k w_i(n, k) phi_i(g_{n-k}) over the stored features
+        averages = []
+        for i, (av, w) in enumerate(zip(opt.averages, sched.memory_weights(n), strict=True)):
+            history[i][n] = av.feature(g["memory"])
+            averages.append(torch.einsum("nb,nbd->bd", _per_row(w, B, g_all), history[i][: n + 1]))
+        updates = {"memory": opt.readout(g["memory"], *averages)}
+
+        scales = [_column(sched.W[n, i], g_all) for i in range(p)]
+        updates["memoryless"] = readout_at(opt, g["memoryless"], scales)
+        if need_hvp:
+            directions = _directions(opt, sched, n, state["corrected"], g["corrected"])
+            tangent = torch.cat([torch.zeros_like(g_all[: 2 * B])] + directions)
+            hvps = hvp(tangent)[2 * B :].split(B)
+            readout, correction = memoryless_and_correction(opt, g["corrected"], scales, hvps)
+            updates["corrected"] = readout + h * correction
+        else:  # no past iterates yet (M^(0) = 0) or no memory at all
+            updates["corrected"] = updates["memoryless"]
+
+        for k in DYNAMICS:
+            step = state[k] - h * (updates[k] + opt.decay_term(state[k]))
+            ok = torch.isfinite(step).all(-1) & alive[k]
+            newly = (alive[k] & ~ok).cpu().numpy()
+            diverged[k][newly] = n + 1
+            alive[k] &= ok
+            paths[k][n + 1] = torch.where(ok[:, None], step, state[k])
+    return Run(**paths, diverged=diverged)
+
+
+def _directions(opt: Optimizer, sched: _Schedule, n: int, t: Tensor, g: Tensor) -> list[Tensor]:
+    """D_i = sum_{k=1..n} w_i(n, k) S_k(t), S_k = sum_{b=n-k..n-1} Fbar^(b)(t) (§2),
+    with Fbar^(b) evaluated once per group of equal W(b)."""
+    B = t.shape[0]
+    groups, coef = sched.correction_weights(n)
+    scales = [_per_row(sched.group_W[:groups, i], B, t)[..., None] for i in range(sched.p)]
+    fbar = readout_at(opt, g, scales) + opt.decay_term(t)  # (groups, B, d)
+    return [torch.einsum("ub,ubd->bd", _per_row(coef[:, i], B, t), fbar) for i in range(sched.p)]
