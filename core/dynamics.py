@@ -177,3 +177,49 @@ def _directions(opt: Optimizer, sched: _Schedule, n: int, t: Tensor, g: Tensor) 
     scales = [_per_row(sched.group_W[:groups, i], B, t)[..., None] for i in range(sched.p)]
     fbar = readout_at(opt, g, scales) + opt.decay_term(t)  # (groups, B, d)
     return [torch.einsum("ub,ubd->bd", _per_row(coef[:, i], B, t), fbar) for i in range(sched.p)]
+
+
+def limit_moments(weights, n: int = 10**9) -> tuple[np.ndarray, np.ndarray]:
+    """W_i(inf) = sum_k w(inf, k) and sum_k k w(inf, k), summed until the tail is below
+    float64 resolution (the weights decay geometrically, THEORY §2)."""
+    K = 1024
+    while True:
+        k = np.arange(K, dtype=np.float64)
+        w = np.asarray(weights(n, k))
+        kw = w * (k[:, None] if w.ndim > 1 else k)
+        tail = np.abs(kw[K // 2 :]).sum(0) + np.abs(w[K // 2 :]).sum(0)
+        if np.all(tail <= 1e-16 * (np.abs(kw).sum(0) + np.abs(w).sum(0))) or K >= 1 << 22:
+            return w.sum(0), kw.sum(0)
+        K *= 2
+
+
+def asymptotic_fields(loss, opt: Optimizer, theta: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """g, Fbar and M for n -> infinity at the points theta (R, d) (THEORY §4, derived
+    generically): W_i -> W_i(inf), S_k -> k Fbar, so D_i = (sum_k k w_i(inf, k)) Fbar."""
+    moments = [limit_moments(av.weights) for av in opt.averages]
+    R, p = theta.shape[0], len(moments)
+    # p stacked copies of theta: one graph gives g and the p products H D_i
+    g_all, hvp = grad_and_hvp(loss, theta.repeat(max(p, 1), 1), hessian=p > 0)
+    g = g_all[:R]
+    scales = [_column(total, theta) for total, _ in moments]
+    fbar = readout_at(opt, g, scales) + opt.decay_term(theta)
+    if p == 0:
+        return g, fbar, torch.zeros_like(fbar)
+    hvps = hvp(torch.cat([_column(first, theta) * fbar for _, first in moments])).split(R)
+    _, correction = memoryless_and_correction(opt, g, scales, hvps)
+    return g, fbar, correction
+
+
+def fields_at_step(loss, opt: Optimizer, theta: Tensor, n: int) -> tuple[Tensor, Tensor]:
+    """Fbar^(n) and M^(n) (finite-n, THEORY §1-§2) at the points theta (R, d)."""
+    sched = _Schedule(opt, n + 1)
+    R, p = theta.shape[0], sched.p
+    g_all, hvp = grad_and_hvp(loss, theta.repeat(max(p, 1), 1), hessian=p > 0 and n > 0)
+    g = g_all[:R]
+    scales = [_column(sched.W[n, i], theta) for i in range(p)]
+    fbar = readout_at(opt, g, scales) + opt.decay_term(theta)
+    if hvp is None:
+        return fbar, torch.zeros_like(fbar)
+    hvps = hvp(torch.cat(_directions(opt, sched, n, theta, g))).split(R)
+    _, correction = memoryless_and_correction(opt, g, scales, hvps)
+    return fbar, correction

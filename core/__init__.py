@@ -1,0 +1,11 @@
+"""How memory in an optimizer implicitly modifies the loss (Cattaneo & Shigida 2025).
+
+A pure library (torch + numpy): optimizers declared by their memory (optimizers), the
+memory / memoryless / corrected dynamics derived from a declaration (dynamics), losses
+(losses, expression), surfaces and perturbed losses (surfaces), the order study (order),
+scenarios with a URL round trip (scenario), and the CLI (python -m core).
+"""
+
+import torch
+
+torch.set_default_dtype(torch.float64)

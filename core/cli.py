@@ -1,0 +1,103 @@
+"""python -m core simulate|order|network 'QUERY': the page URLs' query strings on the
+command line, JSON on stdout; any bad input is one line on stderr and exit status 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+
+import numpy as np
+
+from core import compute
+from core.dynamics import DYNAMICS
+from core.expression import ExpressionError
+from core.scenario import Scenario, ScenarioError, numbers
+
+
+def _finite_path(path, diverged_at: int) -> list[list[float]]:
+    """The trajectory up to its last finite point."""
+    end = path.shape[0] if diverged_at < 0 else diverged_at
+    return path[:end].tolist()
+
+
+def simulate_json(s: Scenario) -> dict:
+    run = compute.trajectories(s)
+    out = {"scenario": s.to_query(), "settings": _settings(s)}
+    for k in DYNAMICS:
+        out[k] = _finite_path(run[k][:, 0].cpu().numpy(), int(run.diverged[k][0]))
+    out["diverged"] = {k: (int(d[0]) if d[0] >= 0 else None) for k, d in run.diverged.items()}
+    return out
+
+
+def order_json(s: Scenario) -> dict:
+    st = compute.order(s)
+
+    def clean(v):  # JSON has no inf/nan: a diverged error is null
+        return [x if math.isfinite(x) else None for x in v]
+
+    return {
+        "scenario": s.to_query(),
+        "h": list(st.h),
+        "horizon": s.T,
+        "corrected": clean(st.corrected),
+        "memoryless": clean(st.memoryless),
+        "slopes": {
+            "corrected": clean(st.slopes_corrected),
+            "memoryless": clean(st.slopes_memoryless),
+        },
+        "fitted_slope": clean([st.fit_corrected, st.fit_memoryless]),
+    }
+
+
+def _settings(s) -> dict:
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(s).items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("simulate", "order", "network"):
+        p = sub.add_parser(name)
+        p.add_argument("query", nargs="?", default="", help="the page URL's query string")
+        if name == "order":
+            p.add_argument("--h", help="comma-separated step sizes, e.g. 0.04,0.02,0.01")
+            p.add_argument("--horizon", help="the horizon T (steps = round(T/h))")
+    args = parser.parse_args(argv)
+    try:
+        out = run_command(args)
+    except (ScenarioError, ExpressionError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    json.dump(out, sys.stdout, default=_to_builtin)
+    sys.stdout.write("\n")
+    return 0
+
+
+def run_command(args) -> dict:
+    if args.command == "network":
+        from core.network import NetworkScenario, network_json
+
+        return network_json(NetworkScenario.parse(args.query))
+    s = Scenario.parse(args.query)
+    if args.command == "simulate":
+        return simulate_json(s)
+    changes = {}
+    if args.h is not None:
+        try:
+            changes["hs"] = numbers(args.h)
+        except ValueError as err:
+            raise ScenarioError("--h", str(err)) from None
+    if args.horizon is not None:
+        try:
+            changes["T"] = numbers(args.horizon)[0]
+        except ValueError as err:
+            raise ScenarioError("--horizon", str(err)) from None
+    return order_json(s.updated(**changes) if changes else s)
+
+
+def _to_builtin(v):
+    if isinstance(v, np.generic):
+        return v.item()
+    raise TypeError(f"not JSON serializable: {type(v).__name__}")

@@ -1,0 +1,126 @@
+"""2D losses: a zoo of named landscapes and user expressions, all through one parser.
+
+Every zoo loss is written in the same whitelist grammar users type (core.expression),
+so the zoo and custom losses share one compiled path and one set of safety rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import torch
+
+from core.expression import compile_expression
+
+Tensor = torch.Tensor
+
+
+@dataclass(frozen=True)
+class ZooLoss:
+    name: str
+    title: str
+    expression: str
+    window: tuple[float, float, float, float]  # xmin, xmax, ymin, ymax
+    start: tuple[float, float]
+    description: str
+
+
+ZOO: dict[str, ZooLoss] = {
+    z.name: z
+    for z in (
+        ZooLoss(
+            "reference",
+            "Reference (THEORY §6)",
+            "0.5*(x-1)^2 + 2*(y - 0.5*x^2)^2 + 0.1*sin(3*x + y)",
+            (-2.0, 2.0, -1.0, 2.0),
+            (-1.2, 0.8),
+            "The smooth non-quadratic loss of the paper's error table: a bent valley with a "
+            "small ripple.",
+        ),
+        ZooLoss(
+            "quadratic",
+            "Ill-conditioned quadratic",
+            "0.5*x^2 + 10*y^2",
+            (-2.0, 2.0, -1.2, 1.2),
+            (-1.8, 0.9),
+            "Curvatures 1 and 20: momentum zig-zags across the steep direction.",
+        ),
+        ZooLoss(
+            "rosenbrock",
+            "Rosenbrock",
+            "(1 - x)^2 + 100*(y - x^2)^2",
+            (-2.0, 2.0, -1.0, 3.0),
+            (-1.5, 2.0),
+            "The classic banana valley (b = 100): steep walls, a flat floor, minimum at (1, 1).",
+        ),
+        ZooLoss(
+            "himmelblau",
+            "Himmelblau",
+            "(x^2 + y - 11)^2 + (x + y^2 - 7)^2",
+            (-5.0, 5.0, -5.0, 5.0),
+            (-0.3, -0.9),
+            "Four minima of equal height: which one a run reaches depends on its memory.",
+        ),
+        ZooLoss(
+            "beale",
+            "Beale",
+            "(1.5 - x + x*y)^2 + (2.25 - x + x*y^2)^2 + (2.625 - x + x*y^3)^2",
+            (-4.5, 4.5, -4.5, 4.5),
+            (-1.0, 1.5),
+            "Flat plateaus and sharp ridges; minimum at (3, 0.5).",
+        ),
+        ZooLoss(
+            "saddle",
+            "Saddle",
+            "0.5*x^2 - 0.5*y^2 + 0.125*y^4",
+            (-2.0, 2.0, -2.5, 2.5),
+            (1.5, 0.05),
+            "A saddle at the origin between two minima at y = ±√2: escaping it takes memory.",
+        ),
+        ZooLoss(
+            "rastrigin",
+            "Rastrigin-like",
+            "0.5*(x^2 + y^2) + 1.5*(2 - cos(2*pi*x) - cos(2*pi*y))",
+            (-3.0, 3.0, -3.0, 3.0),
+            (2.3, -1.7),
+            "A bowl covered with local minima: a grid of traps of the same shape.",
+        ),
+        ZooLoss(
+            "valley",
+            "Narrow curved valley",
+            "0.05*x^2 + 5*(y - sin(x))^2",
+            (-4.0, 4.0, -2.0, 2.0),
+            (-3.5, 0.6),
+            "A narrow sinusoidal valley with a gentle floor: the gradient norm penalty of "
+            "momentum pulls runs toward its centre line.",
+        ),
+        ZooLoss(
+            "sharp_flat",
+            "Sharp vs flat minimum",
+            "0.05*(x^2 + y^2) - exp(-8*((x - 1)^2 + y^2)) - exp(-0.5*((x + 1.5)^2 + y^2))",
+            (-4.0, 3.0, -2.5, 2.5),
+            (-0.1, 1.2),
+            "A sharp well (right) and a wide one (left): AdamW's memory anti-regularizes "
+            "(favours large gradients) while Lion's does not, and the two part ways.",
+        ),
+    )
+}
+
+CUSTOM_WINDOW = (-3.0, 3.0, -3.0, 3.0)
+
+
+@lru_cache(maxsize=256)
+def surface_function(expression: str):
+    """f(x, y) for a zoo or user expression (raises ExpressionError on bad text)."""
+    return compile_expression(expression)
+
+
+def batched(expression: str):
+    """The loss as the engine wants it: (R, 2) -> (R,), rows independent."""
+    f = surface_function(expression)
+
+    def loss(theta: Tensor) -> Tensor:
+        return f(theta[..., 0], theta[..., 1])
+
+    return loss

@@ -1,0 +1,355 @@
+"""Scenarios: one validated, immutable object per run, with an exact URL round trip.
+
+A scenario class lists its fields as `Field` specs (key, parser, default, check, when it
+applies).  `from_query` parses a page URL's query string (or the CLI's) into the object,
+strictly (the CLI: the first problem is an error) or leniently (the app: each bad value
+falls back to its default with a warning naming the key); `to_query` writes it back with
+defaults omitted, so from_query(to_query(s)) == s.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from core.expression import MAX_LENGTH, ExpressionError, parse
+from core.losses import CUSTOM_WINDOW, ZOO
+from core.optimizers import OPTIMIZERS
+
+VERSION = "1"
+MAX_STEPS = 5000  # one trajectory set: 3 dynamics x MAX_STEPS gradient steps
+MAX_GRID = 200  # surfaces are MAX_GRID^2 points
+MAX_ORDER_STEPS = 20000  # the order study runs sum(T / h) steps
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+# the usual defaults of each optimizer (PyTorch's; Lion's paper), eps = 0: exact sign
+HYPER_DEFAULTS: dict[str, dict[str, float]] = {
+    "gd": {},
+    "hb": {"b1": 0.9},
+    "nesterov": {"b1": 0.9},
+    "rmsprop": {"b2": 0.99, "eps": 1e-8},
+    "adam": {"b1": 0.9, "b2": 0.999, "eps": 1e-8},
+    "adamw": {"b1": 0.9, "b2": 0.999, "eps": 1e-8, "wd": 0.01},
+    "lion": {"b1": 0.9, "b2": 0.99, "eps": 0.0, "wd": 0.0},
+}
+
+
+HYPER_KEYS = ("b1", "b2", "eps", "wd")
+
+
+class ScenarioError(ValueError):
+    """A bad query value; str() names the key and the problem."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(f"{key}: {message}")
+        self.key = key
+
+
+# --- value parsers: text -> value, ValueError with a short reason ---------------------
+
+
+def number(text: str) -> float:
+    if not _NUMBER.match(text.strip()):
+        raise ValueError(f"{text!r} is not a number")
+    v = float(text)
+    if not math.isfinite(v):
+        raise ValueError(f"{text!r} is not finite")
+    return v
+
+
+def integer(text: str) -> int:
+    if not re.fullmatch(r"\s*\+?\d{1,9}\s*", text):
+        raise ValueError(f"{text!r} is not a whole number")
+    return int(text)
+
+
+def numbers(text: str) -> tuple[float, ...]:
+    parts = text.split(",")
+    if len(parts) > 16:
+        raise ValueError("too many values (max 16)")
+    return tuple(number(p) for p in parts)
+
+
+def names(text: str) -> tuple[str, ...]:
+    return tuple(p.strip() for p in text.split(","))
+
+
+def text_value(text: str) -> str:
+    return text
+
+
+def fmt(value: Any) -> str:
+    """Shortest exact text: repr of a float round-trips, ints stay ints."""
+    if isinstance(value, tuple):
+        return ",".join(fmt(v) for v in value)
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def in_range(lo: float, hi: float, lo_open: bool = False, hi_open: bool = False):
+    def check(v: float, _: Mapping) -> None:
+        if (v < lo or (lo_open and v == lo)) or (v > hi or (hi_open and v == hi)):
+            left, right = "(" if lo_open else "[", ")" if hi_open else "]"
+            raise ValueError(f"{fmt(v)} is out of range {left}{fmt(lo)}, {fmt(hi)}{right}")
+
+    return check
+
+
+def one_of(choices) -> Callable[[Any, Mapping], None]:
+    def check(v: str, _: Mapping) -> None:
+        if v not in choices:
+            raise ValueError(f"{v!r} is not one of {', '.join(choices)}")
+
+    return check
+
+
+@dataclass(frozen=True)
+class Field:
+    key: str
+    parse: Callable[[str], Any]
+    default: Callable[[Mapping[str, Any]], Any]  # from the fields parsed before it
+    check: Callable[[Any, Mapping[str, Any]], None] = lambda v, s: None
+    applies: Callable[[Mapping[str, Any]], bool] = lambda s: True
+
+
+def constant(v):
+    return lambda _: v
+
+
+def hyper_field(key: str, check) -> Field:
+    return Field(
+        key,
+        number,
+        lambda s: HYPER_DEFAULTS[s["opt"]].get(key),
+        check,
+        lambda s: key in HYPER_DEFAULTS[s["opt"]],
+    )
+
+
+OPTIMIZER_FIELDS = (
+    Field("opt", str, constant("hb"), one_of(tuple(OPTIMIZERS))),
+    Field("lr", number, constant(0.01), in_range(0.0, 10.0, lo_open=True)),
+    hyper_field("b1", in_range(0.0, 1.0, hi_open=True)),
+    hyper_field("b2", in_range(0.0, 1.0, hi_open=True)),
+    hyper_field("eps", in_range(0.0, 10.0)),
+    hyper_field("wd", in_range(0.0, 10.0)),
+)
+
+
+def _check_expression(text: str, s: Mapping) -> None:
+    try:
+        parse(text)
+    except ExpressionError as err:
+        raise ValueError(str(err)) from None
+
+
+def _check_window(w: tuple, s: Mapping) -> None:
+    if len(w) != 4 or not (w[0] < w[1] and w[2] < w[3]):
+        raise ValueError("needs xmin,xmax,ymin,ymax with xmin < xmax and ymin < ymax")
+    if max(abs(v) for v in w) > 1e6:
+        raise ValueError("coordinates beyond ±1e6")
+
+
+def _check_steps_list(hs: tuple, s: Mapping) -> None:
+    if not 2 <= len(hs) <= 8:
+        raise ValueError("needs 2 to 8 step sizes")
+    if any(not 0 < h <= 1 for h in hs):
+        raise ValueError("step sizes must lie in (0, 1]")
+    if len(set(hs)) != len(hs):
+        raise ValueError("step sizes must differ")
+
+
+def _check_horizon(T: float, s: Mapping) -> None:
+    in_range(0.0, 100.0, lo_open=True)(T, s)
+    total = sum(round(T / h) for h in s["hs"])
+    if total > MAX_ORDER_STEPS:
+        raise ValueError(f"T/h sums to {total} steps (max {MAX_ORDER_STEPS})")
+    if min(round(T / h) for h in s["hs"]) < 1:
+        raise ValueError("T is shorter than a step")
+
+
+def _check_compare(opts: tuple, s: Mapping) -> None:
+    if not 2 <= len(opts) <= 4:
+        raise ValueError("needs 2 to 4 optimizers")
+    for o in opts:
+        one_of(tuple(OPTIMIZERS))(o, s)
+
+
+def _window_default(s: Mapping) -> tuple:
+    return ZOO[s["loss"]].window if s["loss"] in ZOO else CUSTOM_WINDOW
+
+
+def _start_default(i: int):
+    return lambda s: ZOO[s["loss"]].start[i] if s["loss"] in ZOO else 0.5
+
+
+_COORD = in_range(-1e6, 1e6)
+
+SCENARIO_FIELDS = OPTIMIZER_FIELDS + (
+    Field("steps", integer, constant(200), in_range(1, MAX_STEPS)),
+    Field("loss", str, constant("reference"), one_of((*ZOO, "custom"))),
+    Field(
+        "f",
+        text_value,
+        constant("x^2 + y^2"),
+        _check_expression,
+        lambda s: s["loss"] == "custom",
+    ),
+    Field("x0", number, _start_default(0), _COORD),
+    Field("y0", number, _start_default(1), _COORD),
+    Field("win", numbers, _window_default, _check_window),
+    Field("grid", integer, constant(60), in_range(10, MAX_GRID)),
+    Field("hs", numbers, constant((0.04, 0.02, 0.01, 0.005)), _check_steps_list),
+    Field("T", number, constant(1.0), _check_horizon),
+    Field("cmp", names, constant(("adamw", "lion")), _check_compare),
+)
+
+
+def _as_mapping(query: str | Mapping[str, Any]) -> dict[str, str]:
+    if isinstance(query, str):
+        q = query.split("?", 1)[1] if "?" in query else query
+        return dict(parse_qsl(q.lstrip("?"), keep_blank_values=True))
+    return {k: (v[-1] if isinstance(v, list | tuple) else v) for k, v in query.items()}
+
+
+def parse_fields(
+    specs: tuple[Field, ...],
+    query: str | Mapping[str, Any],
+    strict: bool,
+    drop_inapplicable: bool = False,
+) -> tuple[dict[str, Any], list[str]]:
+    """Values for every spec (None where it does not apply), and the warnings."""
+    raw = _as_mapping(query)
+    known = {f.key for f in specs} | {"v"}
+    warnings = []
+    for key in raw:
+        if key not in known:
+            if strict:
+                raise ScenarioError(key, "unknown key")
+            warnings.append(f"{key}: unknown key, ignored")
+    values: dict[str, Any] = {}
+    for spec in specs:
+        if not spec.applies(values):
+            values[spec.key] = None
+            if spec.key in raw and not drop_inapplicable:
+                if strict:
+                    raise ScenarioError(spec.key, "does not apply to this scenario")
+                warnings.append(f"{spec.key}: does not apply to this scenario, ignored")
+            continue
+        default = spec.default(values)
+        if spec.key not in raw:
+            values[spec.key] = default
+            continue
+        text = str(raw[spec.key])
+        try:
+            if len(text) > MAX_LENGTH:
+                raise ValueError(f"value too long ({len(text)} characters, max {MAX_LENGTH})")
+            value = spec.parse(text)
+            spec.check(value, values)
+            values[spec.key] = value
+        except ValueError as err:
+            if strict:
+                raise ScenarioError(spec.key, str(err)) from None
+            warnings.append(f"{spec.key}: {err}; using the default {fmt(default)}")
+            values[spec.key] = default
+    return values, warnings
+
+
+class QueryMixin:
+    """from_query / to_query for a frozen dataclass whose fields are SPECS."""
+
+    SPECS: tuple[Field, ...] = ()
+
+    @classmethod
+    def from_query(cls, query: str | Mapping[str, Any] = "", strict: bool = False):
+        """(scenario, warnings); strict raises ScenarioError instead of warning."""
+        values, warnings = parse_fields(cls.SPECS, query, strict)
+        return cls(**values), warnings
+
+    @classmethod
+    def parse(cls, query: str | Mapping[str, Any] = ""):
+        """Strict parse: the scenario, or ScenarioError."""
+        return cls.from_query(query, strict=True)[0]
+
+    def to_params(self) -> dict[str, str]:
+        """The non-default, applicable fields as query parameters (short, stable)."""
+        values: dict[str, Any] = {}
+        params = {"v": VERSION}
+        for spec in self.SPECS:
+            value = getattr(self, spec.key)
+            applies = spec.applies(values)
+            values[spec.key] = value
+            if applies and value != spec.default(values):
+                params[spec.key] = fmt(value)
+        return params
+
+    def to_query(self) -> str:
+        return urlencode(self.to_params())
+
+    def updated(self, **changes):
+        """A validated copy with some fields changed (strict: bad values raise).
+
+        Fields whose defaults depend on a changed one (a loss's start and window, an
+        optimizer's hyperparameters) follow it unless they were set explicitly."""
+        params = self.to_params()
+        for key, value in changes.items():
+            params.pop(key, None)
+            if value is not None:
+                params[key] = fmt(value)
+        values, _ = parse_fields(self.SPECS, params, strict=True, drop_inapplicable=True)
+        return type(self)(**values)
+
+    def __post_init__(self):
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        for spec in self.SPECS:
+            value = values[spec.key]
+            if not spec.applies(values):
+                if value is not None:
+                    raise ScenarioError(spec.key, "does not apply to this scenario")
+                continue
+            try:
+                spec.check(value, values)
+            except (ValueError, TypeError) as err:
+                raise ScenarioError(spec.key, str(err)) from None
+
+
+@dataclass(frozen=True)
+class Scenario(QueryMixin):
+    """A 2D run: optimizer, loss, start, steps, and the study settings of the pages."""
+
+    SPECS = SCENARIO_FIELDS
+
+    opt: str = "hb"
+    lr: float = 0.01
+    b1: float | None = 0.9
+    b2: float | None = None
+    eps: float | None = None
+    wd: float | None = None
+    steps: int = 200
+    loss: str = "reference"
+    f: str | None = None
+    x0: float = -1.2
+    y0: float = 0.8
+    win: tuple[float, ...] = ZOO["reference"].window
+    grid: int = 60
+    hs: tuple[float, ...] = (0.04, 0.02, 0.01, 0.005)
+    T: float = 1.0
+    cmp: tuple[str, ...] = ("adamw", "lion")
+
+    @property
+    def expression(self) -> str:
+        return self.f if self.loss == "custom" else ZOO[self.loss].expression
+
+    @property
+    def hyper(self) -> dict[str, float]:
+        """The optimizer's hyperparameters (besides lr)."""
+        return {k: getattr(self, k) for k in HYPER_DEFAULTS[self.opt]}
+
+    def with_optimizer(self, opt: str, **hyper: float):
+        """This scenario with another optimizer: its usual defaults unless given."""
+        return self.updated(**({k: None for k in HYPER_KEYS} | hyper), opt=opt)
