@@ -4,11 +4,13 @@ object), so a page rerun, the CLI and the tests never repeat a computation."""
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
 import torch
 
-from core.dynamics import Run, simulate
+from core.dynamics import DYNAMICS, Run, simulate
 from core.losses import batched
 from core.optimizers import Optimizer, make_optimizer
 from core.order import OrderStudy, order_study
@@ -49,3 +51,36 @@ def surfaces(s: Scenario) -> Surfaces:
 @lru_cache(maxsize=32)
 def order(s: Scenario) -> OrderStudy:
     return order_study(loss(s), optimizer(s), start(s), s.hs, s.T)
+
+
+@dataclass(frozen=True)
+class PathSummary:
+    """What the pages print and plot about one scenario's three runs, each cut at its
+    last finite point (a diverged run repeats that point after diverging)."""
+
+    paths: dict[str, np.ndarray]  # name -> (n_finite, 2)
+    losses: dict[str, np.ndarray]  # the loss along each path
+    diverged: dict[str, int | None]  # the step where the run left the floats, or None
+    gap_corrected: float  # max_n |memory - corrected| over steps where both are finite
+    gap_memoryless: float  # max_n |memory - memoryless|
+
+
+@lru_cache(maxsize=64)
+def summary(s: Scenario) -> PathSummary:
+    run = trajectories(s)
+    f = loss(s)
+    paths, losses, diverged = {}, {}, {}
+    for k in DYNAMICS:
+        at = int(run.diverged[k][0])
+        diverged[k] = at if at >= 0 else None
+        path = run[k][: at if at >= 0 else None, 0]
+        with torch.no_grad():
+            losses[k] = f(path).cpu().numpy()
+        paths[k] = path.cpu().numpy()
+
+    def gap(k: str) -> float:
+        n = min(len(paths["memory"]), len(paths[k]))
+        with np.errstate(over="ignore", invalid="ignore"):  # a run about to diverge
+            return float(np.linalg.norm(paths["memory"][:n] - paths[k][:n], axis=-1).max())
+
+    return PathSummary(paths, losses, diverged, gap("corrected"), gap("memoryless"))

@@ -1,0 +1,27 @@
+"""/gallery: curated scenarios, each a thumbnail and a link with its full query."""
+
+import streamlit as st
+
+from core import compute
+from core.scenario import Scenario
+from ui import layout, plots
+from ui.gallery import GALLERY
+
+st.title("Gallery")
+st.caption("Curated scenarios: each link opens its page with the full scenario in the URL.")
+
+
+def thumbnail(query: str):
+    s = Scenario.parse(query)
+    s = s.updated(grid=40, steps=min(s.steps, 120))  # a sketch: coarse map, few steps
+    return plots.thumbnail_figure(compute.surfaces(s), compute.summary(s))
+
+
+columns = st.columns(3)
+with st.spinner("Computing the thumbnails…"):
+    for i, example in enumerate(GALLERY):
+        with columns[i % 3].container(border=True):
+            st.markdown(f"**{example.title}**")
+            layout.chart(thumbnail(example.query), static=True, key=f"thumb-{i}")
+            st.caption(example.blurb)
+            layout.page_link(example.page, f"Open in /{example.page} →", example.query)

@@ -1,0 +1,41 @@
+"""/: what the tool shows, a picture, and the way in."""
+
+import streamlit as st
+
+from core import compute
+from core.scenario import Scenario
+from ui import layout, plots
+from ui.gallery import GALLERY
+
+st.title("How memory in optimizers implicitly modifies the loss")
+
+text, picture = st.columns([3, 2])
+with text:
+    st.markdown(
+        "An optimizer with **memory** (momentum, Adam, Lion) follows, to second order in "
+        "the step size h, a **memoryless** algorithm plus a **correction** computed at the "
+        "current point only (Cattaneo & Shigida, NeurIPS 2025).  "
+        "The correction acts like gradient descent on a **perturbed loss L + hR**: "
+        "heavy ball's memory penalizes the gradient norm (regularizes), AdamW's with its "
+        "usual betas rewards it (anti-regularizes), and Lion's does neither.  "
+        "Here you run the real optimizer, its memoryless approximation and the corrected "
+        "one side by side on 2D losses, and see R, its sign and the orders of accuracy live."
+    )
+    st.markdown(
+        ":red[**━ memory**] (the optimizer) · :blue[**╌ memoryless**] · "
+        ":orange[**┈ memoryless + correction**]"
+    )
+    layout.page_link("playground", "Playground: one optimizer, three dynamics", icon="🎛️")
+    layout.page_link("theory", "Order of accuracy: O(h²) against O(h)", icon="📐")
+    layout.page_link("compare", "Compare optimizers: AdamW against Lion", icon="⚖️")
+    layout.page_link("gallery", "Gallery of curated scenarios", icon="🖼️")
+    layout.page_link("about", "About: formulas, conventions, references", icon="📖")
+with picture:
+    example = GALLERY[0]
+    s = Scenario.parse(example.query)
+    with st.spinner("Drawing…"):
+        fig = plots.trajectory_figure(
+            compute.surfaces(s), compute.summary(s), height=360, animated=False
+        )
+    layout.chart(fig)
+    st.caption(example.title + ": " + example.blurb)

@@ -1,0 +1,90 @@
+"""Pieces of page layout shared by several pages: figure sizes for teaching mode, the
+divergence warnings, the implicit regularizer card and the share/export box."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+import streamlit as st
+
+from core.compute import PathSummary
+from core.dynamics import DYNAMICS
+from core.regularizer import implicit_regularizer
+from core.scenario import Scenario
+from ui import export, state
+from ui.plots import STYLE
+
+EFFECT_BADGE = {
+    "regularizes": ":green-badge[regularizes]",
+    "anti-regularizes": ":red-badge[anti-regularizes]",
+    "none": ":gray-badge[no memory effect]",
+}
+
+
+def page_link(page: str, label: str, query: str = "", **kwargs) -> None:
+    """A link to the page at url path `page` (query: a scenario's query string), keeping
+    the app flags such as teaching mode."""
+    params = dict(parse_qsl(query)) | state.flags()
+    st.page_link(f"pages/{page or 'home'}.py", label=label, query_params=params, **kwargs)
+
+
+def height(normal: int) -> int:
+    """Plots are taller in teaching mode (projected in class)."""
+    return int(normal * 1.45) if state.teaching() else normal
+
+
+def chart(fig, static: bool = False, **kwargs):
+    """A plotly figure at full width; the modebar keeps its PNG export."""
+    config = {"displaylogo": False, "staticPlot": static}
+    return st.plotly_chart(fig, width="stretch", config=config, **kwargs)
+
+
+def divergence_warnings(s: Scenario, summary: PathSummary) -> None:
+    for k in DYNAMICS:
+        at = summary.diverged[k]
+        if at is None:
+            continue
+        why = (
+            " The correction h·M is large next to the memoryless step here: the expansion "
+            "needs h small against the memory length, so lower h or β."
+            if k == "corrected"
+            else " Lower the learning rate."
+        )
+        st.warning(
+            f"The **{STYLE[k]['label']}** run diverged at step {at}; it is drawn up to its "
+            f"last finite point.{why}",
+            icon="⚠️",
+        )
+
+
+def regularizer_card(s: Scenario) -> None:
+    reg = implicit_regularizer(s.opt, s.hyper)
+    st.markdown(f"**Implicit regularizer of the memory** {EFFECT_BADGE[reg.effect]}")
+    st.latex(reg.formula)
+    st.caption(f"coefficient {reg.coefficient:.4g} · holds where: {reg.regime}")
+
+
+def share_box(page: str, s: Scenario) -> None:
+    st.markdown("**Share this view**")
+    st.code(state.share_url(page, s), language=None, wrap_lines=True)
+
+
+def downloads(s: Scenario, summary: PathSummary) -> None:
+    stem = f"trajectories-{s.opt}-{s.loss}"
+    left, right = st.columns(2)
+    left.download_button(
+        "⬇ CSV",
+        export.csv_text(summary),
+        f"{stem}.csv",
+        "text/csv",
+        on_click="ignore",
+        width="stretch",
+    )
+    right.download_button(
+        "⬇ JSON",
+        export.json_text(s),
+        f"{stem}.json",
+        "application/json",
+        on_click="ignore",
+        width="stretch",
+    )

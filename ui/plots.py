@@ -1,0 +1,436 @@
+"""Every plotly figure of the app, and the one place that fixes how each dynamics looks.
+
+Figures keep transparent backgrounds and leave fonts and axes to Streamlit's theme
+(st.plotly_chart's default theme="streamlit"), so they read on light and dark themes;
+the map colours are explicit and light, so the trajectory colours contrast with them on
+either theme.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from core.compute import PathSummary
+from core.dynamics import DYNAMICS
+from core.order import OrderStudy
+from core.surfaces import Surfaces
+
+STYLE = {
+    "memory": {"color": "#d62728", "dash": "solid", "label": "memory (the optimizer)"},
+    "memoryless": {"color": "#2b59c3", "dash": "dash", "label": "memoryless"},
+    "corrected": {"color": "#f28e00", "dash": "dot", "label": "memoryless + correction"},
+}
+MAP_SCALE = [[0.0, "#fbfaf5"], [0.35, "#e3ebe3"], [0.7, "#bccadb"], [1.0, "#8696b0"]]
+SIGN_COLORS = {"raises": "#e07b39", "lowers": "#3a9e9a"}
+NEUTRAL = "#8c8c8c"
+MAX_FRAMES = 80
+
+
+def _log_levels(z: np.ndarray) -> np.ndarray:
+    """log10(z - min + delta): contours that resolve both the walls and the valley floor."""
+    finite = z[np.isfinite(z)]
+    if finite.size == 0:
+        return np.zeros_like(z)
+    lo, hi = finite.min(), finite.max()
+    delta = 1e-3 * (hi - lo) + 1e-12
+    return np.log10(np.clip(z - lo, 0.0, None) + delta)
+
+
+def _base(fig: go.Figure, height: int, title: str | None = None) -> go.Figure:
+    fig.update_layout(
+        height=height,
+        margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+        title={"text": title, "x": 0.02, "font": {"size": 15}} if title else None,
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0.0},
+        hovermode="closest",
+    )
+    return fig
+
+
+def _window_axes(fig: go.Figure, surf: Surfaces) -> None:
+    fig.update_xaxes(range=[surf.x[0], surf.x[-1]], title="x", showgrid=False, zeroline=False)
+    fig.update_yaxes(range=[surf.y[0], surf.y[-1]], title="y", showgrid=False, zeroline=False)
+
+
+def _map(surf: Surfaces, z: np.ndarray, name: str, showscale: bool = True) -> go.Contour:
+    return go.Contour(
+        x=surf.x,
+        y=surf.y,
+        z=_log_levels(z),
+        colorscale=MAP_SCALE,
+        ncontours=22,
+        line={"width": 0.5, "color": "rgba(60,70,90,0.35)"},
+        showscale=showscale,
+        colorbar={"title": {"text": "log scale", "side": "right"}, "thickness": 10},
+        hoverinfo="skip",
+        name=name,
+    )
+
+
+def _click_grid(surf: Surfaces, n: int = 28) -> go.Scatter:
+    """Invisible points over the map: clicking one reports its (x, y) to on_select."""
+    gx, gy = np.meshgrid(
+        np.linspace(surf.x[0], surf.x[-1], n), np.linspace(surf.y[0], surf.y[-1], n)
+    )
+    return go.Scatter(
+        x=gx.ravel(),
+        y=gy.ravel(),
+        mode="markers",
+        marker={"size": 14, "opacity": 0},
+        hovertemplate="click: start here (%{x:.2f}, %{y:.2f})<extra></extra>",
+        showlegend=False,
+        name="start here",
+    )
+
+
+def _paths(summary: PathSummary) -> list[go.Scatter]:
+    traces = []
+    for k in DYNAMICS:
+        p, st = summary.paths[k], STYLE[k]
+        steps = np.arange(len(p))
+        traces.append(
+            go.Scatter(
+                x=p[:, 0],
+                y=p[:, 1],
+                mode="lines",
+                line={
+                    "color": st["color"],
+                    "dash": st["dash"],
+                    "width": 3 if k != "memory" else 2.5,
+                },
+                name=st["label"],
+                customdata=np.stack([steps, summary.losses[k]], axis=-1),
+                hovertemplate=(
+                    f"<b>{k}</b><br>n = %{{customdata[0]}}<br>(%{{x:.4f}}, %{{y:.4f}})"
+                    "<br>L = %{customdata[1]:.6g}<extra></extra>"
+                ),
+            )
+        )
+    return traces
+
+
+def _markers(summary: PathSummary, at: dict[str, int] | None, size: int = 10) -> list[go.Scatter]:
+    """One marker per dynamics at step at[k] (default: its last finite point)."""
+    traces = []
+    for k in DYNAMICS:
+        p = summary.paths[k]
+        i = len(p) - 1 if at is None else min(at[k], len(p) - 1)
+        traces.append(
+            go.Scatter(
+                x=[p[i, 0]],
+                y=[p[i, 1]],
+                mode="markers",
+                marker={
+                    "color": STYLE[k]["color"],
+                    "size": size,
+                    "symbol": "x" if summary.diverged[k] is not None else "circle",
+                    "line": {"color": "white", "width": 1},
+                },
+                showlegend=False,
+                hoverinfo="skip",
+            )
+        )
+    return traces
+
+
+def _start(summary: PathSummary) -> go.Scatter:
+    p = summary.paths["memory"][0]
+    return go.Scatter(
+        x=[p[0]],
+        y=[p[1]],
+        mode="markers",
+        marker={
+            "symbol": "star",
+            "size": 15,
+            "color": "black",
+            "line": {"color": "white", "width": 1},
+        },
+        name="start",
+        hovertemplate="start (%{x:.4f}, %{y:.4f})<extra></extra>",
+    )
+
+
+def _divergence_labels(fig: go.Figure, summary: PathSummary) -> None:
+    for k in DYNAMICS:
+        at = summary.diverged[k]
+        if at is None:
+            continue
+        x, y = summary.paths[k][-1]
+        fig.add_annotation(
+            x=x,
+            y=y,
+            text=f"{k} diverged at n = {at}",
+            font={"color": STYLE[k]["color"], "size": 12},
+            bgcolor="rgba(255,255,255,0.8)",
+            showarrow=True,
+            arrowcolor=STYLE[k]["color"],
+        )
+
+
+def _animate(fig: go.Figure, summary: PathSummary, first_marker: int) -> None:
+    """Client-side frames that move one marker per dynamics along the paths: a plotly
+    slider scrubs the steps and a play button animates them, with no Streamlit rerun."""
+    total = max(len(p) for p in summary.paths.values())
+    steps = np.unique(np.linspace(0, total - 1, min(total, MAX_FRAMES)).round().astype(int))
+    indices = list(range(first_marker, first_marker + len(DYNAMICS)))
+    fig.frames = [
+        go.Frame(name=str(n), data=_markers(summary, dict.fromkeys(DYNAMICS, n)), traces=indices)
+        for n in steps
+    ]
+    play = {
+        "frame": {"duration": 60, "redraw": False},
+        "fromcurrent": True,
+        "transition": {"duration": 0},
+    }
+    fig.update_layout(
+        updatemenus=[
+            {
+                "type": "buttons",
+                "direction": "left",
+                "x": 0.0,
+                "y": -0.02,
+                "xanchor": "left",
+                "yanchor": "top",
+                "pad": {"t": 30},
+                "buttons": [
+                    {"label": "▶ play", "method": "animate", "args": [None, play]},
+                    {
+                        "label": "❚❚",
+                        "method": "animate",
+                        "args": [
+                            [None],
+                            {"mode": "immediate", "frame": {"duration": 0, "redraw": False}},
+                        ],
+                    },
+                ],
+            }
+        ],
+        sliders=[
+            {
+                "active": len(steps) - 1,
+                "x": 0.16,
+                "len": 0.84,
+                "y": -0.02,
+                "yanchor": "top",
+                "pad": {"t": 20},
+                "currentvalue": {"prefix": "step n = "},
+                "steps": [
+                    {
+                        "label": str(n),
+                        "method": "animate",
+                        "args": [
+                            [str(n)],
+                            {"mode": "immediate", "frame": {"duration": 0, "redraw": False}},
+                        ],
+                    }
+                    for n in steps
+                ],
+            }
+        ],
+    )
+
+
+def trajectory_figure(
+    surf: Surfaces,
+    summary: PathSummary,
+    z: np.ndarray | None = None,
+    title: str | None = None,
+    height: int = 480,
+    clickable: bool = False,
+    animated: bool = True,
+) -> go.Figure:
+    """Contours of z (default: the loss) with the three runs, start and end markers,
+    divergence labels, and (animated) a step slider with a play button."""
+    traces = [_map(surf, surf.loss if z is None else z, "loss")]
+    if z is not None:  # the perturbed map keeps the plain loss as faint contour lines
+        traces.append(
+            go.Contour(
+                x=surf.x,
+                y=surf.y,
+                z=_log_levels(surf.loss),
+                contours={"coloring": "none"},
+                ncontours=22,
+                line={"width": 0.8, "dash": "dot", "color": "rgba(40,40,40,0.35)"},
+                showscale=False,
+                hoverinfo="skip",
+                name="L (lines)",
+            )
+        )
+    if clickable:
+        traces.append(_click_grid(surf))
+    traces += _paths(summary) + [_start(summary)]
+    first_marker = len(traces)
+    traces += _markers(summary, None)
+    fig = go.Figure(traces)
+    _window_axes(fig, surf)
+    _divergence_labels(fig, summary)
+    if animated:
+        _animate(fig, summary, first_marker)
+    return _base(fig, height + (70 if animated else 0), title)
+
+
+def surface3d_figure(surf: Surfaces, summary: PathSummary, height: int = 480) -> go.Figure:
+    """L + hR as a 3D surface; the runs are drawn on the floor below it."""
+    z = surf.perturbed
+    floor = float(np.nanmin(z))
+    traces = [
+        go.Surface(x=surf.x, y=surf.y, z=z, colorscale=MAP_SCALE, showscale=False, opacity=0.95)
+    ]
+    for k in DYNAMICS:
+        p = summary.paths[k]
+        traces.append(
+            go.Scatter3d(
+                x=p[:, 0],
+                y=p[:, 1],
+                z=np.full(len(p), floor),
+                mode="lines",
+                line={"color": STYLE[k]["color"], "width": 5, "dash": STYLE[k]["dash"]},
+                name=STYLE[k]["label"],
+            )
+        )
+    fig = go.Figure(traces)
+    fig.update_scenes(xaxis_title="x", yaxis_title="y", zaxis_title="L + hR")
+    return _base(fig, height)
+
+
+def field_figure(surf: Surfaces, height: int = 420, arrows: int = 17) -> go.Figure:
+    """The asymptotic correction as arrows: -M, the way it pushes the iterate."""
+    iy = np.linspace(0, len(surf.y) - 1, arrows).round().astype(int)
+    ix = np.linspace(0, len(surf.x) - 1, arrows).round().astype(int)
+    X, Y = np.meshgrid(surf.x[ix], surf.y[iy])
+    U = -surf.correction[np.ix_(iy, ix)][..., 0]
+    V = -surf.correction[np.ix_(iy, ix)][..., 1]
+    ok = np.isfinite(U) & np.isfinite(V)
+    U, V = np.where(ok, U, 0.0), np.where(ok, V, 0.0)
+    # arrows on a log-compressed length, so weak regions stay visible next to strong ones
+    norm = np.hypot(U, V)
+    cell = min(surf.x[-1] - surf.x[0], surf.y[-1] - surf.y[0]) / arrows
+    length = np.log1p(norm / (np.median(norm[norm > 0]) if (norm > 0).any() else 1.0))
+    scale = 0.9 * cell * length / (length.max() if length.max() > 0 else 1.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dx, dy = np.where(norm > 0, U / norm, 0) * scale, np.where(norm > 0, V / norm, 0) * scale
+    tips_x, tips_y = X + dx, Y + dy
+    # arrowheads: two short strokes back from the tip at ±25 degrees
+    head = 0.35
+    c, s = np.cos(np.pi / 7), np.sin(np.pi / 7)
+    lx, ly = tips_x - head * (c * dx - s * dy), tips_y - head * (s * dx + c * dy)
+    rx, ry = tips_x - head * (c * dx + s * dy), tips_y - head * (-s * dx + c * dy)
+    nan = np.full(X.size, np.nan)
+    seg_x = np.stack(
+        [X.ravel(), tips_x.ravel(), nan, lx.ravel(), tips_x.ravel(), rx.ravel(), nan], 1
+    )
+    seg_y = np.stack(
+        [Y.ravel(), tips_y.ravel(), nan, ly.ravel(), tips_y.ravel(), ry.ravel(), nan], 1
+    )
+    fig = go.Figure(
+        [
+            _map(surf, surf.loss, "loss", showscale=False),
+            go.Scatter(
+                x=seg_x.ravel(),
+                y=seg_y.ravel(),
+                mode="lines",
+                line={"color": "#3a3a3a", "width": 1.3},
+                hoverinfo="skip",
+                name="−M",
+                showlegend=False,
+            ),
+        ]
+    )
+    _window_axes(fig, surf)
+    return _base(fig, height)
+
+
+def sign_figure(surf: Surfaces, height: int = 420) -> go.Figure:
+    """Where the perturbation hR raises the loss and where it lowers it."""
+    sign = surf.sign
+    scale = [
+        [0.0, SIGN_COLORS["lowers"]],
+        [0.5, "#f2f2f2"],
+        [1.0, SIGN_COLORS["raises"]],
+    ]
+    fig = go.Figure(
+        [
+            go.Heatmap(
+                x=surf.x,
+                y=surf.y,
+                z=sign,
+                zmin=-1,
+                zmax=1,
+                colorscale=scale,
+                customdata=surf.R,
+                hovertemplate="(%{x:.2f}, %{y:.2f})<br>R = %{customdata:.4g}<extra></extra>",
+                colorbar={
+                    "tickvals": [-1, 0, 1],
+                    "ticktext": ["lowers", "0", "raises"],
+                    "thickness": 10,
+                },
+            ),
+            go.Contour(
+                x=surf.x,
+                y=surf.y,
+                z=_log_levels(surf.loss),
+                contours={"coloring": "none"},
+                ncontours=18,
+                line={"width": 0.7, "color": "rgba(40,40,40,0.4)"},
+                showscale=False,
+                hoverinfo="skip",
+            ),
+        ]
+    )
+    _window_axes(fig, surf)
+    return _base(fig, height)
+
+
+def order_figure(study: OrderStudy, height: int = 460) -> go.Figure:
+    """Errors against h on log-log axes, with reference lines of slope 1 and 2."""
+    h = np.asarray(study.h)
+    fig = go.Figure()
+    for k, err in (("memoryless", study.memoryless), ("corrected", study.corrected)):
+        e = np.asarray(err, dtype=float)
+        fig.add_trace(
+            go.Scatter(
+                x=h,
+                y=np.where(np.isfinite(e), e, np.nan),
+                mode="lines+markers",
+                line={"color": STYLE[k]["color"], "dash": STYLE[k]["dash"], "width": 2.5},
+                marker={"size": 9},
+                name=f"max |memory − {k}|",
+                hovertemplate="h = %{x:g}<br>error = %{y:.3e}<extra></extra>",
+            )
+        )
+    hs = np.array([h.min(), h.max()])
+    # each reference line passes through the error at the smallest finite h
+    for slope, err, dash in ((1, study.memoryless, "dash"), (2, study.corrected, "dot")):
+        e = np.asarray(err, dtype=float)
+        ok = np.isfinite(e) & (e > 0)
+        if not ok.any():
+            continue
+        i = int(np.argmin(np.where(ok, h, np.inf)))
+        ref = e[i] * (hs / h[i]) ** slope
+        fig.add_trace(
+            go.Scatter(
+                x=hs,
+                y=ref,
+                mode="lines",
+                line={"color": NEUTRAL, "dash": dash, "width": 1.5},
+                name=f"slope {slope}",
+                hoverinfo="skip",
+            )
+        )
+    fig.update_xaxes(type="log", title="step size h")
+    fig.update_yaxes(type="log", title="max error over the horizon", exponentformat="power")
+    return _base(fig, height)
+
+
+def thumbnail_figure(surf: Surfaces, summary: PathSummary, height: int = 210) -> go.Figure:
+    """A small static picture of a scenario: the map and the three runs."""
+    fig = go.Figure([_map(surf, surf.loss, "loss", showscale=False), *_paths(summary)])
+    _window_axes(fig, surf)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig = _base(fig, height)
+    fig.update_layout(showlegend=False, margin={"l": 0, "r": 0, "t": 0, "b": 0})
+    return fig
