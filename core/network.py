@@ -1,0 +1,441 @@
+"""Small networks under the three dynamics (THEORY §1-§2, §5, §6's network numbers).
+
+An MLP's flattened parameters theta (d,) are the point the engine moves: the training
+loss is a batched function (R, d) -> (R,) of parameter rows, handed to
+core.dynamics.simulate like any 2D loss.  Nothing here steps an optimizer itself.
+
+Everything a page shows is computed once per (scenario, device): `result` (losses,
+distances, regularizer along the run), `fit` (decision boundary / regression fit),
+`landscape` (a 2D slice with the perturbed loss), `compare` (AdamW against Lion) and
+`order` (the error-vs-h study) are memoized on the frozen scenario.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from core import compute
+from core.datasets import Dataset, make_dataset
+from core.dynamics import DYNAMICS, Run, simulate
+from core.landscape import Slice, filter_normalized, loss_slice, principal
+from core.mlp import MLP
+from core.network_fields import MAX_WORK, NETWORK_FIELDS, train_size
+from core.optimizers import make_optimizer
+from core.order import OrderStudy, order_study
+from core.regularizer import Regularizer, implicit_regularizer
+from core.scenario import HYPER_DEFAULTS, HYPER_KEYS, QueryMixin, ScenarioError
+
+Tensor = torch.Tensor
+FIT_GRID = 60  # decision-boundary grid (FIT_GRID^2 inputs), or points of a 1D fit
+SLICE_GRID = 31  # largest landscape grid; shrinks to fit the work cap
+_ELEMENTS = 1 << 22  # rows * points * width per chunk when evaluating many networks
+
+
+@dataclass(frozen=True)
+class NetworkScenario(QueryMixin):
+    """A network run: optimizer, data, architecture, batch size, steps, landscape plane."""
+
+    SPECS = NETWORK_FIELDS
+
+    opt: str = "adamw"
+    lr: float = 0.01
+    b1: float | None = 0.9
+    b2: float | None = 0.999
+    eps: float | None = 1e-8
+    wd: float | None = 0.01
+    data: str = "moons"
+    n: int = 200
+    noise: float = 0.1
+    split: float = 0.25
+    width: int = 16
+    depth: int = 2
+    act: str = "tanh"
+    seed: int = 0
+    batch: int = 0
+    steps: int = 100
+    plane: str = "random"
+
+    @property
+    def hyper(self) -> dict[str, float]:
+        """The optimizer's hyperparameters (besides lr)."""
+        return {k: getattr(self, k) for k in HYPER_DEFAULTS[self.opt]}
+
+    def with_optimizer(self, opt: str, **hyper: float) -> NetworkScenario:
+        """This scenario with another optimizer: its usual defaults unless given."""
+        return self.updated(**({k: None for k in HYPER_KEYS} | hyper), opt=opt)
+
+
+# --- data, model and losses ---------------------------------------------------------
+
+
+@lru_cache(maxsize=32)
+def dataset(s: NetworkScenario) -> Dataset:
+    return make_dataset(s.data, s.n, s.noise, s.split, s.seed)
+
+
+def model(s: NetworkScenario) -> MLP:
+    return MLP(dataset(s).in_dim, s.width, s.depth, s.act)
+
+
+def data_loss(mlp: MLP, task: str, x: Tensor, y: Tensor):
+    """The mean loss over (x, y) of every parameter row: (R, d) -> (R,).  Logistic loss
+    (binary cross-entropy with logits) for classification, squared error otherwise."""
+
+    def loss(theta: Tensor) -> Tensor:
+        out = mlp.forward(theta, x)
+        if task == "classification":
+            per_point = F.binary_cross_entropy_with_logits(out, y.expand_as(out), reduction="none")
+        else:
+            per_point = (out - y) ** 2
+        return per_point.mean(-1)
+
+    return loss
+
+
+def batch_schedule(n_train: int, batch: int, steps: int, seed: int) -> np.ndarray | None:
+    """The training points of every step (steps, batch): epochs of a fresh seeded
+    permutation, cut into full batches (a remainder is dropped).  None: full batch."""
+    if batch == 0:
+        return None
+    rng = np.random.default_rng([seed, batch])
+    per_epoch = n_train // batch
+    epochs = -(-steps // per_epoch)
+    cuts = [rng.permutation(n_train)[: per_epoch * batch] for _ in range(epochs)]
+    return np.concatenate(cuts).reshape(-1, batch)[:steps]
+
+
+class StepBatches:
+    """The training loss of step n on its mini-batch, for core.dynamics.simulate.
+
+    Contract relied on: simulate evaluates its loss exactly once per step, in order
+    n = 0, 1, ..., on the stacked rows of all three dynamics (plus the corrected copies
+    whose Hessian-vector products come from the same graph).  So the k-th call is step
+    k, and memory, memoryless and corrected see the same batch at every step.  `calls`
+    counts the evaluations so the caller can check that the contract held.
+    """
+
+    def __init__(self, mlp: MLP, task: str, x: Tensor, y: Tensor, schedule: np.ndarray):
+        self.mlp, self.task, self.x, self.y = mlp, task, x, y
+        self.schedule = torch.as_tensor(schedule, device=x.device)
+        self.calls = 0
+
+    def __call__(self, theta: Tensor) -> Tensor:
+        if self.calls >= len(self.schedule):
+            raise RuntimeError("the loss was called more often than there are steps")
+        idx = self.schedule[self.calls]
+        self.calls += 1
+        return data_loss(self.mlp, self.task, self.x[idx], self.y[idx])(theta)
+
+
+def training_loss(mlp: MLP, data: Dataset, batch: int, steps: int, seed: int, device):
+    """The loss simulate steps on: full batch, or a fresh StepBatches for one run."""
+    x, y = _tensors(data.x_train, data.y_train, device)
+    schedule = batch_schedule(len(y), batch, steps, seed)
+    if schedule is None:
+        return data_loss(mlp, data.task, x, y)
+    return StepBatches(mlp, data.task, x, y, schedule)
+
+
+def run_network(loss, opt, theta0: Tensor, lr, steps: int) -> Run:
+    """simulate(), checking the once-per-step contract when the loss is step-indexed."""
+    run = simulate(loss, opt, theta0, lr, steps)
+    if isinstance(loss, StepBatches) and loss.calls != steps:
+        raise RuntimeError(f"simulate called the loss {loss.calls} times for {steps} steps")
+    return run
+
+
+def _tensors(x: np.ndarray, y: np.ndarray, device) -> tuple[Tensor, Tensor]:
+    as_t = lambda a: torch.as_tensor(a, dtype=torch.float64, device=device)  # noqa: E731
+    return as_t(x), as_t(y)
+
+
+def _device(device) -> torch.device:
+    return compute.device() if device is None else torch.device(device)
+
+
+# --- evaluating many parameter vectors ----------------------------------------------
+
+
+def _chunk_rows(mlp: MLP, points: int) -> int:
+    return max(1, _ELEMENTS // max(1, points * max(mlp.width, mlp.in_dim)))
+
+
+def values(loss, mlp: MLP, points: int, theta: Tensor) -> Tensor:
+    """loss(theta) for many rows, in chunks that bound the activations' memory."""
+    size = _chunk_rows(mlp, points)
+    with torch.no_grad():
+        return torch.cat([loss(c) for c in theta.split(size)])
+
+
+def values_and_grads(loss, mlp: MLP, points: int, theta: Tensor) -> tuple[Tensor, Tensor]:
+    """loss(theta) and its row-wise gradients, chunked like `values`."""
+    out_v, out_g = [], []
+    for c in theta.split(_chunk_rows(mlp, points)):
+        t = c.detach().requires_grad_(True)
+        with torch.enable_grad():
+            v = loss(t)
+            (g,) = torch.autograd.grad(v.sum(), t)
+        out_v.append(v.detach())
+        out_g.append(g)
+    return torch.cat(out_v), torch.cat(out_g)
+
+
+def perturbation(opt: str, hyper: dict, L: Tensor, g: Tensor, theta: Tensor) -> Tensor:
+    """R of THEORY §5 per row, from the coefficient of core.regularizer:
+
+    hb, nesterov         c ||g||_2^2
+    rmsprop, adam        c ||g||_1                   (the |g| >> eps regime)
+    adamw                c (||g||_1 + wd (theta.g - L))
+    lion                 c sum_j (sqrt(eps) - eps / sqrt(g_j^2 + eps)),  c = b1/(1-b2)
+    gd                   0
+
+    Lion's field grad R = c eps/(g^2+eps) H sign_eps(g) has the smoothed-sign factor in
+    front of H, so it is not exactly a gradient; the reported R is the potential with
+    that factor moved behind H (exact when H is diagonal).  It is >= 0 and vanishes as
+    eps -> 0: Lion never anti-regularizes.  Its weight-decay part is not included.
+    """
+    c = implicit_regularizer(opt, hyper).coefficient
+    if c == 0.0:
+        return torch.zeros_like(L)
+    if opt in ("hb", "nesterov"):
+        return c * (g * g).sum(-1)
+    if opt == "lion":
+        eps = hyper["eps"]
+        return c * (math.sqrt(eps) - eps / torch.sqrt(g * g + eps)).sum(-1)
+    l1 = g.abs().sum(-1)
+    if opt == "adamw":
+        return c * (l1 + hyper["wd"] * ((theta * g).sum(-1) - L))
+    return c * l1
+
+
+# --- results ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class NetworkResult:
+    """Per-step arrays of length steps + 1 (plain numpy), for the page and the CLI."""
+
+    scenario: NetworkScenario
+    d: int  # number of parameters
+    train_loss: dict[str, np.ndarray]  # dynamics -> full-batch training loss
+    test_loss: dict[str, np.ndarray]  # dynamics -> test loss (NaN without a test set)
+    distance: dict[str, np.ndarray]  # memoryless/corrected -> ||theta - theta_memory||_2
+    grad_sq: np.ndarray  # ||g||_2^2 of the full-batch training loss along the memory run
+    grad_l1: np.ndarray  # ||g||_1 along the memory run
+    hR: np.ndarray  # h R (see `perturbation`) along the memory run
+    regularizer: Regularizer  # formula, coefficient, effect and regime of R
+    diverged: dict[str, int | None]  # dynamics -> first non-finite step, or None
+    final: dict[str, np.ndarray]  # dynamics -> final parameters (d,)
+
+    @property
+    def gap(self) -> float:
+        """Generalization gap of the memory run: test - train loss at the end."""
+        return float(self.test_loss["memory"][-1] - self.train_loss["memory"][-1])
+
+
+@lru_cache(maxsize=4)  # a run holds 3 x (steps + 1) x d floats: keep few
+def trajectories(s: NetworkScenario, device: str | None = None) -> Run:
+    """The three dynamics from the seeded initialization, on the CPU or `device`."""
+    dev = _device(device)
+    mlp = model(s)
+    loss = training_loss(mlp, dataset(s), s.batch, s.steps, s.seed, dev)
+    opt = make_optimizer(s.opt, **s.hyper)
+    return run_network(loss, opt, mlp.init(s.seed, device=dev), s.lr, s.steps)
+
+
+@lru_cache(maxsize=32)
+def result(s: NetworkScenario, device: str | None = None) -> NetworkResult:
+    dev = _device(device)
+    data, mlp = dataset(s), model(s)
+    run = trajectories(s, device)
+    paths = {k: run[k][:, 0] for k in DYNAMICS}  # (steps + 1, d) each
+    rows = torch.cat([paths[k] for k in DYNAMICS])
+    T = s.steps + 1
+
+    def per_dynamics(loss, points: int) -> dict[str, np.ndarray]:
+        v = values(loss, mlp, points, rows).cpu().numpy()
+        return {k: v[i * T : (i + 1) * T] for i, k in enumerate(DYNAMICS)}
+
+    train = data_loss(mlp, data.task, *_tensors(data.x_train, data.y_train, dev))
+    test = data_loss(mlp, data.task, *_tensors(data.x_test, data.y_test, dev))
+    L, g = values_and_grads(train, mlp, len(data.y_train), paths["memory"])
+    R = perturbation(s.opt, s.hyper, L, g, paths["memory"])
+    return NetworkResult(
+        scenario=s,
+        d=mlp.size,
+        train_loss=per_dynamics(train, len(data.y_train)),
+        test_loss=per_dynamics(test, max(1, len(data.y_test))),
+        distance={
+            k: (paths[k] - paths["memory"]).norm(dim=-1).cpu().numpy()
+            for k in ("memoryless", "corrected")
+        },
+        grad_sq=(g * g).sum(-1).cpu().numpy(),
+        grad_l1=g.abs().sum(-1).cpu().numpy(),
+        hR=(s.lr * R).cpu().numpy(),
+        regularizer=implicit_regularizer(s.opt, s.hyper),
+        diverged={k: (int(v[0]) if v[0] >= 0 else None) for k, v in run.diverged.items()},
+        final={k: paths[k][-1].cpu().numpy() for k in DYNAMICS},
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class Fit:
+    """What the final networks compute on a grid of inputs.
+
+    classification: x (G,), y (G,), values[dynamics] (G, G) = P(label 1), indexed [iy, ix]
+    regression:     x (G,), y None,  values[dynamics] (G,)    = the fitted curve
+    """
+
+    task: str
+    x: np.ndarray
+    y: np.ndarray | None
+    values: dict[str, np.ndarray]
+
+
+@lru_cache(maxsize=32)
+def fit(s: NetworkScenario, device: str | None = None) -> Fit:
+    dev = _device(device)
+    data, mlp, res = dataset(s), model(s), result(s, device)
+    inputs = np.concatenate([data.x_train, data.x_test])
+    lo, hi = inputs.min(0) - 0.5, inputs.max(0) + 0.5
+    axes = [np.linspace(lo[j], hi[j], FIT_GRID) for j in range(data.in_dim)]
+    if data.task == "classification":
+        yy, xx = np.meshgrid(axes[1], axes[0], indexing="ij")
+        grid = np.stack([xx.ravel(), yy.ravel()], 1)
+    else:
+        grid = axes[0][:, None]
+    x = torch.as_tensor(grid, dtype=torch.float64, device=dev)
+    theta = torch.as_tensor(np.stack([res.final[k] for k in DYNAMICS]), device=dev)
+    with torch.no_grad():
+        out = mlp.forward(theta, x)
+    if data.task == "classification":
+        out = torch.sigmoid(out).reshape(len(DYNAMICS), FIT_GRID, FIT_GRID)
+    out = out.cpu().numpy()
+    return Fit(
+        task=data.task,
+        x=axes[0],
+        y=axes[1] if data.task == "classification" else None,
+        values={k: out[i] for i, k in enumerate(DYNAMICS)},
+    )
+
+
+def slice_grid(s: NetworkScenario) -> int:
+    """The landscape resolution: SLICE_GRID, or less so grid^2 * points * d fits the cap."""
+    per_point = train_size(s.n, s.split) * model(s).size
+    return max(5, min(SLICE_GRID, math.isqrt(MAX_WORK // per_point)))
+
+
+@lru_cache(maxsize=16)
+def landscape(s: NetworkScenario, device: str | None = None) -> Slice:
+    """L and L + h R on a 2D slice around the memory run's final parameters, with the
+    three trajectories projected on it (plane: s.plane)."""
+    dev = _device(device)
+    data, mlp = dataset(s), model(s)
+    run = trajectories(s, device)
+    paths = {k: run[k][:, 0] for k in DYNAMICS}
+    center = paths["memory"][-1]
+    explained = None
+    if s.plane == "pca":
+        dirs, explained = principal(paths["memory"])
+    else:
+        dirs = filter_normalized(mlp, center, s.seed)
+    train = data_loss(mlp, data.task, *_tensors(data.x_train, data.y_train, dev))
+    return loss_slice(
+        lambda t: values_and_grads(train, mlp, len(data.y_train), t),
+        lambda L, g, t: perturbation(s.opt, s.hyper, L, g, t),
+        s.lr,
+        s.plane,
+        center,
+        dirs,
+        paths,
+        slice_grid(s),
+        explained,
+    )
+
+
+@dataclass(frozen=True)
+class CompareRow:
+    opt: str
+    hyper: dict
+    train_loss: float  # memory run, at the end
+    test_loss: float
+    gap: float  # test - train
+    coefficient: float  # R's coefficient (core.regularizer)
+    effect: str  # "regularizes", "anti-regularizes" or "none"
+    hR: float  # h R at the end of the memory run
+    hR_mean: float  # h R averaged over the memory run
+
+
+@lru_cache(maxsize=16)
+def compare(s: NetworkScenario, opts: tuple[str, ...] = ("adamw", "lion")) -> list[CompareRow]:
+    """Each optimizer with its usual defaults on the same data, seed, net and lr: its
+    generalization gap next to its implicit-regularizer term."""
+    rows = []
+    for opt in opts:
+        r = result(s.with_optimizer(opt))
+        rows.append(
+            CompareRow(
+                opt=opt,
+                hyper=r.scenario.hyper,
+                train_loss=float(r.train_loss["memory"][-1]),
+                test_loss=float(r.test_loss["memory"][-1]),
+                gap=r.gap,
+                coefficient=r.regularizer.coefficient,
+                effect=r.regularizer.effect,
+                hR=float(r.hR[-1]),
+                hR_mean=float(np.mean(r.hR)),
+            )
+        )
+    return rows
+
+
+@lru_cache(maxsize=16)
+def order(
+    s: NetworkScenario, hs: tuple[float, ...] = (0.02, 0.01, 0.005), horizon: float = 1.0
+) -> OrderStudy:
+    """THEORY §6's study on this network: max distance to the memory run over n <= T/h,
+    against h, all step sizes in one batched simulate (s.lr and s.steps are unused)."""
+    steps = max(max(1, round(horizon / h)) for h in hs)
+    work = len(hs) * steps * model(s).size * (s.batch or train_size(s.n, s.split))
+    if work > MAX_WORK:
+        raise ScenarioError("hs", f"the study needs {work:.3g} work units (max {MAX_WORK:.3g})")
+    mlp, dev = model(s), compute.device()
+    loss = training_loss(mlp, dataset(s), s.batch, steps, s.seed, dev)
+    return order_study(
+        loss, make_optimizer(s.opt, **s.hyper), mlp.init(s.seed, device=dev), hs, horizon
+    )
+
+
+# --- the CLI's JSON -----------------------------------------------------------------
+
+
+def _clean(a) -> list:
+    """JSON has no NaN or infinity: those become null."""
+    return [float(v) if math.isfinite(v) else None for v in np.asarray(a, dtype=float)]
+
+
+def network_json(s: NetworkScenario) -> dict:
+    r = result(s)
+    return {
+        "scenario": s.to_query(),
+        "parameters": r.d,
+        "train_loss": {k: _clean(r.train_loss[k]) for k in DYNAMICS},
+        "test_loss": {k: _clean(r.test_loss[k]) for k in DYNAMICS},
+        "distance": {k: _clean(v) for k, v in r.distance.items()},
+        "regularizer": {
+            "formula": r.regularizer.formula,
+            "coefficient": r.regularizer.coefficient,
+            "effect": r.regularizer.effect,
+            "regime": r.regularizer.regime,
+            "grad_sq": _clean(r.grad_sq),
+            "grad_l1": _clean(r.grad_l1),
+            "hR": _clean(r.hR),
+        },
+        "diverged": r.diverged,
+    }

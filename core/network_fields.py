@@ -1,0 +1,85 @@
+"""The query keys of a network scenario, with caps so that no URL can pin the server.
+
+Sizes are capped one by one (width, depth, n, steps), and the run as a whole twice:
+the work d * steps * (points per step) bounds the time, d * (steps + 1) the memory a
+stored trajectory takes.  Both are checked on `steps`, the last key they depend on, so
+the message names it and says which other keys enter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+
+from core.datasets import DATASETS, REGRESSION
+from core.mlp import ACTIVATIONS, MLP
+from core.scenario import OPTIMIZER_FIELDS, Field, constant, in_range, integer, number, one_of
+
+MAX_WIDTH = 64
+MAX_DEPTH = 4
+MAX_POINTS = 2000
+MAX_STEPS = 2000
+MAX_WORK = 500_000_000  # d * steps * points per step: ~20 s on two CPU cores
+MAX_STORED = 4_000_000  # d * (steps + 1): 32 MB per trajectory in float64
+
+
+def train_size(n: int, split: float) -> int:
+    return n - round(split * n)
+
+
+def parameter_count(s: Mapping) -> int:
+    in_dim = 1 if s["data"] in REGRESSION else 2
+    return MLP(in_dim, s["width"], s["depth"]).size
+
+
+def _check_split(split: float, s: Mapping) -> None:
+    in_range(0.0, 0.9)(split, s)
+    if train_size(s["n"], split) < 2:
+        raise ValueError("leaves fewer than 2 training points")
+
+
+def _check_batch(batch: int, s: Mapping) -> None:
+    n_train = train_size(s["n"], s["split"])
+    if batch > n_train:
+        raise ValueError(f"{batch} is more than the {n_train} training points (0: full batch)")
+
+
+def _check_steps(steps: int, s: Mapping) -> None:
+    in_range(1, MAX_STEPS)(steps, s)
+    d = parameter_count(s)
+    points = s["batch"] or train_size(s["n"], s["split"])
+    work = d * steps * points
+    if work > MAX_WORK:
+        raise ValueError(
+            f"{d} parameters x {steps} steps x {points} points = {work:.3g} exceeds the cap "
+            f"{MAX_WORK:.3g}; lower steps, width, depth, n or batch"
+        )
+    stored = d * (steps + 1)
+    if stored > MAX_STORED:
+        raise ValueError(
+            f"{d} parameters x {steps + 1} iterates = {stored:.3g} exceeds the cap "
+            f"{MAX_STORED:.3g}; lower steps, width or depth"
+        )
+
+
+# The shared optimizer keys, with the network's own defaults for two of them: AdamW
+# (THEORY's network application is AdamW against Lion) at lr 0.01.  The other
+# hyperparameters keep each optimizer's usual defaults, as in the 2D scenarios.
+_OWN_DEFAULTS = {"opt": "adamw", "lr": 0.01}
+
+NETWORK_FIELDS = tuple(
+    replace(f, default=constant(_OWN_DEFAULTS[f.key])) if f.key in _OWN_DEFAULTS else f
+    for f in OPTIMIZER_FIELDS
+) + (
+    Field("data", str, constant("moons"), one_of(DATASETS)),
+    Field("n", integer, constant(200), in_range(20, MAX_POINTS)),
+    Field("noise", number, constant(0.1), in_range(0.0, 2.0)),
+    Field("split", number, constant(0.25), _check_split),
+    Field("width", integer, constant(16), in_range(1, MAX_WIDTH)),
+    Field("depth", integer, constant(2), in_range(1, MAX_DEPTH)),
+    Field("act", str, constant("tanh"), one_of(tuple(ACTIVATIONS))),
+    Field("seed", integer, constant(0), in_range(0, 999_999_999)),
+    Field("batch", integer, constant(0), _check_batch),
+    Field("steps", integer, constant(100), _check_steps),
+    Field("plane", str, constant("random"), one_of(("random", "pca"))),
+)
