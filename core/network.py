@@ -397,19 +397,21 @@ def compare(s: NetworkScenario, opts: tuple[str, ...] = ("adamw", "lion")) -> li
 
 @lru_cache(maxsize=16)
 def order(
-    s: NetworkScenario, hs: tuple[float, ...] = (0.02, 0.01, 0.005), horizon: float = 1.0
+    s: NetworkScenario,
+    hs: tuple[float, ...] = (0.02, 0.01, 0.005),
+    horizon: float = 1.0,
+    device: str | None = None,
 ) -> OrderStudy:
     """THEORY §6's study on this network: max distance to the memory run over n <= T/h,
     against h, all step sizes in one batched simulate (s.lr and s.steps are unused)."""
     steps = max(max(1, round(horizon / h)) for h in hs)
-    work = len(hs) * steps * model(s).size * (s.batch or train_size(s.n, s.split))
+    mlp, dev = model(s), _device(device)
+    work = len(hs) * steps * mlp.size * (s.batch or train_size(s.n, s.split))
     if work > MAX_WORK:
         raise ScenarioError("hs", f"the study needs {work:.3g} work units (max {MAX_WORK:.3g})")
-    mlp, dev = model(s), compute.device()
     loss = training_loss(mlp, dataset(s), s.batch, steps, s.seed, dev)
-    return order_study(
-        loss, make_optimizer(s.opt, **s.hyper), mlp.init(s.seed, device=dev), hs, horizon
-    )
+    opt = make_optimizer(s.opt, **s.hyper)
+    return order_study(loss, opt, mlp.init(s.seed, device=dev), hs, horizon)
 
 
 # --- the CLI's JSON -----------------------------------------------------------------

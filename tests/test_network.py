@@ -313,6 +313,12 @@ def test_result_json_shapes_and_memoization():
     json.dumps(out)
 
 
+def test_no_test_set_gives_null_test_losses_and_mini_batches_run():
+    out = network_json(NetworkScenario.parse("steps=6&n=40&width=4&split=0&batch=8"))
+    assert out["test_loss"]["memory"] == [None] * 7
+    assert all(v is not None for v in out["train_loss"]["corrected"])
+
+
 def test_regularizer_terms_follow_the_coefficient():
     s = NetworkScenario.parse("opt=hb&b1=0.5&steps=5&n=40&width=4")
     r = result(s)
