@@ -36,6 +36,17 @@ FIT_GRID = 60  # decision-boundary grid (FIT_GRID^2 inputs), or points of a 1D f
 SLICE_GRID = 31  # largest landscape grid; shrinks to fit the work cap
 _ELEMENTS = 1 << 22  # rows * points * width per chunk when evaluating many networks
 
+# Query presets for a page.  The defaults are each optimizer's usual ones; with
+# AdamW's eps = 1e-8 the correction H Fbar / (|g| + eps) is huge wherever a gradient
+# coordinate is small, so the corrected run is far from second order at any usable h
+# (THEORY §6).  THEORY's smooth regime shows the slopes 2 and 1.
+PRESETS = {
+    "AdamW, smooth regime (THEORY §6)": "opt=adamw&b1=0.5&b2=0.7&eps=1.0&wd=0.01",
+    "heavy ball 0.5 (THEORY §6)": "opt=hb&b1=0.5",
+    "AdamW defaults": "opt=adamw",
+    "Lion defaults": "opt=lion",
+}
+
 
 @dataclass(frozen=True)
 class NetworkScenario(QueryMixin):
@@ -226,7 +237,8 @@ class NetworkResult:
     train_loss: dict[str, np.ndarray]  # dynamics -> full-batch training loss
     test_loss: dict[str, np.ndarray]  # dynamics -> test loss (NaN without a test set)
     distance: dict[str, np.ndarray]  # memoryless/corrected -> ||theta - theta_memory||_2
-    grad_sq: np.ndarray  # ||g||_2^2 of the full-batch training loss along the memory run
+    # the full-batch training gradient g along the memory run (also with mini-batches)
+    grad_sq: np.ndarray  # ||g||_2^2
     grad_l1: np.ndarray  # ||g||_1 along the memory run
     hR: np.ndarray  # h R (see `perturbation`) along the memory run
     regularizer: Regularizer  # formula, coefficient, effect and regime of R

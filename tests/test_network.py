@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from core.datasets import CLASSIFICATION, DATASETS, make_dataset
 from core.mlp import MLP
 from core.network import (
+    PRESETS,
     NetworkScenario,
     StepBatches,
     batch_schedule,
@@ -280,6 +281,11 @@ def test_caps_and_bad_values_name_the_key(query, key):
     with pytest.raises(ScenarioError) as err:
         NetworkScenario.parse(query)
     assert err.value.key == key and str(err.value).startswith(f"{key}: ")
+
+
+def test_presets_parse():
+    for query in PRESETS.values():
+        NetworkScenario.parse(query)
 
 
 def test_lenient_parse_falls_back_with_warnings():
