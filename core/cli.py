@@ -55,8 +55,17 @@ def _settings(s) -> dict:
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(s).items()}
 
 
+class UsageError(ValueError):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, not argparse's usage + message
+        raise UsageError(f"{message} (see python -m core --help)")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core", description=__doc__)
+    parser = _Parser(prog="python -m core", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("simulate", "order", "network"):
         p = sub.add_parser(name)
@@ -64,9 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         if name == "order":
             p.add_argument("--h", help="comma-separated step sizes, e.g. 0.04,0.02,0.01")
             p.add_argument("--horizon", help="the horizon T (steps = round(T/h))")
-    args = parser.parse_args(argv)
     try:
-        out = run_command(args)
+        out = run_command(parser.parse_args(argv))
     except (ScenarioError, ExpressionError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

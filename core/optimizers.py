@@ -101,6 +101,17 @@ def square(g: Tensor) -> Tensor:
     return g * g
 
 
+def safe_sqrt(v: Tensor) -> Tensor:
+    """sqrt with derivative 0 at v = 0 instead of inf.
+
+    A coordinate whose gradient is exactly 0 (a loss flat in that direction) has
+    v = 0; the readout's derivative there is inf * 0 = nan by autograd although the
+    memory correction has a finite limit, in which the v-term vanishes.
+    """
+    positive = v > 0
+    return torch.where(positive, torch.sqrt(torch.where(positive, v, 1.0)), 0.0)
+
+
 def sign_eps(c: Tensor, eps: float | Tensor) -> Tensor:
     """Smoothed sign c / sqrt(c^2 + eps); eps = 0 is the exact sign (Lion)."""
     if isinstance(eps, float) and eps == 0.0:
@@ -133,14 +144,14 @@ def rmsprop(b2: Hyper = 0.99, eps: Hyper = 1e-8) -> Optimizer:
     """torch RMSprop(alpha=b2): g_n / (sqrt(v_n) + eps), no bias correction."""
 
     def readout(g: Tensor, v: Tensor) -> Tensor:
-        return g / (torch.sqrt(v) + _readout_param(eps, g))
+        return g / (safe_sqrt(v) + _readout_param(eps, g))
 
     return Optimizer("rmsprop", (Average(square, ema(b2)),), readout)
 
 
 def _adam_like(name: str, b1: Hyper, b2: Hyper, eps: Hyper, wd: Hyper) -> Optimizer:
     def readout(g: Tensor, m: Tensor, v: Tensor) -> Tensor:
-        return m / (torch.sqrt(v) + _readout_param(eps, g))
+        return m / (safe_sqrt(v) + _readout_param(eps, g))
 
     moments = (Average(gradient, ema(b1, True)), Average(square, ema(b2, True)))
     return Optimizer(name, moments, readout, wd)

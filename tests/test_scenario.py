@@ -1,0 +1,141 @@
+"""Scenarios: exact URL round trips, and hostile query strings refused or defaulted."""
+
+import math
+from urllib.parse import urlencode
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core.losses import ZOO
+from core.scenario import HYPER_DEFAULTS, MAX_STEPS, Scenario, ScenarioError
+
+finite = dict(allow_nan=False, allow_infinity=False)
+EXPRESSIONS = ["x^2 + y^2", "sin(3*x) * cos(y) + 0.1*(x^2+y^2)", "min(x^2, (y-1)^2) ** 1.5"]
+
+
+@st.composite
+def scenarios(draw):
+    opt = draw(st.sampled_from(sorted(HYPER_DEFAULTS)))
+    loss = draw(st.sampled_from([*ZOO, "custom"]))
+    unit = st.floats(0.0, 1.0, exclude_max=True, **finite)
+    hyper = {
+        "b1": unit,
+        "b2": unit,
+        "eps": st.floats(0.0, 10.0, **finite),
+        "wd": st.floats(0.0, 10.0, **finite),
+    }
+    values = {k: (draw(hyper[k]) if k in HYPER_DEFAULTS[opt] else None) for k in hyper}
+    xmin, ymin = draw(st.floats(-100, 99, **finite)), draw(st.floats(-100, 99, **finite))
+    hs = tuple(draw(st.lists(st.floats(0.001, 0.2, **finite), min_size=2, max_size=5, unique=True)))
+    return Scenario(
+        opt=opt,
+        lr=draw(st.floats(1e-6, 10.0, **finite)),
+        steps=draw(st.integers(1, MAX_STEPS)),
+        loss=loss,
+        f=draw(st.sampled_from(EXPRESSIONS)) if loss == "custom" else None,
+        x0=draw(st.floats(-1e6, 1e6, **finite)),
+        y0=draw(st.floats(-1e6, 1e6, **finite)),
+        win=(xmin, xmin + draw(st.floats(0.01, 50, **finite)), ymin, ymin + 1.0),
+        grid=draw(st.integers(10, 200)),
+        hs=hs,
+        T=draw(st.floats(0.5, 2.0, **finite)),
+        cmp=tuple(draw(st.lists(st.sampled_from(sorted(HYPER_DEFAULTS)), min_size=2, max_size=4))),
+        **values,
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(scenarios())
+def test_url_round_trip_is_exact(s):
+    query = s.to_query()
+    assert Scenario.parse(query) == s
+    assert Scenario.from_query(query) == (s, [])
+    assert Scenario.parse("?" + query) == s  # a pasted '?query' works too
+
+
+def test_defaults_are_omitted():
+    assert Scenario().to_query() == "v=1"
+    s = Scenario.parse("opt=adamw&lr=0.05")
+    assert s.to_params() == {"v": "1", "opt": "adamw", "lr": "0.05"}
+    assert s.b2 == 0.999 and s.wd == 0.01  # AdamW's usual defaults
+
+
+def test_hyperparameters_follow_the_optimizer():
+    s = Scenario.parse("opt=lion&eps=0.25")
+    hb = s.with_optimizer("hb")
+    assert (hb.b1, hb.b2, hb.eps, hb.wd) == (0.7, None, None, None)
+    assert s.updated(loss="rosenbrock").x0 == ZOO["rosenbrock"].start[0]
+
+
+@pytest.mark.parametrize(
+    ("query", "key"),
+    [
+        ("opt=sgd", "opt"),
+        ("lr=-1", "lr"),
+        ("lr=nan", "lr"),
+        ("lr=1e999", "lr"),
+        ("b1=1", "b1"),
+        ("steps=10.5", "steps"),
+        (f"steps={MAX_STEPS + 1}", "steps"),
+        ("grid=100000", "grid"),
+        ("loss=custom&f=x%2B%2B", "f"),
+        ("loss=custom&f=__import__('os')", "f"),
+        ("win=1,0,0,1", "win"),
+        ("hs=0.1", "hs"),
+        ("T=5&hs=1e-3,1e-4", "hs"),
+        ("T=100", "T"),
+        ("cmp=adamw,nope", "cmp"),
+        ("zzz=1", "zzz"),
+        ("opt=hb&b2=0.5", "b2"),
+    ],
+)
+def test_bad_values_name_the_key(query, key):
+    with pytest.raises(ScenarioError) as err:
+        Scenario.parse(query)
+    assert err.value.key == key and str(err.value).startswith(key + ":")
+    s, warnings = Scenario.from_query(query)
+    assert len(warnings) == 1 and warnings[0].startswith(key + ":")
+    assert s == Scenario.parse(query.split("&")[0] if key not in query.split("&")[0] else "")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "opt",
+                "lr",
+                "b1",
+                "eps",
+                "steps",
+                "loss",
+                "f",
+                "x0",
+                "win",
+                "hs",
+                "T",
+                "cmp",
+                "grid",
+                "junk",
+            ]
+        ),
+        st.text(max_size=40),
+        max_size=6,
+    )
+)
+def test_hostile_queries_fall_back_safely(params):
+    query = urlencode(params)
+    s, warnings = Scenario.from_query(query)
+    assert isinstance(s, Scenario)
+    assert s.steps <= MAX_STEPS and s.grid <= 200 and math.isfinite(s.lr)
+    assert Scenario.parse(s.to_query()) == s
+    try:
+        assert Scenario.parse(query) == s and not warnings
+    except ScenarioError as err:
+        assert any(w.startswith(err.key + ":") for w in warnings)
+
+
+def test_overlong_values_are_refused():
+    with pytest.raises(ScenarioError, match="too long"):
+        Scenario.parse("loss=custom&f=" + "x+" * 400 + "x")
