@@ -1,5 +1,8 @@
 """Entry point: `streamlit run app.py`.  The pages and their URL paths (shared links
-depend on them); add a page by adding an st.Page to PAGES."""
+depend on them); add a page by adding an st.Page to PAGES.
+
+The page scripts live in app_pages/, not pages/: Streamlit treats a pages/ folder next
+to the entry point as the legacy multipage layout and then never runs this file."""
 
 import streamlit as st
 
@@ -7,18 +10,37 @@ from ui import state
 
 st.set_page_config(
     page_title="Memory modifies the loss",
-    page_icon="〰️",
+    page_icon=":material/timeline:",
     layout="wide",
     initial_sidebar_state="collapsed" if state.teaching() else "auto",
 )
 
 PAGES = [
-    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
-    st.Page("pages/playground.py", title="Playground", icon="🎛️", url_path="playground"),
-    st.Page("pages/theory.py", title="Order of accuracy", icon="📐", url_path="theory"),
-    st.Page("pages/compare.py", title="Compare optimizers", icon="⚖️", url_path="compare"),
-    st.Page("pages/gallery.py", title="Gallery", icon="🖼️", url_path="gallery"),
-    st.Page("pages/about.py", title="About & formulas", icon="📖", url_path="about"),
+    st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page(
+        "app_pages/playground.py", title="Playground", icon=":material/tune:", url_path="playground"
+    ),
+    st.Page(
+        "app_pages/theory.py",
+        title="Order of accuracy",
+        icon=":material/show_chart:",
+        url_path="theory",
+    ),
+    st.Page(
+        "app_pages/compare.py",
+        title="Compare optimizers",
+        icon=":material/compare:",
+        url_path="compare",
+    ),
+    st.Page(
+        "app_pages/gallery.py", title="Gallery", icon=":material/photo_library:", url_path="gallery"
+    ),
+    st.Page(
+        "app_pages/about.py",
+        title="About & formulas",
+        icon=":material/menu_book:",
+        url_path="about",
+    ),
 ]
 
 # teaching mode projects in class: no sidebar, navigation on top

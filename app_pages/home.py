@@ -25,11 +25,17 @@ with text:
         ":red[**━ memory**] (the optimizer) · :blue[**╌ memoryless**] · "
         ":orange[**┈ memoryless + correction**]"
     )
-    layout.page_link("playground", "Playground: one optimizer, three dynamics", icon="🎛️")
-    layout.page_link("theory", "Order of accuracy: O(h²) against O(h)", icon="📐")
-    layout.page_link("compare", "Compare optimizers: AdamW against Lion", icon="⚖️")
-    layout.page_link("gallery", "Gallery of curated scenarios", icon="🖼️")
-    layout.page_link("about", "About: formulas, conventions, references", icon="📖")
+    layout.page_link(
+        "playground", "Playground: one optimizer, three dynamics", icon=":material/tune:"
+    )
+    layout.page_link(
+        "theory", "Order of accuracy: O(h²) against O(h)", icon=":material/show_chart:"
+    )
+    layout.page_link("compare", "Compare optimizers: AdamW against Lion", icon=":material/compare:")
+    layout.page_link("gallery", "Gallery of curated scenarios", icon=":material/photo_library:")
+    layout.page_link(
+        "about", "About: formulas, conventions, references", icon=":material/menu_book:"
+    )
 with picture:
     example = GALLERY[0]
     s = Scenario.parse(example.query)

@@ -55,7 +55,7 @@ def _value(k: str, text: str) -> str:
 
 cols = st.columns(len(DYNAMICS) + 2)
 for col, k in zip(cols, DYNAMICS, strict=False):
-    col.metric(f"final loss · {k}", _value(k, f"{summary.losses[k][-1]:.6g}"))
+    col.metric(f"final loss · {k}", _value(k, f"{summary.losses[k][-1]:.4g}"))
 cols[-2].metric(
     "max |memory − corrected|",
     _value("corrected", f"{summary.gap_corrected:.3g}"),

@@ -61,7 +61,7 @@ with numbers:
 if not all(math.isfinite(e) for e in study.corrected + study.memoryless):
     st.warning(
         "Some runs diverged (their error is shown as missing): lower the step sizes.",
-        icon="⚠️",
+        icon=":material/warning:",
     )
 
 st.subheader("Reading the slopes")
@@ -81,6 +81,6 @@ if beta >= 0.99:
         f"β = {beta:g} means a memory of {memory:.0f} steps: at any h this study can afford "
         "the horizon covers few memory lengths. Try the reference cases (β ≤ 0.7) in the "
         "gallery to see the asymptotic orders.",
-        icon="ℹ️",
+        icon=":material/info:",
     )
 layout.share_box("theory", s)

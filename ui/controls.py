@@ -79,7 +79,7 @@ def _widget(key: str, draw: Callable, *args, **kwargs) -> None:
     draw(*args, key=state.WIDGET + key, on_change=_on_change, args=(key,), **kwargs)
     error = st.session_state.get(_ERRORS, {}).get(key)
     if error:
-        st.error(error, icon="✖")
+        st.error(error, icon=":material/error:")
 
 
 def _number(key: str, label: str, step: float, help: str | None = None):

@@ -25,7 +25,7 @@ def page_link(page: str, label: str, query: str = "", **kwargs) -> None:
     """A link to the page at url path `page` (query: a scenario's query string), keeping
     the app flags such as teaching mode."""
     params = dict(parse_qsl(query)) | state.flags()
-    st.page_link(f"pages/{page or 'home'}.py", label=label, query_params=params, **kwargs)
+    st.page_link(f"app_pages/{page or 'home'}.py", label=label, query_params=params, **kwargs)
 
 
 def height(normal: int) -> int:
@@ -53,7 +53,7 @@ def divergence_warnings(s: Scenario, summary: PathSummary) -> None:
         st.warning(
             f"The **{STYLE[k]['label']}** run diverged at step {at}; it is drawn up to its "
             f"last finite point.{why}",
-            icon="⚠️",
+            icon=":material/warning:",
         )
 
 

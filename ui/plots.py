@@ -180,54 +180,35 @@ def _animate(fig: go.Figure, summary: PathSummary, first_marker: int) -> None:
         go.Frame(name=str(n), data=_markers(summary, dict.fromkeys(DYNAMICS, n)), traces=indices)
         for n in steps
     ]
-    play = {
-        "frame": {"duration": 60, "redraw": False},
-        "fromcurrent": True,
-        "transition": {"duration": 0},
-    }
+    still = {"mode": "immediate", "frame": {"duration": 0, "redraw": False}}
+    play = {"frame": {"duration": 60, "redraw": False}, "fromcurrent": True}
+    below = {"y": -0.13, "yanchor": "top"}  # under the x axis, in the bottom margin
     fig.update_layout(
         updatemenus=[
             {
                 "type": "buttons",
                 "direction": "left",
                 "x": 0.0,
-                "y": -0.02,
                 "xanchor": "left",
-                "yanchor": "top",
-                "pad": {"t": 30},
+                "pad": {"b": 12},
                 "buttons": [
-                    {"label": "▶ play", "method": "animate", "args": [None, play]},
-                    {
-                        "label": "❚❚",
-                        "method": "animate",
-                        "args": [
-                            [None],
-                            {"mode": "immediate", "frame": {"duration": 0, "redraw": False}},
-                        ],
-                    },
+                    {"label": "▶", "method": "animate", "args": [None, play]},
+                    {"label": "❚❚", "method": "animate", "args": [[None], still]},
                 ],
+                **below,
             }
         ],
         sliders=[
             {
                 "active": len(steps) - 1,
-                "x": 0.16,
-                "len": 0.84,
-                "y": -0.02,
-                "yanchor": "top",
-                "pad": {"t": 20},
-                "currentvalue": {"prefix": "step n = "},
+                "x": 0.2,
+                "len": 0.8,
+                "pad": {"b": 0, "t": 0},
+                "currentvalue": {"prefix": "step n = ", "xanchor": "right", "font": {"size": 12}},
                 "steps": [
-                    {
-                        "label": str(n),
-                        "method": "animate",
-                        "args": [
-                            [str(n)],
-                            {"mode": "immediate", "frame": {"duration": 0, "redraw": False}},
-                        ],
-                    }
-                    for n in steps
+                    {"label": str(n), "method": "animate", "args": [[str(n)], still]} for n in steps
                 ],
+                **below,
             }
         ],
     )
@@ -269,7 +250,10 @@ def trajectory_figure(
     _divergence_labels(fig, summary)
     if animated:
         _animate(fig, summary, first_marker)
-    return _base(fig, height + (70 if animated else 0), title)
+    fig = _base(fig, height + (80 if animated else 0), title)
+    if animated:  # room for the slider and the play button under the map
+        fig.update_layout(margin={"b": 95})
+    return fig
 
 
 def surface3d_figure(surf: Surfaces, summary: PathSummary, height: int = 480) -> go.Figure:

@@ -44,7 +44,7 @@ def scenario() -> Scenario:
         raw = st.session_state[_CURRENT]
     s, warnings = Scenario.from_query(raw)
     for w in warnings:
-        st.warning(f"URL setting ignored. {w}", icon="⚠️")
+        st.warning(f"URL setting ignored. {w}", icon=":material/warning:")
     publish(s)
     return s
 

@@ -1,0 +1,150 @@
+"""End to end in a real browser: `streamlit run app.py` in a subprocess, Chromium through
+Playwright.  Screenshots go to artifacts/ (gitignored)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "artifacts"
+ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+LION_CUSTOM = (
+    "playground?v=1&opt=lion&eps=0.1&loss=custom&f="
+    + quote("x^2 + 3*y^2 + 0.5*sin(2*x)", safe="")
+    + "&steps=60&grid=40"
+)
+
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="the playwright python package is not installed"
+)
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"no Chromium at {CHROMIUM}", allow_module_level=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/_stcore/health", timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    pytest.fail("streamlit did not start within 60 s")
+                time.sleep(0.5)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    with sync_api.sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
+        context = p.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, args=ARGS, viewport={"width": 1500, "height": 2000}
+        )
+        yield context.new_page()
+        context.close()
+
+
+def _open(page, url: str, charts: int = 1) -> None:
+    """Load url and wait until the script run is over and the charts are drawn."""
+    page.goto(url)
+    page.wait_for_selector('[data-testid="stApp"]', timeout=60_000)
+    page.wait_for_function(  # the charts, or an exception (reported by _check)
+        "n => document.querySelectorAll('.js-plotly-plot .main-svg').length >= n"
+        " || document.querySelector('[data-testid=\"stException\"]') !== null",
+        arg=charts,
+        timeout=120_000,
+    )
+    # the status widget shows while the script runs
+    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=120_000)
+    page.wait_for_timeout(800)
+
+
+def _check(page, name: str, charts: int) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    errors = page.locator('[data-testid="stException"]')
+    assert errors.count() == 0, errors.first.inner_text()[:500]
+    assert page.locator('[data-testid="stPlotlyChart"]').count() >= charts
+
+
+def test_shared_playground_link(server, page):
+    _open(page, f"{server}/{LION_CUSTOM}", charts=4)
+    _check(page, "playground-lion-custom", charts=4)
+    # the scenario stays in the URL after the app normalizes it
+    assert "opt=lion" in page.url and "loss=custom" in page.url and "eps=0.1" in page.url
+    assert "steps=60" in page.url
+    assert page.get_by_text("Lion").count() > 0
+    assert page.locator('[data-testid="stAlert"]').filter(has_text="diverged").count() == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "charts"),
+    [
+        ("", 1),
+        ("theory?v=1&opt=hb&b1=0.5&lr=0.04&hs=0.04,0.02,0.01", 1),
+        ("compare?v=1&steps=60&grid=40", 4),
+        ("gallery", 10),
+        ("about", 0),
+    ],
+)
+def test_pages_render(server, page, path, charts):
+    if charts:
+        _open(page, f"{server}/{path}", charts=charts)
+    else:
+        page.goto(f"{server}/{path}")
+        page.wait_for_selector('[data-testid="stMarkdown"]', timeout=60_000)
+        page.wait_for_timeout(1500)
+    _check(page, path.split("?")[0] or "home", charts=charts)
