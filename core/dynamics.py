@@ -51,12 +51,13 @@ def readout_at(opt: Optimizer, g: Tensor, scales) -> Tensor:
 
 @dataclass(frozen=True)
 class Run:
-    """Trajectories of shape (steps + 1, B, d); a diverged row repeats its last finite
-    point after the step recorded in `diverged` (-1: did not diverge)."""
+    """Trajectories of shape (steps + 1, B, d) (None for a dynamics not run); a diverged
+    row repeats its last finite point after the step recorded in `diverged` (-1: did
+    not diverge)."""
 
-    memory: Tensor
-    memoryless: Tensor
-    corrected: Tensor
+    memory: Tensor | None
+    memoryless: Tensor | None
+    corrected: Tensor | None
     diverged: dict[str, np.ndarray]
 
     def __getitem__(self, name: str) -> Tensor:
@@ -118,55 +119,68 @@ def _per_row(a: np.ndarray, B: int, like: Tensor) -> Tensor:
     return torch.tensor(a, dtype=like.dtype, device=like.device)
 
 
-def simulate(loss, opt: Optimizer, theta0: Tensor, lr, steps: int) -> Run:
-    """Run memory, memoryless and corrected dynamics from theta0 (B, d) or (d,)."""
+def simulate(loss, opt: Optimizer, theta0: Tensor, lr, steps: int, dynamics=DYNAMICS) -> Run:
+    """Run the chosen dynamics (all three by default) from theta0 (B, d) or (d,).
+
+    `lr` is a float or one step size per trajectory.  The loss is called exactly once
+    per step, on the stacked rows of every dynamics (mini-batch losses rely on this).
+    """
     theta0 = torch.atleast_2d(theta0)
     B, d = theta0.shape
     h = _column(lr, theta0)
     sched = _Schedule(opt, steps)
     p = sched.p
-    paths = {k: theta0.new_empty((steps + 1, B, d)) for k in DYNAMICS}
-    for k in DYNAMICS:
+    paths = {k: theta0.new_empty((steps + 1, B, d)) for k in dynamics}
+    for k in dynamics:
         paths[k][0] = theta0
-    alive = {k: torch.ones(B, dtype=torch.bool, device=theta0.device) for k in DYNAMICS}
-    diverged = {k: np.full(B, -1) for k in DYNAMICS}
-    history = [theta0.new_empty((steps, B, d)) for _ in range(p)]
+    alive = {k: torch.ones(B, dtype=torch.bool, device=theta0.device) for k in dynamics}
+    diverged = {k: np.full(B, -1) for k in dynamics}
+    history = [theta0.new_empty((steps, B, d)) for _ in range(p)] if "memory" in dynamics else []
+    rows = len(dynamics) * B
 
     for n in range(steps):
-        state = {k: paths[k][n] for k in DYNAMICS}
-        # one graph: the gradients of all three dynamics, and p copies of the corrected
-        # rows for the Hessian-vector products H D_i of its memory correction
-        need_hvp = p > 0 and n > 0
+        state = {k: paths[k][n] for k in dynamics}
+        # one graph: the gradients of every dynamics, plus p - 1 more copies of the
+        # corrected rows for the Hessian-vector products H D_i of its correction
+        need_hvp = "corrected" in dynamics and p > 0 and n > 0
         copies = [state["corrected"]] * (p - 1) if need_hvp else []
-        g_all, hvp = grad_and_hvp(loss, torch.cat([state[k] for k in DYNAMICS] + copies), need_hvp)
-        g = dict(zip(DYNAMICS, g_all[: 3 * B].split(B), strict=True))
-
-        # memory: A_i = sum_k w_i(n, k) phi_i(g_{n-k}) over the stored features
-        averages = []
-        for i, (av, w) in enumerate(zip(opt.averages, sched.memory_weights(n), strict=True)):
-            history[i][n] = av.feature(g["memory"])
-            averages.append(torch.einsum("nb,nbd->bd", _per_row(w, B, g_all), history[i][: n + 1]))
-        updates = {"memory": opt.readout(g["memory"], *averages)}
-
+        g_all, hvp = grad_and_hvp(loss, torch.cat([state[k] for k in dynamics] + copies), need_hvp)
+        g = dict(zip(dynamics, g_all[:rows].split(B), strict=True))
         scales = [_column(sched.W[n, i], g_all) for i in range(p)]
-        updates["memoryless"] = readout_at(opt, g["memoryless"], scales)
+
+        updates = {}
+        if "memory" in dynamics:
+            # A_i = sum_k w_i(n, k) phi_i(g_{n-k}) over the stored features
+            averages = []
+            for i, (av, w) in enumerate(zip(opt.averages, sched.memory_weights(n), strict=True)):
+                history[i][n] = av.feature(g["memory"])
+                averages.append(
+                    torch.einsum("nb,nbd->bd", _per_row(w, B, g_all), history[i][: n + 1])
+                )
+            updates["memory"] = opt.readout(g["memory"], *averages)
+        if "memoryless" in dynamics:
+            updates["memoryless"] = readout_at(opt, g["memoryless"], scales)
         if need_hvp:
+            c = dynamics.index("corrected") * B
             directions = _directions(opt, sched, n, state["corrected"], g["corrected"])
-            tangent = torch.cat([torch.zeros_like(g_all[: 2 * B])] + directions)
-            hvps = hvp(tangent)[2 * B :].split(B)
+            tangent = torch.zeros_like(g_all)
+            tangent[c : c + B] = directions[0]
+            tangent[rows:] = torch.cat(directions[1:]) if p > 1 else 0.0
+            hv = hvp(tangent)
+            hvps = [hv[c : c + B]] + (list(hv[rows:].split(B)) if p > 1 else [])
             readout, correction = memoryless_and_correction(opt, g["corrected"], scales, hvps)
             updates["corrected"] = readout + h * correction
-        else:  # no past iterates yet (M^(0) = 0) or no memory at all
-            updates["corrected"] = updates["memoryless"]
+        elif "corrected" in dynamics:  # no past iterates yet (M^(0) = 0), or no memory
+            updates["corrected"] = readout_at(opt, g["corrected"], scales)
 
-        for k in DYNAMICS:
+        for k in dynamics:
             step = state[k] - h * (updates[k] + opt.decay_term(state[k]))
             ok = torch.isfinite(step).all(-1) & alive[k]
             newly = (alive[k] & ~ok).cpu().numpy()
             diverged[k][newly] = n + 1
             alive[k] &= ok
             paths[k][n + 1] = torch.where(ok[:, None], step, state[k])
-    return Run(**paths, diverged=diverged)
+    return Run(**{k: paths.get(k) for k in DYNAMICS}, diverged=diverged)
 
 
 def _directions(opt: Optimizer, sched: _Schedule, n: int, t: Tensor, g: Tensor) -> list[Tensor]:
