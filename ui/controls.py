@@ -1,6 +1,8 @@
-"""Sidebar widgets mirroring scenario fields.  Each widget's on_change derives the next
-scenario from the published one and publishes it (ui.state); a value the scenario
-rejects leaves the scenario as it was and shows the reason under the widget."""
+"""Sidebar widgets mirroring scenario fields.  Right after a widget is drawn, a value
+other than the scenario's is a user change: the next scenario is derived from it,
+published (ui.state) and the page reruns, so the widgets drawn after it are seeded from
+the new scenario (an optimizer brings its hyperparameters, a loss its start).  A value
+the scenario rejects leaves it as it was, with the reason under the widget."""
 
 from __future__ import annotations
 
@@ -28,7 +30,6 @@ HYPER_LABELS = {
     "eps": "ε",
     "wd": "weight decay λ",
 }
-_ERRORS = "_control_errors"
 
 
 def _change(key: str) -> Scenario:
@@ -52,19 +53,22 @@ def _change(key: str) -> Scenario:
     return s.updated(**{key: value})
 
 
-def _on_change(key: str) -> None:
-    errors = st.session_state.setdefault(_ERRORS, {})
-    try:
-        s = _change(key)
-    except ScenarioError as err:
-        errors[key] = str(err).split(": ", 1)[-1]
+def _sync(key: str) -> None:
+    s = state.current()
+    if st.session_state[state.WIDGET + key] == state.widget_values(s).get(key):
         return
-    errors.pop(key, None)
-    state.publish(s)
+    try:
+        new = _change(key)
+    except ScenarioError as err:
+        st.error(str(err).split(": ", 1)[-1], icon=":material/error:")
+        return
+    if new != s:
+        state.publish(new)
+        st.rerun()
 
 
 def apply(**changes) -> None:
-    """Publish the current scenario with some fields changed (buttons, chart clicks)."""
+    """Publish the current scenario with some fields changed (from a callback)."""
     state.publish(state.current().updated(**changes))
 
 
@@ -76,10 +80,8 @@ def start_from_click(chart_key: str) -> None:
 
 
 def _widget(key: str, draw: Callable, *args, **kwargs) -> None:
-    draw(*args, key=state.WIDGET + key, on_change=_on_change, args=(key,), **kwargs)
-    error = st.session_state.get(_ERRORS, {}).get(key)
-    if error:
-        st.error(error, icon=":material/error:")
+    draw(*args, key=state.WIDGET + key, **kwargs)
+    _sync(key)
 
 
 def _number(key: str, label: str, step: float, help: str | None = None):
@@ -127,8 +129,12 @@ def start(s: Scenario) -> None:
         _number("x0", "start x₀", 0.1)
     with right:
         _number("y0", "start y₀", 0.1)
-    if st.button("Reset to the loss's start", disabled=s.loss == "custom"):
-        apply(x0=None, y0=None)
+    st.button(
+        "Reset to the loss's start",
+        disabled=s.loss == "custom",
+        on_click=apply,
+        kwargs={"x0": None, "y0": None},
+    )
 
 
 def steps(s: Scenario) -> None:

@@ -2,9 +2,10 @@
 
 A page calls `scenario()`: it parses st.query_params (lenient: each bad value falls back
 to its default with a visible warning naming the key), writes the normalized query back,
-and seeds the sidebar widgets from it.  A widget's on_change callback derives the next
-scenario from the current one and publishes it with `publish()`, so the URL, the widgets
-and the figures never disagree, and a copied URL reproduces the page in a fresh browser.
+and seeds the sidebar widgets from it.  When a widget shows a value other than the
+scenario's, ui.controls derives the next scenario, publishes it with `publish()` and
+reruns, so the URL, the widgets and the figures never disagree, and a copied URL
+reproduces the page in a fresh browser.
 """
 
 from __future__ import annotations
@@ -46,18 +47,19 @@ def scenario() -> Scenario:
     for w in warnings:
         st.warning(f"URL setting ignored. {w}", icon=":material/warning:")
     publish(s)
+    query = s.to_query()
+    seed(s, force=st.session_state.get(_SEEDED) != query)
+    st.session_state[_SEEDED] = query
     return s
 
 
 def publish(s: Scenario) -> None:
-    """Put s in the URL (with the app flags) and the session, and reseed the widgets."""
+    """Put s in the URL (with the app flags) and the session; the next page run (or
+    this one, from a callback) seeds the widgets from it."""
     params = s.to_params() | flags()
     if st.query_params.to_dict() != params:
         st.query_params.from_dict(params)
-    query = s.to_query()
-    st.session_state[_CURRENT] = query
-    seed(s, force=st.session_state.get(_SEEDED) != query)
-    st.session_state[_SEEDED] = query
+    st.session_state[_CURRENT] = s.to_query()
 
 
 def widget_values(s: Scenario) -> dict[str, object]:

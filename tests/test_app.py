@@ -1,0 +1,108 @@
+"""Every page under streamlit.testing.v1.AppTest: renders, URL -> widgets, widgets ->
+URL, and invalid URL values -> a warning naming the key.  Small steps and grids keep it
+fast."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+SMALL = {"v": "1", "steps": "20", "grid": "16", "hs": "0.04,0.02", "T": "0.4"}
+PAGES = ("home", "playground", "theory", "compare", "gallery", "about")
+
+
+def open_page(page: str, params: dict[str, str] | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update(SMALL if params is None else params)
+    at.run()  # the entry point registers the pages; then open the one asked for
+    if page != "home":
+        at.switch_page(f"app_pages/{page}.py").run()
+    return at
+
+
+def warnings(at: AppTest) -> list[str]:
+    return [w.value for w in at.warning]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_with_defaults(page):
+    at = open_page(page)
+    assert not at.exception, at.exception
+    assert not warnings(at) or page in ("theory",)  # theory may warn about divergence
+
+
+def test_url_sets_the_widgets():
+    at = open_page("playground", SMALL | {"opt": "adamw", "lr": "0.05", "b2": "0.95"})
+    assert not at.exception
+    assert at.selectbox(key="w_opt").value == "adamw"
+    assert at.number_input(key="w_lr").value == 0.05
+    assert at.number_input(key="w_b2").value == 0.95
+    assert at.number_input(key="w_wd").value == 0.01  # AdamW's usual default
+    assert at.number_input(key="w_steps").value == 20
+
+
+def test_widget_changes_update_the_url():
+    at = open_page("playground")
+    at.number_input(key="w_lr").set_value(0.03).run()
+    assert at.query_params["lr"] == "0.03"
+    at.selectbox(key="w_opt").set_value("lion").run()
+    assert at.query_params["opt"] == "lion"
+    assert at.number_input(key="w_b2").value == 0.99  # Lion's defaults come with it
+    assert at.query_params["lr"] == "0.03" and at.query_params["steps"] == "20"
+    assert not at.exception
+
+
+def test_loss_change_brings_its_start():
+    at = open_page("playground")
+    at.selectbox(key="w_loss").set_value("rosenbrock").run()
+    assert at.query_params["loss"] == "rosenbrock"
+    assert (at.number_input(key="w_x0").value, at.number_input(key="w_y0").value) == (-1.5, 2.0)
+
+
+def test_invalid_expression_keeps_the_last_valid_loss():
+    at = open_page("playground", SMALL | {"loss": "custom", "f": "x^2 + 2*y^2"})
+    at.text_input(key="w_f").input("sin(x + ").run()
+    assert not at.exception
+    assert at.query_params["f"] == "x^2 + 2*y^2"
+    assert any("position" in e.value for e in at.error)
+    at.text_input(key="w_f").input("x^2 + y^4").run()
+    assert at.query_params["f"] == "x^2 + y^4"
+    assert not at.error
+
+
+@pytest.mark.parametrize("page", ["playground", "theory", "compare"])
+def test_invalid_url_value_warns_with_its_key(page):
+    at = open_page(page, SMALL | {"lr": "fast", "b1": "1.5"})
+    assert not at.exception
+    text = " ".join(warnings(at))
+    assert "lr:" in text and "b1:" in text
+    assert "lr" not in at.query_params  # the default took its place
+
+
+def test_app_flags_are_kept_and_not_warned_about():
+    at = open_page("playground", SMALL | {"teach": "1"})
+    assert not at.exception
+    assert not any("teach" in w for w in warnings(at))
+    assert at.query_params["teach"] == "1"
+    assert not at.sidebar.number_input  # teaching mode hides the controls
+
+
+def test_theory_study_settings():
+    at = open_page("theory")
+    assert at.text_input(key="w_hs").value == "0.04, 0.02"
+    at.text_input(key="w_hs").input("0.04, 0.02, 0.01").run()
+    assert at.query_params["hs"] == "0.04,0.02,0.01"
+    at.text_input(key="w_hs").input("0.04, oops").run()
+    assert at.query_params["hs"] == "0.04,0.02,0.01"
+    assert at.error
+
+
+def test_compare_selection():
+    at = open_page("compare")
+    assert at.multiselect(key="w_cmp").value == ["adamw", "lion"]
+    at.multiselect(key="w_cmp").select("hb").run()
+    assert at.query_params["cmp"] == "adamw,lion,hb"
+    assert "anti-regularizes" in " ".join(m.value for m in at.markdown)
