@@ -98,11 +98,11 @@ ZOO: dict[str, ZooLoss] = {
         ZooLoss(
             "sharp_flat",
             "Sharp vs flat minimum",
-            "0.05*(x^2 + y^2) - exp(-8*((x - 1)^2 + y^2)) - exp(-0.5*((x + 1.5)^2 + y^2))",
+            "0.05*(x^2 + y^2) - 1.2*exp(-20*((x - 1)^2 + y^2)) - exp(-0.3*((x + 1.5)^2 + y^2))",
             (-4.0, 3.0, -2.5, 2.5),
-            (-0.1, 1.2),
-            "A sharp well (right) and a wide one (left): AdamW's memory anti-regularizes "
-            "(favours large gradients) while Lion's does not, and the two part ways.",
+            (1.3, 0.9),
+            "A sharp well (right) and a wide one (left): from the same start AdamW settles in "
+            "the sharp well, while Lion's longer sign momentum carries it on to the wide one.",
         ),
     )
 }
