@@ -54,7 +54,7 @@ for r, _, _ in results:
     hyper = ", ".join(f"{k} = {v:g}" for k, v in r.hyper.items()) or "–"
     table.append(
         f"| {controls.OPTIMIZER_NAMES[r.opt]} | {hyper} | {reg.coefficient:.4g} | "
-        f"{layout.EFFECT_BADGE[reg.effect]} | {reg.regime} |"
+        f"{layout.EFFECT_BADGE[reg.effect]} | {reg.regime.replace('|', '&#124;')} |"
     )
 st.markdown("\n".join(table))
 st.markdown(

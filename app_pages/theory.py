@@ -16,7 +16,7 @@ if not state.teaching():
         st.subheader("Order study")
         controls.order_study(s)
         st.subheader("Optimizer")
-        controls.optimizer(s)
+        controls.optimizer(s, lr=False)
         st.subheader("Loss and start")
         controls.loss(s)
         controls.start(s)
@@ -56,7 +56,7 @@ with numbers:
                 "asymptotic": "✓" if spans >= 20 else "✗ pre-asymptotic",
             }
         )
-    st.dataframe(rows, hide_index=True, width="stretch")
+    st.table(rows)
 
 if not all(math.isfinite(e) for e in study.corrected + study.memoryless):
     st.warning(

@@ -90,7 +90,8 @@ def _number(key: str, label: str, step: float, help: str | None = None):
     _widget(key, st.number_input, label, step=step, format="%g", help=help)
 
 
-def optimizer(s: Scenario) -> None:
+def optimizer(s: Scenario, lr: bool = True) -> None:
+    """The optimizer, its hyperparameters and (lr) the learning rate."""
     _widget(
         "opt",
         st.selectbox,
@@ -98,7 +99,8 @@ def optimizer(s: Scenario) -> None:
         list(OPTIMIZERS),
         format_func=lambda k: OPTIMIZER_NAMES.get(k, k),
     )
-    _number("lr", "learning rate h", 0.001, "the step size h of every run")
+    if lr:
+        _number("lr", "learning rate h", 0.001, "the step size h of every run")
     for k in HYPER_DEFAULTS[s.opt]:
         step = 0.01 if k in ("b1", "b2") else 0.001
         _number(k, HYPER_LABELS[k], step, f"usual default {HYPER_DEFAULTS[s.opt][k]:g}")

@@ -18,7 +18,7 @@ GALLERY = (
     Example(
         "Heavy ball on an ill-conditioned quadratic",
         "playground",
-        "v=1&opt=hb&b1=0.7&loss=quadratic&steps=150",
+        "v=1&opt=hb&lr=0.01&b1=0.7&loss=quadratic&steps=150",
         "Momentum zig-zags across the steep direction; its memory adds "
         "β/(2(1−β)²)·h·‖∇L‖², a gradient-norm penalty (regularizes).",
     ),
@@ -32,9 +32,9 @@ GALLERY = (
     Example(
         "Adam with its usual betas anti-regularizes",
         "playground",
-        "v=1&opt=adam&lr=0.003&steps=300&loss=valley",
-        "β₁ = 0.9, β₂ = 0.999: R = (c₁ − c₂)‖∇L‖₁ with c₁ − c₂ = 9 − 999 = −990, "
-        "the perturbed loss rewards steep regions.",
+        "v=1&opt=adam&lr=0.02&steps=300&loss=sharp_flat",
+        "β₁ = 0.9, β₂ = 0.999: R = (c₁ − c₂)‖∇L‖₁ with c₁ − c₂ = 9 − 999 = −990; the "
+        "perturbed loss rewards steep regions (and h·990 is far from small: see its map).",
     ),
     Example(
         "Lion with the exact sign",

@@ -92,4 +92,5 @@ def seed(s: Scenario, force: bool) -> None:
 def share_url(page: str, s: Scenario) -> str:
     """The full URL of `page` showing s (a relative one where the browser URL is unknown)."""
     base = (st.context.url or "").rstrip("/")
+    base = base.removesuffix(f"/{page}")  # the browser URL may still carry the page path
     return f"{base}/{page}?{urlencode(s.to_params() | flags())}"
