@@ -14,12 +14,11 @@ with text:
     st.markdown(
         "An optimizer with **memory** (momentum, Adam, Lion) follows, to second order in "
         "the step size h, a **memoryless** algorithm plus a **correction** computed at the "
-        "current point only (Cattaneo & Shigida, NeurIPS 2025).  "
+        "current point only (Cattaneo & Shigida, NeurIPS 2025): this tool runs all three "
+        "side by side on 2D losses.  "
         "The correction acts like gradient descent on a **perturbed loss L + hR**: "
         "heavy ball's memory penalizes the gradient norm (regularizes), AdamW's with its "
-        "usual betas rewards it (anti-regularizes), and Lion's does neither.  "
-        "Here you run the real optimizer, its memoryless approximation and the corrected "
-        "one side by side on 2D losses, and see R, its sign and the orders of accuracy live."
+        "usual betas rewards it (anti-regularizes), and Lion's does neither."
     )
     st.markdown(
         ":red[**━ memory**] (the optimizer) · :blue[**╌ memoryless**] · "
