@@ -18,6 +18,7 @@ import streamlit as st
 
 from core import network
 from core.datasets import DATASETS
+from core.dynamics import DYNAMICS
 from core.mlp import ACTIVATIONS
 from core.network import PRESETS, NetworkScenario
 from core.optimizers import OPTIMIZERS
@@ -25,6 +26,7 @@ from core.scenario import HYPER_DEFAULTS, HYPER_KEYS, ScenarioError
 from ui import layout, state
 from ui import network_plots as plots
 from ui.controls import HYPER_LABELS, OPTIMIZER_NAMES
+from ui.plots import STYLE
 
 PAGE = "network"
 COMPARE = "compare"  # URL flag of this page: compare=1 shows AdamW against Lion
@@ -69,12 +71,36 @@ def _widget_values(s: NetworkScenario) -> dict[str, object]:
     return values | {k: getattr(s, k) for k in HYPER_KEYS if getattr(s, k) is not None}
 
 
+# the keys the work and memory caps multiply (core.network_fields._check_steps)
+_SIZE_KEYS = ("steps", "width", "depth", "n", "split", "batch")
+
+
+def _parse(raw) -> tuple[NetworkScenario, list[str]]:
+    """Lenient parse.  Each bad value falls back to its default; where the defaults of
+    the bad keys still break a cap set by the others (a size combination over the work
+    cap), the sizes fall back together, and at worst the whole scenario does."""
+    try:
+        return NetworkScenario.from_query(raw)
+    except ScenarioError as err:
+        first = err
+    params = dict(parse_qsl(raw)) if isinstance(raw, str) else dict(raw)
+    dropped = [k for k in _SIZE_KEYS if k in params]
+    note = f"{first}; using the defaults of {', '.join(dropped)}"
+    try:
+        s, warnings = NetworkScenario.from_query(
+            {k: v for k, v in params.items() if k not in _SIZE_KEYS}
+        )
+        return s, [note, *warnings]
+    except ScenarioError as err:
+        return NetworkScenario(), [note, f"{err}; using the default scenario"]
+
+
 def _scenario() -> NetworkScenario:
     skip = (*state.APP_FLAGS, COMPARE)
     raw = {k: v for k, v in st.query_params.to_dict().items() if k not in skip}
     if not raw and _CURRENT in st.session_state:
         raw = st.session_state[_CURRENT]  # navigation between pages drops the query
-    s, warnings = NetworkScenario.from_query(raw)
+    s, warnings = _parse(raw)
     for w in warnings:
         st.warning(f"URL setting ignored. {w}", icon=":material/warning:")
     _publish(s)
@@ -193,6 +219,20 @@ def sidebar(s: NetworkScenario) -> None:
     )
 
 
+def overflow_warnings(r) -> None:
+    """Parameters can stay finite while the loss overflows: say so for the runs that
+    core did not flag as diverged."""
+    for k in DYNAMICS:
+        bad = np.flatnonzero(~np.isfinite(r.train_loss[k]))
+        if r.diverged[k] is None and bad.size:
+            st.warning(
+                f"The loss of the **{STYLE[k]['label']}** run is not finite from step "
+                f"{bad[0]} on (overflow); it is drawn up to its last finite value. Lower "
+                "the learning rate.",
+                icon=":material/warning:",
+            )
+
+
 # --- explanations --------------------------------------------------------------------
 
 
@@ -276,6 +316,7 @@ def single_page(s: NetworkScenario) -> None:
     )
     r = _run(f"Training {d} parameters: {s.steps} steps of three dynamics…", network.result, s)
     layout.divergence_warnings(s, r)
+    overflow_warnings(r)
 
     cols = st.columns(5)
     cols[0].metric("final training loss · memory", _fmt(r.train_loss["memory"][-1]))
@@ -291,6 +332,15 @@ def single_page(s: NetworkScenario) -> None:
         _fmt(_max(r.distance["corrected"])),
         help="O(h²) over a fixed horizon, once h is small against the memory length",
     )
+    if _max(r.distance["corrected"]) > _max(r.distance["memoryless"]):
+        st.info(
+            "Here the corrected run is *farther* from the memory run than the plain "
+            "memoryless one: the expansion needs h small against the scale on which the "
+            "update bends (for Adam/AdamW with a tiny ε, the correction "
+            "H F̄/(|∇L| + ε) is huge wherever a gradient coordinate is small). Try the "
+            "preset *AdamW, smooth regime*, where the corrected run tracks to second order.",
+            icon=":material/info:",
+        )
 
     left, right = st.columns(2)
     with left:
