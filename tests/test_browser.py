@@ -3,6 +3,7 @@ Playwright.  Screenshots go to artifacts/ (gitignored)."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -33,11 +34,24 @@ LION_CUSTOM = (
     + "&steps=60&grid=40"
 )
 
-sync_api = pytest.importorskip(
-    "playwright.sync_api", reason="the playwright python package is not installed"
-)
-if not Path(CHROMIUM).exists():
-    pytest.skip(f"no Chromium at {CHROMIUM}", allow_module_level=True)
+
+def _missing() -> str | None:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright python package is not installed"
+    return (
+        None if Path(CHROMIUM).exists() else f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+    )
+
+
+if (_reason := _missing()) is not None:
+    # CI sets REQUIRE_BROWSER=1: there a missing browser is a failure, not a skip
+    if os.environ.get("REQUIRE_BROWSER"):
+        pytest.fail(f"browser test required but {_reason}", pytrace=False)
+    pytest.skip(_reason, allow_module_level=True)
+
+from playwright import sync_api  # noqa: E402
 
 
 def _free_port() -> int:
