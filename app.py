@@ -33,6 +33,12 @@ PAGES = [
         url_path="compare",
     ),
     st.Page(
+        "app_pages/network.py",
+        title="Small networks",
+        icon=":material/hub:",
+        url_path="network",
+    ),
+    st.Page(
         "app_pages/gallery.py", title="Gallery", icon=":material/photo_library:", url_path="gallery"
     ),
     st.Page(

@@ -1,0 +1,108 @@
+"""/network under streamlit.testing.v1.AppTest: renders, URL -> widgets, widgets -> URL,
+invalid URL values -> a warning naming the key, caps refused without a traceback, and
+compare mode.  A tiny net and few steps keep it fast."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PAGE = "app_pages/network.py"
+SMALL = {"v": "1", "steps": "20", "n": "60", "width": "8"}
+
+
+def open_network(params: dict[str, str] | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update(SMALL if params is None else params)
+    at.run()  # the entry point registers the pages; then open this one
+    at.switch_page(PAGE).run()
+    return at
+
+
+def warnings(at: AppTest) -> str:
+    return " ".join(w.value for w in at.warning)
+
+
+def test_renders_with_small_defaults():
+    at = open_network()
+    assert not at.exception, at.exception
+    assert not at.warning and not at.error
+    assert at.title[0].value == "Small networks"
+    assert len(at.metric) == 5
+    assert at.latex  # the regularizer's formula
+
+
+def test_url_sets_the_widgets():
+    at = open_network(SMALL | {"opt": "lion", "lr": "0.003", "data": "sine", "plane": "pca"})
+    assert not at.exception
+    assert at.selectbox(key="wn_opt").value == "lion"
+    assert at.number_input(key="wn_lr").value == 0.003
+    assert at.number_input(key="wn_b2").value == 0.99  # Lion's usual default
+    assert at.selectbox(key="wn_data").value == "sine"
+    assert at.radio(key="wn_plane").value == "pca"
+    assert at.number_input(key="wn_width").value == 8
+    assert at.number_input(key="wn_steps").value == 20
+    assert "Learned fit" in [h.value for h in at.subheader]
+
+
+def test_widget_changes_update_the_url():
+    at = open_network()
+    at.number_input(key="wn_width").set_value(6).run()
+    assert at.query_params["width"] == "6"
+    at.selectbox(key="wn_opt").set_value("hb").run()
+    assert at.query_params["opt"] == "hb"
+    assert at.number_input(key="wn_b1").value == 0.7  # heavy ball's defaults come with it
+    assert at.query_params["steps"] == "20" and at.query_params["width"] == "6"
+    at.number_input(key="wn_width").set_value(999).run()  # over the cap: refused
+    assert at.query_params["width"] == "6"
+    assert "width" in " ".join(e.value for e in at.error)
+    assert not at.exception
+
+
+def test_preset_button():
+    at = open_network()
+    at.button(key="wn_preset-AdamW, smooth regime (THEORY §6)").click().run()
+    assert not at.exception
+    assert (at.query_params["b1"], at.query_params["b2"], at.query_params["eps"]) == (
+        "0.5",
+        "0.7",
+        "1.0",
+    )
+    assert at.query_params["width"] == "8"  # the data and the net stay
+
+
+def test_invalid_url_values_warn_with_their_key():
+    at = open_network(SMALL | {"width": "999", "data": "mnist"})
+    assert not at.exception
+    text = warnings(at)
+    assert "width:" in text and "data:" in text
+    assert "width" not in at.query_params and "data" not in at.query_params
+    assert at.number_input(key="wn_width").value == 16
+
+
+def test_sizes_over_the_work_cap_fall_back():
+    # steps falls back to 100, which with these sizes still breaks the work cap
+    at = open_network({"steps": "5000", "width": "64", "depth": "4", "n": "2000"})
+    assert not at.exception
+    assert "steps:" in warnings(at)
+    assert "width" not in at.query_params
+
+
+def test_teaching_mode_hides_the_controls():
+    at = open_network(SMALL | {"teach": "1"})
+    assert not at.exception
+    assert not at.sidebar.number_input and not at.sidebar.button
+    assert at.query_params["teach"] == "1"
+
+
+def test_compare_mode():
+    at = open_network()
+    at.toggle(key="wn_mode").set_value(True).run()
+    assert not at.exception
+    assert at.query_params["compare"] == "1"
+    text = " ".join(m.value for m in at.markdown)
+    assert "AdamW" in text and "Lion" in text and "anti-regularizes" in text
+    at.toggle(key="wn_mode").set_value(False).run()
+    assert "compare" not in at.query_params
