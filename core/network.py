@@ -29,7 +29,7 @@ from core.network_fields import MAX_WORK, NETWORK_FIELDS, train_size
 from core.optimizers import make_optimizer
 from core.order import OrderStudy, order_study
 from core.regularizer import Regularizer, implicit_regularizer
-from core.scenario import HYPER_DEFAULTS, HYPER_KEYS, QueryMixin, ScenarioError
+from core.scenario import QueryMixin, ScenarioError
 
 Tensor = torch.Tensor
 FIT_GRID = 60  # decision-boundary grid (FIT_GRID^2 inputs), or points of a 1D fit
@@ -71,15 +71,6 @@ class NetworkScenario(QueryMixin):
     batch: int = 0
     steps: int = 100
     plane: str = "random"
-
-    @property
-    def hyper(self) -> dict[str, float]:
-        """The optimizer's hyperparameters (besides lr)."""
-        return {k: getattr(self, k) for k in HYPER_DEFAULTS[self.opt]}
-
-    def with_optimizer(self, opt: str, **hyper: float) -> NetworkScenario:
-        """This scenario with another optimizer: its usual defaults unless given."""
-        return self.updated(**({k: None for k in HYPER_KEYS} | hyper), opt=opt)
 
 
 # --- data, model and losses ---------------------------------------------------------

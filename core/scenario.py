@@ -306,6 +306,15 @@ class QueryMixin:
         values, _ = parse_fields(self.SPECS, params, strict=True, drop_inapplicable=True)
         return type(self)(**values)
 
+    @property
+    def hyper(self) -> dict[str, float]:
+        """The optimizer's hyperparameters besides lr (scenarios with OPTIMIZER_FIELDS)."""
+        return {k: getattr(self, k) for k in HYPER_DEFAULTS[self.opt]}
+
+    def with_optimizer(self, opt: str, **hyper: float):
+        """This scenario with another optimizer: its usual defaults unless given."""
+        return self.updated(**({k: None for k in HYPER_KEYS} | hyper), opt=opt)
+
     def __post_init__(self):
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         for spec in self.SPECS:
@@ -346,12 +355,3 @@ class Scenario(QueryMixin):
     @property
     def expression(self) -> str:
         return self.f if self.loss == "custom" else ZOO[self.loss].expression
-
-    @property
-    def hyper(self) -> dict[str, float]:
-        """The optimizer's hyperparameters (besides lr)."""
-        return {k: getattr(self, k) for k in HYPER_DEFAULTS[self.opt]}
-
-    def with_optimizer(self, opt: str, **hyper: float):
-        """This scenario with another optimizer: its usual defaults unless given."""
-        return self.updated(**({k: None for k in HYPER_KEYS} | hyper), opt=opt)
