@@ -78,3 +78,13 @@ def test_batched_hyperparameters_and_starts_equal_single_runs():
         single = simulate(LOSS, opt, starts[i], lr[i], 40)
         for k in ("memory", "memoryless", "corrected"):
             assert torch.allclose(batch[k][:, i], single[k][:, 0], rtol=0, atol=1e-13), k
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+def test_cuda_runs_agree_with_cpu():
+    opt = make_optimizer("adamw", b1=0.5, b2=0.7, eps=0.5, wd=0.1)
+    cpu = simulate(LOSS, opt, torch.tensor(START), 0.02, 30)
+    gpu = simulate(LOSS, opt, torch.tensor(START, device="cuda"), 0.02, 30)
+    for k in ("memory", "memoryless", "corrected"):
+        assert gpu[k].device.type == "cuda"
+        assert torch.allclose(gpu[k].cpu(), cpu[k], rtol=0, atol=1e-12), k
