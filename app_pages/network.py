@@ -323,12 +323,12 @@ def single_page(s: NetworkScenario) -> None:
     cols[1].metric("final test loss · memory", _fmt(r.test_loss["memory"][-1]))
     cols[2].metric("generalization gap", _fmt(r.gap), help="test − training loss at the end")
     cols[3].metric(
-        "max ‖memory − memoryless‖",
+        "max distance · memoryless",
         _fmt(_max(r.distance["memoryless"])),
         help="O(h): the memoryless approximation drops the correction",
     )
     cols[4].metric(
-        "max ‖memory − corrected‖",
+        "max distance · corrected",
         _fmt(_max(r.distance["corrected"])),
         help="O(h²) over a fixed horizon, once h is small against the memory length",
     )
@@ -351,11 +351,11 @@ def single_page(s: NetworkScenario) -> None:
         layout.chart(plots.distance_figure(r, height=layout.height(340)))
 
     st.subheader("The implicit regularizer along training")
+    layout.regularizer_card(s)  # full width: AdamW's formula is long
     left, right = st.columns([3, 2])
     with left:
         layout.chart(plots.regularizer_figure(r, height=layout.height(440)))
     with right:
-        layout.regularizer_card(s)
         st.markdown(effect_text(s, r.regularizer.coefficient))
         st.caption(
             "The curves are evaluated along the memory run with the full-batch training "
@@ -428,11 +428,9 @@ def compare_page(s: NetworkScenario) -> None:
     layout.chart(
         plots.compare_figure(results, OPTIMIZER_NAMES, height=layout.height(400)),
     )
-    left, right = st.columns(2)
-    for col, row in zip((left, right), rows, strict=False):
-        with col:
-            st.markdown(f"**{OPTIMIZER_NAMES[row.opt]}**")
-            layout.regularizer_card(results[row.opt].scenario)
+    for row in rows:  # full width: AdamW's formula is long
+        st.markdown(f"#### {OPTIMIZER_NAMES[row.opt]}")
+        layout.regularizer_card(results[row.opt].scenario)
     st.markdown(
         "With β₁ = 0.9, β₂ = 0.999 **AdamW's memory anti-regularizes**: c₁ − c₂ = 9 − 999 "
         "< 0, so the memoryless algorithm descends L − 990·h·‖∇L‖₁ (plus a weight-decay "
@@ -441,7 +439,8 @@ def compare_page(s: NetworkScenario) -> None:
         "smoothed sign adds a non-negative one). One small run is an illustration, not a "
         "benchmark: change the seed or the data to see how the gaps vary."
     )
-    layout.share_box(PAGE, s)
+    st.markdown("**Share this view**")
+    st.code(f"{state.share_url(PAGE, s)}&{COMPARE}=1", language=None, wrap_lines=True)
 
 
 if compare_mode:

@@ -23,13 +23,21 @@ CLASS_COLORS = ("#2b59c3", "#d62728")  # label 0, label 1 (the P(label 1) map's 
 PROBABILITY_SCALE = [[0.0, "#c9d6f2"], [0.5, "#f7f7f7"], [1.0, "#f4c7c3"]]
 
 
-def _layout(fig: go.Figure, height: int) -> go.Figure:
+def _layout(fig: go.Figure, height: int, titled: bool = False) -> go.Figure:
+    """Transparent, legend on top; `titled` (subplot titles) leaves the legend a row of
+    its own above them."""
     fig.update_layout(
         height=height,
-        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        margin={"l": 10, "r": 10, "t": 95 if titled else 30, "b": 10},
         paper_bgcolor="rgba(0,0,0,0)",
         plot_bgcolor="rgba(0,0,0,0)",
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0.0},
+        legend={
+            "orientation": "h",
+            "yanchor": "top" if titled else "bottom",
+            "y": 0.99 if titled else 1.0,
+            "x": 0.0,
+            "yref": "container" if titled else "paper",
+        },
         hovermode="x unified",
     )
     return fig
@@ -97,7 +105,7 @@ def loss_figure(r: NetworkResult, height: int = 360) -> go.Figure:
     fig.update_yaxes(type="log", exponentformat="power")
     fig.update_yaxes(title="loss", row=1, col=1)
     fig.update_xaxes(title="step n")
-    return _layout(fig, height)
+    return _layout(fig, height, titled=True)
 
 
 def distance_figure(r: NetworkResult, height: int = 360) -> go.Figure:
@@ -230,6 +238,7 @@ def fit_figure(fit: Fit, data: Dataset, height: int = 380) -> go.Figure:
                 colorbar={"title": {"text": "P(label 1)", "side": "right"}, "thickness": 10},
                 hovertemplate="(%{x:.2f}, %{y:.2f})<br>P(label 1) = %{z:.3f}<extra></extra>",
                 name="P(label 1)",
+                showlegend=False,
             ),
             row=1,
             col=col,
@@ -244,6 +253,7 @@ def fit_figure(fit: Fit, data: Dataset, height: int = 380) -> go.Figure:
                 showscale=False,
                 hoverinfo="skip",
                 name="boundary P = 0.5",
+                showlegend=False,
             ),
             row=1,
             col=col,
@@ -253,7 +263,7 @@ def fit_figure(fit: Fit, data: Dataset, height: int = 380) -> go.Figure:
     fig.update_xaxes(range=[fit.x[0], fit.x[-1]], showgrid=False, zeroline=False)
     fig.update_yaxes(range=[fit.y[0], fit.y[-1]], showgrid=False, zeroline=False)
     fig.update_annotations(font={"size": 13})
-    return _layout(fig, height).update_layout(hovermode="closest")
+    return _layout(fig, height, titled=True).update_layout(hovermode="closest")
 
 
 def _fit_line(fit: Fit, k: str) -> go.Scatter:
@@ -398,4 +408,4 @@ def compare_figure(
         fig.add_hline(y=0, line={"color": NEUTRAL, "width": 1, "dash": "dot"}, row=1, col=col)
     fig.update_xaxes(title="step n")
     fig.update_annotations(font={"size": 13})
-    return _layout(fig, height)
+    return _layout(fig, height, titled=True)
