@@ -269,9 +269,23 @@ class QueryMixin:
 
     @classmethod
     def from_query(cls, query: str | Mapping[str, Any] = "", strict: bool = False):
-        """(scenario, warnings); strict raises ScenarioError instead of warning."""
-        values, warnings = parse_fields(cls.SPECS, query, strict)
-        return cls(**values), warnings
+        """(scenario, warnings); strict raises ScenarioError instead of warning.
+
+        Leniently, a check that fails even for its key's default (a cap on the work of
+        several keys together) resets the last earlier key the query set, and so on
+        until the scenario is valid: all-default scenarios always are."""
+        raw, notes = _as_mapping(query), []
+        keys = [spec.key for spec in cls.SPECS]
+        while True:
+            values, warnings = parse_fields(cls.SPECS, raw, strict)
+            try:
+                return cls(**values), notes + warnings
+            except ScenarioError as err:
+                earlier = [k for k in keys[: keys.index(err.key)] if k in raw]
+                if strict or not earlier:
+                    raise
+                notes.append(f"{earlier[-1]}: reset to its default, since otherwise {err}")
+                raw = {k: v for k, v in raw.items() if k != earlier[-1]}
 
     @classmethod
     def parse(cls, query: str | Mapping[str, Any] = ""):

@@ -139,3 +139,28 @@ def test_hostile_queries_fall_back_safely(params):
 def test_overlong_values_are_refused():
     with pytest.raises(ScenarioError, match="too long"):
         Scenario.parse("loss=custom&f=" + "x+" * 400 + "x")
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "steps": st.integers(1, 5000).map(str),
+            "width": st.integers(1, 64).map(str),
+            "depth": st.integers(1, 4).map(str),
+            "n": st.integers(20, 2000).map(str),
+            "batch": st.integers(0, 3000).map(str),
+            "split": st.sampled_from(["0", "0.5", "0.9", "2"]),
+        },
+    )
+)
+def test_network_caps_on_several_keys_fall_back_leniently(params):
+    from core.network import NetworkScenario
+
+    s, warnings = NetworkScenario.from_query(params)  # never raises
+    assert NetworkScenario.parse(s.to_query()) == s
+    try:
+        NetworkScenario.parse(params)
+    except ScenarioError as err:
+        assert warnings and any(err.key in w for w in warnings)
