@@ -2,16 +2,20 @@
 
 import streamlit as st
 
-from core import compute
+from core import compute, network
+from core.network import NetworkScenario
 from core.scenario import Scenario
-from ui import layout, plots
+from ui import layout, network_plots, plots
 from ui.gallery import GALLERY
 
 st.title("Gallery")
 st.caption("Curated scenarios: each link opens its page with the full scenario in the URL.")
 
 
-def thumbnail(query: str):
+def thumbnail(page: str, query: str):
+    if page == "network":  # the distances of the two memoryless runs to the memory run
+        s = NetworkScenario.parse(query.replace("&compare=1", "")).updated(steps=50)
+        return network_plots.thumbnail_figure(network.result(s))
     s = Scenario.parse(query)
     s = s.updated(grid=40, steps=min(s.steps, 120))  # a sketch: coarse map, few steps
     return plots.thumbnail_figure(compute.surfaces(s), compute.summary(s))
@@ -22,6 +26,6 @@ with st.spinner("Computing the thumbnails…"):
     for i, example in enumerate(GALLERY):
         with columns[i % 3].container(border=True):
             st.markdown(f"**{example.title}**")
-            layout.chart(thumbnail(example.query), static=True, key=f"thumb-{i}")
+            layout.chart(thumbnail(example.page, example.query), static=True, key=f"thumb-{i}")
             st.caption(example.blurb)
             layout.page_link(example.page, f"Open in /{example.page} →", example.query)

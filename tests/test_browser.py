@@ -151,6 +151,7 @@ def test_shared_playground_link(server, page):
         ("theory?v=1&opt=hb&b1=0.5&lr=0.04&hs=0.04,0.02,0.01", 1),
         ("compare?v=1&steps=60&grid=40", 4),
         ("gallery", 10),
+        ("network?v=1&steps=40&n=120&width=8", 6),
         ("about", 0),
     ],
 )

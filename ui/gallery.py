@@ -77,6 +77,20 @@ GALLERY = (
         "memoryless approximation drifts first.",
     ),
     Example(
+        "A small network in the smooth regime (THEORY §6)",
+        "network",
+        "v=1&opt=adamw&lr=0.02&b1=0.5&b2=0.7&eps=1.0&wd=0.01&steps=50",
+        "An MLP on two moons: the corrected parameters stay O(h²) from the real run's, "
+        "the memoryless ones O(h) (distances over the steps).",
+    ),
+    Example(
+        "AdamW vs Lion on a network: the paper's application",
+        "network",
+        "v=1&compare=1",
+        "Same data, seed and h: each one's generalization gap next to its memory's "
+        "regularizer; AdamW's anti-regularizes, Lion's does not.",
+    ),
+    Example(
         "Escaping a saddle with momentum",
         "playground",
         "v=1&opt=hb&lr=0.05&b1=0.6&loss=saddle",

@@ -409,3 +409,12 @@ def compare_figure(
     fig.update_xaxes(title="step n")
     fig.update_annotations(font={"size": 13})
     return _layout(fig, height, titled=True)
+
+
+def thumbnail_figure(r: NetworkResult, height: int = 210) -> go.Figure:
+    """A small static picture of a network run: the distances to the memory run."""
+    fig = distance_figure(r, height)
+    fig.update_layout(showlegend=False, margin={"l": 0, "r": 0, "t": 0, "b": 0})
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return fig
