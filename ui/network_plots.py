@@ -15,7 +15,7 @@ from core.datasets import Dataset
 from core.dynamics import DYNAMICS
 from core.landscape import Slice
 from core.network import Fit, NetworkResult
-from ui.plots import MAP_SCALE, NEUTRAL, STYLE
+from ui.plots import NEUTRAL, STYLE, contour_map, loss_lines
 
 # the two optimizers of compare mode: apart from the dynamics' red, blue and orange
 OPT_COLORS = {"adamw": "#7b3fa0", "lion": "#1b9e77"}
@@ -60,17 +60,6 @@ def _line(k: str, y: np.ndarray, name: str | None = None, **kwargs) -> go.Scatte
         hovertemplate="%{y:.4g}",
         **kwargs,
     )
-
-
-def _log_levels(z: np.ndarray) -> np.ndarray:
-    """log10(z - min + delta): contours resolving both the walls and the valley floor
-    (also for L + hR, which can be negative)."""
-    finite = z[np.isfinite(z)]
-    if finite.size == 0:
-        return np.zeros_like(z)
-    lo, hi = finite.min(), finite.max()
-    delta = 1e-3 * (hi - lo) + 1e-12
-    return np.log10(np.clip(z - lo, 0.0, None) + delta)
 
 
 # --- along training -----------------------------------------------------------------
@@ -296,37 +285,21 @@ def landscape_figure(sl: Slice, perturbed: bool = False, height: int = 440) -> g
     slice through the memory run's final parameters, with the three runs projected."""
     z = sl.perturbed if perturbed else sl.loss
     traces = [
-        go.Contour(
-            x=sl.a,
-            y=sl.b,
-            z=_log_levels(z),
+        contour_map(
+            sl.a,
+            sl.b,
+            z,
+            "L + hR" if perturbed else "L",
             customdata=z,
-            colorscale=MAP_SCALE,
-            ncontours=22,
-            line={"width": 0.5, "color": "rgba(60,70,90,0.35)"},
-            colorbar={"title": {"text": "log scale", "side": "right"}, "thickness": 10},
             hovertemplate=(
                 "(%{x:.3f}, %{y:.3f})<br>"
                 + ("L + hR" if perturbed else "L")
                 + " = %{customdata:.5g}<extra></extra>"
             ),
-            name="L + hR" if perturbed else "L",
         )
     ]
     if perturbed:
-        traces.append(
-            go.Contour(
-                x=sl.a,
-                y=sl.b,
-                z=_log_levels(sl.loss),
-                contours={"coloring": "none"},
-                ncontours=22,
-                line={"width": 0.8, "dash": "dot", "color": "rgba(40,40,40,0.35)"},
-                showscale=False,
-                hoverinfo="skip",
-                name="L (lines)",
-            )
-        )
+        traces.append(loss_lines(sl.a, sl.b, sl.loss))
     for k in DYNAMICS:
         p = sl.paths[k]
         ok = np.isfinite(p).all(axis=1)

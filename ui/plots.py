@@ -27,8 +27,9 @@ NEUTRAL = "#8c8c8c"
 MAX_FRAMES = 80
 
 
-def _log_levels(z: np.ndarray) -> np.ndarray:
-    """log10(z - min + delta): contours that resolve both the walls and the valley floor."""
+def log_levels(z: np.ndarray) -> np.ndarray:
+    """log10(z - min + delta): contours that resolve both the walls and the valley floor
+    (also for L + hR, which can be negative)."""
     finite = z[np.isfinite(z)]
     if finite.size == 0:
         return np.zeros_like(z)
@@ -55,19 +56,40 @@ def _window_axes(fig: go.Figure, surf: Surfaces) -> None:
     fig.update_yaxes(range=[surf.y[0], surf.y[-1]], title="y", showgrid=False, zeroline=False)
 
 
-def _map(surf: Surfaces, z: np.ndarray, name: str, showscale: bool = True) -> go.Contour:
+def contour_map(x, y, z: np.ndarray, name: str, showscale: bool = True, **kwargs) -> go.Contour:
+    """Filled log-scaled contours of z on the grid (x, y)."""
     return go.Contour(
-        x=surf.x,
-        y=surf.y,
-        z=_log_levels(z),
+        x=x,
+        y=y,
+        z=log_levels(z),
         colorscale=MAP_SCALE,
         ncontours=22,
         line={"width": 0.5, "color": "rgba(60,70,90,0.35)"},
         showscale=showscale,
         colorbar={"title": {"text": "log scale", "side": "right"}, "thickness": 10},
-        hoverinfo="skip",
         name=name,
+        **({} if "hovertemplate" in kwargs else {"hoverinfo": "skip"}),
+        **kwargs,
     )
+
+
+def loss_lines(x, y, z: np.ndarray, dash: str = "dot", ncontours: int = 22) -> go.Contour:
+    """The plain loss as faint contour lines under another map (L + hR, the sign)."""
+    return go.Contour(
+        x=x,
+        y=y,
+        z=log_levels(z),
+        contours={"coloring": "none"},
+        ncontours=ncontours,
+        line={"width": 0.8, "dash": dash, "color": "rgba(40,40,40,0.4)"},
+        showscale=False,
+        hoverinfo="skip",
+        name="L (lines)",
+    )
+
+
+def _map(surf: Surfaces, z: np.ndarray, name: str, showscale: bool = True) -> go.Contour:
+    return contour_map(surf.x, surf.y, z, name, showscale)
 
 
 def _click_grid(surf: Surfaces, n: int = 28) -> go.Scatter:
@@ -227,19 +249,7 @@ def trajectory_figure(
     divergence labels, and (animated) a step slider with a play button."""
     traces = [_map(surf, surf.loss if z is None else z, "loss")]
     if z is not None:  # the perturbed map keeps the plain loss as faint contour lines
-        traces.append(
-            go.Contour(
-                x=surf.x,
-                y=surf.y,
-                z=_log_levels(surf.loss),
-                contours={"coloring": "none"},
-                ncontours=22,
-                line={"width": 0.8, "dash": "dot", "color": "rgba(40,40,40,0.35)"},
-                showscale=False,
-                hoverinfo="skip",
-                name="L (lines)",
-            )
-        )
+        traces.append(loss_lines(surf.x, surf.y, surf.loss))
     if clickable:
         traces.append(_click_grid(surf))
     traces += _paths(summary) + [_start(summary)]
@@ -352,16 +362,7 @@ def sign_figure(surf: Surfaces, height: int = 420) -> go.Figure:
                     "thickness": 10,
                 },
             ),
-            go.Contour(
-                x=surf.x,
-                y=surf.y,
-                z=_log_levels(surf.loss),
-                contours={"coloring": "none"},
-                ncontours=18,
-                line={"width": 0.7, "color": "rgba(40,40,40,0.4)"},
-                showscale=False,
-                hoverinfo="skip",
-            ),
+            loss_lines(surf.x, surf.y, surf.loss, dash="solid", ncontours=18),
         ]
     )
     _window_axes(fig, surf)
