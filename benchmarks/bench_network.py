@@ -1,30 +1,22 @@
-"""Time per step of the three dynamics on the default network, against torch.optim.
+"""Time per step of each dynamics on the default network, against torch.optim.
 
     python benchmarks/bench_network.py [QUERY] [--threads N] [--repeats R]
 
-simulate() steps memory, memoryless and corrected together (one autograd graph per
-step), so the per-dynamics cost is measured by parts, in the same process:
+Measured in the same process, medians of a few repeats:
 
   torch.optim        a plain training loop on the equivalent nn.Sequential: the memory
                      run as anyone would write it (the baseline)
-  simulate           all three dynamics, per step
-  memory part        the gradient of one parameter row through the flat batched loss
-                     plus the memory readout (what the memory run adds to simulate)
-  corrected part     the gradient of the corrected row with the Hessian-vector products
-                     of its correction (p rows, one double backward) plus the JVP of the
-                     readout: what the corrected run adds
-  vmap               the same gradient + HVP with torch.func.vmap over functional_call,
-                     to back the choice of batched matmuls in core.mlp
-
-Every number is the median of a few repeats.
+  simulate(...)      core.dynamics.simulate running one dynamics alone, then all three
+                     (one autograd graph per step for every dynamics it runs)
+  vmap               gradient + Hessian-vector products with torch.func.vmap over
+                     functional_call against the batched matmuls of core.mlp, to back
+                     that choice
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -32,21 +24,12 @@ from torch.func import functional_call, vmap
 from torch.nn import functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _timing import median_seconds  # noqa: E402
 
 from core.autodiff import grad_and_hvp  # noqa: E402
-from core.dynamics import memoryless_and_correction, simulate  # noqa: E402
+from core.dynamics import DYNAMICS, simulate  # noqa: E402
 from core.network import NetworkScenario, data_loss, dataset, model  # noqa: E402
 from core.optimizers import make_optimizer  # noqa: E402
-
-
-def median_time(fn, repeats: int) -> float:
-    fn()  # warm up
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def torch_loop(s: NetworkScenario, theta0: torch.Tensor, x, y):
@@ -98,29 +81,12 @@ def main() -> None:
     print(f"optimizer {s.opt} {s.hyper}, torch threads {torch.get_num_threads()}")
 
     per_step = {}
-    per_step["torch.optim"] = median_time(torch_loop(s, theta0, x, y), args.repeats) / s.steps
-    per_step["simulate (3 dynamics)"] = (
-        median_time(lambda: simulate(loss, opt, theta0, s.lr, s.steps), args.repeats) / s.steps
-    )
-
-    row = theta0[None]
-    scales = [1.0] * p
+    per_step["torch.optim"] = median_seconds(torch_loop(s, theta0, x, y), args.repeats) / s.steps
+    for dyn in (("memory",), ("memoryless",), ("corrected",), DYNAMICS):
+        name = f"simulate({', '.join(dyn)})"
+        run = lambda d=dyn: simulate(loss, opt, theta0, s.lr, s.steps, d)  # noqa: E731
+        per_step[name] = median_seconds(run, args.repeats) / s.steps
     reps = 50
-
-    def memory_part():
-        for _ in range(reps):
-            g, _ = grad_and_hvp(loss, row, hessian=False)
-            opt.readout(g, *(av.feature(g) for av in opt.averages))
-
-    def corrected_part():
-        for _ in range(reps):
-            g, hvp = grad_and_hvp(loss, row.repeat(max(p, 1), 1), hessian=p > 0)
-            if p:
-                hvps = hvp(torch.ones_like(row).repeat(p, 1)).split(1)
-                memoryless_and_correction(opt, g[:1], scales, hvps)
-
-    per_step["memory part"] = median_time(memory_part, args.repeats) / reps
-    per_step["corrected part"] = median_time(corrected_part, args.repeats) / reps
 
     net = mlp.module(theta0)
     names = [n for n, _ in net.named_parameters()]
@@ -144,16 +110,18 @@ def main() -> None:
                 _, hvp = grad_and_hvp(fn, rows)
                 hvp(torch.ones_like(rows))
 
-        per_step[f"grad+hvp, {len(rows)} rows, {name}"] = median_time(grad_hvp, args.repeats) / reps
+        per_step[f"grad+hvp, {len(rows)} rows, {name}"] = (
+            median_seconds(grad_hvp, args.repeats) / reps
+        )
 
     for k, v in per_step.items():
         print(f"  {k:34s} {v * 1e3:8.3f} ms/step")
     base = per_step["torch.optim"]
+    memory, corrected = per_step["simulate(memory)"], per_step["simulate(corrected)"]
     ratios = {
-        "simulate / torch.optim": per_step["simulate (3 dynamics)"] / base,
-        "corrected part / memory part": per_step["corrected part"] / per_step["memory part"],
-        "corrected part / torch.optim": per_step["corrected part"] / base,
-        "memory part / torch.optim": per_step["memory part"] / base,
+        "corrected / memory (target <= 3)": corrected / memory,
+        "memory / torch.optim": memory / base,
+        "all three / torch.optim": per_step[f"simulate({', '.join(DYNAMICS)})"] / base,
         "vmap / batched matmul": per_step[f"grad+hvp, {len(rows)} rows, vmap"]
         / per_step[f"grad+hvp, {len(rows)} rows, batched matmul"],
     }
