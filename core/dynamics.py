@@ -25,28 +25,38 @@ Tensor = torch.Tensor
 DYNAMICS = ("memory", "memoryless", "corrected")
 
 
-def memoryless_and_correction(opt: Optimizer, g: Tensor, scales, hvps):
-    """Fbar's readout and the memory correction M of THEORY §2.
+def readout_and_correction(opt: Optimizer, g: Tensor, averages, hvps):
+    """The readout at the averages A_i, and the memory correction of THEORY §2:
 
-    M = d/ds readout(g, W_i phi_i(g) + phi_i(g(t + s D_i)) - phi_i(g)) at s = 0, and
+    M = d/ds readout(g, A_i + phi_i(g(t + s D_i)) - phi_i(g)) at s = 0, and
     d/ds g(t + s D_i) = H D_i, so g + s H D_i stands in for g(t + s D_i): one JVP.
-    `scales` are the W_i, `hvps` the H D_i.
+    `hvps` are the H D_i (rows without memory correction carry zeros).
     """
     feats = [av.feature(g) for av in opt.averages]
 
     def along(s: Tensor) -> Tensor:
         inputs = [
-            w * f + av.feature(g + s * hv) - f
-            for w, f, av, hv in zip(scales, feats, opt.averages, hvps, strict=True)
+            a + av.feature(g + s * hv) - f
+            for a, f, av, hv in zip(averages, feats, opt.averages, hvps, strict=True)
         ]
         return opt.readout(g, *inputs)
 
     return jvp(along, torch.zeros((), dtype=g.dtype, device=g.device))
 
 
+def memoryless_averages(opt: Optimizer, g: Tensor, scales) -> list[Tensor]:
+    """Every average with the past iterates replaced by the current one: W_i phi_i(g)."""
+    return [w * av.feature(g) for w, av in zip(scales, opt.averages, strict=True)]
+
+
 def readout_at(opt: Optimizer, g: Tensor, scales) -> Tensor:
-    """The readout with every average replaced by W_i * phi_i(g) (current iterate)."""
-    return opt.readout(g, *(w * av.feature(g) for w, av in zip(scales, opt.averages, strict=True)))
+    """The memoryless readout: every average replaced by W_i phi_i(g)."""
+    return opt.readout(g, *memoryless_averages(opt, g, scales))
+
+
+def memoryless_and_correction(opt: Optimizer, g: Tensor, scales, hvps):
+    """Fbar's readout (the W_i are `scales`) and the memory correction M."""
+    return readout_and_correction(opt, g, memoryless_averages(opt, g, scales), hvps)
 
 
 @dataclass(frozen=True)
@@ -105,11 +115,13 @@ class _Schedule:
 
 
 def _column(a, like: Tensor) -> Tensor | float:
-    """Per-trajectory scalars as broadcastable columns: (..., B) -> (..., B, 1)."""
+    """Per-trajectory scalars (B,) as a column tiled over the rows of `like`, which
+    stacks blocks of B rows (one per dynamics); a scalar stays a float."""
     a = np.asarray(a, dtype=np.float64)
     if a.ndim == 0:
         return float(a)
-    return torch.as_tensor(a, dtype=like.dtype, device=like.device)[..., None]
+    column = torch.as_tensor(a, dtype=like.dtype, device=like.device)[:, None]
+    return column.repeat(like.shape[0] // len(a), 1)
 
 
 def _per_row(a: np.ndarray, B: int, like: Tensor) -> Tensor:
@@ -122,65 +134,65 @@ def _per_row(a: np.ndarray, B: int, like: Tensor) -> Tensor:
 def simulate(loss, opt: Optimizer, theta0: Tensor, lr, steps: int, dynamics=DYNAMICS) -> Run:
     """Run the chosen dynamics (all three by default) from theta0 (B, d) or (d,).
 
-    `lr` is a float or one step size per trajectory.  The loss is called exactly once
-    per step, on the stacked rows of every dynamics (mini-batch losses rely on this).
+    `lr` is a float or one step size per trajectory.  The dynamics are stacked as row
+    blocks of B and stepped together: one gradient graph, one readout, one update per
+    step.  The loss is called exactly once per step (mini-batch losses rely on this).
     """
     theta0 = torch.atleast_2d(theta0)
     B, d = theta0.shape
-    h = _column(lr, theta0)
+    K = len(dynamics)
+    rows = {k: slice(j * B, (j + 1) * B) for j, k in enumerate(dynamics)}
+    h = _column(lr, theta0.repeat(K, 1))
     sched = _Schedule(opt, steps)
     p = sched.p
-    paths = {k: theta0.new_empty((steps + 1, B, d)) for k in dynamics}
-    for k in dynamics:
-        paths[k][0] = theta0
-    alive = {k: torch.ones(B, dtype=torch.bool, device=theta0.device) for k in dynamics}
-    diverged = {k: np.full(B, -1) for k in dynamics}
-    history = [theta0.new_empty((steps, B, d)) for _ in range(p)] if "memory" in dynamics else []
-    rows = len(dynamics) * B
+    paths = theta0.new_empty((steps + 1, K * B, d))
+    paths[0] = theta0.repeat(K, 1)
+    alive = torch.ones(K * B, dtype=torch.bool, device=theta0.device)
+    diverged = np.full(K * B, -1)
+    memory, corrected = rows.get("memory"), rows.get("corrected")
+    history = [theta0.new_empty((steps, B, d)) for _ in range(p)] if memory else []
 
     for n in range(steps):
-        state = {k: paths[k][n] for k in dynamics}
-        # one graph: the gradients of every dynamics, plus p - 1 more copies of the
-        # corrected rows for the Hessian-vector products H D_i of its correction
-        need_hvp = "corrected" in dynamics and p > 0 and n > 0
-        copies = [state["corrected"]] * (p - 1) if need_hvp else []
-        g_all, hvp = grad_and_hvp(loss, torch.cat([state[k] for k in dynamics] + copies), need_hvp)
-        g = dict(zip(dynamics, g_all[:rows].split(B), strict=True))
-        scales = [_column(sched.W[n, i], g_all) for i in range(p)]
+        theta = paths[n]
+        # one graph: the gradients of every row, plus p - 1 more copies of the corrected
+        # rows for the Hessian-vector products H D_i of their correction
+        need_hvp = corrected is not None and p > 0 and n > 0
+        copies = [theta[corrected]] * (p - 1) if need_hvp else []
+        g_all, hvp = grad_and_hvp(loss, torch.cat([theta, *copies]), need_hvp)
+        g = g_all[: K * B]
 
-        updates = {}
-        if "memory" in dynamics:
-            # A_i = sum_k w_i(n, k) phi_i(g_{n-k}) over the stored features
-            averages = []
+        # memoryless and corrected read out W_i(n) phi_i(g); the memory run its averages
+        # A_i = sum_k w_i(n, k) phi_i(g_{n-k}) over the stored features
+        averages = memoryless_averages(opt, g, [_column(sched.W[n, i], g) for i in range(p)])
+        if memory:
             for i, (av, w) in enumerate(zip(opt.averages, sched.memory_weights(n), strict=True)):
-                history[i][n] = av.feature(g["memory"])
-                averages.append(
-                    torch.einsum("nb,nbd->bd", _per_row(w, B, g_all), history[i][: n + 1])
-                )
-            updates["memory"] = opt.readout(g["memory"], *averages)
-        if "memoryless" in dynamics:
-            updates["memoryless"] = readout_at(opt, g["memoryless"], scales)
+                history[i][n] = av.feature(g[memory])
+                weights = _per_row(w, B, g)
+                averages[i][memory] = torch.einsum("nb,nbd->bd", weights, history[i][: n + 1])
         if need_hvp:
-            c = dynamics.index("corrected") * B
-            directions = _directions(opt, sched, n, state["corrected"], g["corrected"])
+            directions = _directions(opt, sched, n, theta[corrected], g[corrected])
             tangent = torch.zeros_like(g_all)
-            tangent[c : c + B] = directions[0]
-            tangent[rows:] = torch.cat(directions[1:]) if p > 1 else 0.0
+            tangent[corrected] = directions[0]
+            tangent[K * B :] = torch.cat(directions[1:]) if p > 1 else 0.0
             hv = hvp(tangent)
-            hvps = [hv[c : c + B]] + (list(hv[rows:].split(B)) if p > 1 else [])
-            readout, correction = memoryless_and_correction(opt, g["corrected"], scales, hvps)
-            updates["corrected"] = readout + h * correction
-        elif "corrected" in dynamics:  # no past iterates yet (M^(0) = 0), or no memory
-            updates["corrected"] = readout_at(opt, g["corrected"], scales)
+            hvps = [hv[: K * B]]  # H D_1 on the corrected rows, 0 elsewhere
+            for i in range(1, p):
+                hvps.append(torch.zeros_like(g))
+                hvps[i][corrected] = hv[K * B + (i - 1) * B : K * B + i * B]
+            readout, correction = readout_and_correction(opt, g, averages, hvps)
+            update = readout + h * correction
+        else:  # no past iterates yet (M^(0) = 0), or no memory at all
+            update = opt.readout(g, *averages)
 
-        for k in dynamics:
-            step = state[k] - h * (updates[k] + opt.decay_term(state[k]))
-            ok = torch.isfinite(step).all(-1) & alive[k]
-            newly = (alive[k] & ~ok).cpu().numpy()
-            diverged[k][newly] = n + 1
-            alive[k] &= ok
-            paths[k][n + 1] = torch.where(ok[:, None], step, state[k])
-    return Run(**{k: paths.get(k) for k in DYNAMICS}, diverged=diverged)
+        step = theta - h * (update + opt.decay_term(theta))
+        ok = torch.isfinite(step).all(-1) & alive
+        diverged[(alive & ~ok).cpu().numpy()] = n + 1
+        alive &= ok
+        paths[n + 1] = torch.where(ok[:, None], step, theta)
+    return Run(
+        **{k: paths[:, rows[k]] if k in rows else None for k in DYNAMICS},
+        diverged={k: diverged[rows[k]] for k in dynamics},
+    )
 
 
 def _directions(opt: Optimizer, sched: _Schedule, n: int, t: Tensor, g: Tensor) -> list[Tensor]:

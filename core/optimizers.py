@@ -33,11 +33,15 @@ def _weights_param(v: Hyper) -> float | np.ndarray:
 
 
 def _readout_param(v: Hyper, like: Tensor) -> float | Tensor:
-    """A readout parameter as a float or a (B, 1) column matching `like`."""
+    """A readout parameter as a float or a column matching the rows of `like`.
+
+    Per-trajectory values (B,) are tiled over the rows, which the engine stacks in
+    blocks of B (one block per dynamics, or per copy of the corrected rows)."""
     a = np.asarray(v, dtype=np.float64)
     if a.ndim == 0:
         return float(a)
-    return torch.as_tensor(a, dtype=like.dtype, device=like.device).reshape(-1, 1)
+    column = torch.as_tensor(a, dtype=like.dtype, device=like.device).reshape(-1, 1)
+    return column.repeat(like.shape[-2] // column.shape[0], 1)
 
 
 @dataclass(frozen=True)
