@@ -7,7 +7,7 @@ from core.regularizer import implicit_regularizer
 from ui import controls, layout, plots, state
 
 st.title("Compare optimizers")
-s = state.scenario()
+s = state.PLANE.scenario()
 
 if not state.teaching():
     with st.sidebar:

@@ -1,236 +1,27 @@
 """/network: a small MLP trained by one optimizer under the three dynamics, what its
 memory does to the loss, and AdamW against Lion (the paper's application).
 
-The URL is the scenario (core.network.NetworkScenario), as on the other pages: the page
-parses st.query_params leniently (each bad value falls back to its default with a
-warning naming the key), writes the normalized query back and seeds the sidebar widgets
-from it; a widget showing another value derives the next scenario, publishes it and
-reruns.  The widget keys and the session's scenario are this page's own (the 2D pages
-keep theirs).  All computation is core.network's, memoized on the scenario.
+The URL is the scenario (core.network.NetworkScenario), kept in sync with the widgets
+as on the other pages (ui.state.NETWORK: this page's own widget keys and session
+scenario; ui.network_controls: its sidebar).  All computation is core.network's,
+memoized on the scenario.
 """
 
 from __future__ import annotations
-
-from urllib.parse import parse_qsl
 
 import numpy as np
 import streamlit as st
 
 from core import network
-from core.datasets import DATASETS
-from core.dynamics import DYNAMICS
-from core.mlp import ACTIVATIONS
-from core.network import PRESETS, NetworkScenario
-from core.optimizers import OPTIMIZERS
-from core.scenario import HYPER_DEFAULTS, HYPER_KEYS, ScenarioError
-from ui import layout, state
+from core.network import NetworkScenario
+from core.scenario import ScenarioError
+from ui import controls, layout
+from ui import network_controls as nc
 from ui import network_plots as plots
-from ui.controls import HYPER_LABELS, OPTIMIZER_NAMES
-from ui.plots import STYLE
+from ui.controls import OPTIMIZER_NAMES
+from ui.state import NETWORK, teaching
 
 PAGE = "network"
-COMPARE = "compare"  # URL flag of this page: compare=1 shows AdamW against Lion
-WIDGET = "wn_"  # this page's widget keys
-_CURRENT = "_network"  # the published query string of this page's scenario
-_SEEDED = "_network_seeded"
-DATA_NAMES = {
-    "moons": "Two moons",
-    "circles": "Circles",
-    "spirals": "Spirals",
-    "xor": "XOR",
-    "sine": "Sine (regression)",
-}
-PLANE_NAMES = {"random": "random (filter-normalized)", "pca": "PCA of the trajectory"}
-
-
-# --- URL <-> scenario <-> widgets -----------------------------------------------------
-
-
-def _flags() -> dict[str, str]:
-    flags = state.flags()
-    if st.query_params.get(COMPARE) == "1":
-        flags[COMPARE] = "1"
-    return flags
-
-
-def _publish(s: NetworkScenario) -> None:
-    params = s.to_params() | _flags()
-    if st.query_params.to_dict() != params:
-        st.query_params.from_dict(params)
-    st.session_state[_CURRENT] = s.to_query()
-
-
-def _current() -> NetworkScenario:
-    return NetworkScenario.from_query(st.session_state.get(_CURRENT, ""))[0]
-
-
-def _widget_values(s: NetworkScenario) -> dict[str, object]:
-    keys = ("opt", "lr", "data", "n", "noise", "split", "width", "depth", "act")
-    keys += ("seed", "batch", "steps", "plane")
-    values = {k: getattr(s, k) for k in keys}
-    return values | {k: getattr(s, k) for k in HYPER_KEYS if getattr(s, k) is not None}
-
-
-# the keys the work and memory caps multiply (core.network_fields._check_steps)
-_SIZE_KEYS = ("steps", "width", "depth", "n", "split", "batch")
-
-
-def _parse(raw) -> tuple[NetworkScenario, list[str]]:
-    """Lenient parse.  Each bad value falls back to its default; where the defaults of
-    the bad keys still break a cap set by the others (a size combination over the work
-    cap), the sizes fall back together, and at worst the whole scenario does."""
-    try:
-        return NetworkScenario.from_query(raw)
-    except ScenarioError as err:
-        first = err
-    params = dict(parse_qsl(raw)) if isinstance(raw, str) else dict(raw)
-    dropped = [k for k in _SIZE_KEYS if k in params]
-    note = f"{first}; using the defaults of {', '.join(dropped)}"
-    try:
-        s, warnings = NetworkScenario.from_query(
-            {k: v for k, v in params.items() if k not in _SIZE_KEYS}
-        )
-        return s, [note, *warnings]
-    except ScenarioError as err:
-        return NetworkScenario(), [note, f"{err}; using the default scenario"]
-
-
-def _scenario() -> NetworkScenario:
-    skip = (*state.APP_FLAGS, COMPARE)
-    raw = {k: v for k, v in st.query_params.to_dict().items() if k not in skip}
-    if not raw and _CURRENT in st.session_state:
-        raw = st.session_state[_CURRENT]  # navigation between pages drops the query
-    s, warnings = _parse(raw)
-    for w in warnings:
-        st.warning(f"URL setting ignored. {w}", icon=":material/warning:")
-    _publish(s)
-    query = s.to_query()
-    force = st.session_state.get(_SEEDED) != query
-    for key, value in _widget_values(s).items():
-        if force or WIDGET + key not in st.session_state:
-            st.session_state[WIDGET + key] = value
-    st.session_state[_SEEDED] = query
-    return s
-
-
-def _sync(key: str) -> None:
-    """Right after widget `key` is drawn: a value other than the scenario's is a change."""
-    s = _current()
-    value = st.session_state[WIDGET + key]
-    if value == _widget_values(s).get(key):
-        return
-    try:
-        new = s.with_optimizer(value) if key == "opt" else s.updated(**{key: value})
-    except ScenarioError as err:
-        st.error(f"Not applied. {err}", icon=":material/error:")
-        return
-    if new != s:
-        _publish(new)
-        st.rerun()
-
-
-def _widget(key: str, draw, *args, **kwargs) -> None:
-    draw(*args, key=WIDGET + key, **kwargs)
-    _sync(key)
-
-
-def _number(key: str, label: str, step: float, help: str | None = None) -> None:
-    # no min/max: the scenario is the validator (its caps give the message)
-    integer = isinstance(st.session_state.get(WIDGET + key), int)
-    fmt = "%d" if integer else "%g"
-    _widget(key, st.number_input, label, step=int(step) if integer else step, format=fmt, help=help)
-
-
-def _preset_changes(query: str) -> dict:
-    return {k: None for k in HYPER_KEYS} | dict(parse_qsl(query))
-
-
-def _apply_preset(query: str) -> None:
-    try:
-        _publish(_current().updated(**_preset_changes(query)))
-    except ScenarioError as err:  # a preset is valid; keep the scenario if not
-        st.toast(f"Preset not applied. {err}")
-
-
-def _set_compare() -> None:
-    if st.session_state[WIDGET + "mode"]:
-        st.query_params[COMPARE] = "1"
-    elif COMPARE in st.query_params:
-        del st.query_params[COMPARE]
-
-
-def sidebar(s: NetworkScenario) -> None:
-    st.subheader("Presets")
-    for name, query in PRESETS.items():
-        try:
-            active = s.updated(**_preset_changes(query)) == s
-        except ScenarioError:
-            active = False
-        st.button(
-            name,
-            key=f"{WIDGET}preset-{name}",
-            on_click=_apply_preset,
-            args=(query,),
-            type="primary" if active else "secondary",
-            width="stretch",
-        )
-    st.subheader("Optimizer")
-    _widget(
-        "opt",
-        st.selectbox,
-        "Optimizer",
-        list(OPTIMIZERS),
-        format_func=lambda k: OPTIMIZER_NAMES.get(k, k),
-    )
-    _number("lr", "learning rate h", 0.001, "the step size h of every run")
-    for k in HYPER_DEFAULTS[s.opt]:
-        step = 0.01 if k in ("b1", "b2") else 0.001
-        _number(k, HYPER_LABELS[k], step, f"usual default {HYPER_DEFAULTS[s.opt][k]:g}")
-
-    st.subheader("Data")
-    _widget("data", st.selectbox, "data set", list(DATASETS), format_func=DATA_NAMES.get)
-    _number("n", "points n", 20, "training + test points (20 to 2000)")
-    _number("noise", "noise", 0.05)
-    _number("split", "test share", 0.05, "share of the points held out for testing (0 to 0.9)")
-
-    st.subheader("Network")
-    left, right = st.columns(2)
-    with left:
-        _number("width", "width", 1, "hidden units per layer (max 64)")
-    with right:
-        _number("depth", "depth", 1, "hidden layers (max 4)")
-    _widget("act", st.selectbox, "activation", list(ACTIVATIONS))
-
-    st.subheader("Training")
-    _number("seed", "seed", 1, "data, initialization and mini-batches")
-    left, right = st.columns(2)
-    with left:
-        _number("batch", "batch", 8, "mini-batch size; 0: full batch")
-    with right:
-        _number("steps", "steps", 50, "iterations of each run")
-
-    st.subheader("Landscape")
-    _widget(
-        "plane",
-        st.radio,
-        "plane of the slice",
-        ["random", "pca"],
-        format_func=PLANE_NAMES.get,
-    )
-
-
-def overflow_warnings(r) -> None:
-    """Parameters can stay finite while the loss overflows: say so for the runs that
-    core did not flag as diverged."""
-    for k in DYNAMICS:
-        bad = np.flatnonzero(~np.isfinite(r.train_loss[k]))
-        if r.diverged[k] is None and bad.size:
-            st.warning(
-                f"The loss of the **{STYLE[k]['label']}** run is not finite from step "
-                f"{bad[0]} on (overflow); it is drawn up to its last finite value. Lower "
-                "the learning rate.",
-                icon=":material/warning:",
-            )
 
 
 # --- explanations --------------------------------------------------------------------
@@ -277,18 +68,23 @@ def _max(a: np.ndarray) -> float:
 
 
 st.title("Small networks")
-s = _scenario()
-if not state.teaching():
+s = NETWORK.scenario()
+if not teaching():
     with st.sidebar:
-        sidebar(s)
+        st.subheader("Presets")
+        nc.presets(s)
+        st.subheader("Optimizer")
+        controls.optimizer(s, page=NETWORK)
+        st.subheader("Data")
+        nc.data()
+        st.subheader("Network")
+        nc.network()
+        st.subheader("Training")
+        nc.training()
+        st.subheader("Landscape")
+        nc.plane()
 
-st.session_state[WIDGET + "mode"] = st.query_params.get(COMPARE) == "1"
-compare_mode = st.toggle(
-    "Compare AdamW and Lion",
-    key=WIDGET + "mode",
-    on_change=_set_compare,
-    help="both optimizers with their usual hyperparameters, on the same data, seed and net",
-)
+compare_mode = nc.compare_mode()
 
 
 def _run(label: str, fn, *args):
@@ -308,7 +104,7 @@ def single_page(s: NetworkScenario) -> None:
     d = network.model(s).size
     st.caption(
         f"An MLP {'1' if s.data == 'sine' else '2'}–{'–'.join([str(s.width)] * s.depth)}–1 "
-        f"({s.act}, {d} parameters) on {DATA_NAMES[s.data].lower()}, trained by "
+        f"({s.act}, {d} parameters) on {nc.DATA_NAMES[s.data].lower()}, trained by "
         f"{OPTIMIZER_NAMES[s.opt]} with h = {s.lr:g} for {s.steps} steps "
         f"({'full batch' if s.batch == 0 else f'batches of {s.batch}'}), from one seeded "
         "initialization, under the three dynamics: the optimizer itself (memory), its "
@@ -316,7 +112,7 @@ def single_page(s: NetworkScenario) -> None:
     )
     r = _run(f"Training {d} parameters: {s.steps} steps of three dynamics…", network.result, s)
     layout.divergence_warnings(s, r)
-    overflow_warnings(r)
+    layout.overflow_warnings(r)
 
     cols = st.columns(5)
     cols[0].metric("final training loss · memory", _fmt(r.train_loss["memory"][-1]))
@@ -342,13 +138,13 @@ def single_page(s: NetworkScenario) -> None:
             icon=":material/info:",
         )
 
-    left, right = st.columns(2)
-    with left:
-        st.markdown("**Loss per dynamics**")
-        layout.chart(plots.loss_figure(r, height=layout.height(340)))
-    with right:
-        st.markdown("**Distance of each memoryless run to the memory run**")
-        layout.chart(plots.distance_figure(r, height=layout.height(340)))
+    layout.chart_pair(
+        ("**Loss per dynamics**", plots.loss_figure(r, height=layout.height(340))),
+        (
+            "**Distance of each memoryless run to the memory run**",
+            plots.distance_figure(r, height=layout.height(340)),
+        ),
+    )
 
     st.subheader("The implicit regularizer along training")
     layout.regularizer_card(s)  # full width: AdamW's formula is long
@@ -377,13 +173,16 @@ def single_page(s: NetworkScenario) -> None:
 
     st.subheader("Loss landscape around the final parameters")
     sl = _run("Evaluating the loss on a 2D slice…", network.landscape, s)
-    left, right = st.columns(2)
-    with left:
-        st.markdown("**Training loss L** with the three runs projected")
-        layout.chart(plots.landscape_figure(sl, height=layout.height(440)))
-    with right:
-        st.markdown("**Perturbed loss L + hR** (dotted lines: L)")
-        layout.chart(plots.landscape_figure(sl, perturbed=True, height=layout.height(440)))
+    layout.chart_pair(
+        (
+            "**Training loss L** with the three runs projected",
+            plots.landscape_figure(sl, height=layout.height(440)),
+        ),
+        (
+            "**Perturbed loss L + hR** (dotted lines: L)",
+            plots.landscape_figure(sl, perturbed=True, height=layout.height(440)),
+        ),
+    )
     if sl.plane == "random":
         plane = (
             "two random directions, each neuron's row rescaled to that neuron's weights "
@@ -396,7 +195,7 @@ def single_page(s: NetworkScenario) -> None:
             "parameters; the other runs are projected onto them"
         )
     st.caption(f"Plane: {plane}. Switch it in the sidebar (Landscape).")
-    layout.share_box(PAGE, s)
+    layout.share_box(PAGE, s, NETWORK)
 
 
 def compare_page(s: NetworkScenario) -> None:
@@ -439,8 +238,7 @@ def compare_page(s: NetworkScenario) -> None:
         "smoothed sign adds a non-negative one). One small run is an illustration, not a "
         "benchmark: change the seed or the data to see how the gaps vary."
     )
-    st.markdown("**Share this view**")
-    st.code(f"{state.share_url(PAGE, s)}&{COMPARE}=1", language=None, wrap_lines=True)
+    layout.share_box(PAGE, s, NETWORK)  # with compare=1
 
 
 if compare_mode:

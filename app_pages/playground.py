@@ -9,7 +9,7 @@ from core.dynamics import DYNAMICS
 from ui import controls, layout, plots, state
 
 st.title("Playground")
-s = state.scenario()
+s = state.PLANE.scenario()
 
 if not state.teaching():
     with st.sidebar:
@@ -67,13 +67,16 @@ cols[-1].metric(
     help="O(h): dropping the correction costs one order",
 )
 
-field, sign = st.columns(2)
-with field:
-    st.markdown("**Memory correction field** (arrows: −M, how it pushes the iterate)")
-    layout.chart(plots.field_figure(surf, height=layout.height(400)))
-with sign:
-    st.markdown("**Regularization sign**: where hR raises or lowers the loss")
-    layout.chart(plots.sign_figure(surf, height=layout.height(400)))
+layout.chart_pair(
+    (
+        "**Memory correction field** (arrows: −M, how it pushes the iterate)",
+        plots.field_figure(surf, height=layout.height(400)),
+    ),
+    (
+        "**Regularization sign**: where hR raises or lowers the loss",
+        plots.sign_figure(surf, height=layout.height(400)),
+    ),
+)
 
 info, share = st.columns([3, 2])
 with info:

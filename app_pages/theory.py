@@ -9,7 +9,7 @@ from core.scenario import HYPER_KEYS
 from ui import controls, layout, plots, state
 
 st.title("Order of accuracy")
-s = state.scenario()
+s = state.PLANE.scenario()
 
 if not state.teaching():
     with st.sidebar:

@@ -2,7 +2,11 @@
 other than the scenario's is a user change: the next scenario is derived from it,
 published (ui.state) and the page reruns, so the widgets drawn after it are seeded from
 the new scenario (an optimizer brings its hyperparameters, a loss its start).  A value
-the scenario rejects leaves it as it was, with the reason under the widget."""
+the scenario rejects leaves it as it was, with the reason under the widget.
+
+`widget`, `number` and `optimizer` take the page's ui.state.PageState, so the 2D pages
+(PLANE, the other functions here) and the network page (NETWORK, ui.network_controls)
+share them."""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from core.losses import ZOO
 from core.optimizers import OPTIMIZERS
 from core.scenario import HYPER_DEFAULTS, MAX_STEPS, Scenario, ScenarioError, numbers
 from ui import state
+from ui.state import PLANE
 
 OPTIMIZER_NAMES = {
     "gd": "Gradient descent",
@@ -32,44 +37,50 @@ HYPER_LABELS = {
 }
 
 
-def _change(key: str) -> Scenario:
-    """The next scenario after widget `key` changed."""
-    s, value = state.current(), st.session_state[state.WIDGET + key]
-    if key == "opt":
-        return s.with_optimizer(value)
-    if key == "loss":
-        # a new landscape brings its own start and window
-        changes = {"loss": value, "x0": None, "y0": None, "win": None}
-        if value == "custom":
-            changes["f"] = st.session_state.get(state.WIDGET + "f") or None
-        return s.updated(**changes)
-    if key == "hs":
-        try:
-            value = numbers(value)
-        except ValueError as err:
-            raise ScenarioError("hs", str(err)) from None
-    if key == "cmp":
-        value = tuple(value)
-    return s.updated(**{key: value})
+def _loss_change(s: Scenario, value: str) -> Scenario:
+    # a new landscape brings its own start and window
+    changes = {"loss": value, "x0": None, "y0": None, "win": None}
+    if value == "custom":
+        changes["f"] = st.session_state.get(PLANE.key("f")) or None
+    return s.updated(**changes)
 
 
-def _sync(key: str) -> None:
-    s = state.current()
-    if st.session_state[state.WIDGET + key] == state.widget_values(s).get(key):
+def _hs_change(s: Scenario, value: str) -> Scenario:
+    try:
+        hs = numbers(value)
+    except ValueError as err:
+        raise ScenarioError("hs", str(err)) from None
+    return s.updated(hs=hs)
+
+
+# fields whose widget value does not map to `s.updated(key=value)` (any scenario class)
+_CHANGES: dict[str, Callable] = {
+    "opt": lambda s, value: s.with_optimizer(value),
+    "loss": _loss_change,
+    "hs": _hs_change,
+    "cmp": lambda s, value: s.updated(cmp=tuple(value)),
+}
+
+
+def _sync(page: state.PageState, key: str) -> None:
+    """Right after widget `key` is drawn: a value other than the scenario's is a change."""
+    s, value = page.current(), st.session_state[page.key(key)]
+    if value == page.widget_values(s).get(key):
         return
     try:
-        new = _change(key)
+        new = _CHANGES[key](s, value) if key in _CHANGES else s.updated(**{key: value})
     except ScenarioError as err:
-        st.error(str(err).split(": ", 1)[-1], icon=":material/error:")
+        message = str(err).removeprefix(f"{err.key}: ")
+        st.error(page.refused.format(key=err.key, message=message), icon=":material/error:")
         return
     if new != s:
-        state.publish(new)
+        page.publish(new)
         st.rerun()
 
 
 def apply(**changes) -> None:
-    """Publish the current scenario with some fields changed (from a callback)."""
-    state.publish(state.current().updated(**changes))
+    """Publish the 2D pages' scenario with some fields changed (from a callback)."""
+    PLANE.publish(PLANE.current().updated(**changes))
 
 
 def start_from_click(chart_key: str) -> None:
@@ -79,20 +90,26 @@ def start_from_click(chart_key: str) -> None:
         apply(x0=round(float(points[0]["x"]), 4), y0=round(float(points[0]["y"]), 4))
 
 
-def _widget(key: str, draw: Callable, *args, **kwargs) -> None:
-    draw(*args, key=state.WIDGET + key, **kwargs)
-    _sync(key)
+def widget(page: state.PageState, key: str, draw: Callable, *args, **kwargs) -> None:
+    """draw(*args, **kwargs) as the widget mirroring field `key` of page's scenario."""
+    draw(*args, key=page.key(key), **kwargs)
+    _sync(page, key)
 
 
-def _number(key: str, label: str, step: float, help: str | None = None):
-    # no min/max: the scenario is the validator, and a bound tighter than its own would
-    # make Streamlit raise on a valid URL value
-    _widget(key, st.number_input, label, step=step, format="%g", help=help)
+def number(page: state.PageState, key: str, label: str, step: float, help: str | None = None):
+    # no min/max: the scenario is the validator (its caps give the message), and a bound
+    # tighter than its own would make Streamlit raise on a valid URL value
+    if isinstance(getattr(page.cls(), key), int):  # an integer field
+        widget(page, key, st.number_input, label, step=int(step), format="%d", help=help)
+    else:
+        widget(page, key, st.number_input, label, step=step, format="%g", help=help)
 
 
-def optimizer(s: Scenario, lr: bool = True) -> None:
-    """The optimizer, its hyperparameters and (lr) the learning rate."""
-    _widget(
+def optimizer(s, lr: bool = True, page: state.PageState = PLANE) -> None:
+    """The optimizer, the hyperparameters it uses and (lr) the learning rate, mirroring
+    the scenario s of `page`."""
+    widget(
+        page,
         "opt",
         st.selectbox,
         "Optimizer",
@@ -100,14 +117,15 @@ def optimizer(s: Scenario, lr: bool = True) -> None:
         format_func=lambda k: OPTIMIZER_NAMES.get(k, k),
     )
     if lr:
-        _number("lr", "learning rate h", 0.001, "the step size h of every run")
+        number(page, "lr", "learning rate h", 0.001, "the step size h of every run")
     for k in HYPER_DEFAULTS[s.opt]:
         step = 0.01 if k in ("b1", "b2") else 0.001
-        _number(k, HYPER_LABELS[k], step, f"usual default {HYPER_DEFAULTS[s.opt][k]:g}")
+        number(page, k, HYPER_LABELS[k], step, f"usual default {HYPER_DEFAULTS[s.opt][k]:g}")
 
 
 def loss(s: Scenario) -> None:
-    _widget(
+    widget(
+        PLANE,
         "loss",
         st.selectbox,
         "Loss",
@@ -115,7 +133,8 @@ def loss(s: Scenario) -> None:
         format_func=lambda k: ZOO[k].title if k in ZOO else "Custom expression",
     )
     if s.loss == "custom":
-        _widget(
+        widget(
+            PLANE,
             "f",
             st.text_input,
             "L(x, y) =",
@@ -128,9 +147,9 @@ def loss(s: Scenario) -> None:
 def start(s: Scenario) -> None:
     left, right = st.columns(2)
     with left:
-        _number("x0", "start x₀", 0.1)
+        number(PLANE, "x0", "start x₀", 0.1)
     with right:
-        _number("y0", "start y₀", 0.1)
+        number(PLANE, "y0", "start y₀", 0.1)
     st.button(
         "Reset to the loss's start",
         disabled=s.loss == "custom",
@@ -140,7 +159,8 @@ def start(s: Scenario) -> None:
 
 
 def steps(s: Scenario) -> None:
-    _widget(
+    widget(
+        PLANE,
         "steps",
         st.number_input,
         "steps",
@@ -152,12 +172,15 @@ def steps(s: Scenario) -> None:
 
 
 def order_study(s: Scenario) -> None:
-    _widget("hs", st.text_input, "step sizes h", help="2 to 8 values in (0, 1], comma separated")
-    _number("T", "horizon T", 0.5, "each run takes round(T/h) steps")
+    widget(
+        PLANE, "hs", st.text_input, "step sizes h", help="2 to 8 values in (0, 1], comma separated"
+    )
+    number(PLANE, "T", "horizon T", 0.5, "each run takes round(T/h) steps")
 
 
 def compare(s: Scenario) -> None:
-    _widget(
+    widget(
+        PLANE,
         "cmp",
         st.multiselect,
         "Optimizers to compare",
@@ -165,4 +188,4 @@ def compare(s: Scenario) -> None:
         format_func=lambda k: OPTIMIZER_NAMES.get(k, k),
         max_selections=4,
     )
-    _number("lr", "learning rate h", 0.001)
+    number(PLANE, "lr", "learning rate h", 0.001)

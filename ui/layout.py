@@ -1,10 +1,12 @@
-"""Pieces of page layout shared by several pages: figure sizes for teaching mode, the
-divergence warnings, the implicit regularizer card and the share/export box."""
+"""Pieces of page layout shared by several pages: figure sizes for teaching mode, charts
+(alone or in a pair), the divergence and overflow warnings, the implicit regularizer
+card and the share/export box."""
 
 from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
+import numpy as np
 import streamlit as st
 
 from core.compute import PathSummary
@@ -39,6 +41,14 @@ def chart(fig, static: bool = False, **kwargs):
     return st.plotly_chart(fig, width="stretch", config=config, **kwargs)
 
 
+def chart_pair(left: tuple[str, object], right: tuple[str, object]) -> None:
+    """Two (caption, figure) side by side, each caption above its chart."""
+    for column, (caption, fig) in zip(st.columns(2), (left, right), strict=True):
+        with column:
+            st.markdown(caption)
+            chart(fig)
+
+
 def divergence_warnings(s: Scenario, summary: PathSummary) -> None:
     for k in DYNAMICS:
         at = summary.diverged[k]
@@ -57,6 +67,20 @@ def divergence_warnings(s: Scenario, summary: PathSummary) -> None:
         )
 
 
+def overflow_warnings(r) -> None:
+    """Parameters can stay finite while the loss overflows: say so for the runs of a
+    network result r that core did not flag as diverged."""
+    for k in DYNAMICS:
+        bad = np.flatnonzero(~np.isfinite(r.train_loss[k]))
+        if r.diverged[k] is None and bad.size:
+            st.warning(
+                f"The loss of the **{STYLE[k]['label']}** run is not finite from step "
+                f"{bad[0]} on (overflow); it is drawn up to its last finite value. Lower "
+                "the learning rate.",
+                icon=":material/warning:",
+            )
+
+
 def regularizer_card(s: Scenario) -> None:
     reg = implicit_regularizer(s.opt, s.hyper)
     st.markdown(f"**Implicit regularizer of the memory** {EFFECT_BADGE[reg.effect]}")
@@ -64,9 +88,10 @@ def regularizer_card(s: Scenario) -> None:
     st.caption(f"coefficient {reg.coefficient:.4g} · holds where: {reg.regime}")
 
 
-def share_box(page: str, s: Scenario) -> None:
+def share_box(page: str, s: Scenario, page_state: state.PageState = state.PLANE) -> None:
+    """The URL of `page` showing s, with the app flags and page_state's flags."""
     st.markdown("**Share this view**")
-    st.code(state.share_url(page, s), language=None, wrap_lines=True)
+    st.code(page_state.share_url(page, s), language=None, wrap_lines=True)
 
 
 def downloads(s: Scenario, summary: PathSummary) -> None:
