@@ -163,3 +163,18 @@ def test_pages_render(server, page, path, charts):
         page.wait_for_selector('[data-testid="stMarkdown"]', timeout=60_000)
         page.wait_for_timeout(1500)
     _check(page, path.split("?")[0] or "home", charts=charts)
+
+
+def test_click_on_the_map_moves_the_start(server, page):
+    _open(page, f"{server}/playground?v=1&steps=20&grid=30", charts=4)
+    before = dict(p.split("=") for p in page.url.split("?")[1].split("&"))
+    assert "x0" not in before  # the loss's own start
+    box = page.locator(".js-plotly-plot").first.locator(".nsewdrag").first.bounding_box()
+    # a point of the invisible click grid, away from the default start (-1.2, 0.8)
+    page.mouse.click(box["x"] + 0.8 * box["width"], box["y"] + 0.75 * box["height"])
+    page.wait_for_function("() => window.location.search.includes('x0=')", timeout=60_000)
+    _open(page, page.url, charts=4)
+    params = dict(p.split("=") for p in page.url.split("?")[1].split("&"))
+    x0, y0 = float(params["x0"]), float(params["y0"])
+    assert x0 > 0.5 and y0 < 0.5  # right and below the middle of the window
+    _check(page, "playground-clicked", charts=4)
