@@ -213,6 +213,9 @@ def _animate(fig: go.Figure, summary: PathSummary, first_marker: int) -> None:
                 "x": 0.0,
                 "xanchor": "left",
                 "pad": {"b": 12},
+                # light buttons with dark glyphs read on both the light and dark themes
+                "bgcolor": "#e6e6e6",
+                "font": {"color": "#333333"},
                 "buttons": [
                     {"label": "▶", "method": "animate", "args": [None, play]},
                     {"label": "❚❚", "method": "animate", "args": [[None], still]},
