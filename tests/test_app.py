@@ -106,3 +106,11 @@ def test_compare_selection():
     at.multiselect(key="w_cmp").select("hb").run()
     assert at.query_params["cmp"] == "adamw,lion,hb"
     assert "anti-regularizes" in " ".join(m.value for m in at.markdown)
+
+
+def test_the_3d_view_of_the_perturbed_loss_renders():
+    at = open_page("playground")
+    at.toggle(key="surface3d").set_value(True).run()
+    assert not at.exception, at.exception
+    specs = [c.proto.spec for c in at.get("plotly_chart")]
+    assert any('"type":"surface"' in spec.replace(" ", "") for spec in specs)

@@ -269,12 +269,27 @@ def trajectory_figure(
     return fig
 
 
+def _on_grid(x: np.ndarray, y: np.ndarray, z: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """z (indexed [iy, ix]) at the points (n, 2) by bilinear interpolation; nan outside."""
+    px, py = points[:, 0], points[:, 1]
+    ix = np.clip(np.searchsorted(x, px) - 1, 0, len(x) - 2)
+    iy = np.clip(np.searchsorted(y, py) - 1, 0, len(y) - 2)
+    tx = (px - x[ix]) / (x[ix + 1] - x[ix])
+    ty = (py - y[iy]) / (y[iy + 1] - y[iy])
+    v = (1 - ty) * ((1 - tx) * z[iy, ix] + tx * z[iy, ix + 1]) + ty * (
+        (1 - tx) * z[iy + 1, ix] + tx * z[iy + 1, ix + 1]
+    )
+    outside = (px < x[0]) | (px > x[-1]) | (py < y[0]) | (py > y[-1])
+    return np.where(outside, np.nan, v)
+
+
 def surface3d_figure(surf: Surfaces, summary: PathSummary, height: int = 480) -> go.Figure:
-    """L + hR as a 3D surface; the runs are drawn on the floor below it."""
+    """L + hR as a 3D surface with the runs drawn on it (interpolated from the grid,
+    lifted a little so the surface does not hide them)."""
     z = surf.perturbed
-    floor = float(np.nanmin(z))
+    lift = 0.01 * float(np.nanmax(z) - np.nanmin(z))
     traces = [
-        go.Surface(x=surf.x, y=surf.y, z=z, colorscale=MAP_SCALE, showscale=False, opacity=0.95)
+        go.Surface(x=surf.x, y=surf.y, z=z, colorscale=MAP_SCALE, showscale=False, opacity=0.9)
     ]
     for k in DYNAMICS:
         p = summary.paths[k]
@@ -282,7 +297,7 @@ def surface3d_figure(surf: Surfaces, summary: PathSummary, height: int = 480) ->
             go.Scatter3d(
                 x=p[:, 0],
                 y=p[:, 1],
-                z=np.full(len(p), floor),
+                z=_on_grid(surf.x, surf.y, z, p) + lift,
                 mode="lines",
                 line={"color": STYLE[k]["color"], "width": 5, "dash": STYLE[k]["dash"]},
                 name=STYLE[k]["label"],
