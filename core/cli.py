@@ -1,4 +1,4 @@
-"""python -m core simulate|order|network 'QUERY': the page URLs' query strings on the
+"""python -m core simulate|order|network|sweep 'QUERY': the page URLs' query strings on the
 command line, JSON on stdout; any bad input is one line on stderr and exit status 2."""
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ class _Parser(argparse.ArgumentParser):
 def main(argv: list[str] | None = None) -> int:
     parser = _Parser(prog="python -m core", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("simulate", "order", "network"):
+    for name in ("simulate", "order", "network", "sweep"):
         p = sub.add_parser(name)
         p.add_argument("query", nargs="?", default="", help="the page URL's query string")
         if name == "order":
@@ -88,6 +88,10 @@ def run_command(args) -> dict:
         from core.network import NetworkScenario, network_json
 
         return network_json(NetworkScenario.parse(args.query))
+    if args.command == "sweep":
+        from core.sweep import SweepScenario, compute_sweep, sweep_json
+
+        return sweep_json(compute_sweep(SweepScenario.parse(args.query)))
     s = Scenario.parse(args.query)
     if args.command == "simulate":
         return simulate_json(s)

@@ -59,8 +59,8 @@ class Geometric:
 
     def __call__(self, n: int, k: np.ndarray) -> np.ndarray:
         k = np.asarray(k, dtype=np.float64)
-        if np.ndim(self.ratio):
-            k = k[:, None]
+        if any(np.ndim(v) for v in (self.head, self.tail, self.ratio)):
+            k = k[:, None]  # per-trajectory parameters (any of them): a batch axis
         # ratio**(k-1) at k = 0 would divide by zero when ratio = 0; it is masked anyway.
         with np.errstate(divide="ignore", invalid="ignore"):
             w = np.where(k == 0, self.head, self.tail * self.ratio ** np.maximum(k - 1, 0))
@@ -118,9 +118,12 @@ def safe_sqrt(v: Tensor) -> Tensor:
 
 def sign_eps(c: Tensor, eps: float | Tensor) -> Tensor:
     """Smoothed sign c / sqrt(c^2 + eps); eps = 0 is the exact sign (Lion)."""
-    if isinstance(eps, float) and eps == 0.0:
-        return torch.sign(c)
-    return c / torch.sqrt(c * c + eps)
+    if isinstance(eps, float):
+        return torch.sign(c) if eps == 0.0 else c / torch.sqrt(c * c + eps)
+    # per-row eps (a sweep): rows with eps = 0 take the exact sign, whose derivative is
+    # exactly 0 (their memory correction vanishes, as in a single run with eps = 0)
+    exact = eps == 0
+    return torch.where(exact, torch.sign(c), c / torch.sqrt(c * c + torch.where(exact, 1.0, eps)))
 
 
 # --- the declarations (THEORY.md §3) -------------------------------------------------

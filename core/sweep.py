@@ -1,0 +1,405 @@
+"""Phase diagrams: a 2D grid of an optimizer's hyperparameters on one 2D loss.
+
+Every cell is one setting of two hyperparameters (the axes); all cells run the three
+dynamics of THEORY §1 together, as ONE batched core.dynamics.simulate call whose rows
+carry their own hyperparameters.  Per cell: how far memory moves the run (distances
+at the end, change in final loss, gradient norm and sharpness), how well the corrected
+run tracks it, and the theory's verdict (the sign of R, THEORY §5).
+
+The sweep is a scenario (SweepScenario): its URL query, e.g.
+`opt=adam&x=b1:0.5:0.99:32&y=b2:0.9:0.999:32`, round-trips exactly, and each cell is an
+ordinary core.scenario.Scenario (`cell`), so a cell opens on /playground.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+
+from core import compute
+from core.autodiff import grad_and_hvp
+from core.dynamics import (
+    DYNAMICS,
+    limit_moments,
+    memoryless_and_correction,
+    readout_at,
+    simulate,
+)
+from core.losses import ZOO
+from core.optimizers import Geometric, Optimizer, make_optimizer
+from core.scenario import (
+    HYPER_DEFAULTS,
+    OPTIMIZER_FIELDS,
+    SCENARIO_FIELDS,
+    Field,
+    QueryMixin,
+    Scenario,
+    constant,
+    fmt,
+    in_range,
+    number,
+)
+
+Tensor = torch.Tensor
+MAX_AXIS = 64  # cells per axis: at most 64 x 64 = 4096 cells
+MAX_SWEEP_STEPS = 2000
+MAX_SWEEP_WORK = 64 * 64 * 1000  # cells x steps (the paths take 48 bytes per unit)
+FINE = 160  # the verdict's boundary is traced on a FINE x FINE grid (closed form, cheap)
+
+# The axes a sweep opens with, per optimizer: the pairs where its theory has a boundary
+# (Adam's b1 = b2, Lion's eps, heavy ball's h x beta).  Optimizers without two
+# hyperparameters besides lr sweep lr against their one.
+DEFAULT_AXES: dict[str, tuple[str, str]] = {
+    "hb": ("lr:0.005:0.1:24", "b1:0.0:0.95:24"),
+    "nesterov": ("lr:0.005:0.1:24", "b1:0.0:0.95:24"),
+    "rmsprop": ("b2:0.5:0.999:24", "eps:0.0001:1.0:24:log"),
+    "adam": ("b1:0.5:0.999:24", "b2:0.5:0.999:24"),
+    "adamw": ("b1:0.5:0.999:24", "b2:0.5:0.999:24"),
+    "lion": ("eps:0.0001:1.0:24:log", "b1:0.5:0.99:24"),
+}
+_AXIS = re.compile(r"^([a-z0-9]+):([^:]+):([^:]+):([^:]+)(?::(lin|log))?$")
+
+
+@dataclass(frozen=True)
+class Axis:
+    """`n` values of hyperparameter `key` from lo to hi, evenly spaced (or log-spaced)."""
+
+    key: str
+    lo: float
+    hi: float
+    n: int
+    log: bool = False
+
+    def __str__(self) -> str:  # the URL form, exact (fmt writes floats with repr)
+        return f"{self.key}:{fmt(self.lo)}:{fmt(self.hi)}:{self.n}" + (":log" if self.log else "")
+
+    @property
+    def values(self) -> np.ndarray:
+        if self.log:
+            return np.geomspace(self.lo, self.hi, self.n)
+        return np.linspace(self.lo, self.hi, self.n)
+
+
+def axis(text: str) -> Axis:
+    """Parse `key:lo:hi:n[:lin|log]` (the checks needing the optimizer are in _check_axis)."""
+    m = _AXIS.match(text.strip())
+    if not m:
+        raise ValueError(f"{text!r} is not key:lo:hi:n or key:lo:hi:n:log")
+    key, lo, hi, n, scale = m.groups()
+    count = int(n) if re.fullmatch(r"\d{1,4}", n) else None
+    if count is None:
+        raise ValueError(f"{n!r} is not a whole number of cells")
+    return Axis(key, number(lo), number(hi), count, scale == "log")
+
+
+def sweepable(s: Mapping) -> tuple[str, ...]:
+    """The keys an axis may take: lr and the optimizer's own hyperparameters."""
+    return ("lr", *HYPER_DEFAULTS[s["opt"]])
+
+
+_SPEC = {f.key: f for f in OPTIMIZER_FIELDS}
+
+
+def _check_axis(a: Axis, s: Mapping) -> None:
+    keys = sweepable(s)
+    if a.key not in keys:
+        raise ValueError(f"{a.key!r} is not a hyperparameter of {s['opt']} ({', '.join(keys)})")
+    if not 2 <= a.n <= MAX_AXIS:
+        raise ValueError(f"{a.n} cells on an axis (2 to {MAX_AXIS})")
+    if not a.lo < a.hi:
+        raise ValueError(f"needs lo < hi, got {fmt(a.lo)} and {fmt(a.hi)}")
+    for v in (a.lo, a.hi):  # the ranges of the hyperparameter itself
+        _SPEC[a.key].check(v, s)
+    if a.log and a.lo <= 0:
+        raise ValueError("a log axis needs lo > 0")
+
+
+def _check_y(a: Axis, s: Mapping) -> None:
+    _check_axis(a, s)
+    if a.key == s["x"].key:
+        raise ValueError(f"both axes sweep {a.key}")
+    work = s["x"].n * a.n * s["steps"]
+    if work > MAX_SWEEP_WORK:
+        raise ValueError(
+            f"{s['x'].n} x {a.n} cells x {s['steps']} steps = {work} exceeds the cap "
+            f"{MAX_SWEEP_WORK}; lower steps or the cells per axis"
+        )
+
+
+def _default_y(s: Mapping) -> Axis:
+    first, second = (axis(t) for t in DEFAULT_AXES[s["opt"]])
+    return second if second.key != s["x"].key else first
+
+
+def _with_sweep_opt(f: Field) -> Field:
+    if f.key == "opt":
+        return replace(f, default=constant("adam"), check=_one_of_swept)
+    return f
+
+
+def _one_of_swept(v: str, _: Mapping) -> None:
+    if v not in DEFAULT_AXES:
+        raise ValueError(f"{v!r} is not one of {', '.join(DEFAULT_AXES)}")
+
+
+_PLANE = {f.key: f for f in SCENARIO_FIELDS}
+SWEEP_FIELDS = tuple(_with_sweep_opt(f) for f in OPTIMIZER_FIELDS) + (
+    Field("steps", _PLANE["steps"].parse, constant(200), in_range(1, MAX_SWEEP_STEPS)),
+    _PLANE["loss"],
+    _PLANE["f"],
+    _PLANE["x0"],
+    _PLANE["y0"],
+    Field("x", axis, lambda s: axis(DEFAULT_AXES[s["opt"]][0]), _check_axis),
+    Field("y", axis, _default_y, _check_y),
+)
+
+
+@dataclass(frozen=True)
+class SweepScenario(QueryMixin):
+    """A phase diagram: optimizer (the base hyperparameters), loss, start, steps, and the
+    two swept axes, which override the base values of their keys."""
+
+    SPECS = SWEEP_FIELDS
+
+    opt: str = "adam"
+    lr: float = 0.02
+    b1: float | None = 0.9
+    b2: float | None = 0.999
+    eps: float | None = 1e-8
+    wd: float | None = None
+    steps: int = 200
+    loss: str = "reference"
+    f: str | None = None
+    x0: float = -1.2
+    y0: float = 0.8
+    x: Axis = axis(DEFAULT_AXES["adam"][0])
+    y: Axis = axis(DEFAULT_AXES["adam"][1])
+
+    @property
+    def expression(self) -> str:
+        return self.f if self.loss == "custom" else ZOO[self.loss].expression
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.y.n, self.x.n
+
+    def settings(self) -> dict[str, np.ndarray | float]:
+        """lr and every hyperparameter: the swept ones as per-cell arrays, flattened
+        row-major from the [iy][ix] grid, the others as floats."""
+        xx, yy = np.meshgrid(self.x.values, self.y.values)  # (ny, nx): xx[iy, ix] = x[ix]
+        base: dict = {"lr": self.lr} | self.hyper
+        return base | {self.x.key: xx.ravel(), self.y.key: yy.ravel()}
+
+    def cell(self, ix: int, iy: int) -> Scenario:
+        """The single 2D scenario of cell (ix, iy): opens on /playground."""
+        values = {self.x.key: float(self.x.values[ix]), self.y.key: float(self.y.values[iy])}
+        base = {k: getattr(self, k) for k in ("opt", "lr", "b1", "b2", "eps", "wd", "steps")}
+        place = {k: getattr(self, k) for k in ("loss", "f", "x0", "y0")}
+        return Scenario(**(base | values | place | {"win": _window(self)}))
+
+
+def _window(s: SweepScenario) -> tuple:
+    return _PLANE["win"].default({"loss": s.loss})
+
+
+# --- the computation ------------------------------------------------------------------
+
+EFFECT = {1: "regularizes", -1: "anti-regularizes", 0: "mixed or none"}
+
+
+@dataclass(frozen=True, eq=False)
+class SweepResult:
+    """Per-cell arrays of shape (ny, nx), indexed [iy][ix]; NaN where a run needed for
+    the value diverged.  `diverged[k]` is the step where run k left the floats (-1:
+    never)."""
+
+    scenario: SweepScenario
+    x: np.ndarray
+    y: np.ndarray
+    metrics: dict[str, np.ndarray]
+    diverged: dict[str, np.ndarray]
+    boundary: dict[str, np.ndarray]  # x, y (fine grid) and kappa_min/kappa_max (fy, fx)
+
+
+METRICS = {
+    "gap_memoryless": "|memory − memoryless| at the end",
+    "gap_corrected": "|memory − corrected| at the end",
+    "theory_error": "max |memory − corrected| / max |memory − memoryless| over the run",
+    "final_loss_memory": "final loss, memory run",
+    "final_loss_memoryless": "final loss, memoryless run",
+    "delta_loss": "final loss: memory − memoryless",
+    "grad_norm_memory": "final |∇L|, memory run",
+    "delta_grad_norm": "final |∇L|: memory − memoryless",
+    "sharpness_memory": "largest Hessian eigenvalue at the end, memory run",
+    "sharpness_memoryless": "largest Hessian eigenvalue at the end, memoryless run",
+    "delta_sharpness": "sharpness: memory − memoryless",
+    "effect": "the theory's verdict: sign of R (+1 regularizes, −1 anti-, 0 mixed/none)",
+}
+
+
+def _finals(paths: Tensor) -> Tensor:
+    return paths[-1]
+
+
+def _hessians(loss, theta: Tensor) -> Tensor:
+    """The 2 x 2 Hessians (R, 2, 2) at the rows of theta (R, 2): one graph, two HVPs."""
+    R = theta.shape[0]
+    _, hvp = grad_and_hvp(loss, theta.repeat(2, 1))
+    eye = torch.eye(2, dtype=theta.dtype, device=theta.device)
+    columns = hvp(eye.repeat_interleave(R, 0)).split(R)
+    return torch.stack(columns, -1)
+
+
+def _moments(av_weights) -> tuple:
+    """W(inf) and sum_k k w(inf, k) (THEORY §7: closed forms for geometric weights)."""
+    if isinstance(av_weights, Geometric):
+        a, c, r = (
+            np.asarray(v, dtype=np.float64)
+            for v in (av_weights.head, av_weights.tail, av_weights.ratio)
+        )
+        return a + c / (1 - r), c / (1 - r) ** 2
+    return limit_moments(av_weights)
+
+
+def kappa(loss, opt: Optimizer, theta: Tensor) -> tuple[Tensor, Tensor]:
+    """Per row of theta (R, 2) (one optimizer setting per row): the smallest and the
+    largest over coordinates j of M_j / (H Fbar)_j at n -> infinity (THEORY §4-§5).
+
+    With Fbar = P g, grad R = M / P = kappa_j (H Fbar)_j and P > 0, so the sign of kappa
+    is the sign of R's coefficient: both > 0 regularizes, both < 0 anti-regularizes.
+    Derived from the declaration alone (no optimizer names); coordinates where H Fbar
+    vanishes carry no information and are left out (NaN when none is left)."""
+    moments = [_moments(av.weights) for av in opt.averages]
+    R, p = theta.shape[0], len(moments)
+    if p == 0:
+        zero = torch.zeros(R, dtype=theta.dtype, device=theta.device)
+        return zero, zero
+    # p + 1 stacked copies: g, the p products H D_i, and H Fbar
+    g_all, hvp = grad_and_hvp(loss, theta.repeat(p + 1, 1))
+    g = g_all[:R]
+
+    def col(a) -> Tensor:  # a per-row (or shared) number as a column
+        a = np.broadcast_to(np.asarray(a, dtype=np.float64), (R,))
+        return torch.tensor(a, dtype=theta.dtype, device=theta.device)[:, None]
+
+    scales = [col(total) for total, _ in moments]
+    fbar = readout_at(opt, g, scales) + opt.decay_term(theta)
+    hv = hvp(torch.cat([col(first) * fbar for _, first in moments] + [fbar])).split(R)
+    _, correction = memoryless_and_correction(opt, g, scales, list(hv[:p]))
+    h_fbar = hv[p]
+    scale = h_fbar.abs().amax(-1, keepdim=True)
+    informative = h_fbar.abs() > 1e-9 * scale
+    ratio = correction / torch.where(informative, h_fbar, 1.0)
+    nan = torch.tensor(math.nan, dtype=theta.dtype, device=theta.device)
+    lo = torch.where(informative, ratio, math.inf).amin(-1)
+    hi = torch.where(informative, ratio, -math.inf).amax(-1)
+    none = ~informative.any(-1)
+    return torch.where(none, nan, lo), torch.where(none, nan, hi)
+
+
+def verdict(lo: np.ndarray, hi: np.ndarray, tol: float = 1e-12) -> np.ndarray:
+    """+1 where every kappa_j > 0, -1 where every kappa_j < 0, 0 otherwise."""
+    with np.errstate(invalid="ignore"):
+        return np.where(lo > tol, 1, np.where(hi < -tol, -1, 0)).astype(np.int8)
+
+
+def _kappa_grid(s: SweepScenario, xs: np.ndarray, ys: np.ndarray, loss, dev):
+    """kappa's extremes at the start point, for every (x, y) setting: (ny, nx) each."""
+    xx, yy = np.meshgrid(xs, ys)
+    settings = {"lr": s.lr} | s.hyper | {s.x.key: xx.ravel(), s.y.key: yy.ravel()}
+    opt = make_optimizer(s.opt, **settings)
+    start = torch.tensor([s.x0, s.y0], dtype=torch.float64, device=dev)
+    lo, hi = kappa(loss, opt, start.repeat(xx.size, 1))
+    return lo.cpu().numpy().reshape(xx.shape), hi.cpu().numpy().reshape(xx.shape)
+
+
+def run(s: SweepScenario):
+    """The one batched simulate of every cell (the rows of each dynamics in [iy][ix]
+    row-major order)."""
+    settings = s.settings()
+    lr = settings.pop("lr")
+    opt = make_optimizer(s.opt, **settings)
+    cells = s.x.n * s.y.n
+    start = torch.tensor([s.x0, s.y0], dtype=torch.float64, device=compute.device())
+    return simulate(compute.loss(s), opt, start.repeat(cells, 1), lr, s.steps)
+
+
+def compute_sweep(s: SweepScenario) -> SweepResult:
+    loss = compute.loss(s)
+    dev = compute.device()
+    r = run(s)
+    shape = s.shape
+    grid = lambda t: t.reshape(shape).cpu().numpy()  # noqa: E731
+    dead = {k: r.diverged[k] >= 0 for k in DYNAMICS}
+
+    def masked(values: np.ndarray, *runs: str) -> np.ndarray:
+        bad = np.zeros(values.size, dtype=bool)
+        for k in runs:
+            bad |= dead[k]
+        return np.where(bad.reshape(shape), np.nan, values)
+
+    finals = {k: r[k][-1] for k in DYNAMICS}
+    ends = torch.cat([finals[k] for k in DYNAMICS])
+    B = s.x.n * s.y.n
+    with torch.no_grad():
+        values = loss(ends)
+    g, _ = grad_and_hvp(loss, ends, hessian=False)
+    sharp = torch.linalg.eigvalsh(_hessians(loss, ends))[:, -1]
+    per = lambda t, j: grid(t[j * B : (j + 1) * B])  # noqa: E731
+    m = {}
+    for j, k in enumerate(DYNAMICS):
+        m[f"final_loss_{k}"] = masked(per(values, j), k)
+        m[f"grad_norm_{k}"] = masked(per(g.norm(dim=-1), j), k)
+        m[f"sharpness_{k}"] = masked(per(sharp, j), k)
+    for k in ("memoryless", "corrected"):
+        m[f"gap_{k}"] = masked(grid((finals[k] - finals["memory"]).norm(dim=-1)), k, "memory")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        worst = {k: (r[k] - r.memory).norm(dim=-1).amax(0) for k in ("memoryless", "corrected")}
+        ratio = grid(worst["corrected"] / worst["memoryless"])
+    m["theory_error"] = masked(ratio, *DYNAMICS)
+    for name in ("loss", "grad_norm", "sharpness"):
+        key = "final_loss" if name == "loss" else name
+        m[f"delta_{name}"] = m[f"{key}_memory"] - m[f"{key}_memoryless"]
+    lo, hi = _kappa_grid(s, s.x.values, s.y.values, loss, dev)
+    m["effect"] = verdict(lo, hi)
+    fx, fy = (_fine(a) for a in (s.x, s.y))
+    flo, fhi = _kappa_grid(s, fx, fy, loss, dev)
+    return SweepResult(
+        scenario=s,
+        x=s.x.values,
+        y=s.y.values,
+        metrics=m,
+        diverged={k: r.diverged[k].reshape(shape) for k in DYNAMICS},
+        boundary={"x": fx, "y": fy, "kappa_min": flo, "kappa_max": fhi},
+    )
+
+
+def _fine(a: Axis) -> np.ndarray:
+    return replace(a, n=FINE).values
+
+
+# --- the CLI's JSON -------------------------------------------------------------------
+
+
+def _clean(a: np.ndarray) -> list:
+    """A 2D array as nested lists, NaN and infinities as null."""
+    return [[float(v) if math.isfinite(v) else None for v in row] for row in np.asarray(a, float)]
+
+
+def sweep_json(res: SweepResult) -> dict:
+    s = res.scenario
+    metrics = {k: _clean(v) for k, v in res.metrics.items() if k != "effect"}
+    metrics["effect"] = res.metrics["effect"].astype(int).tolist()
+    return {
+        "scenario": s.to_query(),
+        "x": {"key": s.x.key, "values": res.x.tolist(), "log": s.x.log},
+        "y": {"key": s.y.key, "values": res.y.tolist(), "log": s.y.log},
+        "metrics": metrics,
+        "descriptions": METRICS,
+        "diverged": {k: np.where(v >= 0, v, -1).tolist() for k, v in res.diverged.items()},
+    }

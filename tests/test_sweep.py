@@ -1,0 +1,210 @@
+"""Phase diagrams (core.sweep): cells equal single runs, the verdict equals THEORY §4-§5's
+closed forms, the URL round-trips, bad input is refused, and the CLI prints JSON."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core import cli, compute
+from core.losses import batched
+from core.scenario import ScenarioError
+from core.sweep import (
+    DEFAULT_AXES,
+    MAX_AXIS,
+    Axis,
+    SweepScenario,
+    compute_sweep,
+    sweep_json,
+)
+
+SMALL = [
+    "opt=adam&b1=0.7&eps=0.3&x=b1:0.3:0.9:5&y=b2:0.4:0.95:4&steps=60",
+    "opt=hb&x=lr:0.005:0.02:4&y=b1:0.1:0.6:5&steps=60&lr=0.001",
+    "opt=lion&b1=0.6&b2=0.7&wd=0.1&x=eps:0:1:4&y=b1:0.3:0.9:3&steps=60",
+    "opt=rmsprop&x=b2:0.5:0.9:3&y=eps:0.001:0.5:4:log&steps=60&loss=himmelblau",
+    "opt=adamw&x=wd:0:0.5:3&y=eps:0.01:1:3:log&steps=60&loss=sharp_flat",
+]
+
+
+def single(s, ix, iy):
+    """Cell (ix, iy) run on its own, as /playground runs it, and measured here."""
+    cell = s.cell(ix, iy)
+    run = compute.trajectories(cell)
+    assert all((d < 0).all() for d in run.diverged.values())  # divergence: its own test
+    f = batched(cell.expression)
+    end = {k: run[k][-1, 0] for k in ("memory", "memoryless", "corrected")}
+    hessian = torch.autograd.functional.hessian(lambda t: f(t[None])[0], end["memory"])
+    worst = {
+        k: (run[k][:, 0] - run.memory[:, 0]).norm(dim=-1).max() for k in ("memoryless", "corrected")
+    }
+    return {
+        "gap_memoryless": float((end["memoryless"] - end["memory"]).norm()),
+        "gap_corrected": float((end["corrected"] - end["memory"]).norm()),
+        "final_loss_memory": float(f(end["memory"][None])[0]),
+        "sharpness_memory": float(torch.linalg.eigvalsh(hessian)[-1]),
+        "theory_error": float(worst["corrected"] / worst["memoryless"]),
+    }
+
+
+@pytest.mark.parametrize("query", SMALL, ids=lambda q: q.split("&")[0])
+def test_random_cells_equal_single_scenario_runs(query):
+    s = SweepScenario.parse(query)
+    res = compute_sweep(s)
+    rng = np.random.default_rng(len(query))
+    cells = [(0, 0)] + [(int(rng.integers(s.x.n)), int(rng.integers(s.y.n))) for _ in range(2)]
+    for ix, iy in cells:  # (0, 0): Lion's eps = 0 row next to eps > 0 rows
+        cell = s.cell(ix, iy)
+        assert getattr(cell, s.x.key) == res.x[ix] and getattr(cell, s.y.key) == res.y[iy]
+        for name, expected in single(s, ix, iy).items():
+            got = res.metrics[name][iy, ix]
+            assert math.isclose(got, expected, rel_tol=1e-12, abs_tol=1e-12), (name, ix, iy)
+
+
+def test_adam_verdict_is_the_sign_of_c1_minus_c2_times_the_regime_factor():
+    """THEORY §4: Adam's M = H Fbar/(|g|+eps) (c1 - c2 |g|/(|g|+eps)) per coordinate, so
+    R's sign flips where c1 = c2 |g_j|/(|g_j|+eps): b1 = b2 as eps -> 0, moved by eps."""
+    for eps in (1e-8, 0.5):
+        s = SweepScenario.parse(f"opt=adam&eps={eps}&x=b1:0.3:0.97:9&y=b2:0.3:0.97:8&steps=1")
+        res = compute_sweep(s)
+        theta = torch.tensor([[s.x0, s.y0]], requires_grad=True)
+        (g,) = torch.autograd.grad(batched(s.expression)(theta).sum(), theta)
+        r = (g.abs() / (g.abs() + eps))[0].numpy()  # |g_j| / (|g_j| + eps), per coordinate
+        c1 = (res.x / (1 - res.x))[None, :, None]
+        c2 = (res.y / (1 - res.y))[:, None, None]
+        factor = c1 - c2 * r  # (ny, nx, 2)
+        expected = np.where((factor > 0).all(-1), 1, np.where((factor < 0).all(-1), -1, 0))
+        assert (res.metrics["effect"] == expected).all()
+        if eps < 1e-6:  # the boundary is b1 = b2
+            below = res.y[:, None] > res.x[None, :]
+            assert (res.metrics["effect"][below] == -1).all()
+            assert (res.metrics["effect"][~below] == 1).all()
+        else:  # eps moves it: some b2 > b1 cells regularize
+            assert (res.metrics["effect"][res.y[:, None] > res.x[None, :]] >= 0).any()
+
+
+@pytest.mark.parametrize(
+    "query, effect",
+    [
+        ("opt=hb&x=lr:0.01:0.05:3&y=b1:0.1:0.9:3", 1),  # beta/(2(1-beta)^2) ||g||^2 > 0
+        ("opt=nesterov&x=lr:0.01:0.05:3&y=b1:0.1:0.9:3", 1),
+        ("opt=rmsprop&x=b2:0.5:0.9:3&y=eps:1e-8:1e-6:3:log", -1),  # -c2 ||g||_1
+        ("opt=lion&x=eps:0.01:1:3:log&y=b1:0.5:0.9:3", 1),  # smoothed sign: >= 0
+        ("opt=lion&x=b2:0.5:0.99:3&y=b1:0.5:0.9:3", 0),  # exact sign: no correction
+    ],
+)
+def test_verdict_of_the_other_optimizers(query, effect):
+    res = compute_sweep(SweepScenario.parse(query + "&steps=1"))
+    assert (res.metrics["effect"] == effect).all()
+
+
+def test_diverged_cells_are_null_and_the_rest_goes_on(capsys):
+    query = "opt=hb&x=lr:0.01:10:4&y=b1:0.1:0.5:2&steps=200&loss=quadratic"
+    assert cli.main(["sweep", query]) == 0
+    out = json.loads(capsys.readouterr().out)
+    dead = np.array(out["diverged"]["memory"]) >= 0
+    assert dead[:, -1].all() and not dead[:, 0].any()  # h = 10 diverges, h = 0.01 not
+    for name in ("final_loss_memory", "gap_memoryless", "sharpness_memory", "theory_error"):
+        grid = np.array(out["metrics"][name], dtype=float)  # null -> nan
+        assert np.isnan(grid[dead]).all(), name
+        assert np.isfinite(grid[:, 0]).all(), name
+
+
+def test_cli_sweep_json_layout(capsys):
+    query = "opt=adam&x=b1:0.5:0.99:3&y=b2:0.9:0.999:2&steps=20"
+    assert cli.main(["sweep", query]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["x"]["key"] == "b1" and out["x"]["values"] == [0.5, 0.745, 0.99]
+    assert out["y"]["key"] == "b2" and out["y"]["values"] == [0.9, 0.999]
+    for name in ("gap_memoryless", "gap_corrected", "final_loss_memory", "sharpness_memory"):
+        grid = np.array(out["metrics"][name], dtype=float)
+        assert grid.shape == (2, 3) and np.isfinite(grid).all(), name
+    assert set(np.ravel(out["metrics"]["effect"])) <= {-1, 0, 1}
+    assert SweepScenario.parse(out["scenario"]) == SweepScenario.parse(query)
+
+
+@pytest.mark.parametrize(
+    "query, key, words",
+    [
+        ("x=b1:0.5:0.9:65", "x", "2 to 64"),
+        ("x=b1:0.9:0.5:8", "x", "lo < hi"),
+        ("x=b1:0.5:1.0:8", "x", "out of range"),
+        ("x=wd:0:1:8", "x", "not a hyperparameter of adam"),
+        ("x=eps:0:1:8:log", "x", "log axis needs lo > 0"),
+        ("x=b1:a:1:8", "x", "not a number"),
+        ("x=b1:0.1:0.9", "x", "key:lo:hi:n"),
+        ("x=b1:0.1:0.9:8&y=b1:0.2:0.5:4", "y", "both axes sweep b1"),
+        ("x=b1:0.1:0.9:64&y=b2:0.1:0.9:64&steps=2000", "y", "exceeds the cap"),
+        ("opt=gd", "opt", "not one of"),
+        ("steps=2001", "steps", "out of range"),
+    ],
+)
+def test_bad_queries_are_refused_with_the_key_named(query, key, words):
+    with pytest.raises(ScenarioError) as err:
+        SweepScenario.parse(query)
+    assert err.value.key == key and words in str(err.value)
+    s, warnings = SweepScenario.from_query(query)  # the page: a default and a warning
+    assert warnings and s == SweepScenario.parse(s.to_query())
+
+
+def test_cli_bad_sweep_is_one_stderr_line_and_exit_2(capsys):
+    assert cli.main(["sweep", "x=b1:0.1:0.9:100"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "x:" in err and "2 to 64" in err
+
+
+_KEYS = {  # key -> (lo, hi) within its range
+    "lr": (1e-4, 1.0),
+    "b1": (0.0, 0.999),
+    "b2": (0.0, 0.999),
+    "eps": (1e-9, 5.0),
+    "wd": (0.0, 2.0),
+}
+
+
+@st.composite
+def sweeps(draw):
+    opt = draw(st.sampled_from(sorted(DEFAULT_AXES)))
+    keys = draw(st.permutations(["lr", *compute_keys(opt)]))[:2]
+    axes = []
+    for key in keys:
+        lo_bound, hi_bound = _KEYS[key]
+        a, b = sorted(
+            draw(st.lists(st.floats(lo_bound, hi_bound), min_size=2, max_size=2, unique=True))
+        )
+        log = draw(st.booleans()) and a > 0
+        axes.append(Axis(key, a, b, draw(st.integers(2, MAX_AXIS)), log))
+    steps = draw(st.integers(1, 200))
+    return SweepScenario(opt=opt, **_hyper(opt), steps=steps, x=axes[0], y=axes[1])
+
+
+def compute_keys(opt):
+    from core.scenario import HYPER_DEFAULTS
+
+    return list(HYPER_DEFAULTS[opt])
+
+
+def _hyper(opt):
+    from core.scenario import HYPER_DEFAULTS
+
+    return {k: HYPER_DEFAULTS[opt].get(k) for k in ("b1", "b2", "eps", "wd")}
+
+
+@settings(max_examples=150, deadline=None)
+@given(sweeps())
+def test_url_round_trip(s):
+    assert SweepScenario.parse(s.to_query()) == s
+    ix, iy = s.x.n - 1, 0
+    cell = s.cell(ix, iy)  # every cell is a valid single scenario with the axis values
+    assert getattr(cell, s.x.key) == s.x.values[ix] and getattr(cell, s.y.key) == s.y.values[0]
+
+
+def test_sweep_json_has_every_metric_as_a_grid():
+    res = compute_sweep(SweepScenario.parse("x=b1:0.5:0.9:3&y=b2:0.5:0.9:2&steps=5"))
+    out = sweep_json(res)
+    assert set(out["metrics"]) == set(res.metrics)
+    assert all(np.shape(v) == (2, 3) for v in out["metrics"].values())
