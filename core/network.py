@@ -20,20 +20,19 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from core import compute
+from core import compute, limits
 from core.datasets import Dataset, make_dataset
 from core.dynamics import DYNAMICS, Run, simulate
 from core.landscape import Slice, filter_normalized, loss_slice, principal
+from core.limits import FIT_GRID
 from core.mlp import MLP
-from core.network_fields import MAX_WORK, NETWORK_FIELDS, train_size
+from core.network_fields import NETWORK_FIELDS, train_size
 from core.optimizers import make_optimizer
 from core.order import OrderStudy, order_study
 from core.regularizer import Regularizer, implicit_regularizer
 from core.scenario import QueryMixin, ScenarioError
 
 Tensor = torch.Tensor
-FIT_GRID = 60  # decision-boundary grid (FIT_GRID^2 inputs), or points of a 1D fit
-SLICE_GRID = 31  # largest landscape grid; shrinks to fit the work cap
 _ELEMENTS = 1 << 22  # rows * points * width per chunk when evaluating many networks
 
 # Query presets for a page.  The defaults are each optimizer's usual ones; with
@@ -329,9 +328,8 @@ def fit(s: NetworkScenario, device: str | None = None) -> Fit:
 
 
 def slice_grid(s: NetworkScenario) -> int:
-    """The landscape resolution: SLICE_GRID, or less so grid^2 * points * d fits the cap."""
-    per_point = train_size(s.n, s.split) * model(s).size
-    return max(5, min(SLICE_GRID, math.isqrt(MAX_WORK // per_point)))
+    """The landscape resolution (core.limits.slice_grid: it shrinks to fit the budget)."""
+    return limits.slice_grid(model(s).size, train_size(s.n, s.split))
 
 
 @lru_cache(maxsize=16)
@@ -409,9 +407,12 @@ def order(
     against h, all step sizes in one batched simulate (s.lr and s.steps are unused)."""
     steps = max(max(1, round(horizon / h)) for h in hs)
     mlp, dev = model(s), _device(device)
-    work = len(hs) * steps * mlp.size * (s.batch or train_size(s.n, s.split))
-    if work > MAX_WORK:
-        raise ScenarioError("hs", f"the study needs {work:.3g} work units (max {MAX_WORK:.3g})")
+    points = len(hs) * (s.batch or train_size(s.n, s.split))  # one row per step size
+    message = limits.over_budget(
+        limits.network_run_seconds(mlp.size, steps, points), "the study", "the smallest h"
+    )
+    if message:
+        raise ScenarioError("hs", message)
     loss = training_loss(mlp, dataset(s), s.batch, steps, s.seed, dev)
     opt = make_optimizer(s.opt, **s.hyper)
     return order_study(loss, opt, mlp.init(s.seed, device=dev), hs, horizon)

@@ -1,7 +1,7 @@
 """The query keys of a network scenario, with caps so that no URL can pin the server.
 
-Sizes are capped one by one (width, depth, n, steps), and the run as a whole twice:
-the work d * steps * (points per step) bounds the time, d * (steps + 1) the memory a
+Sizes are capped one by one (width, depth, n, steps), and the run as a whole twice
+(core.limits): its predicted time bounds the computation, d * (steps + 1) the memory a
 stored trajectory takes.  Both are checked on `steps`, the last key they depend on, so
 the message names it and says which other keys enter.
 """
@@ -11,16 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
+from core import limits
 from core.datasets import DATASETS, REGRESSION
+from core.limits import MAX_DEPTH, MAX_NET_STEPS, MAX_POINTS, MAX_STORED, MAX_WIDTH
 from core.mlp import ACTIVATIONS, MLP
 from core.scenario import OPTIMIZER_FIELDS, Field, constant, in_range, integer, number, one_of
-
-MAX_WIDTH = 64
-MAX_DEPTH = 4
-MAX_POINTS = 2000
-MAX_STEPS = 2000
-MAX_WORK = 500_000_000  # d * steps * points per step: ~20 s on two CPU cores
-MAX_STORED = 4_000_000  # d * (steps + 1): 32 MB per trajectory in float64
 
 
 def train_size(n: int, split: float) -> int:
@@ -45,15 +40,15 @@ def _check_batch(batch: int, s: Mapping) -> None:
 
 
 def _check_steps(steps: int, s: Mapping) -> None:
-    in_range(1, MAX_STEPS)(steps, s)
+    in_range(1, MAX_NET_STEPS)(steps, s)
     d = parameter_count(s)
-    points = s["batch"] or train_size(s["n"], s["split"])
-    work = d * steps * points
-    if work > MAX_WORK:
-        raise ValueError(
-            f"{d} parameters x {steps} steps x {points} points = {work:.3g} exceeds the cap "
-            f"{MAX_WORK:.3g}; lower steps, width, depth, n or batch"
-        )
+    n_train = train_size(s["n"], s["split"])
+    seconds = limits.network_seconds(d, steps, s["batch"] or n_train, n_train, s["n"] - n_train)
+    message = limits.over_budget(
+        seconds, f"{d} parameters x {steps} steps", "steps, width, depth, n or batch"
+    )
+    if message:
+        raise ValueError(message)
     stored = d * (steps + 1)
     if stored > MAX_STORED:
         raise ValueError(

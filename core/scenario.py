@@ -16,14 +16,13 @@ from dataclasses import dataclass, fields
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from core import limits
 from core.expression import MAX_LENGTH, ExpressionError, parse
+from core.limits import MAX_COMPARE, MAX_COORD, MAX_GRID, MAX_LIST, MAX_ORDER_STEPS, MAX_STEPS
 from core.losses import CUSTOM_WINDOW, ZOO
 from core.optimizers import OPTIMIZERS
 
 VERSION = "1"
-MAX_STEPS = 5000  # one trajectory set: 3 dynamics x MAX_STEPS gradient steps
-MAX_GRID = 200  # surfaces are MAX_GRID^2 points
-MAX_ORDER_STEPS = 20000  # the order study runs sum(T / h) steps
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 # the usual defaults of each optimizer (PyTorch's; Lion's paper; eps = 0: exact sign),
@@ -71,8 +70,8 @@ def integer(text: str) -> int:
 
 def numbers(text: str) -> tuple[float, ...]:
     parts = text.split(",")
-    if len(parts) > 16:
-        raise ValueError("too many values (max 16)")
+    if len(parts) > MAX_LIST:
+        raise ValueError(f"too many values (max {MAX_LIST})")
     return tuple(number(p) for p in parts)
 
 
@@ -153,8 +152,8 @@ def _check_expression(text: str, s: Mapping) -> None:
 def _check_window(w: tuple, s: Mapping) -> None:
     if len(w) != 4 or not (w[0] < w[1] and w[2] < w[3]):
         raise ValueError("needs xmin,xmax,ymin,ymax with xmin < xmax and ymin < ymax")
-    if max(abs(v) for v in w) > 1e6:
-        raise ValueError("coordinates beyond ±1e6")
+    if max(abs(v) for v in w) > MAX_COORD:
+        raise ValueError(f"coordinates beyond ±{MAX_COORD:g}")
 
 
 def _check_horizon(T: float, s: Mapping) -> None:
@@ -162,8 +161,8 @@ def _check_horizon(T: float, s: Mapping) -> None:
 
 
 def _check_steps_list(hs: tuple, s: Mapping) -> None:
-    if not 2 <= len(hs) <= 8:
-        raise ValueError("needs 2 to 8 step sizes")
+    if not 2 <= len(hs) <= limits.MAX_STEP_SIZES:
+        raise ValueError(f"needs 2 to {limits.MAX_STEP_SIZES} step sizes")
     if any(not 0 < h <= 1 for h in hs):
         raise ValueError("step sizes must lie in (0, 1]")
     if len(set(hs)) != len(hs):
@@ -173,13 +172,34 @@ def _check_steps_list(hs: tuple, s: Mapping) -> None:
         raise ValueError(f"T/h sums to {sum(steps)} steps (max {MAX_ORDER_STEPS})")
     if min(steps) < 1:
         raise ValueError("a step size is longer than the horizon T")
+    _check_cost(limits.order_seconds(s["T"], hs), "the order study", "T or the smallest h")
+
+
+def _check_cost(seconds: float, what: str, keys: str) -> None:
+    message = limits.over_budget(seconds, what, keys)
+    if message:
+        raise ValueError(message)
+
+
+def _check_steps(steps: int, s: Mapping) -> None:
+    in_range(1, MAX_STEPS)(steps, s)
+    _check_cost(limits.plane_run_seconds(steps), f"{steps} steps", "steps")
+
+
+def _check_grid(grid: int, s: Mapping) -> None:
+    in_range(10, MAX_GRID)(grid, s)
+    seconds = limits.plane_seconds(s["steps"], grid)
+    _check_cost(seconds, f"{s['steps']} steps with a {grid}x{grid} grid", "steps or grid")
 
 
 def _check_compare(opts: tuple, s: Mapping) -> None:
-    if not 2 <= len(opts) <= 4:
-        raise ValueError("needs 2 to 4 optimizers")
+    if not 2 <= len(opts) <= MAX_COMPARE:
+        raise ValueError(f"needs 2 to {MAX_COMPARE} optimizers")
     for o in opts:
         one_of(tuple(OPTIMIZERS))(o, s)
+    for o in set(opts):
+        if opts.count(o) > 1:
+            raise ValueError(f"{o!r} is listed {opts.count(o)} times")
 
 
 def _window_default(s: Mapping) -> tuple:
@@ -190,10 +210,10 @@ def _start_default(i: int):
     return lambda s: ZOO[s["loss"]].start[i] if s["loss"] in ZOO else 0.5
 
 
-_COORD = in_range(-1e6, 1e6)
+_COORD = in_range(-MAX_COORD, MAX_COORD)
 
 SCENARIO_FIELDS = OPTIMIZER_FIELDS + (
-    Field("steps", integer, constant(100), in_range(1, MAX_STEPS)),
+    Field("steps", integer, constant(100), _check_steps),
     Field("loss", str, constant("reference"), one_of((*ZOO, "custom"))),
     Field(
         "f",
@@ -205,7 +225,7 @@ SCENARIO_FIELDS = OPTIMIZER_FIELDS + (
     Field("x0", number, _start_default(0), _COORD),
     Field("y0", number, _start_default(1), _COORD),
     Field("win", numbers, _window_default, _check_window),
-    Field("grid", integer, constant(60), in_range(10, MAX_GRID)),
+    Field("grid", integer, constant(60), _check_grid),
     Field("T", number, constant(1.0), _check_horizon),
     Field("hs", numbers, constant((0.04, 0.02, 0.01, 0.005)), _check_steps_list),
     Field("cmp", names, constant(("adamw", "lion")), _check_compare),

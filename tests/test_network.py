@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.datasets import CLASSIFICATION, DATASETS, make_dataset
+from core.limits import MAX_NET_STEPS, MAX_WIDTH
 from core.mlp import MLP
 from core.network import (
     PRESETS,
@@ -31,7 +32,6 @@ from core.network import (
     run_network,
     training_loss,
 )
-from core.network_fields import MAX_STEPS, MAX_WIDTH
 from core.optimizers import make_optimizer
 from core.scenario import HYPER_DEFAULTS, ScenarioError
 
@@ -268,7 +268,7 @@ def test_defaults_and_updated():
         (f"width={MAX_WIDTH + 1}", "width"),
         ("depth=9", "depth"),
         ("n=100000", "n"),
-        (f"steps={MAX_STEPS + 1}", "steps"),
+        (f"steps={MAX_NET_STEPS + 1}", "steps"),
         ("width=64&depth=4&n=2000&steps=2000", "steps"),  # the work cap
         ("width=64&depth=4&n=20&steps=1000", "steps"),  # the stored-trajectory cap
         ("batch=500", "batch"),

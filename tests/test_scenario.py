@@ -27,11 +27,11 @@ def scenarios(draw):
     }
     values = {k: (draw(hyper[k]) if k in HYPER_DEFAULTS[opt] else None) for k in hyper}
     xmin, ymin = draw(st.floats(-100, 99, **finite)), draw(st.floats(-100, 99, **finite))
-    hs = tuple(draw(st.lists(st.floats(0.001, 0.2, **finite), min_size=2, max_size=5, unique=True)))
+    hs = tuple(draw(st.lists(st.floats(0.002, 0.2, **finite), min_size=2, max_size=5, unique=True)))
     return Scenario(
         opt=opt,
         lr=draw(st.floats(1e-6, 10.0, **finite)),
-        steps=draw(st.integers(1, MAX_STEPS)),
+        steps=draw(st.integers(1, 1000)),  # within the time budget at any grid
         loss=loss,
         f=draw(st.sampled_from(EXPRESSIONS)) if loss == "custom" else None,
         x0=draw(st.floats(-1e6, 1e6, **finite)),
@@ -40,7 +40,13 @@ def scenarios(draw):
         grid=draw(st.integers(10, 200)),
         hs=hs,
         T=draw(st.floats(0.5, 2.0, **finite)),
-        cmp=tuple(draw(st.lists(st.sampled_from(sorted(HYPER_DEFAULTS)), min_size=2, max_size=4))),
+        cmp=tuple(
+            draw(
+                st.lists(
+                    st.sampled_from(sorted(HYPER_DEFAULTS)), min_size=2, max_size=4, unique=True
+                )
+            )
+        ),
         **values,
     )
 

@@ -1,0 +1,92 @@
+"""Every cap of the app and the CLI, and the cost model behind them.
+
+Sizes are capped one by one (steps, grid, width, ...), and each page's computation as a
+whole by its predicted time: the `*_seconds` functions model the engine's cost term by
+term, with constants measured on the reference machine (2 shared CPU cores, one torch
+thread) by benchmarks/bench_caps.py, which also searches the corners of the caps and
+prints the worst measured time and memory.  A scenario whose predicted time exceeds
+BUDGET_S is refused with a message naming the keys that enter the cost.
+
+The scenario specs (core.scenario, core.network_fields) and the sweep tools take their
+caps from here; nothing else defines a limit.
+"""
+
+from __future__ import annotations
+
+import math
+
+BUDGET_S = 4.0  # predicted seconds of one page's computation (measured target: <= 5 s)
+
+# --- 2D scenarios (/playground, /compare, /theory, python -m core simulate|order) ---
+MAX_STEPS = 5000  # steps of one trajectory set
+MAX_GRID = 200  # surfaces are MAX_GRID^2 points
+MAX_ORDER_STEPS = 20000  # the order study's sum of T/h
+MAX_STEP_SIZES = 8  # step sizes of an order study
+MAX_COMPARE = 4  # optimizers on /compare
+MAX_LIST = 16  # values of a comma-separated query value
+MAX_COORD = 1e6  # |coordinate| of a start or a window
+
+# --- networks (/network, python -m core network) ---
+MAX_WIDTH = 64
+MAX_DEPTH = 4
+MAX_POINTS = 2000  # data points (train + test)
+MAX_NET_STEPS = 2000
+MAX_STORED = 4_000_000  # d * (steps + 1): one stored trajectory, 32 MB in float64
+SLICE_GRID = 31  # largest landscape grid (it shrinks to fit the budget)
+FIT_GRID = 60  # decision-boundary grid (FIT_GRID^2 inputs), or points of a 1D fit
+
+# --- the cost model (seconds on the reference machine) ---
+# The engine steps the three dynamics (and the corrected run's extra copies) as rows of
+# one batch.  Per step it pays a fixed overhead (autograd calls, small tensor ops) and,
+# for a network, forward + backward passes whose cost is ~ parameters x points.  Today's
+# engine also sums its whole history every step: a cost ~ parameters x steps per step.
+STEP_2D_S = 2.5e-3  # one step of the three 2D dynamics (any number of batched rows)
+GRID_2D_S = 2e-6  # one grid point of the 2D surfaces
+STEP_NET_S = 6e-3  # fixed overhead of one network step
+TRAIN_NET_S = 5e-8  # per parameter x point of one training step (3 dynamics, HVPs)
+HISTORY_NET_S = 2e-9  # per parameter x stored step, every step (history sums)
+EVAL_NET_S = 2e-9  # per parameter x point of one forward pass when evaluating a run
+
+
+def plane_run_seconds(steps: int) -> float:
+    """The three dynamics of one 2D scenario (or one batched order study)."""
+    return STEP_2D_S * steps
+
+
+def plane_seconds(steps: int, grid: int, optimizers: int = 1) -> float:
+    """/playground (one optimizer) or /compare: trajectories and surfaces per optimizer."""
+    return optimizers * (plane_run_seconds(steps) + GRID_2D_S * grid * grid)
+
+
+def order_seconds(T: float, hs: tuple[float, ...]) -> float:
+    """/theory: every step size is a row of one batched run to the longest horizon."""
+    return plane_run_seconds(max(max(1, round(T / h)) for h in hs))
+
+
+def network_run_seconds(d: int, steps: int, points: int) -> float:
+    """Training: the three dynamics on `points` points per step (the batch)."""
+    return steps * (STEP_NET_S + TRAIN_NET_S * d * points + HISTORY_NET_S * d * steps / 2)
+
+
+def network_seconds(d: int, steps: int, points: int, n_train: int, n_test: int) -> float:
+    """/network: training, then the losses of the three runs at every step (train and
+    test), the gradient along the memory run, and the landscape slice."""
+    evaluate = EVAL_NET_S * d * (steps + 1) * (3 * n_train + 3 * n_test + 3 * n_train)
+    grid = slice_grid(d, n_train)
+    return network_run_seconds(d, steps, points) + evaluate + 3 * EVAL_NET_S * grid**2 * d * n_train
+
+
+def slice_grid(d: int, n_train: int) -> int:
+    """The landscape resolution: SLICE_GRID, or less so that the slice (forward and
+    backward at grid^2 parameter vectors) takes at most a quarter of the budget."""
+    per_point = 3 * EVAL_NET_S * d * n_train
+    return max(5, min(SLICE_GRID, math.isqrt(int(BUDGET_S / 4 / per_point))))
+
+
+def over_budget(seconds: float, what: str, keys: str) -> str | None:
+    """The refusal message when `seconds` exceed the budget (None when it fits)."""
+    if seconds <= BUDGET_S:
+        return None
+    return (
+        f"{what} would take about {seconds:.3g} s of computing (max {BUDGET_S:g} s); lower {keys}"
+    )

@@ -1,0 +1,116 @@
+"""The caps of core.limits: the worst URLs of issue 10 are refused with a message that
+names the budget, and every scenario that parses fits the time budget on each page."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core import limits
+from core.network import NetworkScenario
+from core.network_fields import train_size
+from core.scenario import Scenario
+
+
+def _network_seconds(s: NetworkScenario) -> float:
+    from core.network import model
+
+    n_train = train_size(s.n, s.split)
+    return limits.network_seconds(
+        model(s).size, s.steps, s.batch or n_train, n_train, s.n - n_train
+    )
+
+
+@pytest.mark.parametrize(
+    "query, key",
+    [
+        ("opt=adamw&b2=0.99999999&T=1.9998&hs=0.0001,1", "hs"),  # /theory: 38.5 s
+        ("opt=adam&steps=5000", "steps"),  # /playground at the old step cap
+    ],
+)
+def test_worst_2d_urls_are_refused(query, key):
+    s, warnings = Scenario.from_query(query)
+    assert any(w.startswith(f"{key}: ") and "of computing" in w for w in warnings), warnings
+    assert limits.order_seconds(s.T, s.hs) <= limits.BUDGET_S
+    assert limits.plane_seconds(s.steps, s.grid) <= limits.BUDGET_S
+    with pytest.raises(ValueError, match="of computing"):
+        Scenario.parse(query)  # the CLI refuses it
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "width=42&depth=2&n=20&steps=2000&opt=lion&eps=0.1",  # 25-65 s at 12% of the cap
+        "width=64&depth=1&n=2000&steps=1297",  # 23.7 s and 3.17 GiB
+        "opt=gd&width=64&depth=4&n=20&steps=313",
+    ],
+)
+def test_worst_network_urls_are_refused(query):
+    s, warnings = NetworkScenario.from_query(query)
+    assert any("of computing" in w for w in warnings), warnings
+    assert _network_seconds(s) <= limits.BUDGET_S
+    with pytest.raises(ValueError, match="of computing"):
+        NetworkScenario.parse(query)
+
+
+def test_compare_dedupes_nothing_and_refuses_duplicates():
+    s, warnings = Scenario.from_query("cmp=adam,adam")
+    assert s.cmp == ("adamw", "lion")
+    assert warnings == ["cmp: 'adam' is listed 2 times; using the default adamw,lion"]
+
+
+_NET_VALUES = {
+    "width": st.integers(1, limits.MAX_WIDTH),
+    "depth": st.integers(1, limits.MAX_DEPTH),
+    "n": st.integers(20, limits.MAX_POINTS),
+    "steps": st.integers(1, limits.MAX_NET_STEPS),
+    "batch": st.integers(0, 64),
+    "split": st.sampled_from([0.0, 0.25, 0.5]),
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.fixed_dictionaries({}, optional=_NET_VALUES))
+def test_every_network_scenario_fits_the_budget(params):
+    s, _ = NetworkScenario.from_query(urlencode(params))
+    assert _network_seconds(s) <= limits.BUDGET_S
+    assert model_size(s) * (s.steps + 1) <= limits.MAX_STORED
+
+
+def model_size(s: NetworkScenario) -> int:
+    from core.network import model
+
+    return model(s).size
+
+
+_PLANE_VALUES = {
+    "steps": st.integers(1, limits.MAX_STEPS),
+    "grid": st.integers(10, limits.MAX_GRID),
+    "T": st.floats(0.1, 10.0),
+    "hs": st.lists(st.floats(1e-4, 1.0), min_size=2, max_size=8, unique=True).map(
+        lambda hs: ",".join(repr(h) for h in hs)
+    ),
+}
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.fixed_dictionaries({}, optional=_PLANE_VALUES))
+def test_every_2d_scenario_fits_the_budget(params):
+    s, _ = Scenario.from_query(urlencode(params))
+    assert limits.plane_seconds(s.steps, s.grid) <= limits.BUDGET_S
+    assert limits.order_seconds(s.T, s.hs) <= limits.BUDGET_S
+
+
+def test_compare_page_refuses_a_comparison_over_budget():
+    from streamlit.testing.v1 import AppTest
+
+    from tests.test_app import open_page
+
+    steps = int(limits.BUDGET_S / limits.STEP_2D_S / 3)  # one run fits, four do not
+    at = open_page("compare", {"v": "1", "steps": str(steps), "cmp": "adam,lion,hb,gd"})
+    assert isinstance(at, AppTest) and not at.exception
+    assert [e.value for e in at.error] and "of computing" in at.error[0].value
+    assert not at.get("plotly_chart")
