@@ -39,6 +39,12 @@ PAGES = [
         url_path="network",
     ),
     st.Page(
+        "app_pages/sweep.py",
+        title="Phase diagram",
+        icon=":material/grid_on:",
+        url_path="sweep",
+    ),
+    st.Page(
         "app_pages/gallery.py", title="Gallery", icon=":material/photo_library:", url_path="gallery"
     ),
     st.Page(

@@ -1,11 +1,14 @@
 """/gallery: curated scenarios, each a thumbnail and a link with its full query."""
 
+from dataclasses import replace
+
 import streamlit as st
 
 from core import compute, network
 from core.network import NetworkScenario
 from core.scenario import Scenario
-from ui import layout, network_plots, plots
+from core.sweep import SweepScenario
+from ui import layout, network_plots, plots, sweep_controls, sweep_plots
 from ui.gallery import GALLERY
 
 st.title("Gallery")
@@ -13,6 +16,11 @@ st.caption("Curated scenarios: each link opens its page with the full scenario i
 
 
 def thumbnail(page: str, query: str):
+    if page == "sweep":  # the theory's verdict on a coarser grid, few steps
+        s = SweepScenario.parse(query)
+        small = {a: replace(getattr(s, a), n=min(getattr(s, a).n, 12)) for a in ("x", "y")}
+        s = replace(s, steps=min(s.steps, 60), **small)
+        return sweep_plots.thumbnail_figure(sweep_controls.result(s.to_query()))
     if page == "network":  # the distances of the two memoryless runs to the memory run
         s = NetworkScenario.parse(query.replace("&compare=1", "")).updated(steps=50)
         return network_plots.thumbnail_figure(network.result(s))

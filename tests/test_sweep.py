@@ -19,6 +19,7 @@ from core.sweep import (
     Axis,
     SweepScenario,
     compute_sweep,
+    sweep_csv,
     sweep_json,
 )
 
@@ -208,3 +209,48 @@ def test_sweep_json_has_every_metric_as_a_grid():
     out = sweep_json(res)
     assert set(out["metrics"]) == set(res.metrics)
     assert all(np.shape(v) == (2, 3) for v in out["metrics"].values())
+
+
+def _gallery(page_title_word: str) -> SweepScenario:
+    from ui.gallery import GALLERY
+
+    (example,) = [e for e in GALLERY if e.page == "sweep" and page_title_word in e.title]
+    s = SweepScenario.parse(example.query)
+    return s.updated(x=str(s.x).replace(":24", ":10"), y=str(s.y).replace(":24", ":10"))
+
+
+def test_gallery_adam_sweep_shows_the_boundary_moving_with_eps():
+    s = _gallery("Adam")
+    effect = compute_sweep(s).metrics["effect"]
+    above = s.y.values[:, None] > s.x.values[None, :]  # b2 > b1
+    assert (effect[above] == -1).any() and (effect[~above] == 1).all()
+    assert (effect[above] >= 0).any()  # "some cells above the diagonal regularize"
+    tiny = compute_sweep(s.updated(eps=1e-8)).metrics["effect"]
+    assert (tiny[above] == -1).all()  # as eps -> 0 the boundary is b1 = b2
+
+
+def test_gallery_heavy_ball_sweep():
+    s = _gallery("heavy ball")
+    res = compute_sweep(s)
+    momentum = s.y.values > 0
+    assert (res.metrics["effect"][momentum] == 1).all()  # "regularizes in every cell"
+    ratio = res.metrics["theory_error"]
+    assert ratio[1, 0] < 1  # small h and beta: the corrected run tracks the memory run
+    dead = res.diverged["corrected"] >= 0
+    assert dead[-1, -1] and not dead[1, 0]  # large h/(1 - beta): the corrected run diverges
+
+
+def test_csv_has_one_line_per_cell_with_every_metric():
+    res = compute_sweep(SweepScenario.parse("opt=hb&x=lr:0.01:10:3&y=b1:0.1:0.5:2&steps=150"))
+    lines = sweep_csv(res).splitlines()
+    head = lines[0].split(",")
+    assert len(lines) == 1 + 6 and head[:4] == ["ix", "iy", "lr", "b1"]
+    for line in lines[1:]:
+        row = dict(zip(head, line.split(","), strict=True))
+        ix, iy = int(row["ix"]), int(row["iy"])
+        assert float(row["lr"]) == res.x[ix] and float(row["b1"]) == res.y[iy]
+        for name, grid in res.metrics.items():
+            v = grid[iy, ix]
+            assert (row[name] == "") if not np.isfinite(v) else float(row[name]) == v
+        assert int(row["diverged_memory"]) == res.diverged["memory"][iy, ix]
+    assert any(row.split(",")[-3] != "-1" for row in lines[1:])  # h = 10 diverges

@@ -91,6 +91,20 @@ GALLERY = (
         "regularizer; AdamW's anti-regularizes, Lion's does not.",
     ),
     Example(
+        "Phase diagram: where Adam's memory anti-regularizes",
+        "sweep",
+        "v=1&opt=adam&eps=0.1&x=b1:0.5:0.999:24&y=b2:0.5:0.999:24&steps=150",
+        "β₁ × β₂ cells: R = (c₁ − c₂)‖∇L‖₁ anti-regularizes above β₁ = β₂ where |∇L| ≫ ε; "
+        "with ε = 0.1 some cells above the diagonal regularize: the boundary moves with ε.",
+    ),
+    Example(
+        "Phase diagram: heavy ball's step size against its momentum",
+        "sweep",
+        "v=1&opt=hb&x=lr:0.005:0.1:24&y=b1:0.0:0.95:24&steps=150",
+        "Memory regularizes in every cell with β > 0; the corrected run tracks the real one "
+        "only for small h and β, and diverges where h/(1−β) is large.",
+    ),
+    Example(
         "Escaping a saddle with momentum",
         "playground",
         "v=1&opt=hb&lr=0.05&b1=0.6&loss=saddle",

@@ -8,8 +8,9 @@ with `publish()` and reruns, so the URL, the widgets and the figures never disag
 a copied URL reproduces the page in a fresh browser.
 
 The 2D pages share PLANE (core.scenario.Scenario); the network page has NETWORK
-(core.network.NetworkScenario), with its own widget keys and session scenario, so the
-pages never disturb each other.
+(core.network.NetworkScenario) and the phase diagram SWEEP (core.sweep.SweepScenario),
+each with its own widget keys and session scenario, so the pages never disturb each
+other.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import streamlit as st
 
 from core.network import NetworkScenario
 from core.scenario import HYPER_KEYS, Scenario
+from core.sweep import SweepScenario
 
 # URL flags of the app itself, not scenario fields: kept out of the scenario's parse (no
 # 'unknown key' warnings) and carried along whenever a scenario is published.
@@ -127,5 +129,13 @@ NETWORK = PageState(
     fields=("opt", "lr", *HYPER_KEYS, "data", "n", "noise", "split", "width", "depth", "act")
     + ("seed", "batch", "steps", "plane"),
     page_flags=("compare",),  # compare=1: AdamW against Lion
+    refused="Not applied. {key}: {message}",
+)
+SWEEP = PageState(
+    SweepScenario,
+    prefix="ws_",
+    session="_sweep",
+    fields=("opt", "lr", *HYPER_KEYS, "x", "y", "loss", "f", "x0", "y0", "steps"),
+    shown={"x": str, "y": str},
     refused="Not applied. {key}: {message}",
 )

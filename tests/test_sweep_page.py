@@ -1,0 +1,64 @@
+"""/sweep under streamlit.testing.v1.AppTest: renders, its words match its numbers,
+URL -> widgets, widgets -> URL, bad values warned about or refused with their key."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PAGE = "app_pages/sweep.py"
+SMALL = {"v": "1", "x": "b1:0.5:0.99:6", "y": "b2:0.5:0.999:5", "steps": "20"}
+
+
+def open_sweep(params: dict[str, str] | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update(SMALL if params is None else params)
+    at.run()
+    at.switch_page(PAGE).run()
+    return at
+
+
+def test_renders_and_the_verdict_counts_are_adams_closed_form():
+    at = open_sweep()
+    assert not at.exception, at.exception
+    assert not at.warning and not at.error
+    assert at.title[0].value == "Phase diagram"
+    text = at.caption[0].value
+    found = re.search(
+        r"regularizes in (\d+) cells, anti-regularizes in (\d+), mixed or none in (\d+)", text
+    )
+    # eps = 1e-8 at a point where |g| >> eps: R = (c1 - c2)||g||_1 (THEORY §5)
+    b1, b2 = np.linspace(0.5, 0.99, 6), np.linspace(0.5, 0.999, 5)
+    c = (b1 / (1 - b1))[None, :] - (b2 / (1 - b2))[:, None]
+    assert found and tuple(map(int, found.groups())) == ((c >= 0).sum(), (c < 0).sum(), 0)
+    assert "diverged in 0 cells" in text
+
+
+def test_url_sets_the_widgets():
+    at = open_sweep(SMALL | {"opt": "lion", "x": "eps:0.01:1:4:log", "y": "b1:0.5:0.9:3"})
+    assert not at.exception
+    assert at.selectbox(key="ws_opt").value == "lion"
+    assert at.text_input(key="ws_x").value == "eps:0.01:1.0:4:log"
+    assert at.text_input(key="ws_y").value == "b1:0.5:0.9:3"
+    assert at.number_input(key="ws_steps").value == 20
+
+
+def test_widget_changes_update_the_url():
+    at = open_sweep()
+    at.text_input(key="ws_x").set_value("b1:0.6:0.9:4").run()
+    assert at.query_params["x"] == "b1:0.6:0.9:4"
+    at.text_input(key="ws_y").set_value("b2:0.1:0.9:99").run()  # over the cap: refused
+    assert at.query_params["y"] == "b2:0.5:0.999:5"
+    assert "2 to 64" in " ".join(e.value for e in at.error)
+    assert not at.exception
+
+
+def test_invalid_url_values_warn_with_their_key():
+    at = open_sweep(SMALL | {"x": "b1:0.5:0.99:500", "steps": "abc"})
+    assert not at.exception
+    text = " ".join(w.value for w in at.warning)
+    assert "x:" in text and "steps:" in text

@@ -1,0 +1,72 @@
+"""The sidebar of /sweep (widgets mirroring core.sweep.SweepScenario through
+ui.state.SWEEP), its cached computation, its downloads, and the click on a cell that
+opens that cell on /playground."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.losses import ZOO
+from core.sweep import MAX_SWEEP_STEPS, SweepResult, SweepScenario, compute_sweep
+from ui.controls import number, optimizer, widget
+from ui.state import SWEEP
+
+AXIS_HELP = (
+    "key:lo:hi:cells, or key:lo:hi:cells:log for log spacing; key is lr or one of the "
+    "optimizer's hyperparameters, 2 to 64 cells"
+)
+
+
+def sidebar(s: SweepScenario) -> None:
+    st.subheader("Optimizer")
+    optimizer(s, page=SWEEP)
+    st.caption("The swept hyperparameters take the axes' values; the others these.")
+    st.subheader("Axes")
+    widget(SWEEP, "x", st.text_input, "x axis", help=AXIS_HELP)
+    widget(SWEEP, "y", st.text_input, "y axis", help=AXIS_HELP)
+    st.subheader("Loss, start and steps")
+    widget(
+        SWEEP,
+        "loss",
+        st.selectbox,
+        "Loss",
+        [*ZOO, "custom"],
+        format_func=lambda k: ZOO[k].title if k in ZOO else "Custom expression",
+    )
+    if s.loss == "custom":
+        widget(SWEEP, "f", st.text_input, "L(x, y) =")
+    left, right = st.columns(2)
+    with left:
+        number(SWEEP, "x0", "start x₀", 0.1)
+    with right:
+        number(SWEEP, "y0", "start y₀", 0.1)
+    widget(
+        SWEEP,
+        "steps",
+        st.number_input,
+        "steps",
+        min_value=1,
+        max_value=MAX_SWEEP_STEPS,
+        step=50,
+        help="iterations of every cell's three runs (cells x steps is capped)",
+    )
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def result(query: str) -> SweepResult:
+    """The sweep of a (normalized) query string, computed once per query."""
+    return compute_sweep(SweepScenario.parse(query))
+
+
+def clicked_cell(chart_keys: list[str]) -> tuple[int, int] | None:
+    """The (ix, iy) of the cell clicked on any of the charts, if any."""
+    for key in chart_keys:
+        event = st.session_state.get(key)
+        points = event.selection.points if event else []
+        for p in points:
+            data = p.get("customdata")  # the click layer's (ix, iy, value)
+            if isinstance(data, dict):  # the browser sends an array as {"0": .., "1": ..}
+                data = [data.get(str(i)) for i in range(len(data))]
+            if data and len(data) >= 2 and data[0] is not None and data[1] is not None:
+                return int(data[0]), int(data[1])
+    return None
