@@ -35,6 +35,11 @@ MAX_STORED = 4_000_000  # d * (steps + 1): one stored trajectory, 32 MB in float
 SLICE_GRID = 31  # largest landscape grid (it shrinks to fit the budget)
 FIT_GRID = 60  # decision-boundary grid (FIT_GRID^2 inputs), or points of a 1D fit
 
+# --- phase diagrams (/sweep, python -m core sweep) ---
+MAX_AXIS = 64  # cells per axis: at most 64 x 64 = 4096 cells
+MAX_SWEEP_STEPS = 2000
+MAX_SWEEP_WORK = 64 * 64 * 1000  # cells x steps (benchmarks/bench_sweep.py: the 2 s case)
+
 # --- the cost model (seconds on the reference machine) ---
 # The engine steps the three dynamics (and the corrected run's extra copies) as rows of
 # one batch.  Per step it pays a fixed overhead (autograd calls, small tensor ops) and,

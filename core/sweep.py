@@ -30,6 +30,7 @@ from core.dynamics import (
     readout_at,
     simulate,
 )
+from core.limits import MAX_AXIS, MAX_SWEEP_STEPS, MAX_SWEEP_WORK
 from core.losses import ZOO
 from core.optimizers import Geometric, Optimizer, make_optimizer
 from core.scenario import (
@@ -46,9 +47,6 @@ from core.scenario import (
 )
 
 Tensor = torch.Tensor
-MAX_AXIS = 64  # cells per axis: at most 64 x 64 = 4096 cells
-MAX_SWEEP_STEPS = 2000
-MAX_SWEEP_WORK = 64 * 64 * 1000  # cells x steps (the paths take 48 bytes per unit)
 FINE = 160  # the verdict's boundary is traced on a FINE x FINE grid (closed form, cheap)
 
 # The axes a sweep opens with, per optimizer: the pairs where its theory has a boundary
