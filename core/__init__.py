@@ -4,8 +4,6 @@ A pure library (torch + numpy): optimizers declared by their memory (optimizers)
 memory / memoryless / corrected dynamics derived from a declaration (dynamics), losses
 (losses, expression), surfaces and perturbed losses (surfaces), the order study (order),
 scenarios with a URL round trip (scenario), and the CLI (python -m core).
+
+No global settings: every tensor is made with an explicit dtype (float64 for 2D work).
 """
-
-import torch
-
-torch.set_default_dtype(torch.float64)

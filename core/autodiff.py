@@ -31,6 +31,8 @@ def grad_and_hvp(
         return g, None
 
     def hvp(v: Tensor) -> Tensor:
+        if not g.requires_grad:  # a constant gradient (f = x, max(x, y), 2): H = 0
+            return torch.zeros_like(v)
         with torch.enable_grad():
             (hv,) = torch.autograd.grad(g, t, v, allow_unused=True)
         return torch.zeros_like(v) if hv is None else hv  # None: the loss is linear

@@ -10,7 +10,8 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from core.dynamics import DYNAMICS, Run, simulate
+from core import fast2d
+from core.dynamics import DYNAMICS, Run
 from core.losses import batched
 from core.optimizers import Optimizer, make_optimizer
 from core.order import OrderStudy, order_study
@@ -40,7 +41,7 @@ def start(s: Scenario) -> torch.Tensor:
 
 @lru_cache(maxsize=64)
 def trajectories(s: Scenario) -> Run:
-    return simulate(loss(s), optimizer(s), start(s), s.lr, s.steps)
+    return fast2d.simulate(s.expression, optimizer(s), start(s), s.lr, s.steps)
 
 
 @lru_cache(maxsize=64)
@@ -50,7 +51,7 @@ def surfaces(s: Scenario) -> Surfaces:
 
 @lru_cache(maxsize=32)
 def order(s: Scenario) -> OrderStudy:
-    return order_study(loss(s), optimizer(s), start(s), s.hs, s.T)
+    return order_study(s.expression, optimizer(s), start(s), s.hs, s.T, fast2d.simulate)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from core.autodiff import grad_and_hvp, jvp
-from core.optimizers import Optimizer
+from core.optimizers import Geometric, Optimizer
 
 Tensor = torch.Tensor
 DYNAMICS = ("memory", "memoryless", "corrected")
@@ -75,10 +75,12 @@ class Run:
 
 
 class _Schedule:
-    """Every weight-derived number of a run, computed once in numpy before stepping.
+    """The general path, for any declared weights w_i(n, k): every weight-derived number
+    in numpy before stepping, the history of features kept for the memory run, and D_i
+    summed over the past (O(n) a step).  The reference the recursive path is tested on.
 
     W[b, i] = W_i(b) for b < steps.  Fbar^(b) depends on b only through W[b], so equal
-    rows are grouped (bias-corrected Adam has one group) and D_i sums per group.
+    rows are grouped and D_i sums per group.
     """
 
     def __init__(self, opt: Optimizer, steps: int):
@@ -89,6 +91,7 @@ class _Schedule:
             for av in opt.averages
         ]
         self.W = np.stack([np.stack(s) for s in sums], axis=1) if self.p else None
+        self.hvp_count = self.p
         if self.p:
             flat = self.W.reshape(steps, -1)
             _, first, inverse = np.unique(flat, axis=0, return_index=True, return_inverse=True)
@@ -98,9 +101,20 @@ class _Schedule:
             self.group = rank[inverse.reshape(-1)]
             self.group_W = self.W[np.sort(first)]
 
-    def memory_weights(self, n: int) -> list[np.ndarray]:
-        """w_i(n, n - b) for b = 0..n: the weight of the feature stored at step b."""
-        return [np.asarray(av.weights(n, np.arange(n, -1, -1))) for av in self.opt.averages]
+    def start(self, B: int, d: int, like: Tensor, steps: int) -> None:
+        self.history = [like.new_empty((steps, B, d)) for _ in range(self.p)]
+        self.B = B
+
+    def scales(self, n: int, like: Tensor) -> list:
+        return [_column(self.W[n, i], like) for i in range(self.p)]
+
+    def memory_averages(self, n: int, g: Tensor) -> list[Tensor]:
+        out = []
+        for i, av in enumerate(self.opt.averages):
+            self.history[i][n] = av.feature(g)
+            w = np.asarray(av.weights(n, np.arange(n, -1, -1)))  # w_i(n, n - b), b = 0..n
+            out.append(torch.einsum("nb,nbd->bd", _per_row(w, self.B, g), self.history[i][: n + 1]))
+        return out
 
     def correction_weights(self, n: int) -> tuple[int, np.ndarray]:
         """D_i = sum_u C[u, i] Fbar(group u): C from the tails sum_{k>=j} w_i(n, k)."""
@@ -113,6 +127,121 @@ class _Schedule:
             np.add.at(coef[:, i], self.group[:n], tails[::-1])
         return groups, coef
 
+    def directions(self, n: int, t: Tensor, g: Tensor) -> list[tuple[Tensor, Tensor | float]]:
+        """D_i = sum_{k=1..n} w_i(n, k) S_k(t), S_k = sum_{b=n-k..n-1} Fbar^(b)(t) (§2),
+        with Fbar^(b) evaluated once per group of equal W(b); as (D_i, 1)."""
+        B = t.shape[0]
+        groups, coef = self.correction_weights(n)
+        scales = [_per_row(self.group_W[:groups, i], B, t)[..., None] for i in range(self.p)]
+        fbar = readout_at(self.opt, g, scales) + self.opt.decay_term(t)  # (groups, B, d)
+        return [
+            (torch.einsum("ub,ubd->bd", _per_row(coef[:, i], B, t), fbar), 1.0)
+            for i in range(self.p)
+        ]
+
+
+class _Recursive:
+    """THEORY §7: geometric weights, O(1) state per average and no history.
+
+    Memory run: U(0) = 0, U(n+1) = phi(g_n) + r U(n), A(n) = (a phi(g_n) + c U(n)) / z(n).
+    Directions D_i(n) = sum_{b<n} T_i(n, n-b) Fbar^(b)(t), by the declared structure:
+    (b) every W_i(b) constant: D_i = m_i(n) Fbar (one Hessian-vector product);
+    (a) a linear readout: D_i = sum_j C_ij(n) phi_j(g) + m_i(n) decay t, with scalar
+        sequences C_ij(n) = sum_b T_i(n, n-b) W_j(b) computed once per run;
+    (c) otherwise Fbar^(b)(t) for every b < n as one stacked readout, contracted with the
+        closed-form tails (O(n) a step, no autograd).
+    A flat readout (exact-sign Lion) has M = 0: no directions at all.
+    """
+
+    def __init__(self, opt: Optimizer, steps: int):
+        self.opt = opt
+        self.p = len(opt.averages)
+        self.tables = [av.weights.tables(steps) for av in opt.averages]
+        self.W = W = [t.W[:steps] for t in self.tables]
+        self.constant = all(av.weights.constant_sum for av in opt.averages)
+        if opt.flat or self.p == 0:
+            self.case, self.hvp_count = "flat", 0
+        elif self.constant:
+            self.case, self.hvp_count = "b", 1
+        elif opt.linear:
+            self.case, self.hvp_count = "a", self.p
+            self.C = [[t.contraction(w) for w in W] for t in self.tables]
+        else:
+            self.case, self.hvp_count = "c", self.p
+
+    def start(self, B: int, d: int, like: Tensor, steps: int) -> None:
+        self.state = [like.new_zeros((B, d)) for _ in range(self.p)]
+        probe = like[:B]  # the memory rows: one block of B
+        self.coefficients = [
+            tuple(_row(v[None], 0, probe) for v in (t.head, t.tail, t.ratio)) for t in self.tables
+        ]
+
+    def scales(self, n: int, like: Tensor) -> list:
+        return [_row(w, n, like) for w in self.W]
+
+    def memory_averages(self, n: int, g: Tensor) -> list[Tensor]:
+        out = []
+        for i, (av, t) in enumerate(zip(self.opt.averages, self.tables, strict=True)):
+            f = av.feature(g)
+            a, c, r = self.coefficients[i]
+            out.append((a * f + c * self.state[i]) / _row(t.z, n, g))
+            self.state[i] = f + r * self.state[i]
+        return out
+
+    def directions(self, n: int, t: Tensor, g: Tensor) -> list[tuple[Tensor, Tensor | float]]:
+        opt = self.opt
+        moments = [_row(tb.moment, n, t) for tb in self.tables]
+        if self.case == "b":
+            fbar = readout_at(opt, g, self.scales(n, t)) + opt.decay_term(t)
+            return [(fbar, m) for m in moments]
+        decay = opt.decay_term(t)
+        if self.case == "a":
+            feats = [av.feature(g) for av in opt.averages]
+            out = []
+            for i in range(self.p):
+                D = decay * moments[i] if not isinstance(decay, float) else 0.0
+                for j, f in enumerate(feats):
+                    D = D + _row(self.C[i][j], n, t) * f
+                out.append((D, 1.0))
+            return out
+        return [(self._stacked(i, n, t, g) + decay * moments[i], 1.0) for i in range(self.p)]
+
+    def _stacked(self, i: int, n: int, t: Tensor, g: Tensor) -> Tensor:
+        """sum_{b<n} T_i(n, n-b) readout(g, W(b) phi(g)) in chunks of b (THEORY §7 c)."""
+        B, d = g.shape
+        chunk = max(1, _ELEMENTS // (B * d))
+        total = torch.zeros_like(g)
+        feats = [av.feature(g) for av in self.opt.averages]
+        for first in range(0, n, chunk):
+            last = min(n, first + chunk)
+            scales = [_per_block(w[first:last], B, g) for w in self.W]
+            readout = self.opt.readout(g, *(s * f for s, f in zip(scales, feats, strict=True)))
+            tails = _per_block(self.tables[i].tails(n, first)[: last - first], B, g)
+            total = total + (tails * readout).sum(0)
+        return total
+
+
+_ELEMENTS = 1 << 22  # b-chunk size of the stacked readouts, in elements
+
+
+def _row(table: np.ndarray, n: int, like: Tensor) -> Tensor | float:
+    """Row n of a (.., P) table: a float (P = 1) or a column tiled over the rows of like."""
+    row = table[n]
+    return float(row[0]) if row.shape[0] == 1 else _column(row, like)
+
+
+def _per_block(a: np.ndarray, B: int, like: Tensor) -> Tensor:
+    """(m, P) numbers as an (m, B, 1) tensor."""
+    return _per_row(a if a.shape[1] > 1 else a[:, 0], B, like)[..., None]
+
+
+def _plan(opt: Optimizer, steps: int):
+    """The recursive path where every average has geometric weights, else the general."""
+    geometric = all(
+        isinstance(av.weights, Geometric) and av.weights.recursive for av in opt.averages
+    )
+    return _Recursive(opt, steps) if geometric else _Schedule(opt, steps)
+
 
 def _column(a, like: Tensor) -> Tensor | float:
     """Per-trajectory scalars (B,) as a column tiled over the rows of `like`, which
@@ -120,7 +249,7 @@ def _column(a, like: Tensor) -> Tensor | float:
     a = np.asarray(a, dtype=np.float64)
     if a.ndim == 0:
         return float(a)
-    column = torch.as_tensor(a, dtype=like.dtype, device=like.device)[:, None]
+    column = torch.tensor(a, dtype=like.dtype, device=like.device)[:, None]
     return column.repeat(like.shape[0] // len(a), 1)
 
 
@@ -137,54 +266,62 @@ def simulate(loss, opt: Optimizer, theta0: Tensor, lr, steps: int, dynamics=DYNA
     `lr` is a float or one step size per trajectory.  The dynamics are stacked as row
     blocks of B and stepped together: one gradient graph, one readout, one update per
     step.  The loss is called exactly once per step (mini-batch losses rely on this).
+    Geometric weights run history-free (THEORY §7), any other weights by the general
+    path.
     """
     theta0 = torch.atleast_2d(theta0)
     B, d = theta0.shape
     K = len(dynamics)
     rows = {k: slice(j * B, (j + 1) * B) for j, k in enumerate(dynamics)}
     h = _column(lr, theta0.repeat(K, 1))
-    sched = _Schedule(opt, steps)
-    p = sched.p
+    plan = _plan(opt, steps)
+    plan.start(B, d, theta0, steps)
     paths = theta0.new_empty((steps + 1, K * B, d))
     paths[0] = theta0.repeat(K, 1)
     alive = torch.ones(K * B, dtype=torch.bool, device=theta0.device)
     diverged = np.full(K * B, -1)
+    all_alive = True
     memory, corrected = rows.get("memory"), rows.get("corrected")
-    history = [theta0.new_empty((steps, B, d)) for _ in range(p)] if memory else []
+    h_corrected = h if isinstance(h, float) else h[corrected]
 
     for n in range(steps):
         theta = paths[n]
-        # one graph: the gradients of every row, plus p - 1 more copies of the corrected
-        # rows for the Hessian-vector products H D_i of their correction
-        need_hvp = corrected is not None and p > 0 and n > 0
-        copies = [theta[corrected]] * (p - 1) if need_hvp else []
-        g_all, hvp = grad_and_hvp(loss, torch.cat([theta, *copies]), need_hvp)
+        # one graph: the gradients of every row, plus more copies of the corrected rows
+        # when the correction needs several Hessian-vector products
+        need_hvp = corrected is not None and plan.hvp_count > 0 and n > 0
+        copies = [theta[corrected]] * (plan.hvp_count - 1) if need_hvp else []
+        g_all, hvp = grad_and_hvp(loss, torch.cat([theta, *copies]) if copies else theta, need_hvp)
         g = g_all[: K * B]
 
         # memoryless and corrected read out W_i(n) phi_i(g); the memory run its averages
-        # A_i = sum_k w_i(n, k) phi_i(g_{n-k}) over the stored features
-        averages = memoryless_averages(opt, g, [_column(sched.W[n, i], g) for i in range(p)])
+        averages = memoryless_averages(opt, g, plan.scales(n, g))
         if memory:
-            for i, (av, w) in enumerate(zip(opt.averages, sched.memory_weights(n), strict=True)):
-                history[i][n] = av.feature(g[memory])
-                weights = _per_row(w, B, g)
-                averages[i][memory] = torch.einsum("nb,nbd->bd", weights, history[i][: n + 1])
+            for i, a in enumerate(plan.memory_averages(n, g[memory])):
+                averages[i][memory] = a
+        update = opt.readout(g, *averages)
         if need_hvp:
-            directions = _directions(opt, sched, n, theta[corrected], g[corrected])
+            tc, gc = theta[corrected], g[corrected]
+            directions = plan.directions(n, tc, gc)
+            bases = list({id(D): D for D, _ in directions}.values())  # D_i sharing a vector
             tangent = torch.zeros_like(g_all)
-            tangent[corrected] = directions[0]
-            tangent[K * B :] = torch.cat(directions[1:]) if p > 1 else 0.0
+            tangent[corrected] = bases[0]
+            if len(bases) > 1:
+                tangent[K * B :] = torch.cat(bases[1:])
             hv = hvp(tangent)
-            hvps = [hv[: K * B]]  # H D_1 on the corrected rows, 0 elsewhere
-            for i in range(1, p):
-                hvps.append(torch.zeros_like(g))
-                hvps[i][corrected] = hv[K * B + (i - 1) * B : K * B + i * B]
-            readout, correction = readout_and_correction(opt, g, averages, hvps)
-            update = readout + h * correction
-        else:  # no past iterates yet (M^(0) = 0), or no memory at all
-            update = opt.readout(g, *averages)
+            blocks = (
+                [hv[corrected]] + list(hv[K * B :].split(B)) if len(bases) > 1 else [hv[corrected]]
+            )
+            index = {id(D): j for j, D in enumerate(bases)}
+            hvps = [blocks[index[id(D)]] * f for D, f in directions]
+            averages_c = [a[corrected] for a in averages]
+            _, correction = readout_and_correction(opt, gc, averages_c, hvps)
+            update[corrected] += h_corrected * correction
 
         step = theta - h * (update + opt.decay_term(theta))
+        if all_alive and bool(torch.isfinite(step).all()):
+            paths[n + 1] = step
+            continue
+        all_alive = False
         ok = torch.isfinite(step).all(-1) & alive
         diverged[(alive & ~ok).cpu().numpy()] = n + 1
         alive &= ok
@@ -195,19 +332,11 @@ def simulate(loss, opt: Optimizer, theta0: Tensor, lr, steps: int, dynamics=DYNA
     )
 
 
-def _directions(opt: Optimizer, sched: _Schedule, n: int, t: Tensor, g: Tensor) -> list[Tensor]:
-    """D_i = sum_{k=1..n} w_i(n, k) S_k(t), S_k = sum_{b=n-k..n-1} Fbar^(b)(t) (§2),
-    with Fbar^(b) evaluated once per group of equal W(b)."""
-    B = t.shape[0]
-    groups, coef = sched.correction_weights(n)
-    scales = [_per_row(sched.group_W[:groups, i], B, t)[..., None] for i in range(sched.p)]
-    fbar = readout_at(opt, g, scales) + opt.decay_term(t)  # (groups, B, d)
-    return [torch.einsum("ub,ubd->bd", _per_row(coef[:, i], B, t), fbar) for i in range(sched.p)]
-
-
 def limit_moments(weights, n: int = 10**9) -> tuple[np.ndarray, np.ndarray]:
-    """W_i(inf) = sum_k w(inf, k) and sum_k k w(inf, k), summed until the tail is below
-    float64 resolution (the weights decay geometrically, THEORY §2)."""
+    """W_i(inf) = sum_k w(inf, k) and sum_k k w(inf, k): in closed form for geometric
+    weights (THEORY §7), else summed until the tail is below float64 resolution."""
+    if isinstance(weights, Geometric) and weights.recursive:
+        return tuple(np.asarray(v, dtype=np.float64) for v in weights.limit())
     K = 1024
     while True:
         k = np.arange(K, dtype=np.float64)
@@ -223,29 +352,32 @@ def asymptotic_fields(loss, opt: Optimizer, theta: Tensor) -> tuple[Tensor, Tens
     """g, Fbar and M for n -> infinity at the points theta (R, d) (THEORY §4, derived
     generically): W_i -> W_i(inf), S_k -> k Fbar, so D_i = (sum_k k w_i(inf, k)) Fbar."""
     moments = [limit_moments(av.weights) for av in opt.averages]
-    R, p = theta.shape[0], len(moments)
-    # p stacked copies of theta: one graph gives g and the p products H D_i
-    g_all, hvp = grad_and_hvp(loss, theta.repeat(max(p, 1), 1), hessian=p > 0)
-    g = g_all[:R]
+    g, hvp = grad_and_hvp(loss, theta, hessian=bool(moments) and not opt.flat)
     scales = [_column(total, theta) for total, _ in moments]
     fbar = readout_at(opt, g, scales) + opt.decay_term(theta)
-    if p == 0:
+    if hvp is None:
         return g, fbar, torch.zeros_like(fbar)
-    hvps = hvp(torch.cat([_column(first, theta) * fbar for _, first in moments])).split(R)
+    hf = hvp(fbar)  # every D_i is a multiple of Fbar: one Hessian-vector product
+    hvps = [_column(first, theta) * hf for _, first in moments]
     _, correction = memoryless_and_correction(opt, g, scales, hvps)
     return g, fbar, correction
 
 
 def fields_at_step(loss, opt: Optimizer, theta: Tensor, n: int) -> tuple[Tensor, Tensor]:
     """Fbar^(n) and M^(n) (finite-n, THEORY §1-§2) at the points theta (R, d)."""
-    sched = _Schedule(opt, n + 1)
-    R, p = theta.shape[0], sched.p
-    g_all, hvp = grad_and_hvp(loss, theta.repeat(max(p, 1), 1), hessian=p > 0 and n > 0)
+    plan = _plan(opt, n + 1)
+    R = theta.shape[0]
+    count = plan.hvp_count if n > 0 else 0
+    g_all, hvp = grad_and_hvp(loss, theta.repeat(max(count, 1), 1), hessian=count > 0)
     g = g_all[:R]
-    scales = [_column(sched.W[n, i], theta) for i in range(p)]
+    scales = plan.scales(n, theta)
     fbar = readout_at(opt, g, scales) + opt.decay_term(theta)
     if hvp is None:
         return fbar, torch.zeros_like(fbar)
-    hvps = hvp(torch.cat(_directions(opt, sched, n, theta, g))).split(R)
+    directions = plan.directions(n, theta, g)
+    bases = list({id(D): D for D, _ in directions}.values())
+    hv = hvp(torch.cat(bases)).split(R)
+    index = {id(D): j for j, D in enumerate(bases)}
+    hvps = [hv[index[id(D)]] * f for D, f in directions]
     _, correction = memoryless_and_correction(opt, g, scales, hvps)
     return fbar, correction

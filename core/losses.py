@@ -7,7 +7,6 @@ so the zoo and custom losses share one compiled path and one set of safety rules
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import torch
 
@@ -110,7 +109,6 @@ ZOO: dict[str, ZooLoss] = {
 CUSTOM_WINDOW = (-3.0, 3.0, -3.0, 3.0)
 
 
-@lru_cache(maxsize=256)
 def surface_function(expression: str):
     """f(x, y) for a zoo or user expression (raises ExpressionError on bad text)."""
     return compile_expression(expression)

@@ -68,6 +68,100 @@ class Geometric:
             w = w / (1.0 - self.ratio ** (n + 1))
         return np.broadcast_to(w, np.broadcast_shapes(w.shape, np.shape(self.ratio)))
 
+    @property
+    def recursive(self) -> bool:
+        """Whether the closed forms below hold (ratio < 1 in every row)."""
+        return bool(np.all(np.asarray(self.ratio) < 1.0))
+
+    @property
+    def constant_sum(self) -> bool:
+        """Whether W(n) is the same for every n (THEORY §7 b): with the bias correction
+        when tail = head * ratio (an EMA: W = head / (1 - ratio)), else when tail = 0."""
+        if self.bias_corrected:
+            return bool(np.all(np.asarray(self.tail) == np.asarray(self.head) * self.ratio))
+        return bool(np.all(np.asarray(self.tail) == 0.0))
+
+    def tables(self, steps: int) -> GeometricTables:
+        """Every weight-derived sequence of a run of `steps` steps, once, in O(steps)."""
+        head, tail, ratio = (
+            np.atleast_1d(np.asarray(v, dtype=np.float64))
+            for v in np.broadcast_arrays(self.head, self.tail, self.ratio)
+        )
+        # r^k by libm's pow, as torch.optim's bias correction 1 - r^(n+1): numpy's
+        # vectorized pow differs in the last bit, which 1 - r^(n+1) amplifies 1/(1-r) times
+        power = np.array([[r**k for r in ratio.tolist()] for k in range(steps + 2)])
+        z = 1.0 - power[1:] if self.bias_corrected else np.ones_like(power[1:])
+        power = power[:-1]
+        k = np.arange(steps + 1, dtype=np.float64)[:, None]
+        partial = np.concatenate([np.zeros_like(ratio)[None], np.cumsum(power, 0)[:-1]])
+        # sums by cumulative sums of positive terms: no cancellation for r near 1
+        moment = np.concatenate([np.zeros_like(ratio)[None], np.cumsum(k[1:] * power[:-1], 0)])
+        if self.constant_sum:  # the exact constant, not the last bits of a sum
+            W = np.broadcast_to(head / (1.0 - ratio) if self.bias_corrected else head, z.shape)
+        else:
+            W = (head + tail * partial) / z
+        return GeometricTables(
+            head=head,
+            tail=tail,
+            ratio=ratio,
+            power=power,
+            partial=partial,
+            z=z,
+            W=W,
+            moment=tail * moment / z,
+        )
+
+    def limit(self) -> tuple[np.ndarray | float, np.ndarray | float]:
+        """W(inf) = a + c/(1 - r) and sum_k k w(inf, k) = c/(1 - r)^2 (THEORY §7)."""
+        r = np.asarray(self.ratio, dtype=np.float64)
+        return self.head + self.tail / (1.0 - r), self.tail / (1.0 - r) ** 2
+
+
+@dataclass(frozen=True)
+class GeometricTables:
+    """Geometric weights over a run, each array (steps + 1, P) with P = 1 or one column
+    per trajectory (THEORY §7):
+
+    power[k] = r^k, partial[m] = sum_{i<m} r^i, z[n] the bias correction (or 1),
+    W[n] = sum_k w(n, k) = (a + c partial[n]) / z[n], moment[n] = sum_k k w(n, k),
+    and the tail weight of Fbar^(b) in D(n), T(n, n-b) = c r^(n-1-b) partial[b+1] / z[n].
+    """
+
+    head: np.ndarray
+    tail: np.ndarray
+    ratio: np.ndarray
+    power: np.ndarray
+    partial: np.ndarray
+    z: np.ndarray
+    W: np.ndarray
+    moment: np.ndarray
+
+    def tails(self, n: int, first: int = 0) -> np.ndarray:
+        """T(n, n-b) for b = first..n-1, shape (n - first, P)."""
+        return (
+            self.tail
+            * self.power[n - 1 - first :: -1][: n - first]
+            * self.partial[first + 1 : n + 1]
+            / self.z[n]
+        )
+
+    def contraction(self, s: np.ndarray) -> np.ndarray:
+        """C[n] = sum_{b<n} T(n, n-b) s[b] for every n (s: (steps, P)), by the recursion
+        E[n+1] = r E[n] + partial[b+1] s[b]: O(steps)."""
+        steps = s.shape[0]
+        q = self.partial[1 : steps + 1] * s
+        if q.shape[1] == 1:  # one column: the recursion on Python floats is fastest
+            r, e, E = float(self.ratio[0]), 0.0, [0.0]
+            for v in q[:, 0].tolist():
+                e = r * e + v
+                E.append(e)
+            E = np.array(E)[:, None]
+        else:
+            E = np.zeros((steps + 1, s.shape[1]))
+            for b in range(steps):
+                E[b + 1] = self.ratio * E[b] + q[b]
+        return self.tail * E[:steps] / self.z[:steps]
+
 
 def ema(beta: Hyper, bias_corrected: bool = False) -> Geometric:
     """Exponential moving average v_n = beta v_{n-1} + (1-beta) x_n, v_{-1} = 0."""
@@ -77,20 +171,43 @@ def ema(beta: Hyper, bias_corrected: bool = False) -> Geometric:
 
 @dataclass(frozen=True)
 class Average:
-    """One averaged feature: A = sum_k weights(n, k) * feature(g_{n-k})."""
+    """One averaged feature: A = sum_k weights(n, k) * feature(g_{n-k}).
+
+    `slope` is feature'(g), coordinate-wise on Python floats (engines without autograd)."""
 
     feature: Callable[[Tensor], Tensor]
     weights: Callable[[int, np.ndarray], np.ndarray]
+    slope: Callable[[float], float] | None = None
+
+
+@dataclass(frozen=True)
+class Elementwise:
+    """The readout coordinate by coordinate on Python floats, for engines without
+    autograd (core.fast2d): `value(g, *A)`, also on numpy arrays (THEORY §7 c evaluates
+    Fbar^(b) for every past b at once), and `partials(g, *A)` = (dPhi/dA_1, ...), which
+    the generic JVP checks in the tests."""
+
+    value: Callable[..., float]
+    partials: Callable[..., tuple[float, ...]]
 
 
 @dataclass(frozen=True)
 class Optimizer:
-    """update = readout(g, *averages) + decay * theta (decoupled weight decay)."""
+    """update = readout(g, *averages) + decay * theta (decoupled weight decay).
+
+    Facts about the readout that let an engine skip work (THEORY §7), declared, never
+    guessed from the name: `linear` (readout = A_1 + ... + A_p: the directions D_i follow
+    scalar recursions), `flat` (locally constant in the averages: M = 0, no Hessian-vector
+    product), `elementwise` (float readout and partials; None with per-trajectory
+    hyperparameters)."""
 
     name: str
     averages: tuple[Average, ...]
     readout: Callable[..., Tensor]
     decay: Hyper = 0.0
+    linear: bool = False
+    flat: bool = False
+    elementwise: Elementwise | None = None
 
     def decay_term(self, theta: Tensor) -> Tensor | float:
         d = _readout_param(self.decay, theta)
@@ -103,6 +220,30 @@ def gradient(g: Tensor) -> Tensor:
 
 def square(g: Tensor) -> Tensor:
     return g * g
+
+
+def gradient_slope(g: float) -> float:
+    return 1.0
+
+
+def square_slope(g: float) -> float:
+    return 2.0 * g
+
+
+def _scalars(*values: Hyper) -> tuple[float, ...] | None:
+    """The hyperparameters as floats, or None if any is per-trajectory."""
+    arrays = [np.asarray(v, dtype=np.float64) for v in values]
+    return None if any(a.ndim for a in arrays) else tuple(float(a) for a in arrays)
+
+
+def _sum_of_averages(g, *averages):
+    out = averages[0]
+    for a in averages[1:]:
+        out = out + a
+    return out
+
+
+LINEAR = Elementwise(_sum_of_averages, lambda g, *averages: (1.0,) * len(averages))
 
 
 def safe_sqrt(v: Tensor) -> Tensor:
@@ -130,21 +271,21 @@ def sign_eps(c: Tensor, eps: float | Tensor) -> Tensor:
 
 
 def gd() -> Optimizer:
-    return Optimizer("gd", (), lambda g: g)
+    return Optimizer("gd", (), lambda g: g, elementwise=Elementwise(lambda g: g, lambda g: ()))
 
 
 def heavy_ball(b1: Hyper = 0.9) -> Optimizer:
     """torch SGD(momentum=b1, dampening=0): buf_n = b1 buf_{n-1} + g_n, buf_0 = g_0."""
     b = _weights_param(b1)
-    momentum = Average(gradient, Geometric(head=1.0, tail=b, ratio=b))
-    return Optimizer("hb", (momentum,), lambda g, m: m)
+    momentum = Average(gradient, Geometric(head=1.0, tail=b, ratio=b), gradient_slope)
+    return Optimizer("hb", (momentum,), lambda g, m: m, linear=True, elementwise=LINEAR)
 
 
 def nesterov(b1: Hyper = 0.9) -> Optimizer:
     """torch SGD(nesterov=True): update g_n + b1 buf_n."""
     b = _weights_param(b1)
-    lookahead = Average(gradient, Geometric(head=1.0 + b, tail=b * b, ratio=b))
-    return Optimizer("nesterov", (lookahead,), lambda g, m: m)
+    lookahead = Average(gradient, Geometric(head=1.0 + b, tail=b * b, ratio=b), gradient_slope)
+    return Optimizer("nesterov", (lookahead,), lambda g, m: m, linear=True, elementwise=LINEAR)
 
 
 def rmsprop(b2: Hyper = 0.99, eps: Hyper = 1e-8) -> Optimizer:
@@ -153,15 +294,50 @@ def rmsprop(b2: Hyper = 0.99, eps: Hyper = 1e-8) -> Optimizer:
     def readout(g: Tensor, v: Tensor) -> Tensor:
         return g / (safe_sqrt(v) + _readout_param(eps, g))
 
-    return Optimizer("rmsprop", (Average(square, ema(b2)),), readout)
+    return Optimizer(
+        "rmsprop",
+        (Average(square, ema(b2), square_slope),),
+        readout,
+        elementwise=_rmsprop_elementwise(*_scalars(eps)) if _scalars(eps) else None,
+    )
+
+
+def _rmsprop_elementwise(eps: float) -> Elementwise:
+    def value(g, v):
+        return g / (v**0.5 + eps)
+
+    def partials(g, v):
+        s = v**0.5  # d/dv is 0 at v = 0, as with safe_sqrt
+        return (-g / (2.0 * s * (s + eps) ** 2) if s > 0.0 else 0.0,)
+
+    return Elementwise(value, partials)
 
 
 def _adam_like(name: str, b1: Hyper, b2: Hyper, eps: Hyper, wd: Hyper) -> Optimizer:
     def readout(g: Tensor, m: Tensor, v: Tensor) -> Tensor:
         return m / (safe_sqrt(v) + _readout_param(eps, g))
 
-    moments = (Average(gradient, ema(b1, True)), Average(square, ema(b2, True)))
-    return Optimizer(name, moments, readout, wd)
+    moments = (
+        Average(gradient, ema(b1, True), gradient_slope),
+        Average(square, ema(b2, True), square_slope),
+    )
+    scalar_eps = _scalars(eps)
+    elementwise = _adam_elementwise(*scalar_eps) if scalar_eps else None
+    return Optimizer(name, moments, readout, wd, elementwise=elementwise)
+
+
+def _adam_elementwise(eps: float) -> Elementwise:
+    """THEORY §7: d/dm = 1/(sqrt v + eps), d/dv = -m/(2 sqrt v (sqrt v + eps)^2)."""
+
+    def value(g, m, v):
+        return m / (v**0.5 + eps)
+
+    def partials(g, m, v):
+        s = v**0.5
+        dm = 1.0 / (s + eps)
+        return dm, (-m * dm * dm / (2.0 * s) if s > 0.0 else 0.0)
+
+    return Elementwise(value, partials)
 
 
 def adam(b1: Hyper = 0.9, b2: Hyper = 0.999, eps: Hyper = 1e-8) -> Optimizer:
@@ -183,7 +359,32 @@ def lion(b1: Hyper = 0.9, b2: Hyper = 0.99, eps: Hyper = 0.0, wd: Hyper = 0.0) -
     def readout(g: Tensor, c: Tensor) -> Tensor:
         return sign_eps(c, _readout_param(eps, g))
 
-    return Optimizer("lion", (Average(gradient, interpolation),), readout, wd)
+    scalar_eps = _scalars(eps)
+    return Optimizer(
+        "lion",
+        (Average(gradient, interpolation, gradient_slope),),
+        readout,
+        wd,
+        flat=bool(np.all(np.asarray(eps) == 0.0)),  # the exact sign: THEORY §3, §7
+        elementwise=_lion_elementwise(*scalar_eps) if scalar_eps else None,
+    )
+
+
+def _lion_elementwise(eps: float) -> Elementwise:
+    """sign_eps(c) = c / sqrt(c^2 + eps), derivative eps / (c^2 + eps)^(3/2)."""
+    if eps == 0.0:
+        return Elementwise(
+            lambda g, c: 1.0 if c > 0.0 else -1.0 if c < 0.0 else c * 0.0, lambda g, c: (0.0,)
+        )
+
+    def value(g, c):
+        return c / (c * c + eps) ** 0.5
+
+    def partials(g, c):
+        q = c * c + eps
+        return (eps / (q * q**0.5),)
+
+    return Elementwise(value, partials)
 
 
 # name -> (declaration, the hyperparameters it takes besides the learning rate)

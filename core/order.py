@@ -37,12 +37,16 @@ def fitted_slope(h, err) -> float:
     return float(np.polyfit(np.log(h[ok]), np.log(err[ok]), 1)[0])
 
 
-def order_study(loss, opt: Optimizer, theta0: torch.Tensor, hs, horizon: float) -> OrderStudy:
+def order_study(
+    loss, opt: Optimizer, theta0: torch.Tensor, hs, horizon: float, engine=simulate
+) -> OrderStudy:
     """All step sizes run as one batch (one row each, per-row h) up to the longest
-    horizon; each row's error is taken over its own n <= round(T/h)."""
+    horizon; each row's error is taken over its own n <= round(T/h).  `engine` is
+    core.dynamics.simulate (`loss` a batched function) or core.fast2d.simulate (`loss`
+    an expression)."""
     hs = tuple(float(h) for h in hs)
     steps = [max(1, round(horizon / h)) for h in hs]
-    run = simulate(loss, opt, theta0.reshape(1, -1).repeat(len(hs), 1), np.array(hs), max(steps))
+    run = engine(loss, opt, theta0.reshape(1, -1).repeat(len(hs), 1), np.array(hs), max(steps))
     errors = {"corrected": [], "memoryless": []}
     for row, n in enumerate(steps):
         for k in errors:

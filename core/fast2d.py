@@ -1,0 +1,185 @@
+"""The three dynamics of a 2D expression loss on Python floats (THEORY §7).
+
+For one trajectory of a 2-vector, torch spends nearly all of a step in per-call
+overhead.  Here the loss's gradient and Hessian come from core.derivatives (symbolic,
+no autograd), the optimizer's readout and its partials from the declaration's
+`elementwise` form, and every average keeps O(1) recursive state: a step is a few
+dozen float operations.  The torch engine (core.dynamics) stays the oracle, and runs
+whatever this path does not cover (per-trajectory hyperparameters, non-geometric
+weights, a CUDA start) or cannot finish on floats (a float exception in the
+optimizer's arithmetic, e.g. eps = 0 at a zero gradient).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from core.derivatives import Derivatives
+from core.dynamics import DYNAMICS, Run, _Recursive
+from core.dynamics import simulate as torch_simulate
+from core.losses import batched
+from core.optimizers import Geometric, Optimizer
+
+Tensor = torch.Tensor
+
+
+def supported(opt: Optimizer) -> bool:
+    """Whether the declaration has everything the float path needs."""
+    return (
+        opt.elementwise is not None
+        and np.ndim(opt.decay) == 0
+        and all(
+            isinstance(av.weights, Geometric)
+            and av.weights.recursive
+            and av.slope is not None
+            and all(np.ndim(v) == 0 for v in (av.weights.head, av.weights.tail, av.weights.ratio))
+            for av in opt.averages
+        )
+    )
+
+
+def simulate(
+    expression: str, opt: Optimizer, theta0: Tensor, lr, steps: int, dynamics=DYNAMICS
+) -> Run:
+    """core.dynamics.simulate for the loss `expression`, with the same arguments and
+    result: rows of theta0 (B, 2) or (2,), `lr` a float or one per row."""
+    theta0 = torch.atleast_2d(theta0)
+    B = theta0.shape[0]
+    if theta0.device.type != "cpu" or theta0.shape[1] != 2 or not supported(opt):
+        return torch_simulate(batched(expression), opt, theta0, lr, steps, dynamics)
+    rates = np.broadcast_to(np.asarray(lr, dtype=np.float64), (B,))
+    derivatives = Derivatives.of(expression)
+    plan = _Recursive(opt, steps)
+    paths = {k: np.empty((steps + 1, B, 2)) for k in dynamics}
+    diverged = {k: np.full(B, -1) for k in dynamics}
+    try:
+        for row in range(B):
+            start = (float(theta0[row, 0]), float(theta0[row, 1]))
+            for k in dynamics:
+                step = STEPS[k](derivatives, opt, plan, float(rates[row]))
+                path, at = _run(step, start, steps)
+                paths[k][:, row] = path
+                diverged[k][row] = at
+    except (ArithmeticError, ValueError):  # the readout left the floats: torch's nan
+        return torch_simulate(batched(expression), opt, theta0, lr, steps, dynamics)
+    return Run(
+        **{k: torch.from_numpy(paths[k]) if k in paths else None for k in DYNAMICS},
+        diverged=diverged,
+    )
+
+
+def _run(step, start: tuple[float, float], steps: int) -> tuple[np.ndarray, int]:
+    """Iterate (x, y) <- step(n, x, y); a step that leaves the floats ends the run, which
+    then repeats its last finite point (as the torch engine records it)."""
+    x, y = start
+    points = [start]
+    for n in range(steps):
+        nx, ny = step(n, x, y)
+        if not (math.isfinite(nx) and math.isfinite(ny)):
+            points.extend([(x, y)] * (steps - n))
+            return np.array(points), n + 1
+        x, y = nx, ny
+        points.append((x, y))
+    return np.array(points), -1
+
+
+def memory_step(derivatives: Derivatives, opt: Optimizer, plan: _Recursive, h: float):
+    """The memory run's step (n, x, y) -> next point, keeping U_i (THEORY §7)."""
+    gradient = derivatives.gradient
+    value = opt.elementwise.value
+    decay = float(opt.decay)
+    averages = [
+        (av.feature, float(t.head[0]), float(t.tail[0]), float(t.ratio[0]), t.z[:, 0].tolist())
+        for av, t in zip(opt.averages, plan.tables, strict=True)
+    ]
+    state = [[0.0, 0.0] for _ in averages]
+
+    def step(n: int, x: float, y: float) -> tuple[float, float]:
+        gx, gy = gradient(x, y)
+        ax, ay = [], []
+        for (feature, a, c, r, z), u in zip(averages, state, strict=True):
+            fx, fy = feature(gx), feature(gy)
+            ax.append((a * fx + c * u[0]) / z[n])
+            ay.append((a * fy + c * u[1]) / z[n])
+            u[0], u[1] = fx + r * u[0], fy + r * u[1]
+        return x - h * (value(gx, *ax) + decay * x), y - h * (value(gy, *ay) + decay * y)
+
+    return step
+
+
+def memoryless_step(derivatives: Derivatives, opt: Optimizer, plan: _Recursive, h: float):
+    """theta - h Fbar^(n)(theta): every average replaced by W_i(n) phi_i(g)."""
+    gradient = derivatives.gradient
+    value = opt.elementwise.value
+    decay = float(opt.decay)
+    averages = [(av.feature, w[:, 0].tolist()) for av, w in zip(opt.averages, plan.W, strict=True)]
+
+    def step(n: int, x: float, y: float) -> tuple[float, float]:
+        gx, gy = gradient(x, y)
+        ax = [W[n] * feature(gx) for feature, W in averages]
+        ay = [W[n] * feature(gy) for feature, W in averages]
+        return x - h * (value(gx, *ax) + decay * x), y - h * (value(gy, *ay) + decay * y)
+
+    return step
+
+
+def corrected_step(derivatives: Derivatives, opt: Optimizer, plan: _Recursive, h: float):
+    """theta - h [Fbar^(n) + h M^(n)], M = sum_i dPhi/dA_i phi_i'(g) (H D_i) (THEORY §2),
+    the directions D_i by the case of THEORY §7 that the plan found."""
+    hessian = derivatives.hessian
+    value, partials = opt.elementwise.value, opt.elementwise.partials
+    decay = float(opt.decay)
+    feats = [av.feature for av in opt.averages]
+    slopes = [av.slope for av in opt.averages]
+    W = [w[:, 0].tolist() for w in plan.W]
+    moments = [t.moment[:, 0].tolist() for t in plan.tables]
+    p, case = plan.p, plan.case
+    C = [[c[:, 0].tolist() for c in row] for row in plan.C] if case == "a" else None
+    W_arrays = [w[:, 0] for w in plan.W]
+    tails = [(float(t.tail[0]), t.power[:, 0], t.partial[1:, 0], t.z[:, 0]) for t in plan.tables]
+
+    def directions(n, x, y, gx, gy, fx, fy, ux, uy):
+        if case == "b":
+            return [(m[n] * ux, m[n] * uy) for m in moments]
+        out = []
+        if case == "a":
+            for i in range(p):
+                dx, dy = moments[i][n] * decay * x, moments[i][n] * decay * y
+                for j in range(p):
+                    dx += C[i][j][n] * fx[j]
+                    dy += C[i][j][n] * fy[j]
+                out.append((dx, dy))
+            return out
+        # case c: every past Fbar^(b) at once, contracted with the tails T(n, n-b)
+        scaled = [w[:n, None] * np.array([a, b]) for w, a, b in zip(W_arrays, fx, fy, strict=True)]
+        stacked = value(np.array([gx, gy]), *scaled)  # (n, 2)
+        for i, (c, power, partial, z) in enumerate(tails):
+            dx, dy = (c * power[n - 1 :: -1][:n] * partial[:n] / z[n]) @ stacked
+            out.append((dx + moments[i][n] * decay * x, dy + moments[i][n] * decay * y))
+        return out
+
+    def step(n: int, x: float, y: float) -> tuple[float, float]:
+        gx, gy, hxx, hxy, hyy = hessian(x, y)
+        fx = [f(gx) for f in feats]
+        fy = [f(gy) for f in feats]
+        ax = [W[i][n] * fx[i] for i in range(p)]
+        ay = [W[i][n] * fy[i] for i in range(p)]
+        ux = value(gx, *ax) + decay * x
+        uy = value(gy, *ay) + decay * y
+        if n > 0 and case != "flat":
+            px, py = partials(gx, *ax), partials(gy, *ay)
+            mx = my = 0.0
+            for i, (dx, dy) in enumerate(directions(n, x, y, gx, gy, fx, fy, ux, uy)):
+                mx += px[i] * slopes[i](gx) * (hxx * dx + hxy * dy)
+                my += py[i] * slopes[i](gy) * (hxy * dx + hyy * dy)
+            ux += h * mx
+            uy += h * my
+        return x - h * ux, y - h * uy
+
+    return step
+
+
+STEPS = {"memory": memory_step, "memoryless": memoryless_step, "corrected": corrected_step}

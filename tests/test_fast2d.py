@@ -1,0 +1,158 @@
+"""core.fast2d (Python floats, symbolic derivatives) against the torch engine, its oracle:
+fed the same point at every step they agree to 1e-13 for every optimizer; free-running
+on scenarios chosen non-chaotic they agree to 1e-12; and the fallbacks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from core import compute, fast2d
+from core.derivatives import Derivatives
+from core.dynamics import DYNAMICS, _Recursive, simulate
+from core.losses import ZOO, batched
+from core.optimizers import OPTIMIZERS, make_optimizer
+from core.scenario import Scenario
+
+F64 = torch.float64
+REFERENCE = ZOO["reference"].expression
+CASES = [
+    ("gd", {}),
+    ("hb", {"b1": 0.7}),
+    ("nesterov", {"b1": 0.6}),
+    ("rmsprop", {"b2": 0.9, "eps": 0.1}),
+    ("adam", {"b1": 0.8, "b2": 0.95, "eps": 0.05}),
+    ("adamw", {"b1": 0.5, "b2": 0.7, "eps": 0.5, "wd": 0.1}),
+    ("adamw", {"b1": 0.9, "b2": 0.999, "eps": 1e-8, "wd": 0.01}),
+    ("lion", {"b1": 0.9, "b2": 0.99, "eps": 0.0, "wd": 0.1}),
+    ("lion", {"b1": 0.5, "b2": 0.6, "eps": 0.25, "wd": 0.1}),
+]
+IDS = [f"{n}-{'-'.join(map(str, h.values()))}" for n, h in CASES]
+
+
+def test_cases_cover_every_optimizer_and_every_direction_case():
+    assert {n for n, _ in CASES} == set(OPTIMIZERS)
+    plans = {_Recursive(make_optimizer(n, **h), 10).case for n, h in CASES}
+    assert plans == {"flat", "a", "b", "c"}
+
+
+@pytest.mark.parametrize(("loss", "lr"), [("reference", 0.01), ("himmelblau", 0.001)])
+@pytest.mark.parametrize(("name", "hyper"), CASES, ids=IDS)
+def test_fed_the_same_point_each_step_the_engines_agree(name, hyper, loss, lr):
+    """Every step of the fast path from the torch engine's own point n gives the torch
+    engine's point n + 1 (the memory state follows the same points)."""
+    opt = make_optimizer(name, **hyper)
+    expression, steps = ZOO[loss].expression, 120
+    start = torch.tensor(ZOO[loss].start, dtype=F64)
+    run = simulate(batched(expression), opt, start, lr, steps)
+    d, plan = Derivatives.of(expression), _Recursive(opt, steps)
+    for k in DYNAMICS:
+        path = run[k][:, 0].numpy()
+        step = fast2d.STEPS[k](d, opt, plan, lr)
+        fed = np.array([step(n, *path[n]) for n in range(steps)])
+        scale = np.abs(path[1:] - path[:-1]).max()  # what one step moves
+        assert np.abs(fed - path[1:]).max() <= 1e-13 * max(1.0, np.abs(path).max()), k
+        assert scale > 1e-4  # the runs move
+
+
+@pytest.mark.parametrize(("name", "hyper"), CASES, ids=IDS)
+def test_free_running_the_engines_agree(name, hyper):
+    """300 steps on the reference loss at lr 0.01 (not chaotic for these settings)."""
+    opt = make_optimizer(name, **hyper)
+    start = torch.tensor([-1.2, 0.8], dtype=F64)
+    fast = fast2d.simulate(REFERENCE, opt, start, 0.01, 300)
+    ref = simulate(batched(REFERENCE), opt, start, 0.01, 300)
+    for k in DYNAMICS:
+        assert torch.allclose(fast[k], ref[k], rtol=0, atol=1e-12), k
+        assert fast.diverged[k][0] == ref.diverged[k][0] == -1
+
+
+def test_a_diverging_run_is_labelled_at_the_same_step():
+    opt = make_optimizer("hb", b1=0.9)
+    start = torch.tensor([1.0, -0.5], dtype=F64)
+    fast = fast2d.simulate("x^4 + y^2", opt, start, 1.5, 60)
+    ref = simulate(batched("x^4 + y^2"), opt, start, 1.5, 60)
+    for k in DYNAMICS:
+        at = int(ref.diverged[k][0])
+        assert at > 0 and int(fast.diverged[k][0]) == at
+        assert torch.equal(torch.isfinite(fast[k]), torch.isfinite(ref[k]))
+        assert torch.allclose(fast[k][:at], ref[k][:at], rtol=1e-12, atol=0)
+        assert torch.equal(fast[k][at:], fast[k][at - 1 : at].expand_as(fast[k][at:]))
+
+
+def test_rows_with_their_own_step_sizes_match_the_batched_torch_engine():
+    opt = make_optimizer("adamw", b1=0.5, b2=0.7, eps=0.5, wd=0.1)
+    starts = torch.tensor([[-1.2, 0.8], [0.5, -0.5]], dtype=F64)
+    fast = fast2d.simulate(REFERENCE, opt, starts, [0.02, 0.01], 80)
+    ref = simulate(batched(REFERENCE), opt, starts, [0.02, 0.01], 80)
+    for k in DYNAMICS:
+        assert torch.allclose(fast[k], ref[k], rtol=0, atol=1e-13)
+
+
+def test_what_the_float_path_does_not_cover_runs_on_the_torch_engine():
+    """Per-trajectory hyperparameters, and eps = 0 at a zero gradient (0/0 on floats)."""
+    assert not fast2d.supported(make_optimizer("adam", b1=[0.5, 0.9]))
+    opt = make_optimizer("adam", b1=0.9, b2=0.999, eps=0.0)
+    start = torch.tensor([0.0, 1.0], dtype=F64)
+    fast = fast2d.simulate("x^2 + y^2", opt, start, 0.1, 5)
+    ref = simulate(batched("x^2 + y^2"), opt, start, 0.1, 5)
+    for k in DYNAMICS:
+        assert torch.equal(torch.isnan(fast[k]), torch.isnan(ref[k]))
+        assert fast.diverged[k][0] == ref.diverged[k][0]
+
+
+def test_the_2d_callers_use_the_fast_path(monkeypatch):
+    """compute (pages, CLI) and the order study run without the torch engine."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the torch engine was called")
+
+    monkeypatch.setattr(fast2d, "torch_simulate", refuse)
+    s = Scenario.parse("opt=adam&steps=50&hs=0.04,0.02")
+    compute.trajectories.cache_clear()
+    compute.order.cache_clear()
+    assert compute.trajectories(s).memory.shape == (51, 1, 2)
+    assert len(compute.order(s).h) == 2
+
+
+# --- issue 10 item 3: a constant gradient (no Hessian graph) crashes nothing ---------
+
+CONSTANT_GRADIENTS = ["x", "x + y", "2", "pi", "max(x, y)", "9**9**9**9"]
+
+
+@pytest.mark.parametrize("expression", CONSTANT_GRADIENTS)
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_a_constant_gradient_runs_every_optimizer(expression, name):
+    opt = make_optimizer(name, **{"eps": 0.1} if name == "lion" else {})
+    start = torch.tensor([0.3, -0.2], dtype=F64)
+    ref = simulate(batched(expression), opt, start, 0.01, 6)
+    fast = fast2d.simulate(expression, opt, start, 0.01, 6)
+    for k in DYNAMICS:
+        assert torch.isfinite(ref[k]).all()
+        assert torch.allclose(fast[k], ref[k], rtol=0, atol=1e-15)
+    # H = 0: the corrected run is the memoryless run
+    assert torch.allclose(ref.corrected, ref.memoryless, rtol=0, atol=1e-15)
+
+
+def test_cli_simulates_a_linear_loss_with_every_optimizer():
+    """`python -m core simulate 'loss=custom&f=x'` exits 0 (each optimizer in one process)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "core", "simulate", "loss=custom&f=x"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    script = (
+        "import sys\nfrom core import cli\nfrom core.optimizers import OPTIMIZERS\n"
+        "q = 'loss=custom&f=x&steps=20&opt='\n"
+        "codes = [cli.main(['simulate', q + n]) for n in OPTIMIZERS]\n"
+        "sys.exit(max(codes))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count(b'"scenario"') == len(OPTIMIZERS)

@@ -1,0 +1,156 @@
+"""The history-free engine (THEORY §7) against the general path it replaces for
+geometric weights: the same optimizers declared with opaque weights w(n, k) run through
+the general path (history, summed tails) and must agree to 1e-13; the closed forms
+against brute-force sums; the declared partials against the generic JVP."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from core import dynamics
+from core.dynamics import DYNAMICS, _plan, _Recursive, _Schedule, limit_moments, simulate
+from core.losses import ZOO, batched
+from core.optimizers import Average, Geometric, make_optimizer
+
+F64 = torch.float64
+LOSS = batched(ZOO["reference"].expression)
+START = torch.tensor([-1.2, 0.8], dtype=F64)
+CASES = [
+    ("hb", {"b1": 0.7}, "a"),
+    ("nesterov", {"b1": 0.6}, "a"),
+    ("rmsprop", {"b2": 0.9, "eps": 0.1}, "c"),
+    ("adam", {"b1": 0.8, "b2": 0.95, "eps": 0.05}, "b"),
+    ("adamw", {"b1": 0.9, "b2": 0.999, "eps": 1e-8, "wd": 0.01}, "b"),
+    ("lion", {"b1": 0.9, "b2": 0.99, "eps": 0.0, "wd": 0.1}, "flat"),
+    ("lion", {"b1": 0.5, "b2": 0.6, "eps": 0.25, "wd": 0.1}, "c"),
+]
+IDS = [f"{n}-{c}" for n, _, c in CASES]
+
+
+def opaque(opt):
+    """The same declaration with its weights hidden behind a plain function: the engine
+    cannot see they are geometric and takes the general path."""
+    averages = tuple(
+        Average(av.feature, lambda n, k, w=av.weights: w(n, k), av.slope) for av in opt.averages
+    )
+    return replace(opt, averages=averages)
+
+
+@pytest.mark.parametrize(("name", "hyper", "case"), CASES, ids=IDS)
+def test_recursive_path_agrees_with_the_general_path(name, hyper, case):
+    opt = make_optimizer(name, **hyper)
+    assert isinstance(_plan(opt, 10), _Recursive) and _plan(opt, 10).case == case
+    assert isinstance(_plan(opaque(opt), 10), _Schedule)
+    fast = simulate(LOSS, opt, START, 0.01, 150)
+    general = simulate(LOSS, opaque(opt), START, 0.01, 150)
+    for k in DYNAMICS:
+        assert torch.allclose(fast[k], general[k], rtol=0, atol=1e-13), k
+    assert (fast.corrected - fast.memoryless).abs().max() > 1e-5 or case == "flat"
+
+
+def test_per_row_hyperparameters_agree_with_the_general_path():
+    starts = torch.tensor([[-1.2, 0.8], [0.5, -0.5], [1.5, 1.5]], dtype=F64)
+    for opt in (
+        make_optimizer("adamw", b1=[0.5, 0.8, 0.9], b2=[0.7, 0.9, 0.999], eps=0.1, wd=0.1),
+        make_optimizer("hb", b1=[0.3, 0.6, 0.9]),
+        make_optimizer("lion", b1=[0.5, 0.9, 0.7], b2=[0.6, 0.99, 0.9], eps=[0.1, 0.3, 0.2]),
+    ):
+        fast = simulate(LOSS, opt, starts, [0.02, 0.01, 0.005], 60)
+        general = simulate(LOSS, opaque(opt), starts, [0.02, 0.01, 0.005], 60)
+        for k in DYNAMICS:
+            assert torch.allclose(fast[k], general[k], rtol=0, atol=1e-13), (opt.name, k)
+
+
+class NoHistory(Geometric):
+    def __call__(self, n, k):
+        raise AssertionError("the recursive engine evaluated w(n, k)")
+
+
+@pytest.mark.parametrize(("name", "hyper", "case"), CASES, ids=IDS)
+def test_the_recursive_engine_never_sums_over_the_history(name, hyper, case):
+    """No w(n, k) is ever evaluated: no history, no O(n) sum (THEORY §7)."""
+    opt = make_optimizer(name, **hyper)
+    hidden = replace(
+        opt,
+        averages=tuple(replace(av, weights=NoHistory(**vars(av.weights))) for av in opt.averages),
+    )
+    run = simulate(LOSS, hidden, START, 0.01, 40)
+    ref = simulate(LOSS, opt, START, 0.01, 40)
+    assert torch.equal(run.corrected, ref.corrected)
+    limit_moments(hidden.averages[0].weights)  # closed form, no truncated sum
+
+
+def test_exact_sign_lion_skips_the_hessian_vector_product(monkeypatch):
+    seen = []
+    original = dynamics.grad_and_hvp
+
+    def spy(loss, theta, hessian=True):
+        seen.append(hessian)
+        return original(loss, theta, hessian)
+
+    monkeypatch.setattr(dynamics, "grad_and_hvp", spy)
+    simulate(LOSS, make_optimizer("lion", eps=0.0), START, 0.01, 20)
+    assert seen and not any(seen)
+    seen.clear()
+    simulate(LOSS, make_optimizer("lion", eps=0.1), START, 0.01, 20)
+    assert sum(seen) == 19  # every step but the first (M^(0) = 0)
+
+
+GEOMETRIC = [
+    Geometric(head=0.1, tail=0.09, ratio=0.9, bias_corrected=True),
+    Geometric(head=1.0, tail=0.7, ratio=0.7),
+    Geometric(head=0.001, tail=0.000999, ratio=0.999, bias_corrected=True),
+    Geometric(head=0.5, tail=0.2, ratio=0.0),
+    Geometric(head=np.array([0.2, 0.5]), tail=np.array([0.1, 0.3]), ratio=np.array([0.6, 0.95])),
+]
+
+
+@pytest.mark.parametrize("w", GEOMETRIC)
+def test_tables_match_brute_force_sums(w):
+    steps = 60
+    t = w.tables(steps)
+    # the brute-force sums divide by 1 - r^(n+1), which loses ~eps / (1 - r) of accuracy
+    tol = 1e-15 / (1 - np.max(w.ratio))
+    s = np.linspace(0.5, 2.0, steps)[:, None] * np.ones(t.ratio.shape)
+    for n in range(steps):
+        weights = np.asarray(w(n, np.arange(n + 1)), dtype=np.float64).reshape(n + 1, -1)
+        k = np.arange(n + 1)[:, None]
+        assert np.allclose(t.W[n], weights.sum(0), rtol=tol, atol=0)
+        assert np.allclose(t.moment[n], (k * weights).sum(0), rtol=tol, atol=1e-300)
+        if n:
+            tails = np.cumsum(weights[::-1], 0)[::-1][1:]  # sum_{k>=j} w(n,k), j = 1..n
+            assert np.allclose(t.tails(n), tails[::-1], rtol=tol, atol=1e-300)
+            assert np.allclose(t.contraction(s)[n], (tails[::-1] * s[:n]).sum(0), rtol=tol)
+    # the limits in closed form against the truncated sums of opaque weights
+    W_inf, moment_inf = limit_moments(w)
+    W_sum, moment_sum = limit_moments(lambda n, k: w(n, k))
+    assert np.allclose(W_inf, W_sum, rtol=tol) and np.allclose(moment_inf, moment_sum, rtol=tol)
+
+
+@pytest.mark.parametrize(
+    ("name", "hyper"),
+    [(n, h) for n, h, _ in CASES] + [("rmsprop", {"b2": 0.99, "eps": 1e-8}), ("adam", {})],
+)
+def test_declared_partials_match_the_generic_jvp(name, hyper):
+    """The float partials (core.fast2d) against the JVP of the torch readout."""
+    opt = make_optimizer(name, **hyper)
+    g = torch.tensor([[-2.1, 0.23], [1e-3, 4.0], [0.0, -0.7]], dtype=F64)
+    scales = [0.9 + 0.2 * i for i in range(len(opt.averages))]
+    averages = dynamics.memoryless_averages(opt, g, scales)
+    for i, av in enumerate(opt.averages):
+        # the JVP along one average at a time, with the feature's slope taken out
+        hvps = [torch.ones_like(g) if j == i else torch.zeros_like(g) for j in range(len(scales))]
+        _, jvp = dynamics.readout_and_correction(opt, g, averages, hvps)
+        for r in range(g.shape[0]):
+            for c in range(2):
+                a = [float(A[r, c]) for A in averages]
+                value = opt.elementwise.value(float(g[r, c]), *a)
+                partial = opt.elementwise.partials(float(g[r, c]), *a)[i]
+                expected = float(jvp[r, c])
+                slope = av.slope(float(g[r, c]))
+                assert value == pytest.approx(float(opt.readout(g, *averages)[r, c]), rel=1e-15)
+                assert partial * slope == pytest.approx(expected, rel=1e-13, abs=1e-300)
