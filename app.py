@@ -8,6 +8,7 @@ import streamlit as st
 
 from ui import state
 
+state.arrive()
 st.set_page_config(
     page_title="Memory modifies the loss",
     page_icon=":material/timeline:",

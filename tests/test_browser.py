@@ -3,31 +3,17 @@ Playwright.  Screenshots go to artifacts/ (gitignored)."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import tempfile
-import time
-import urllib.request
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from browser import ARGS, CHROMIUM, ROOT, serve, skip_or_fail
 
-CHROMIUM = "/usr/bin/chromium"
-ROOT = Path(__file__).resolve().parents[1]
+skip_or_fail(pytest)
+
+from playwright import sync_api  # noqa: E402
+
 ARTIFACTS = ROOT / "artifacts"
-ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 LION_CUSTOM = (
     "playground?v=1&opt=lion&eps=0.1&loss=custom&f="
     + quote("x^2 + 3*y^2 + 0.5*sin(2*x)", safe="")
@@ -35,70 +21,10 @@ LION_CUSTOM = (
 )
 
 
-def _missing() -> str | None:
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the playwright python package is not installed"
-    return (
-        None if Path(CHROMIUM).exists() else f"no Chromium at {CHROMIUM} (apt-get install chromium)"
-    )
-
-
-if (_reason := _missing()) is not None:
-    # CI sets REQUIRE_BROWSER=1: there a missing browser is a failure, not a skip
-    if os.environ.get("REQUIRE_BROWSER"):
-        pytest.fail(f"browser test required but {_reason}", pytrace=False)
-    pytest.skip(_reason, allow_module_level=True)
-
-from playwright import sync_api  # noqa: E402
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server():
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/_stcore/health", timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    pytest.fail("streamlit did not start within 60 s")
-                time.sleep(0.5)
+    with serve() as base:
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,8 @@
-"""Sidebar widgets mirroring scenario fields.  Right after a widget is drawn, a value
-other than the scenario's is a user change: the next scenario is derived from it,
-published (ui.state) and the page reruns, so the widgets drawn after it are seeded from
-the new scenario (an optimizer brings its hyperparameters, a loss its start).  A value
-the scenario rejects leaves it as it was, with the reason under the widget.
+"""Sidebar widgets mirroring scenario fields.  A user's change reaches the widget's
+on_change callback, which derives the next scenario from it and publishes it
+(ui.state) before the page reruns, so every widget shows the new scenario (an optimizer
+brings its hyperparameters, a loss its start).  A value the scenario rejects leaves it
+as it was, with the reason under the widget.
 
 `widget`, `number` and `optimizer` take the page's ui.state.PageState, so the 2D pages
 (PLANE, the other functions here) and the network page (NETWORK, ui.network_controls)
@@ -62,20 +62,17 @@ _CHANGES: dict[str, Callable] = {
 }
 
 
-def _sync(page: state.PageState, key: str) -> None:
-    """Right after widget `key` is drawn: a value other than the scenario's is a change."""
+def _changed(page: state.PageState, key: str) -> None:
+    """on_change of the widget mirroring `key`: publish the scenario with its new value."""
     s, value = page.current(), st.session_state[page.key(key)]
-    if value == page.widget_values(s).get(key):
-        return
     try:
         new = _CHANGES[key](s, value) if key in _CHANGES else s.updated(**{key: value})
     except ScenarioError as err:
         message = str(err).removeprefix(f"{err.key}: ")
-        st.error(page.refused.format(key=err.key, message=message), icon=":material/error:")
+        refused = st.session_state.setdefault(page.refusals, {})
+        refused[key] = page.refused.format(key=err.key, message=message)
         return
-    if new != s:
-        page.publish(new)
-        st.rerun()
+    page.publish(new)
 
 
 def apply(**changes) -> None:
@@ -92,8 +89,9 @@ def start_from_click(chart_key: str) -> None:
 
 def widget(page: state.PageState, key: str, draw: Callable, *args, **kwargs) -> None:
     """draw(*args, **kwargs) as the widget mirroring field `key` of page's scenario."""
-    draw(*args, key=page.key(key), **kwargs)
-    _sync(page, key)
+    draw(*args, key=page.key(key), on_change=_changed, args=(page, key), **kwargs)
+    if message := st.session_state.get(page.refusals, {}).pop(key, None):
+        st.error(message, icon=":material/error:")
 
 
 def number(page: state.PageState, key: str, label: str, step: float, help: str | None = None):

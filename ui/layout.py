@@ -13,7 +13,7 @@ from core.compute import PathSummary
 from core.dynamics import DYNAMICS
 from core.regularizer import implicit_regularizer
 from core.scenario import Scenario
-from ui import export, state
+from ui import export, plots, state
 from ui.plots import STYLE
 
 EFFECT_BADGE = {
@@ -36,7 +36,10 @@ def height(normal: int) -> int:
 
 
 def chart(fig, static: bool = False, **kwargs):
-    """A plotly figure at full width; the modebar keeps its PNG export."""
+    """A plotly figure at full width (larger type in teaching mode); the modebar keeps
+    its PNG export."""
+    if state.teaching():
+        plots.projector(fig)
     config = {"displaylogo": False, "staticPlot": static}
     return st.plotly_chart(fig, width="stretch", config=config, **kwargs)
 

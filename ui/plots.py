@@ -51,6 +51,19 @@ def _base(fig: go.Figure, height: int, title: str | None = None) -> go.Figure:
     return fig
 
 
+def projector(fig: go.Figure) -> go.Figure:
+    """Teaching mode: fonts and lines that read from the back of a lecture hall."""
+    fig.update_layout(font={"size": 18}, legend={"font": {"size": 18}})
+    fig.update_xaxes(tickfont={"size": 17}, title_font={"size": 19})
+    fig.update_yaxes(tickfont={"size": 17}, title_font={"size": 19})
+    fig.update_annotations(font_size=17)
+    for trace in fig.data:
+        line = getattr(trace, "line", None)
+        if trace.type in ("scatter", "scatter3d") and line is not None and line.width:
+            line.width = 1.6 * line.width
+    return fig
+
+
 def _window_axes(fig: go.Figure, surf: Surfaces) -> None:
     fig.update_xaxes(range=[surf.x[0], surf.x[-1]], title="x", showgrid=False, zeroline=False)
     fig.update_yaxes(range=[surf.y[0], surf.y[-1]], title="y", showgrid=False, zeroline=False)

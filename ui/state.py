@@ -2,10 +2,19 @@
 
 A page calls `scenario()` of its PageState: it parses st.query_params (lenient: each bad
 value falls back to its default with a visible warning naming the key), writes the
-normalized query back, and seeds the sidebar widgets from it.  When a widget shows a
-value other than the scenario's, ui.controls derives the next scenario, publishes it
-with `publish()` and reruns, so the URL, the widgets and the figures never disagree, and
-a copied URL reproduces the page in a fresh browser.
+normalized query back, and sets the sidebar widgets to it on every run (controlled
+widgets: a widget state Streamlit forgot can never pass for a user change).  A user's
+change reaches ui.controls through the widget's on_change callback, which derives the
+next scenario and publishes it with `publish()` before the page reruns, so the URL, the
+widgets and the figures never disagree, and a copied URL reproduces the page in a fresh
+browser.
+
+Navigation (the sidebar, the top bar of teaching mode) opens a page without a query: the
+page then shows the scenario this session last published for it, and `arrive()` puts the
+app's flags (teach) back.  A URL with a query (a shared link, a page link) wins over that
+memory.  The browser's back and forward buttons are trusted only with queries this
+session published for the page's scenario class: Streamlit's history also holds entries
+with another page's query under this page's path, which would otherwise reset it.
 
 The 2D pages share PLANE (core.scenario.Scenario); the network page has NETWORK
 (core.network.NetworkScenario) and the phase diagram SWEEP (core.sweep.SweepScenario),
@@ -20,6 +29,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core.network import NetworkScenario
 from core.scenario import HYPER_KEYS, Scenario
@@ -28,6 +38,17 @@ from core.sweep import SweepScenario
 # URL flags of the app itself, not scenario fields: kept out of the scenario's parse (no
 # 'unknown key' warnings) and carried along whenever a scenario is published.
 APP_FLAGS = ("teach",)
+_FLAGS = "_flags"  # session key of the app flags last seen in a URL with a query
+MAX_REMEMBERED = 500  # published queries a session trusts on its back/forward moves
+
+
+def arrive() -> None:
+    """Before any page runs: a URL with a query sets the app flags (and the session
+    remembers them); navigation, which drops the query, gets them back."""
+    if st.query_params.to_dict():
+        st.session_state[_FLAGS] = flags()
+    elif remembered := st.session_state.get(_FLAGS):
+        st.query_params.update(remembered)
 
 
 def flags() -> dict[str, str]:
@@ -51,8 +72,18 @@ class PageState:
     refused: str = "{message}"  # the error under a widget whose value s refuses
 
     @property
-    def _seeded(self) -> str:  # the query string the widgets were last seeded from
-        return f"{self.session}_seeded"
+    def _page_flags(self) -> str:  # session key of the page flags last published
+        return f"{self.session}_flags"
+
+    @property
+    def _published(self) -> str:  # session key of the queries published, oldest first
+        return f"{self.session}_published"
+
+    @property
+    def refusals(self) -> str:
+        """Session key of {field: message} for widget values the scenario refused: those
+        widgets keep the user's value, with the message under them, for one run."""
+        return f"{self.session}_refused"
 
     def key(self, name: str) -> str:
         """The widget key mirroring field `name`."""
@@ -70,38 +101,49 @@ class PageState:
     def scenario(self):
         skip = (*APP_FLAGS, *self.page_flags)
         raw = {k: v for k, v in st.query_params.to_dict().items() if k not in skip}
-        if not raw and self.session in st.session_state:
-            # moving between pages drops the query: keep showing this session's scenario.
-            # A shared link always has v=1, so it never lands here.
+        if self.session in st.session_state and not self._trusted(raw):
+            # navigation dropped the query (or history brought a foreign one): keep
+            # showing this session's scenario, with this page's flags
             raw = st.session_state[self.session]
+            st.query_params.update(st.session_state.get(self._page_flags, {}))
         s, warnings = self.cls.from_query(raw)
         for w in warnings:
             st.warning(f"URL setting ignored. {w}", icon=":material/warning:")
         self.publish(s)
-        query = s.to_query()
-        self.seed(s, force=st.session_state.get(self._seeded) != query)
-        st.session_state[self._seeded] = query
+        refused = st.session_state.get(self.refusals, {})
+        for name, value in self.widget_values(s).items():
+            if name not in refused:
+                st.session_state[self.key(name)] = value
         return s
+
+    def _trusted(self, raw: dict[str, str]) -> bool:
+        """Whether the URL's query `raw` sets the scenario: any query (a shared link
+        always has v=1) but, on a back/forward move, only one this session published."""
+        if not raw:
+            return False
+        ctx = get_script_run_ctx()
+        if ctx is None or not ctx.is_history_navigation:
+            return True
+        s, warnings = self.cls.from_query(raw)
+        return not warnings and s.to_query() in st.session_state.get(self._published, {})
 
     def publish(self, s) -> None:
         """Put s in the URL (with the flags) and the session; the next page run (or this
-        one, from a callback) seeds the widgets from it."""
+        one, from a callback) sets the widgets to it."""
         params = s.to_params() | self.flags()
         if st.query_params.to_dict() != params:
             st.query_params.from_dict(params)
         st.session_state[self.session] = s.to_query()
+        published = st.session_state.setdefault(self._published, {})
+        published[s.to_query()] = None  # an ordered set, bounded below
+        while len(published) > MAX_REMEMBERED:
+            del published[next(iter(published))]
+        st.session_state[self._page_flags] = {k: params[k] for k in self.page_flags if k in params}
 
     def widget_values(self, s) -> dict[str, object]:
         """What each mirrored widget shows for s."""
         values = {k: getattr(s, k) for k in self.fields}
         return {k: self.shown.get(k, _same)(v) for k, v in values.items() if v is not None}
-
-    def seed(self, s, force: bool) -> None:
-        """Set the widget states from s: all of them when s changed, else only the
-        missing ones (Streamlit forgets the state of widgets a page did not draw)."""
-        for name, value in self.widget_values(s).items():
-            if force or self.key(name) not in st.session_state:
-                st.session_state[self.key(name)] = value
 
     def share_url(self, page: str, s) -> str:
         """The full URL of `page` showing s with the flags (a relative one where the

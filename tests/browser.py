@@ -1,0 +1,107 @@
+"""The harness of the browser tests and benchmarks: `streamlit run app.py` on a free port,
+Debian's Chromium through Playwright, and waits for a finished script run."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+CHROMIUM = "/usr/bin/chromium"
+ROOT = Path(__file__).resolve().parents[1]
+ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def missing() -> str | None:
+    """Why the browser tests cannot run here (None: they can)."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright python package is not installed"
+    return (
+        None if Path(CHROMIUM).exists() else f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+    )
+
+
+def skip_or_fail(pytest) -> None:
+    """Skip the calling test module without a browser; CI sets REQUIRE_BROWSER=1, where a
+    missing browser is a failure instead."""
+    if (reason := missing()) is not None:
+        if os.environ.get("REQUIRE_BROWSER"):
+            pytest.fail(f"browser test required but {reason}", pytrace=False)
+        pytest.skip(reason, allow_module_level=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve(timeout: float = 60) -> Iterator[str]:
+    """The app on a free local port; yields its base URL."""
+    port = free_port()
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
+    command += ["--server.port", str(port), "--server.address", "127.0.0.1"]
+    command += ["--browser.gatherUsageStats", "false"]
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/_stcore/health", timeout=2)
+                break
+            except OSError as err:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError(f"streamlit did not start within {timeout} s") from err
+                time.sleep(0.5)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def settle(page, timeout: float = 120) -> None:
+    """Wait until the app is connected and its script run is over (three polls in a row)."""
+    page.wait_for_selector(
+        "[data-testid=stApp][data-test-connection-state=CONNECTED]", timeout=60_000
+    )
+    deadline, stable = time.monotonic() + timeout, 0
+    while stable < 3:
+        state = page.get_attribute("[data-testid=stApp]", "data-test-script-state")
+        stable = stable + 1 if state == "notRunning" else 0
+        if time.monotonic() > deadline:
+            raise TimeoutError("the script run did not finish")
+        time.sleep(0.25)
+    page.wait_for_timeout(300)
+
+
+def query(url: str) -> dict[str, str]:
+    """The query parameters of url."""
+    return dict(parse_qsl(urlsplit(url).query))
+
+
+def path(url: str) -> str:
+    """The page path of url, without slashes ('' for home)."""
+    return urlsplit(url).path.strip("/")
