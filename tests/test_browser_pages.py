@@ -21,6 +21,7 @@ TOUR = (
     "Order of accuracy",
     "Compare optimizers",
     "Small networks",
+    "Phase diagram",
     "Gallery",
     "About & formulas",
     "Home",

@@ -37,15 +37,17 @@ HYPER_LABELS = {
 }
 
 
-def _loss_change(s: Scenario, value: str) -> Scenario:
-    # a new landscape brings its own start and window
-    changes = {"loss": value, "x0": None, "y0": None, "win": None}
+def _loss_change(s: Scenario, value: str, page: state.PageState) -> Scenario:
+    # a new landscape brings its own start and window (the fields the scenario has)
+    changes = {"loss": value, "x0": None, "y0": None}
+    if hasattr(s, "win"):
+        changes["win"] = None
     if value == "custom":
-        changes["f"] = st.session_state.get(PLANE.key("f")) or None
+        changes["f"] = st.session_state.get(page.key("f")) or None
     return s.updated(**changes)
 
 
-def _hs_change(s: Scenario, value: str) -> Scenario:
+def _hs_change(s: Scenario, value: str, page: state.PageState) -> Scenario:
     try:
         hs = numbers(value)
     except ValueError as err:
@@ -53,12 +55,13 @@ def _hs_change(s: Scenario, value: str) -> Scenario:
     return s.updated(hs=hs)
 
 
-# fields whose widget value does not map to `s.updated(key=value)` (any scenario class)
+# fields whose widget value does not map to `s.updated(key=value)`: (s, value, page) ->
+# the next scenario (any scenario class)
 _CHANGES: dict[str, Callable] = {
-    "opt": lambda s, value: s.with_optimizer(value),
+    "opt": lambda s, value, page: s.with_optimizer(value),
     "loss": _loss_change,
     "hs": _hs_change,
-    "cmp": lambda s, value: s.updated(cmp=tuple(value)),
+    "cmp": lambda s, value, page: s.updated(cmp=tuple(value)),
 }
 
 
@@ -66,7 +69,7 @@ def _changed(page: state.PageState, key: str) -> None:
     """on_change of the widget mirroring `key`: publish the scenario with its new value."""
     s, value = page.current(), st.session_state[page.key(key)]
     try:
-        new = _CHANGES[key](s, value) if key in _CHANGES else s.updated(**{key: value})
+        new = _CHANGES[key](s, value, page) if key in _CHANGES else s.updated(**{key: value})
     except ScenarioError as err:
         message = str(err).removeprefix(f"{err.key}: ")
         refused = st.session_state.setdefault(page.refusals, {})
