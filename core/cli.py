@@ -1,4 +1,4 @@
-"""python -m core simulate|order|network|sweep 'QUERY': the page URLs' query strings on the
+"""python -m core simulate|order|network|sweep|study 'QUERY': the page URLs' query strings on the
 command line, JSON on stdout; any bad input is one line on stderr and exit status 2."""
 
 from __future__ import annotations
@@ -67,9 +67,11 @@ class _Parser(argparse.ArgumentParser):
 def main(argv: list[str] | None = None) -> int:
     parser = _Parser(prog="python -m core", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("simulate", "order", "network", "sweep"):
+    for name in ("simulate", "order", "network", "sweep", "study"):
         p = sub.add_parser(name)
         p.add_argument("query", nargs="?", default="", help="the page URL's query string")
+        if name == "study":
+            p.add_argument("--ray", metavar="ADDRESS", help="run the seeds as Ray tasks there")
         if name == "order":
             p.add_argument("--h", help="comma-separated step sizes, e.g. 0.04,0.02,0.01")
             p.add_argument("--horizon", help="the horizon T (steps = round(T/h))")
@@ -88,6 +90,11 @@ def run_command(args) -> dict:
         from core.network import NetworkScenario, network_json
 
         return network_json(NetworkScenario.parse(args.query))
+    if args.command == "study":
+        from core.study import StudyScenario, compute_study, ray_address, study_json
+
+        s = StudyScenario.parse(args.query)
+        return study_json(compute_study(s, ray_address(args.ray)))
     if args.command == "sweep":
         from core.sweep import SweepScenario, compute_sweep, sweep_json
 

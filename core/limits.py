@@ -40,6 +40,12 @@ MAX_AXIS = 64  # cells per axis: at most 64 x 64 = 4096 cells
 MAX_SWEEP_STEPS = 2000
 MAX_SWEEP_WORK = 64 * 64 * 1000  # cells x steps (benchmarks/bench_sweep.py: the 2 s case)
 
+# --- many-seed network studies (/study, python -m core study) ---
+MAX_SEEDS = 256
+MAX_STUDY_LRS = 4  # learning rates of the optional grid
+MAX_STUDY_STEPS = 2000
+MAX_STUDY_WORK = 4_000_000_000  # runs x parameters x training points x steps
+
 # --- the cost model (seconds on the reference machine) ---
 # The engine steps the three dynamics (and the corrected run's extra copies) as rows of
 # one batch.  Per step it pays a fixed overhead (autograd calls, small tensor ops) and,
