@@ -40,6 +40,12 @@ PAGES = [
         url_path="network",
     ),
     st.Page(
+        "app_pages/study.py",
+        title="Seed study",
+        icon=":material/stacked_line_chart:",
+        url_path="study",
+    ),
+    st.Page(
         "app_pages/sweep.py",
         title="Phase diagram",
         icon=":material/grid_on:",

@@ -17,9 +17,9 @@ session published for the page's scenario class: Streamlit's history also holds 
 with another page's query under this page's path, which would otherwise reset it.
 
 The 2D pages share PLANE (core.scenario.Scenario); the network page has NETWORK
-(core.network.NetworkScenario) and the phase diagram SWEEP (core.sweep.SweepScenario),
-each with its own widget keys and session scenario, so the pages never disturb each
-other.
+(core.network.NetworkScenario), the phase diagram SWEEP (core.sweep.SweepScenario)
+and the seed study STUDY (core.study.StudyScenario), each with its own widget keys and
+session scenario, so the pages never disturb each other.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core.network import NetworkScenario
 from core.scenario import HYPER_KEYS, Scenario
+from core.study import StudyScenario
 from core.sweep import SweepScenario
 
 # URL flags of the app itself, not scenario fields: kept out of the scenario's parse (no
@@ -179,5 +180,14 @@ SWEEP = PageState(
     session="_sweep",
     fields=("opt", "lr", *HYPER_KEYS, "x", "y", "loss", "f", "x0", "y0", "steps"),
     shown={"x": str, "y": str},
+    refused="Not applied. {key}: {message}",
+)
+STUDY = PageState(
+    StudyScenario,
+    prefix="wst_",
+    session="_study",
+    fields=("opts", "lrs", "data", "n", "noise", "split", "width", "depth", "act")
+    + ("seed", "seeds", "steps"),
+    shown={"opts": ",".join, "lrs": lambda v: ",".join(f"{x!r}" for x in v)},
     refused="Not applied. {key}: {message}",
 )

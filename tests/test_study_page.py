@@ -1,0 +1,66 @@
+"""/study under streamlit.testing.v1.AppTest: renders, its sentence about the paired
+difference matches the per-seed numbers, URL -> widgets -> URL, bad values warned."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+from streamlit.testing.v1 import AppTest
+
+from core.study import StudyScenario, chunk
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PAGE = "app_pages/study.py"
+SMALL = {"v": "1", "seeds": "5", "steps": "30", "n": "60", "width": "6"}
+
+
+def open_study(params: dict[str, str] | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update(SMALL if params is None else params)
+    at.run()
+    at.switch_page(PAGE).run()
+    return at
+
+
+def test_renders_and_the_paired_sentence_matches_the_seeds():
+    at = open_study()
+    assert not at.exception, at.exception
+    assert not at.warning and not at.error
+    assert at.title[0].value == "Seed study"
+    text = next(m.value for m in at.markdown if "per seed: mean" in m.value)
+    found = re.search(r"mean (\S+), 95% interval \[(\S+), (\S+)\]", text)
+    mean, lo, hi = (float(v) for v in found.groups())
+    s = StudyScenario.parse("&".join(f"{k}={v}" for k, v in SMALL.items()))
+    gaps = {o: chunk(s.to_query(), o, tuple(s.seed_list))["gap"][:, 0] for o in s.opts}
+    d = gaps["lion"] - gaps["adamw"]
+    half = 2.776445 * d.std(ddof=1) / np.sqrt(5)  # t(4), 95%
+    assert np.isclose(mean, d.mean(), rtol=1e-3) and np.isclose(lo, d.mean() - half, rtol=1e-3)
+    assert np.isclose(hi, d.mean() + half, rtol=1e-3)
+    if d.mean() + half < 0:
+        assert "lion is lower" in text
+    elif d.mean() - half > 0:
+        assert "lion is higher" in text
+    else:
+        assert "contains 0" in text
+
+
+def test_url_sets_the_widgets_and_widgets_the_url():
+    at = open_study(SMALL | {"opts": "hb,adam", "lrs": "0.02,0.005"})
+    assert not at.exception
+    assert at.text_input(key="wst_opts").value == "hb,adam"
+    assert at.text_input(key="wst_lrs").value == "0.02,0.005"
+    assert at.number_input(key="wst_seeds").value == 5
+    at.number_input(key="wst_seeds").set_value(3).run()
+    assert at.query_params["seeds"] == "3"
+    at.number_input(key="wst_seeds").set_value(999).run()  # over the cap: refused
+    assert at.query_params["seeds"] == "3"
+    assert "seeds" in " ".join(e.value for e in at.error)
+
+
+def test_invalid_url_values_warn_with_their_key():
+    at = open_study(SMALL | {"opts": "adamw,adamw", "seeds": "1000"})
+    assert not at.exception
+    text = " ".join(w.value for w in at.warning)
+    assert "opts:" in text and "seeds:" in text

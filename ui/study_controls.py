@@ -1,0 +1,36 @@
+"""The sidebar of /study (widgets mirroring core.study.StudyScenario through
+ui.state.STUDY) and its cached computation (in process, or on Ray with RAY_ADDRESS)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.datasets import DATASETS
+from core.mlp import ACTIVATIONS
+from core.study import StudyResult, StudyScenario, compute_study, ray_address
+from ui.controls import number, widget
+from ui.network_controls import DATA_NAMES
+from ui.state import STUDY
+
+
+def sidebar(s: StudyScenario) -> None:
+    st.subheader("Optimizers")
+    widget(STUDY, "opts", st.text_input, "two optimizers", help="e.g. adamw,lion")
+    widget(STUDY, "lrs", st.text_input, "learning rates h", help="1 to 4, comma separated")
+    st.subheader("Seeds and steps")
+    number(STUDY, "seeds", "seeds S", 1, "initializations seed, seed + 1, ... (2 to 256)")
+    number(STUDY, "seed", "first seed", 1, "also draws the data set")
+    number(STUDY, "steps", "steps", 50)
+    st.subheader("Data and network")
+    widget(STUDY, "data", st.selectbox, "data set", list(DATASETS), format_func=DATA_NAMES.get)
+    number(STUDY, "n", "points n", 20)
+    number(STUDY, "width", "width", 1)
+    number(STUDY, "depth", "hidden layers", 1)
+    widget(STUDY, "act", st.selectbox, "activation", list(ACTIVATIONS))
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def result(query: str) -> StudyResult:
+    """The study of a (normalized) query, computed once per query (on Ray when
+    RAY_ADDRESS is set)."""
+    return compute_study(StudyScenario.parse(query), ray_address())
