@@ -35,11 +35,13 @@ from core.losses import ZOO
 from core.optimizers import Geometric, Optimizer, make_optimizer
 from core.scenario import (
     HYPER_DEFAULTS,
+    HYPER_KEYS,
     OPTIMIZER_FIELDS,
     SCENARIO_FIELDS,
     Field,
     QueryMixin,
     Scenario,
+    ScenarioError,
     constant,
     fmt,
     in_range,
@@ -192,6 +194,16 @@ class SweepScenario(QueryMixin):
         xx, yy = np.meshgrid(self.x.values, self.y.values)  # (ny, nx): xx[iy, ix] = x[ix]
         base: dict = {"lr": self.lr} | self.hyper
         return base | {self.x.key: xx.ravel(), self.y.key: yy.ravel()}
+
+    def with_optimizer(self, opt: str, **hyper: float):
+        """Another optimizer; the axes stay where they still apply, else take its
+        default axes."""
+        try:
+            return super().with_optimizer(opt, **hyper)
+        except ScenarioError as err:
+            if err.key not in ("x", "y"):
+                raise
+            return self.updated(**({k: None for k in HYPER_KEYS} | hyper), opt=opt, x=None, y=None)
 
     def cell(self, ix: int, iy: int) -> Scenario:
         """The single 2D scenario of cell (ix, iy): opens on /playground."""

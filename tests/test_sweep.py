@@ -254,3 +254,11 @@ def test_csv_has_one_line_per_cell_with_every_metric():
             assert (row[name] == "") if not np.isfinite(v) else float(row[name]) == v
         assert int(row["diverged_memory"]) == res.diverged["memory"][iy, ix]
     assert any(row.split(",")[-3] != "-1" for row in lines[1:])  # h = 10 diverges
+
+
+def test_another_optimizer_keeps_the_axes_that_still_apply():
+    s = SweepScenario.parse("opt=adam&x=b1:0.6:0.9:5&y=lr:0.01:0.05:4")
+    lion = s.with_optimizer("lion")  # b1 and lr are Lion's too
+    assert (lion.opt, lion.x, lion.y, lion.b2) == ("lion", s.x, s.y, 0.99)
+    rms = s.with_optimizer("rmsprop")  # no b1: its own default axes
+    assert (rms.opt, str(rms.x), str(rms.y)) == ("rmsprop", *DEFAULT_AXES["rmsprop"])
