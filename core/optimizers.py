@@ -87,15 +87,19 @@ class Geometric:
             np.atleast_1d(np.asarray(v, dtype=np.float64))
             for v in np.broadcast_arrays(self.head, self.tail, self.ratio)
         )
+        # the sequences below depend on r alone: computed once per distinct r (a sweep's
+        # 4096 rows have 64), then spread over the rows; column by column, so exact
+        distinct, rows = np.unique(ratio, return_inverse=True)
         # r^k by libm's pow, as torch.optim's bias correction 1 - r^(n+1): numpy's
         # vectorized pow differs in the last bit, which 1 - r^(n+1) amplifies 1/(1-r) times
-        power = np.array([[r**k for r in ratio.tolist()] for k in range(steps + 2)])
+        power = np.array([[r**k for r in distinct.tolist()] for k in range(steps + 2)])
         z = 1.0 - power[1:] if self.bias_corrected else np.ones_like(power[1:])
         power = power[:-1]
         k = np.arange(steps + 1, dtype=np.float64)[:, None]
-        partial = np.concatenate([np.zeros_like(ratio)[None], np.cumsum(power, 0)[:-1]])
+        partial = np.concatenate([np.zeros_like(distinct)[None], np.cumsum(power, 0)[:-1]])
         # sums by cumulative sums of positive terms: no cancellation for r near 1
-        moment = np.concatenate([np.zeros_like(ratio)[None], np.cumsum(k[1:] * power[:-1], 0)])
+        moment = np.concatenate([np.zeros_like(distinct)[None], np.cumsum(k[1:] * power[:-1], 0)])
+        power, z, partial, moment = (a[:, rows.reshape(-1)] for a in (power, z, partial, moment))
         if self.constant_sum:  # the exact constant, not the last bits of a sum
             W = np.broadcast_to(head / (1.0 - ratio) if self.bias_corrected else head, z.shape)
         else:
