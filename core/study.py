@@ -206,10 +206,19 @@ def ray_address(explicit: str | None = None) -> str | None:
 def _run_chunks(jobs: list[tuple], address: str | None) -> list[dict]:
     if address is None:
         return [chunk(*job) for job in jobs]
-    import ray  # optional dependency (requirements-ray.txt): only with an address
-
+    try:
+        import ray  # optional dependency (requirements-ray.txt): only with an address
+    except ImportError:
+        raise ValueError(
+            f"a Ray address ({address}) is set but ray is not installed: "
+            "pip install -r requirements-ray.txt"
+        ) from None
     if not ray.is_initialized():
-        ray.init(address=address, log_to_driver=False)
+        try:
+            ray.init(address=address, log_to_driver=False)
+        except Exception as err:  # Ray raises several kinds; one line for the CLI
+            message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise ValueError(f"cannot use the Ray cluster at {address}: {message}") from None
     task = ray.remote(num_cpus=1)(chunk)
     return ray.get([task.remote(*job) for job in jobs])  # results in job order
 

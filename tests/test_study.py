@@ -148,3 +148,10 @@ def test_bad_study_queries(query, key, words, capsys):
 def test_study_url_round_trip():
     s = StudyScenario.parse("opts=hb,adam&lrs=0.05,0.01&seeds=32&steps=100&data=circles")
     assert StudyScenario.parse(s.to_query()) == s
+
+
+def test_a_ray_address_without_ray_is_one_clear_error(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
+    assert cli.main(["study", "seeds=2&steps=2&n=40&width=3", "--ray", "auto"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "requirements-ray.txt" in err
