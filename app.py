@@ -4,6 +4,8 @@ depend on them); add a page by adding an st.Page to PAGES.
 The page scripts live in app_pages/, not pages/: Streamlit treats a pages/ folder next
 to the entry point as the legacy multipage layout and then never runs this file."""
 
+import logging
+
 import streamlit as st
 
 from ui import state
@@ -63,4 +65,14 @@ PAGES = [
 ]
 
 # teaching mode projects in class: no sidebar, navigation on top
-st.navigation(PAGES, position="top" if state.teaching() else "sidebar").run()
+page = st.navigation(PAGES, position="top" if state.teaching() else "sidebar")
+try:
+    page.run()
+except Exception:  # st.stop and st.rerun are BaseExceptions: they pass through
+    # the details stay on the server (config: client.showErrorDetails = "none")
+    logging.getLogger("app").exception("unexpected error on page %r", page.url_path)
+    st.error(
+        "Something went wrong while drawing this page. The error was logged; try other "
+        "settings, or open the page again.",
+        icon=":material/error:",
+    )

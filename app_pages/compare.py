@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from core import compute, limits
+from core import limits
 from core.regularizer import implicit_regularizer
-from ui import controls, layout, plots, state
+from ui import cache, controls, layout, plots, state
 
 st.title("Compare optimizers")
 s = state.PLANE.scenario()
@@ -32,7 +32,7 @@ if refusal:
     st.stop()
 runs = [s.with_optimizer(name) for name in s.cmp]
 with st.spinner(f"Running {len(runs)} optimizers…"):
-    results = [(r, compute.summary(r), compute.surfaces(r)) for r in runs]
+    results = [(r, cache.summary(r), cache.surfaces(r)) for r in runs]
 
 columns = st.columns(len(runs))
 for col, (r, summary, surf) in zip(columns, results, strict=True):

@@ -4,11 +4,10 @@ from dataclasses import replace
 
 import streamlit as st
 
-from core import compute, network
 from core.network import NetworkScenario
 from core.scenario import Scenario
 from core.sweep import SweepScenario
-from ui import layout, network_plots, plots, sweep_controls, sweep_plots
+from ui import cache, layout, network_plots, plots, sweep_controls, sweep_plots
 from ui.gallery import GALLERY
 
 st.title("Gallery")
@@ -23,10 +22,10 @@ def thumbnail(page: str, query: str):
         return sweep_plots.thumbnail_figure(sweep_controls.result(s.to_query()))
     if page == "network":  # the distances of the two memoryless runs to the memory run
         s = NetworkScenario.parse(query.replace("&compare=1", "")).updated(steps=50)
-        return network_plots.thumbnail_figure(network.result(s))
+        return network_plots.thumbnail_figure(cache.network_result(s))
     s = Scenario.parse(query)
     s = s.updated(grid=40, steps=min(s.steps, 120))  # a sketch: coarse map, few steps
-    return plots.thumbnail_figure(compute.surfaces(s), compute.summary(s))
+    return plots.thumbnail_figure(cache.surfaces(s), cache.summary(s))
 
 
 columns = st.columns(3)

@@ -2,9 +2,8 @@
 
 import streamlit as st
 
-from core import compute
 from core.scenario import Scenario
-from ui import layout, plots
+from ui import cache, layout, plots
 from ui.gallery import GALLERY
 
 st.title("How memory in optimizers implicitly modifies the loss")
@@ -40,7 +39,7 @@ with picture:
     s = Scenario.parse(example.query)
     with st.spinner("Drawing…"):
         fig = plots.trajectory_figure(
-            compute.surfaces(s), compute.summary(s), height=360, animated=False
+            cache.surfaces(s), cache.summary(s), height=360, animated=False
         )
     layout.chart(fig)
     st.caption(example.title + ": " + example.blurb)

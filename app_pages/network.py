@@ -4,7 +4,7 @@ memory does to the loss, and AdamW against Lion (the paper's application).
 The URL is the scenario (core.network.NetworkScenario), kept in sync with the widgets
 as on the other pages (ui.state.NETWORK: this page's own widget keys and session
 scenario; ui.network_controls: its sidebar).  All computation is core.network's,
-memoized on the scenario.
+cached by ui.cache: one run per scenario gives the result, the fit and the landscape.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import streamlit as st
 from core import network
 from core.network import NetworkScenario
 from core.scenario import ScenarioError
-from ui import controls, layout
+from ui import cache, controls, layout
 from ui import network_controls as nc
 from ui import network_plots as plots
 from ui.controls import OPTIMIZER_NAMES
@@ -110,7 +110,8 @@ def single_page(s: NetworkScenario) -> None:
         "initialization, under the three dynamics: the optimizer itself (memory), its "
         "memoryless approximation, and the memoryless one with the memory correction."
     )
-    r = _run(f"Training {d} parameters: {s.steps} steps of three dynamics…", network.result, s)
+    v = _run(f"Training {d} parameters: {s.steps} steps of three dynamics…", cache.network_view, s)
+    r = v.result
     layout.divergence_warnings(s, r)
     layout.overflow_warnings(r)
 
@@ -163,7 +164,7 @@ def single_page(s: NetworkScenario) -> None:
     task = network.dataset(s).task
     title = "Learned decision boundary" if task == "classification" else "Learned fit"
     st.subheader(title)
-    fit = _run("Evaluating the final networks…", network.fit, s)
+    fit = v.fit
     if task == "classification":
         st.caption(
             "P(label 1) of each final network; the line is its decision boundary P = 0.5. "
@@ -172,7 +173,7 @@ def single_page(s: NetworkScenario) -> None:
     layout.chart(plots.fit_figure(fit, network.dataset(s), height=layout.height(380)))
 
     st.subheader("Loss landscape around the final parameters")
-    sl = _run("Evaluating the loss on a 2D slice…", network.landscape, s)
+    sl = v.landscape
     layout.chart_pair(
         (
             "**Training loss L** with the three runs projected",
@@ -204,8 +205,11 @@ def compare_page(s: NetworkScenario) -> None:
         f"the same data, seed and network, with the same h = {s.lr:g} and {s.steps} steps. "
         "The paper's application: AdamW's memory anti-regularizes, Lion's does not."
     )
-    rows = _run("Training AdamW and Lion…", network.compare, s)
-    results = {row.opt: network.result(s.with_optimizer(row.opt)) for row in rows}
+    runs = [s.with_optimizer(opt) for opt in ("adamw", "lion")]
+    results = {
+        r.opt: _run(f"Training {OPTIMIZER_NAMES[r.opt]}…", cache.network_result, r) for r in runs
+    }
+    rows = network.compare_rows(list(results.values()))
     for row in rows:
         layout.divergence_warnings(results[row.opt].scenario, results[row.opt])
     if s.split == 0:

@@ -4,9 +4,8 @@ from functools import partial
 
 import streamlit as st
 
-from core import compute
 from core.dynamics import DYNAMICS
-from ui import controls, layout, plots, state
+from ui import cache, controls, layout, plots, state
 
 st.title("Playground")
 s = state.PLANE.scenario()
@@ -21,8 +20,8 @@ if not state.teaching():
         controls.steps(s)
 
 with st.spinner(f"Running {s.steps} steps of three dynamics…"):
-    summary = compute.summary(s)
-    surf = compute.surfaces(s)
+    summary = cache.summary(s)
+    surf = cache.surfaces(s)
 
 layout.divergence_warnings(s, summary)
 

@@ -4,9 +4,8 @@ import math
 
 import streamlit as st
 
-from core import compute
 from core.scenario import HYPER_KEYS
-from ui import controls, layout, plots, state
+from ui import cache, controls, layout, plots, state
 
 st.title("Order of accuracy")
 s = state.PLANE.scenario()
@@ -29,7 +28,7 @@ st.markdown(
 )
 
 with st.spinner(f"Running {sum(round(s.T / h) for h in s.hs)} steps over {len(s.hs)} step sizes…"):
-    study = compute.order(s)
+    study = cache.order(s)
 
 plot, numbers = st.columns([3, 2])
 with plot:

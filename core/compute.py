@@ -1,11 +1,10 @@
-"""Everything a 2D scenario shows, computed once per scenario (memoized on the frozen
-object), so a page rerun, the CLI and the tests never repeat a computation."""
+"""Everything a 2D scenario shows.  Pure and uncached: the app caches these results at
+its edge (ui.cache, keyed by the scenario's query string)."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 import torch
@@ -39,17 +38,14 @@ def start(s: Scenario) -> torch.Tensor:
     return torch.tensor([s.x0, s.y0], dtype=torch.float64, device=device())
 
 
-@lru_cache(maxsize=64)
 def trajectories(s: Scenario) -> Run:
     return fast2d.simulate(s.expression, optimizer(s), start(s), s.lr, s.steps)
 
 
-@lru_cache(maxsize=64)
 def surfaces(s: Scenario) -> Surfaces:
     return compute_surfaces(loss(s), optimizer(s), s.hyper, s.lr, s.win, s.grid, device())
 
 
-@lru_cache(maxsize=32)
 def order(s: Scenario) -> OrderStudy:
     return order_study(s.expression, optimizer(s), start(s), s.hs, s.T, fast2d.simulate)
 
@@ -57,7 +53,8 @@ def order(s: Scenario) -> OrderStudy:
 @dataclass(frozen=True)
 class PathSummary:
     """What the pages print and plot about one scenario's three runs, each cut at its
-    last finite point (a diverged run repeats that point after diverging)."""
+    last finite point (a diverged run repeats that point after diverging).  Compact: its
+    arrays own their data (no views into the run's buffer)."""
 
     paths: dict[str, np.ndarray]  # name -> (n_finite, 2)
     losses: dict[str, np.ndarray]  # the loss along each path
@@ -66,7 +63,6 @@ class PathSummary:
     gap_memoryless: float  # max_n |memory - memoryless|
 
 
-@lru_cache(maxsize=64)
 def summary(s: Scenario) -> PathSummary:
     run = trajectories(s)
     f = loss(s)
@@ -77,7 +73,7 @@ def summary(s: Scenario) -> PathSummary:
         path = run[k][: at if at >= 0 else None, 0]
         with torch.no_grad():
             losses[k] = f(path).cpu().numpy()
-        paths[k] = path.cpu().numpy()
+        paths[k] = path.cpu().numpy().copy()
 
     def gap(k: str) -> float:
         n = min(len(paths["memory"]), len(paths[k]))

@@ -4,17 +4,20 @@ An MLP's flattened parameters theta (d,) are the point the engine moves: the tra
 loss is a batched function (R, d) -> (R,) of parameter rows, handed to
 core.dynamics.simulate like any 2D loss.  Nothing here steps an optimizer itself.
 
-Everything a page shows is computed once per (scenario, device): `result` (losses,
-distances, regularizer along the run), `fit` (decision boundary / regression fit),
-`landscape` (a 2D slice with the perturbed loss), `compare` (AdamW against Lion) and
-`order` (the error-vs-h study) are memoized on the frozen scenario.
+What a page shows: `result` (losses, distances, regularizer along the run), `fit`
+(decision boundary / regression fit), `landscape` (a 2D slice with the perturbed loss),
+all three from one run by `view`; `compare` (AdamW against Lion) and `order` (the
+error-vs-h study).  Pure and uncached (the app caches at its edge, ui.cache); results
+are compact: plain arrays that own their data, never views into a run's buffer.
+`check`, where given, is called before every training step and between evaluation
+chunks, and stops the computation by raising.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 import torch
@@ -75,7 +78,6 @@ class NetworkScenario(QueryMixin):
 # --- data, model and losses ---------------------------------------------------------
 
 
-@lru_cache(maxsize=32)
 def dataset(s: NetworkScenario) -> Dataset:
     return make_dataset(s.data, s.n, s.noise, s.split, s.seed)
 
@@ -143,9 +145,21 @@ def training_loss(mlp: MLP, data: Dataset, batch: int, steps: int, seed: int, de
     return StepBatches(mlp, data.task, x, y, schedule)
 
 
-def run_network(loss, opt, theta0: Tensor, lr, steps: int) -> Run:
+def checked(f, check: Callable[[], None] | None):
+    """The loss f, calling check() first at every evaluation (once per step)."""
+    if check is None:
+        return f
+
+    def loss_checked(theta):
+        check()
+        return f(theta)
+
+    return loss_checked
+
+
+def run_network(loss, opt, theta0: Tensor, lr, steps: int, check=None) -> Run:
     """simulate(), checking the once-per-step contract when the loss is step-indexed."""
-    run = simulate(loss, opt, theta0, lr, steps)
+    run = simulate(checked(loss, check), opt, theta0, lr, steps)
     if isinstance(loss, StepBatches) and loss.calls != steps:
         raise RuntimeError(f"simulate called the loss {loss.calls} times for {steps} steps")
     return run
@@ -167,16 +181,19 @@ def _chunk_rows(mlp: MLP, points: int) -> int:
     return max(1, _ELEMENTS // max(1, points * max(mlp.width, mlp.in_dim)))
 
 
-def values(loss, mlp: MLP, points: int, theta: Tensor) -> Tensor:
+def values(loss, mlp: MLP, points: int, theta: Tensor, check=None) -> Tensor:
     """loss(theta) for many rows, in chunks that bound the activations' memory."""
     size = _chunk_rows(mlp, points)
     with torch.no_grad():
-        return torch.cat([loss(c) for c in theta.split(size)])
+        return torch.cat([checked(loss, check)(c) for c in theta.split(size)])
 
 
-def values_and_grads(loss, mlp: MLP, points: int, theta: Tensor) -> tuple[Tensor, Tensor]:
+def values_and_grads(
+    loss, mlp: MLP, points: int, theta: Tensor, check=None
+) -> tuple[Tensor, Tensor]:
     """loss(theta) and its row-wise gradients, chunked like `values`."""
     out_v, out_g = [], []
+    loss = checked(loss, check)
     for c in theta.split(_chunk_rows(mlp, points)):
         t = c.detach().requires_grad_(True)
         with torch.enable_grad():
@@ -241,32 +258,37 @@ class NetworkResult:
         return float(self.test_loss["memory"][-1] - self.train_loss["memory"][-1])
 
 
-@lru_cache(maxsize=4)  # a run holds 3 x (steps + 1) x d floats: keep few
-def trajectories(s: NetworkScenario, device: str | None = None) -> Run:
+Check = Callable[[], None] | None
+
+
+def trajectories(s: NetworkScenario, device: str | None = None, check: Check = None) -> Run:
     """The three dynamics from the seeded initialization, on the CPU or `device`."""
     dev = _device(device)
     mlp = model(s)
     loss = training_loss(mlp, dataset(s), s.batch, s.steps, s.seed, dev)
     opt = make_optimizer(s.opt, **s.hyper)
-    return run_network(loss, opt, mlp.init(s.seed, device=dev), s.lr, s.steps)
+    return run_network(loss, opt, mlp.init(s.seed, device=dev), s.lr, s.steps, check)
 
 
-@lru_cache(maxsize=32)
-def result(s: NetworkScenario, device: str | None = None) -> NetworkResult:
+def result(s: NetworkScenario, device: str | None = None, check: Check = None) -> NetworkResult:
+    return result_of(s, trajectories(s, device, check), device, check)
+
+
+def result_of(s: NetworkScenario, run: Run, device=None, check: Check = None) -> NetworkResult:
+    """The per-step numbers of a run (compact: every array is a fresh copy)."""
     dev = _device(device)
     data, mlp = dataset(s), model(s)
-    run = trajectories(s, device)
     paths = {k: run[k][:, 0] for k in DYNAMICS}  # (steps + 1, d) each
     rows = torch.cat([paths[k] for k in DYNAMICS])
     T = s.steps + 1
 
     def per_dynamics(loss, points: int) -> dict[str, np.ndarray]:
-        v = values(loss, mlp, points, rows).cpu().numpy()
-        return {k: v[i * T : (i + 1) * T] for i, k in enumerate(DYNAMICS)}
+        v = values(loss, mlp, points, rows, check).cpu().numpy()
+        return {k: v[i * T : (i + 1) * T].copy() for i, k in enumerate(DYNAMICS)}
 
     train = data_loss(mlp, data.task, *_tensors(data.x_train, data.y_train, dev))
     test = data_loss(mlp, data.task, *_tensors(data.x_test, data.y_test, dev))
-    L, g = values_and_grads(train, mlp, len(data.y_train), paths["memory"])
+    L, g = values_and_grads(train, mlp, len(data.y_train), paths["memory"], check)
     R = perturbation(s.opt, s.hyper, L, g, paths["memory"])
     return NetworkResult(
         scenario=s,
@@ -282,7 +304,8 @@ def result(s: NetworkScenario, device: str | None = None) -> NetworkResult:
         hR=(s.lr * R).cpu().numpy(),
         regularizer=implicit_regularizer(s.opt, s.hyper),
         diverged={k: (int(v[0]) if v[0] >= 0 else None) for k, v in run.diverged.items()},
-        final={k: paths[k][-1].cpu().numpy() for k in DYNAMICS},
+        # a copy: a view would keep the whole (steps + 1, 3, d) buffer alive
+        final={k: paths[k][-1].cpu().numpy().copy() for k in DYNAMICS},
     )
 
 
@@ -300,10 +323,10 @@ class Fit:
     values: dict[str, np.ndarray]
 
 
-@lru_cache(maxsize=32)
-def fit(s: NetworkScenario, device: str | None = None) -> Fit:
+def fit(s: NetworkScenario, device: str | None = None, of: NetworkResult | None = None) -> Fit:
+    """The final networks of `of` (default: a fresh result(s)) on a grid of inputs."""
     dev = _device(device)
-    data, mlp, res = dataset(s), model(s), result(s, device)
+    data, mlp, res = dataset(s), model(s), of or result(s, device)
     inputs = np.concatenate([data.x_train, data.x_test])
     lo, hi = inputs.min(0) - 0.5, inputs.max(0) + 0.5
     axes = [np.linspace(lo[j], hi[j], FIT_GRID) for j in range(data.in_dim)]
@@ -323,7 +346,7 @@ def fit(s: NetworkScenario, device: str | None = None) -> Fit:
         task=data.task,
         x=axes[0],
         y=axes[1] if data.task == "classification" else None,
-        values={k: out[i] for i, k in enumerate(DYNAMICS)},
+        values={k: out[i].copy() for i, k in enumerate(DYNAMICS)},
     )
 
 
@@ -332,13 +355,14 @@ def slice_grid(s: NetworkScenario) -> int:
     return limits.slice_grid(model(s).size, train_size(s.n, s.split))
 
 
-@lru_cache(maxsize=16)
-def landscape(s: NetworkScenario, device: str | None = None) -> Slice:
-    """L and L + h R on a 2D slice around the memory run's final parameters, with the
-    three trajectories projected on it (plane: s.plane)."""
+def landscape(
+    s: NetworkScenario, device: str | None = None, run: Run | None = None, check: Check = None
+) -> Slice:
+    """L and L + h R on a 2D slice around the memory run's final parameters (of `run`,
+    default: a fresh run), with the three trajectories projected on it (plane: s.plane)."""
     dev = _device(device)
     data, mlp = dataset(s), model(s)
-    run = trajectories(s, device)
+    run = run or trajectories(s, device, check)
     paths = {k: run[k][:, 0] for k in DYNAMICS}
     center = paths["memory"][-1]
     explained = None
@@ -348,7 +372,7 @@ def landscape(s: NetworkScenario, device: str | None = None) -> Slice:
         dirs = filter_normalized(mlp, center, s.seed)
     train = data_loss(mlp, data.task, *_tensors(data.x_train, data.y_train, dev))
     return loss_slice(
-        lambda t: values_and_grads(train, mlp, len(data.y_train), t),
+        lambda t: values_and_grads(train, mlp, len(data.y_train), t, check),
         lambda L, g, t: perturbation(s.opt, s.hyper, L, g, t),
         s.lr,
         s.plane,
@@ -358,6 +382,21 @@ def landscape(s: NetworkScenario, device: str | None = None) -> Slice:
         slice_grid(s),
         explained,
     )
+
+
+@dataclass(frozen=True, eq=False)
+class NetworkView:
+    """Everything the /network page shows about one scenario, from one run."""
+
+    result: NetworkResult
+    fit: Fit
+    landscape: Slice
+
+
+def view(s: NetworkScenario, device: str | None = None, check: Check = None) -> NetworkView:
+    run = trajectories(s, device, check)
+    r = result_of(s, run, device, check)
+    return NetworkView(r, fit(s, device, r), landscape(s, device, run, check))
 
 
 @dataclass(frozen=True)
@@ -373,13 +412,17 @@ class CompareRow:
     hR_mean: float  # h R averaged over the memory run
 
 
-@lru_cache(maxsize=16)
 def compare(s: NetworkScenario, opts: tuple[str, ...] = ("adamw", "lion")) -> list[CompareRow]:
     """Each optimizer with its usual defaults on the same data, seed, net and lr: its
     generalization gap next to its implicit-regularizer term."""
+    return compare_rows([result(s.with_optimizer(opt)) for opt in opts])
+
+
+def compare_rows(results: list[NetworkResult]) -> list[CompareRow]:
+    """The comparison table of results that differ only in the optimizer."""
     rows = []
-    for opt in opts:
-        r = result(s.with_optimizer(opt))
+    for r in results:
+        opt = r.scenario.opt
         rows.append(
             CompareRow(
                 opt=opt,
@@ -396,7 +439,6 @@ def compare(s: NetworkScenario, opts: tuple[str, ...] = ("adamw", "lion")) -> li
     return rows
 
 
-@lru_cache(maxsize=16)
 def order(
     s: NetworkScenario,
     hs: tuple[float, ...] = (0.02, 0.01, 0.005),

@@ -249,11 +249,15 @@ def parse_fields(
     raw = _as_mapping(query)
     known = {f.key for f in specs} | {"v"}
     warnings = []
-    for key in raw:
-        if key not in known:
-            if strict:
-                raise ScenarioError(key, "unknown key")
-            warnings.append(f"{key}: unknown key, ignored")
+    unknown = [key for key in raw if key not in known]
+    if unknown and strict:
+        raise ScenarioError(unknown[0], "unknown key")
+    if len(unknown) == 1:
+        warnings.append(f"{unknown[0]}: unknown key, ignored")
+    elif unknown:  # one warning for all of them, however many
+        listed = ", ".join(repr(k[:40]) for k in unknown[:5])
+        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        warnings.append(f"{len(unknown)} unknown keys ignored: {listed}{more}")
     values: dict[str, Any] = {}
     for spec in specs:
         if not spec.applies(values):
@@ -320,7 +324,8 @@ class QueryMixin:
             value = getattr(self, spec.key)
             applies = spec.applies(values)
             values[spec.key] = value
-            if applies and value != spec.default(values):
+            # compared as text: -0.0 == 0.0, but they are different scenarios
+            if applies and fmt(value) != fmt(spec.default(values)):
                 params[spec.key] = fmt(value)
         return params
 

@@ -35,6 +35,7 @@ from core.network import NetworkScenario
 from core.scenario import HYPER_KEYS, Scenario
 from core.study import StudyScenario
 from core.sweep import SweepScenario
+from ui import text
 
 # URL flags of the app itself, not scenario fields: kept out of the scenario's parse (no
 # 'unknown key' warnings) and carried along whenever a scenario is published.
@@ -108,8 +109,7 @@ class PageState:
             raw = st.session_state[self.session]
             st.query_params.update(st.session_state.get(self._page_flags, {}))
         s, warnings = self.cls.from_query(raw)
-        for w in warnings:
-            st.warning(f"URL setting ignored. {w}", icon=":material/warning:")
+        text.url_warnings(warnings)
         self.publish(s)
         refused = st.session_state.get(self.refusals, {})
         for name, value in self.widget_values(s).items():

@@ -1,0 +1,97 @@
+"""Hostile URLs and unexpected errors on the pages (issue 10, items 4, 5, 7): URL text is
+never rendered as markdown, many problems make one warning, duplicate optimizers are
+refused with a message, and a visitor never sees a traceback."""
+
+from __future__ import annotations
+
+import logging
+import re
+import tomllib
+from pathlib import Path
+from unittest import mock
+from urllib.parse import parse_qsl
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.test_app import SMALL, open_page
+from ui.text import MAX_MESSAGE, plain
+
+ROOT = Path(__file__).resolve().parents[1]
+LINK = "v=1&%5BSession%20expired%3A%20click%20here%5D(https%3A%2F%2Fevil.example%2Flogin)=1"
+IMAGE = "v=1&!%5Bx%5D(https%3A%2F%2Fevil.example%2Fpixel.png)=1"
+ACTIVE = set('\\`*_{}[]()#+-.!|<>~$&="^@')
+
+
+def _alerts(at) -> list[str]:
+    return [w.value for w in at.warning]
+
+
+@given(st.text(max_size=400))
+def test_plain_escapes_every_active_character(text):
+    out = plain(text)
+    i = 0
+    while i < len(out):  # every active character comes right after an escaping backslash
+        if out[i] == "\\":
+            assert i + 1 < len(out) and (out[i + 1] in ACTIVE or out[i + 1] == ":")
+            i += 2
+            continue
+        assert out[i] not in ACTIVE, (text, out)
+        assert out[i] != ":" or out[i + 1 : i + 2] == " "
+        assert out[i] != "\n"
+        i += 1
+    assert len(out.replace("\\", "")) <= MAX_MESSAGE
+
+
+@pytest.mark.parametrize("query", [LINK, IMAGE])
+def test_a_hostile_key_is_shown_as_text(query):
+    at = open_page("playground", SMALL | dict(parse_qsl(query)))
+    assert not at.exception
+    (warning,) = _alerts(at)
+    key = next(iter(dict(parse_qsl(query)).keys() - {"v"}))
+    assert key not in warning  # it would render as a link / an image
+    assert not re.search(r"(?<!\\)\]\(", warning)
+    assert plain(key, 10**6) in warning
+
+
+def test_many_unknown_keys_make_one_short_warning():
+    junk = {f"[k{i}](https://evil.example/{i})": "1" for i in range(220)}
+    at = open_page("playground", SMALL | junk)
+    assert not at.exception
+    (warning,) = _alerts(at)
+    assert "220 unknown keys" in warning and "and 215 more" in warning
+    assert len(warning) < 800
+
+
+def test_long_bad_values_are_cut():
+    at = open_page("playground", SMALL | {"lr": "9" * 400, "b1": "[x](https://evil.example)"})
+    (warning,) = _alerts(at)
+    assert "9" * 300 not in warning and "lr: " in warning and "b1: " in warning
+    assert "](" not in warning
+
+
+def test_duplicate_optimizers_on_compare():
+    at = open_page("compare", SMALL | {"cmp": "adam,adam"})
+    assert not at.exception, at.exception
+    (warning,) = _alerts(at)
+    assert "cmp: " in warning and "listed 2 times" in warning
+    assert len(at.get("plotly_chart")) == 4  # the default pair, two charts each
+
+
+def test_error_details_are_off():
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["client"]["showErrorDetails"] == "none"
+
+
+def test_an_unexpected_error_is_one_friendly_message_and_logged(caplog):
+    def boom(*args):
+        raise RuntimeError("boom in /srv/secret/path.py")
+
+    with caplog.at_level(logging.ERROR), mock.patch("ui.cache.summary", boom):
+        at = open_page("playground")
+    assert not at.exception
+    (error,) = [e.value for e in at.error]
+    assert "Something went wrong" in error and "boom" not in error and "/srv" not in error
+    logged = [r for r in caplog.records if r.name == "app"]
+    assert logged and "boom in /srv/secret/path.py" in str(logged[0].exc_info[1])

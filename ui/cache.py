@@ -1,0 +1,98 @@
+"""The app's computations, cached at its edge (core/ stays pure and uncached).
+
+Each cached function takes the scenario's query string, the exact key of what it
+computes (x0=-0.0 and x0=0 are different strings, so they never share an entry), and
+returns a compact result (plain arrays of bounded size), so every cache is bounded by
+max_entries x the largest entry.
+
+One computation per scenario: st.cache_data computes a missing value once while the
+other sessions asking for it wait (they keep answering stop and rerun requests).  A
+network computation calls `_check` between steps: when its session has left (a closed
+tab) or asked for a rerun (a changed widget), Streamlit's yield check raises and the run
+stops within one step instead of computing a result nobody will see.  (The 2D pages'
+float fast path runs a scenario at the caps in well under a second: no check needed.)
+"""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+from core import compute, network
+from core.compute import PathSummary
+from core.network import NetworkScenario
+from core.order import OrderStudy
+from core.scenario import Scenario
+from core.surfaces import Surfaces
+
+_CHECK_EVERY_S = 0.05  # how often a running computation asks whether to go on
+
+
+def _check():
+    """A callable for core's `check`: Streamlit's stop/rerun check of this script run,
+    asked at most every _CHECK_EVERY_S (None outside a script run, e.g. the CLI)."""
+    ctx = get_script_run_ctx(suppress_warning=True)
+    yield_check = getattr(ctx, "yield_check", None)
+    if yield_check is None:
+        return None
+    last = [time.monotonic()]
+
+    def check() -> None:
+        now = time.monotonic()
+        if now - last[0] >= _CHECK_EVERY_S:
+            last[0] = now
+            yield_check()
+
+    return check
+
+
+# Entry sizes at the caps (core.limits): a summary <= 0.4 MB, surfaces <= 2.3 MB, an
+# order study < 1 kB, a network view <= 1 MB (its largest part: 3 final parameter vectors).
+@st.cache_data(max_entries=128, show_spinner=False)
+def _summary(query: str) -> PathSummary:
+    return compute.summary(Scenario.parse(query))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _surfaces(query: str) -> Surfaces:
+    return compute.surfaces(Scenario.parse(query))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _order(query: str) -> OrderStudy:
+    return compute.order(Scenario.parse(query))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _network_view(query: str) -> network.NetworkView:
+    return network.view(NetworkScenario.parse(query), check=_check())
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _network_result(query: str) -> network.NetworkResult:
+    return network.result(NetworkScenario.parse(query), check=_check())
+
+
+def summary(s: Scenario) -> PathSummary:
+    """The three runs of a 2D scenario (core.compute.summary)."""
+    return _summary(s.to_query())
+
+
+def surfaces(s: Scenario) -> Surfaces:
+    return _surfaces(s.to_query())
+
+
+def order(s: Scenario) -> OrderStudy:
+    return _order(s.to_query())
+
+
+def network_view(s: NetworkScenario) -> network.NetworkView:
+    """/network: result, fit and landscape of one run."""
+    return _network_view(s.to_query())
+
+
+def network_result(s: NetworkScenario) -> network.NetworkResult:
+    """A network result alone (comparisons, gallery thumbnails)."""
+    return _network_result(s.to_query())
