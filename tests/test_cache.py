@@ -111,3 +111,25 @@ def test_cached_entries_are_compact():
     assert len(pickle.dumps(cache.summary(s))) < 2 * 3 * 1001 * 3 * 8 + 4096
     assert len(pickle.dumps(cache.surfaces(s))) < 8 * 200 * 200 * 8 + 4096
     assert np.isfinite(cache.summary(s).losses["memory"]).all()
+
+
+def test_core_is_pure_and_uncached():
+    """No module-level caches in core/ (they kept whole runs alive) and no streamlit."""
+    import ast
+    import importlib
+    import pkgutil
+    from pathlib import Path
+
+    import core
+
+    for info in pkgutil.iter_modules(core.__path__):
+        if info.name == "__main__":  # runs the CLI
+            continue
+        module = importlib.import_module(f"core.{info.name}")
+        for name, value in vars(module).items():
+            assert not hasattr(value, "cache_info"), f"core.{info.name}.{name} is cached"
+        tree = ast.parse(Path(module.__file__).read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                names = [a.name for a in node.names] + [getattr(node, "module", None) or ""]
+                assert not any(n.split(".")[0] == "streamlit" for n in names), info.name

@@ -113,8 +113,6 @@ def test_the_2d_callers_use_the_fast_path(monkeypatch):
 
     monkeypatch.setattr(fast2d, "torch_simulate", refuse)
     s = Scenario.parse("opt=adam&steps=50&hs=0.04,0.02")
-    compute.trajectories.cache_clear()
-    compute.order.cache_clear()
     assert compute.trajectories(s).memory.shape == (51, 1, 2)
     assert len(compute.order(s).h) == 2
 
