@@ -7,7 +7,7 @@ import streamlit as st
 from core.network import NetworkScenario
 from core.scenario import Scenario
 from core.sweep import SweepScenario
-from ui import cache, layout, network_plots, plots, sweep_controls, sweep_plots
+from ui import cache, layout, network_plots, plots, sweep_plots
 from ui.gallery import GALLERY
 
 st.title("Gallery")
@@ -19,7 +19,7 @@ def thumbnail(page: str, query: str):
         s = SweepScenario.parse(query)
         small = {a: replace(getattr(s, a), n=min(getattr(s, a).n, 12)) for a in ("x", "y")}
         s = replace(s, steps=min(s.steps, 60), **small)
-        return sweep_plots.thumbnail_figure(sweep_controls.result(s.to_query()))
+        return sweep_plots.thumbnail_figure(cache.sweep(s))
     if page == "network":  # the distances of the two memoryless runs to the memory run
         s = NetworkScenario.parse(query.replace("&compare=1", "")).updated(steps=50)
         return network_plots.thumbnail_figure(cache.network_result(s))

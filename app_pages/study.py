@@ -5,7 +5,7 @@ paired per-seed differences and h R along training.  Computation: core.study."""
 import streamlit as st
 
 from core.study import summary
-from ui import layout, state
+from ui import cache, layout, state
 from ui import study_controls as controls
 from ui import study_plots as plots
 from ui.state import STUDY
@@ -20,7 +20,7 @@ if not state.teaching():
 
 a, b = s.opts
 with st.spinner(f"Training {2 * s.seeds * len(s.lrs)} networks for {s.steps} steps…"):
-    res = controls.result(s.to_query())
+    res = cache.study(s)
 stats = summary(res)
 
 st.caption(

@@ -8,7 +8,7 @@ import json
 import streamlit as st
 
 from core.sweep import METRICS, sweep_csv, sweep_json
-from ui import layout, state
+from ui import cache, layout, state
 from ui import sweep_controls as controls
 from ui import sweep_plots as plots
 from ui.state import SWEEP
@@ -23,7 +23,7 @@ if not state.teaching():
 
 cells = s.x.n * s.y.n
 with st.spinner(f"Running {cells} cells x {s.steps} steps x three dynamics…"):
-    res = controls.result(s.to_query())
+    res = cache.sweep(s)
 
 dead = plots.diverged_mask(res)
 effect = res.metrics["effect"]

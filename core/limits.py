@@ -45,6 +45,8 @@ MAX_SEEDS = 256
 MAX_STUDY_LRS = 4  # learning rates of the optional grid
 MAX_STUDY_STEPS = 2000
 MAX_STUDY_WORK = 2_000_000_000  # runs x parameters x points x steps: ~30 s in process here
+MAX_STUDY_STORED = 16_000_000  # d x (steps + 1) x runs of one chunk: its paths, 128 MB
+MAX_STUDY_CURVES = 1_000_000  # runs x (steps + 1): the curves kept, 16 MB
 
 # --- the cost model (seconds on the reference machine) ---
 # The engine steps the three dynamics (and the corrected run's extra copies) as rows of

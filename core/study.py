@@ -28,7 +28,14 @@ import torch
 from core import compute
 from core.datasets import make_dataset
 from core.dynamics import simulate
-from core.limits import MAX_SEEDS, MAX_STUDY_LRS, MAX_STUDY_STEPS, MAX_STUDY_WORK
+from core.limits import (
+    MAX_SEEDS,
+    MAX_STUDY_CURVES,
+    MAX_STUDY_LRS,
+    MAX_STUDY_STEPS,
+    MAX_STUDY_STORED,
+    MAX_STUDY_WORK,
+)
 from core.mlp import MLP
 from core.network import _tensors, data_loss, perturbation, values_and_grads
 from core.network_fields import NETWORK_FIELDS, parameter_count, train_size
@@ -75,11 +82,24 @@ def study_work(s) -> int:
 def _check_steps(steps: int, s) -> None:
     in_range(1, MAX_STUDY_STEPS)(steps, s)
     work = study_work(s | {"steps": steps})
+    runs, d = 2 * s["seeds"] * len(s["lrs"]), parameter_count(s)
     if work > MAX_STUDY_WORK:
         raise ValueError(
-            f"{2 * s['seeds'] * len(s['lrs'])} runs x {parameter_count(s)} parameters x "
-            f"{train_size(s['n'], s['split'])} points x {steps} steps = {work:.3g} exceeds "
-            f"the cap {MAX_STUDY_WORK:.3g}; lower steps, seeds, lrs, width, depth or n"
+            f"{runs} runs x {d} parameters x {train_size(s['n'], s['split'])} points x "
+            f"{steps} steps = {work:.3g} exceeds the cap {MAX_STUDY_WORK:.3g}; lower steps, "
+            "seeds, lrs, width, depth or n"
+        )
+    stored = d * (steps + 1) * min(s["seeds"], CHUNK) * len(s["lrs"])
+    if stored > MAX_STUDY_STORED:
+        raise ValueError(
+            f"{d} parameters x {steps + 1} iterates x {stored // (d * (steps + 1))} runs per "
+            f"chunk = {stored:.3g} exceeds the cap {MAX_STUDY_STORED:.3g}; lower steps, "
+            "lrs, width or depth"
+        )
+    if runs * (steps + 1) > MAX_STUDY_CURVES:
+        raise ValueError(
+            f"{runs} runs x {steps + 1} steps of curves exceeds the cap {MAX_STUDY_CURVES:.3g}; "
+            "lower steps, seeds or lrs"
         )
 
 

@@ -135,6 +135,8 @@ def test_cli_study_prints_per_seed_and_summary(capsys):
         ("opts=adamw,sgd", "opts", "not one of"),
         ("lrs=0.1,0.2,0.3,0.4,0.5", "lrs", "1 to 4"),
         ("seeds=256&lrs=0.1,0.2,0.3,0.4&steps=2000&width=64&depth=4", "steps", "exceeds the cap"),
+        ("n=20&width=64&depth=4&steps=200&seeds=8", "steps", "runs per chunk"),
+        ("n=20&width=1&depth=1&seeds=256&lrs=0.1,0.2,0.3,0.4&steps=1000", "steps", "curves"),
     ],
 )
 def test_bad_study_queries(query, key, words, capsys):

@@ -25,7 +25,9 @@ from core.compute import PathSummary
 from core.network import NetworkScenario
 from core.order import OrderStudy
 from core.scenario import Scenario
+from core.study import StudyResult, StudyScenario, compute_study, ray_address
 from core.surfaces import Surfaces
+from core.sweep import SweepResult, SweepScenario, compute_sweep
 
 _CHECK_EVERY_S = 0.05  # how often a running computation asks whether to go on
 
@@ -75,6 +77,18 @@ def _network_result(query: str) -> network.NetworkResult:
     return network.result(NetworkScenario.parse(query), check=_check())
 
 
+# a sweep at the caps <= 1 MB (4096 cells x the metrics, the fine verdict grid); a study
+# <= 17 MB (core.limits.MAX_STUDY_CURVES: its two curves per run)
+@st.cache_data(max_entries=8, show_spinner=False)
+def _sweep(query: str) -> SweepResult:
+    return compute_sweep(SweepScenario.parse(query))
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _study(query: str) -> StudyResult:
+    return compute_study(StudyScenario.parse(query), ray_address())
+
+
 def summary(s: Scenario) -> PathSummary:
     """The three runs of a 2D scenario (core.compute.summary)."""
     return _summary(s.to_query())
@@ -96,3 +110,13 @@ def network_view(s: NetworkScenario) -> network.NetworkView:
 def network_result(s: NetworkScenario) -> network.NetworkResult:
     """A network result alone (comparisons, gallery thumbnails)."""
     return _network_result(s.to_query())
+
+
+def sweep(s: SweepScenario) -> SweepResult:
+    """/sweep: every cell's three runs and metrics (core.sweep)."""
+    return _sweep(s.to_query())
+
+
+def study(s: StudyScenario) -> StudyResult:
+    """/study: the seeds of both optimizers (core.study; on Ray when RAY_ADDRESS is set)."""
+    return _study(s.to_query())

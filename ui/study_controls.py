@@ -1,5 +1,5 @@
-"""The sidebar of /study (widgets mirroring core.study.StudyScenario through
-ui.state.STUDY) and its cached computation (in process, or on Ray with RAY_ADDRESS)."""
+"""The sidebar of /study: widgets mirroring core.study.StudyScenario through
+ui.state.STUDY."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import streamlit as st
 
 from core.datasets import DATASETS
 from core.mlp import ACTIVATIONS
-from core.study import StudyResult, StudyScenario, compute_study, ray_address
+from core.study import StudyScenario
 from ui.controls import number, widget
 from ui.network_controls import DATA_NAMES
 from ui.state import STUDY
@@ -27,10 +27,3 @@ def sidebar(s: StudyScenario) -> None:
     number(STUDY, "width", "width", 1)
     number(STUDY, "depth", "hidden layers", 1)
     widget(STUDY, "act", st.selectbox, "activation", list(ACTIVATIONS))
-
-
-@st.cache_data(max_entries=4, show_spinner=False)
-def result(query: str) -> StudyResult:
-    """The study of a (normalized) query, computed once per query (on Ray when
-    RAY_ADDRESS is set)."""
-    return compute_study(StudyScenario.parse(query), ray_address())

@@ -1,13 +1,12 @@
 """The sidebar of /sweep (widgets mirroring core.sweep.SweepScenario through
-ui.state.SWEEP), its cached computation, its downloads, and the click on a cell that
-opens that cell on /playground."""
+ui.state.SWEEP) and the click on a cell that opens that cell on /playground."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from core.losses import ZOO
-from core.sweep import MAX_SWEEP_STEPS, SweepResult, SweepScenario, compute_sweep
+from core.sweep import MAX_SWEEP_STEPS, SweepScenario
 from ui.controls import number, optimizer, widget
 from ui.state import SWEEP
 
@@ -50,12 +49,6 @@ def sidebar(s: SweepScenario) -> None:
         step=50,
         help="iterations of every cell's three runs (cells x steps is capped)",
     )
-
-
-@st.cache_data(max_entries=8, show_spinner=False)
-def result(query: str) -> SweepResult:
-    """The sweep of a (normalized) query string, computed once per query."""
-    return compute_sweep(SweepScenario.parse(query))
 
 
 def clicked_cell(chart_keys: list[str]) -> tuple[int, int] | None:
