@@ -16,14 +16,21 @@ Tensor = torch.Tensor
 
 
 def grad_and_hvp(
-    loss: Callable[[Tensor], Tensor], theta: Tensor, hessian: bool = True
+    loss: Callable[[Tensor], Tensor],
+    theta: Tensor,
+    hessian: bool = True,
+    first: int = 0,
 ) -> tuple[Tensor, Callable[[Tensor], Tensor] | None]:
     """Row-wise gradient of a batched loss (R, d) -> (R,), and a function v -> H v
     (row-wise Hessian-vector products by double backward, callable once).
 
     One graph serves the gradient of every row and the Hessian-vector products of
-    whichever rows get a non-zero v.
+    whichever rows get a non-zero v.  A 2D loss that declares its exact derivatives
+    (core.losses.ExpressionLoss) needs no graph: H v from the Hessian's entries, which
+    are evaluated only on the rows from `first` on (the products above it are 0).
     """
+    if hasattr(loss, "derivatives") and theta.shape[-1] == 2:
+        return _declared(loss, theta, hessian, first)
     t = theta.detach().requires_grad_(True)
     with torch.enable_grad():
         (g,) = torch.autograd.grad(loss(t).sum(), t, create_graph=hessian)
@@ -57,3 +64,23 @@ def jvp(f: Callable[[Tensor], Tensor], s: Tensor) -> tuple[Tensor, Tensor]:
             return out.detach(), torch.zeros_like(out)
         (tangent,) = torch.autograd.grad(vjp, u)
     return out.detach(), tangent
+
+
+def _declared(loss, theta: Tensor, hessian: bool, first: int):
+    """grad_and_hvp from a loss's declared gradient and Hessian entries (2D)."""
+    if not hessian:
+        return loss.derivatives(theta, False)[0], None
+    g = torch.empty_like(theta)
+    if first:
+        g[:first] = loss.derivatives(theta[:first], False)[0]
+    g[first:], hxx, hxy, hyy = loss.derivatives(theta[first:], True)
+
+    def hvp(v: Tensor) -> Tensor:
+        out = torch.zeros_like(v)
+        w = v[first:]
+        out[first:] = torch.stack(
+            (hxx * w[:, 0] + hxy * w[:, 1], hxy * w[:, 0] + hyy * w[:, 1]), -1
+        )
+        return out
+
+    return g, hvp

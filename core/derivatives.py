@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import torch
+from torch import Tensor
 
 from core.expression import Binary, Call, Const, Node, Num, Unary, Var, parse
 
@@ -128,7 +130,7 @@ def _is_constant(j: Jet) -> bool:
 
 
 def _power(code: _Code, u: Jet, w: Jet) -> Jet:
-    value = code.call("F_pow", u.value, w.value)
+    value = _pow_value(code, u.value, w)
     if _is_constant(w):
         c = w.value
         if isinstance(c, float) and c == 0.0:  # torch masks the derivative of u^0
@@ -166,6 +168,13 @@ def _power(code: _Code, u: Jet, w: Jet) -> Jet:
 
 def _pow_or_one(code: _Code, u: str | float, c: float) -> str | float:
     return 1.0 if c == 0.0 else u if c == 1.0 else code.call("F_pow", u, c)
+
+
+def _pow_value(code: _Code, u: str | float, w: Jet) -> str:
+    # u^2 as u * u: what torch's pow does for the exponent 2, and much cheaper on arrays
+    if w.value == 2.0 and _is_constant(w):
+        return code.let("{} * {}", u, u)
+    return code.call("F_pow", u, w.value)
 
 
 def _constant_like(value: str) -> Jet:
@@ -420,53 +429,67 @@ FLOAT_HELPERS: dict[str, Callable] = {
 }
 
 
-def _np_sigmoid(u):
-    z = np.exp(-np.abs(u))
-    return np.where(u >= 0, 1.0 / (1.0 + z), z / (1.0 + z))
+def _array_helpers(xp, asarray) -> dict[str, Callable]:
+    """The helpers on arrays of the module xp (numpy or torch: the names they share);
+    `asarray` makes a constant operand an array first."""
+
+    def lift(fn):
+        return lambda *args: fn(*map(asarray, args))
+
+    def sigmoid(u):
+        z = xp.exp(-xp.abs(u))
+        return xp.where(u >= 0, 1.0 / (1.0 + z), z / (1.0 + z))
+
+    def below40(u):  # exp past the threshold is never used: keep it finite
+        return xp.exp(xp.where(u > 40.0, 40.0, u))
+
+    def softplus1(u):
+        z = below40(u)
+        return xp.where(u > 40.0, 1.0, z / (z + 1.0))
+
+    def softplus2(u):
+        z = below40(u)
+        return xp.where(u > 40.0, 0.0, z / ((z + 1.0) * (z + 1.0)))
+
+    def masked(u, w):
+        return (u == 0.0) & (w >= 0.0)
+
+    helpers = {
+        "F_sin": xp.sin,
+        "F_cos": xp.cos,
+        "F_tan": xp.tan,
+        "F_exp": xp.exp,
+        "F_log": xp.log,
+        "F_sqrt": xp.sqrt,
+        "F_abs": xp.abs,
+        "F_tanh": xp.tanh,
+        "F_sigmoid": sigmoid,
+        "F_softplus": lambda u: xp.where(u > 40.0, u, xp.log1p(below40(u))),
+        "F_softplus1": softplus1,
+        "F_softplus2": softplus2,
+        "F_sign": xp.sign,
+        "F_pow": xp.pow,
+        "F_powd": lambda u, w: xp.where(w == 0.0, 0.0, w * xp.pow(u, w - 1.0)),
+        "F_powlog": lambda u, w, v: xp.where(masked(u, w), 0.0, v * xp.log(u)),
+        "F_powuu": lambda u, w: xp.where(w == 0.0, 0.0, w * (w - 1.0) * xp.pow(u, w - 2.0)),
+        "F_powuw": lambda u, w: xp.where(w == 0.0, 0.0, xp.pow(u, w - 1.0) * (1.0 + w * xp.log(u))),
+        "F_powwu": lambda u, w, v, fu: xp.where(masked(u, w), 0.0, fu * xp.log(u) + v / u),
+        "F_powww": lambda u, w, fw: xp.where(masked(u, w), 0.0, fw * xp.log(u)),
+        "F_max": xp.maximum,
+        "F_min": xp.minimum,
+        "F_maxa": lambda u, w: xp.where(u == w, 0.5, xp.where(u < w, 0.0, 1.0)),
+        "F_mina": lambda u, w: xp.where(u == w, 0.5, xp.where(u > w, 0.0, 1.0)),
+    }
+    return {name: lift(fn) for name, fn in helpers.items()} | {
+        "F_inf": math.inf,
+        "F_nan": math.nan,
+    }
 
 
-def _np_softplus1(u):
-    z = np.exp(np.minimum(u, 40.0))
-    return np.where(u > 40.0, 1.0, z / (z + 1.0))
-
-
-def _np_softplus2(u):
-    z = np.exp(np.minimum(u, 40.0))
-    return np.where(u > 40.0, 0.0, z / ((z + 1.0) * (z + 1.0)))
-
-
-def _np_masked(u, w):
-    return (u == 0.0) & (w >= 0.0)
-
-
-ARRAY_HELPERS: dict[str, Callable] = {
-    "F_sin": np.sin,
-    "F_cos": np.cos,
-    "F_tan": np.tan,
-    "F_exp": np.exp,
-    "F_log": np.log,
-    "F_sqrt": np.sqrt,
-    "F_abs": np.abs,
-    "F_tanh": np.tanh,
-    "F_sigmoid": _np_sigmoid,
-    "F_softplus": lambda u: np.where(u > 40.0, u, np.log1p(np.exp(np.minimum(u, 40.0)))),
-    "F_softplus1": _np_softplus1,
-    "F_softplus2": _np_softplus2,
-    "F_sign": np.sign,
-    "F_pow": np.power,
-    "F_powd": lambda u, w: np.where(w == 0.0, 0.0, w * np.power(u, w - 1.0)),
-    "F_powlog": lambda u, w, v: np.where(_np_masked(u, w), 0.0, v * np.log(u)),
-    "F_powuu": lambda u, w: np.where(w == 0.0, 0.0, w * (w - 1.0) * np.power(u, w - 2.0)),
-    "F_powuw": lambda u, w: np.where(w == 0.0, 0.0, np.power(u, w - 1.0) * (1.0 + w * np.log(u))),
-    "F_powwu": lambda u, w, v, fu: np.where(_np_masked(u, w), 0.0, fu * np.log(u) + v / u),
-    "F_powww": lambda u, w, fw: np.where(_np_masked(u, w), 0.0, fw * np.log(u)),
-    "F_max": np.maximum,
-    "F_min": np.minimum,
-    "F_maxa": lambda u, w: np.where(u == w, 0.5, np.where(u < w, 0.0, 1.0)),
-    "F_mina": lambda u, w: np.where(u == w, 0.5, np.where(u > w, 0.0, 1.0)),
-    "F_inf": math.inf,
-    "F_nan": math.nan,
-}
+ARRAY_HELPERS = _array_helpers(np, lambda v: np.asarray(v, dtype=np.float64))
+TORCH_HELPERS = _array_helpers(
+    torch, lambda v: v if isinstance(v, torch.Tensor) else torch.tensor(v, dtype=torch.float64)
+)
 
 
 def _build(code, helpers: dict[str, Callable]) -> dict[str, Callable]:
@@ -488,6 +511,7 @@ class Derivatives:
         floats = _build(code, FLOAT_HELPERS)
         self._grad, self._hess = floats["gradient"], floats["hessian"]
         self._arrays = _build(code, ARRAY_HELPERS)["jets"]
+        self._tensors = _build(code, TORCH_HELPERS)
 
     @classmethod
     def of(cls, text: str) -> Derivatives:
@@ -498,6 +522,12 @@ class Derivatives:
         with np.errstate(all="ignore"):
             out = self._arrays(x, y)
         return tuple(np.broadcast_to(np.asarray(v, dtype=np.float64), x.shape) for v in out)
+
+    def tensors(self, x: Tensor, y: Tensor, hessian: bool = True) -> tuple[Tensor, ...]:
+        """The gradient (and Hessian) entries on torch tensors of one shape, as in
+        `hessian` and `gradient`: five entries, or two."""
+        out = self._tensors["hessian" if hessian else "gradient"](x, y)
+        return tuple(torch.as_tensor(v, dtype=x.dtype, device=x.device).expand_as(x) for v in out)
 
     def _at(self, x: float, y: float, first: int, last: int) -> tuple[float, ...]:
         return tuple(float(v[0]) for v in self.arrays(np.array([x]), np.array([y]))[first:last])

@@ -127,7 +127,13 @@ class _Schedule:
             np.add.at(coef[:, i], self.group[:n], tails[::-1])
         return groups, coef
 
-    def directions(self, n: int, t: Tensor, g: Tensor) -> list[tuple[Tensor, Tensor | float]]:
+    def correction(self, g: Tensor, averages, hvps) -> Tensor:
+        """M by the generic JVP of the readout (THEORY §2)."""
+        return readout_and_correction(self.opt, g, averages, hvps)[1]
+
+    def directions(
+        self, n: int, t: Tensor, g: Tensor, readout: Tensor | None = None
+    ) -> list[tuple[Tensor, Tensor | float]]:
         """D_i = sum_{k=1..n} w_i(n, k) S_k(t), S_k = sum_{b=n-k..n-1} Fbar^(b)(t) (§2),
         with Fbar^(b) evaluated once per group of equal W(b); as (D_i, 1)."""
         B = t.shape[0]
@@ -184,15 +190,36 @@ class _Recursive:
         for i, (av, t) in enumerate(zip(self.opt.averages, self.tables, strict=True)):
             f = av.feature(g)
             a, c, r = self.coefficients[i]
-            out.append((a * f + c * self.state[i]) / _row(t.z, n, g))
-            self.state[i] = f + r * self.state[i]
+            U, z = self.state[i], _row(t.z, n, g)
+            if isinstance(c, float) and c != 0.0 and isinstance(z, float):  # two ops
+                out.append(torch.add(U, f, alpha=a / c).mul_(c / z))
+            else:
+                out.append((a * f + c * U) / z)
+            self.state[i] = U.mul_(r).add_(f)  # U(n+1) = phi(g_n) + r U(n), in place
         return out
 
-    def directions(self, n: int, t: Tensor, g: Tensor) -> list[tuple[Tensor, Tensor | float]]:
+    def correction(self, g: Tensor, averages, hvps) -> Tensor:
+        """M = sum_i dPhi/dA_i phi_i'(g) H D_i from the declared partials (THEORY §7), or
+        the generic JVP where the declaration states none."""
+        if self.opt.elementwise is None or any(av.slope is None for av in self.opt.averages):
+            return readout_and_correction(self.opt, g, averages, hvps)[1]
+        partials = self.opt.elementwise.partials(g, *averages)
+        terms = [
+            p * av.slope(g) * hv
+            for p, av, hv in zip(partials, self.opt.averages, hvps, strict=True)
+        ]
+        return sum(terms[1:], terms[0])
+
+    def directions(
+        self, n: int, t: Tensor, g: Tensor, readout: Tensor | None = None
+    ) -> list[tuple[Tensor, Tensor | float]]:
+        """D_i as (vector, factor) pairs; `readout` is the readout at W(n), when known."""
         opt = self.opt
         moments = [_row(tb.moment, n, t) for tb in self.tables]
-        if self.case == "b":
-            fbar = readout_at(opt, g, self.scales(n, t)) + opt.decay_term(t)
+        if self.case == "b":  # W(n) is W(b) for every b: Fbar^(b) is the readout at W(n)
+            if readout is None:
+                readout = readout_at(opt, g, self.scales(n, t))
+            fbar = readout + opt.decay_term(t)
             return [(fbar, m) for m in moments]
         decay = opt.decay_term(t)
         if self.case == "a":
@@ -283,6 +310,8 @@ def simulate(loss, opt: Optimizer, theta0: Tensor, lr, steps: int, dynamics=DYNA
     all_alive = True
     memory, corrected = rows.get("memory"), rows.get("corrected")
     h_corrected = h if isinstance(h, float) else h[corrected]
+    # the rows from which on Hessian-vector products are asked: corrected + copies
+    first = corrected.start if corrected is not None and corrected.stop == K * B else 0
 
     for n in range(steps):
         theta = paths[n]
@@ -290,18 +319,22 @@ def simulate(loss, opt: Optimizer, theta0: Tensor, lr, steps: int, dynamics=DYNA
         # when the correction needs several Hessian-vector products
         need_hvp = corrected is not None and plan.hvp_count > 0 and n > 0
         copies = [theta[corrected]] * (plan.hvp_count - 1) if need_hvp else []
-        g_all, hvp = grad_and_hvp(loss, torch.cat([theta, *copies]) if copies else theta, need_hvp)
+        stacked = torch.cat([theta, *copies]) if copies else theta
+        g_all, hvp = grad_and_hvp(loss, stacked, need_hvp, first)
         g = g_all[: K * B]
 
         # memoryless and corrected read out W_i(n) phi_i(g); the memory run its averages
-        averages = memoryless_averages(opt, g, plan.scales(n, g))
-        if memory:
-            for i, a in enumerate(plan.memory_averages(n, g[memory])):
-                averages[i][memory] = a
+        if memory and K == 1:
+            averages = plan.memory_averages(n, g)
+        else:
+            averages = memoryless_averages(opt, g, plan.scales(n, g))
+            if memory:
+                for i, a in enumerate(plan.memory_averages(n, g[memory])):
+                    averages[i][memory] = a
         update = opt.readout(g, *averages)
         if need_hvp:
             tc, gc = theta[corrected], g[corrected]
-            directions = plan.directions(n, tc, gc)
+            directions = plan.directions(n, tc, gc, update[corrected])
             bases = list({id(D): D for D, _ in directions}.values())  # D_i sharing a vector
             tangent = torch.zeros_like(g_all)
             tangent[corrected] = bases[0]
@@ -314,10 +347,15 @@ def simulate(loss, opt: Optimizer, theta0: Tensor, lr, steps: int, dynamics=DYNA
             index = {id(D): j for j, D in enumerate(bases)}
             hvps = [blocks[index[id(D)]] * f for D, f in directions]
             averages_c = [a[corrected] for a in averages]
-            _, correction = readout_and_correction(opt, gc, averages_c, hvps)
-            update[corrected] += h_corrected * correction
+            update[corrected] += h_corrected * plan.correction(gc, averages_c, hvps)
 
-        step = theta - h * (update + opt.decay_term(theta))
+        decay = opt.decay_term(theta)
+        if isinstance(h, float):
+            step = torch.add(
+                theta, update if isinstance(decay, float) else update + decay, alpha=-h
+            )
+        else:
+            step = theta - h * (update + decay)
         if all_alive and bool(torch.isfinite(step).all()):
             paths[n + 1] = step
             continue

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
+from core.derivatives import Derivatives
 from core.expression import compile_expression
 
 Tensor = torch.Tensor
@@ -114,11 +115,23 @@ def surface_function(expression: str):
     return compile_expression(expression)
 
 
-def batched(expression: str):
-    """The loss as the engine wants it: (R, 2) -> (R,), rows independent."""
-    f = surface_function(expression)
+class ExpressionLoss:
+    """The loss as the engine wants it: (R, 2) -> (R,), rows independent, with its exact
+    derivatives declared (core.derivatives), so the engine needs no autograd graph."""
 
-    def loss(theta: Tensor) -> Tensor:
-        return f(theta[..., 0], theta[..., 1])
+    def __init__(self, expression: str):
+        self.function = surface_function(expression)
+        self.exact = Derivatives.of(expression)
 
-    return loss
+    def __call__(self, theta: Tensor) -> Tensor:
+        return self.function(theta[..., 0], theta[..., 1])
+
+    def derivatives(self, theta: Tensor, hessian: bool) -> tuple[Tensor, ...]:
+        """g (R, 2), and with `hessian` the entries hxx, hxy, hyy (R,) too."""
+        out = self.exact.tensors(theta[:, 0], theta[:, 1], hessian)
+        return (torch.stack(out[:2], dim=-1), *out[2:])
+
+
+def batched(expression: str) -> ExpressionLoss:
+    """The loss of `expression` for the engine (raises ExpressionError on bad text)."""
+    return ExpressionLoss(expression)

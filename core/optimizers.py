@@ -184,12 +184,20 @@ class Average:
     slope: Callable[[float], float] | None = None
 
 
+def _where(condition, a, b):
+    """torch.where on tensors, a conditional on floats (both branches must be safe to
+    evaluate: callers guard their denominators)."""
+    if isinstance(condition, Tensor):
+        return torch.where(condition, a, b)
+    return a if condition else b
+
+
 @dataclass(frozen=True)
 class Elementwise:
-    """The readout coordinate by coordinate on Python floats, for engines without
-    autograd (core.fast2d): `value(g, *A)`, also on numpy arrays (THEORY §7 c evaluates
-    Fbar^(b) for every past b at once), and `partials(g, *A)` = (dPhi/dA_1, ...), which
-    the generic JVP checks in the tests."""
+    """The readout coordinate by coordinate, for engines without autograd: `value(g, *A)`
+    on Python floats (core.fast2d) and numpy arrays (THEORY §7 c evaluates Fbar^(b) for
+    every past b at once), and `partials(g, *A)` = (dPhi/dA_1, ...) on floats and torch
+    tensors, which the generic JVP checks in the tests (THEORY §7)."""
 
     value: Callable[..., float]
     partials: Callable[..., tuple[float, ...]]
@@ -257,6 +265,8 @@ def safe_sqrt(v: Tensor) -> Tensor:
     v = 0; the readout's derivative there is inf * 0 = nan by autograd although the
     memory correction has a finite limit, in which the v-term vanishes.
     """
+    if not (v.requires_grad and torch.is_grad_enabled()):  # no derivative asked: one op
+        return torch.sqrt(v)
     positive = v > 0
     return torch.where(positive, torch.sqrt(torch.where(positive, v, 1.0)), 0.0)
 
@@ -311,8 +321,10 @@ def _rmsprop_elementwise(eps: float) -> Elementwise:
         return g / (v**0.5 + eps)
 
     def partials(g, v):
-        s = v**0.5  # d/dv is 0 at v = 0, as with safe_sqrt
-        return (-g / (2.0 * s * (s + eps) ** 2) if s > 0.0 else 0.0,)
+        s = v**0.5
+        positive = s > 0.0  # d/dv is 0 at v = 0, as with safe_sqrt
+        s1 = _where(positive, s, 1.0)
+        return (_where(positive, -g / (2.0 * s1 * (s1 + eps) ** 2), 0.0),)
 
     return Elementwise(value, partials)
 
@@ -339,7 +351,8 @@ def _adam_elementwise(eps: float) -> Elementwise:
     def partials(g, m, v):
         s = v**0.5
         dm = 1.0 / (s + eps)
-        return dm, (-m * dm * dm / (2.0 * s) if s > 0.0 else 0.0)
+        positive = s > 0.0  # d/dv is 0 at v = 0, as with safe_sqrt
+        return dm, _where(positive, -m * dm * dm / (2.0 * _where(positive, s, 1.0)), 0.0)
 
     return Elementwise(value, partials)
 

@@ -60,6 +60,8 @@ def test_zoo_derivatives_match_autograd(name):
     expected = autograd_jets(z.expression, xs, ys)
     d = Derivatives.of(z.expression)
     assert close(np.stack(d.arrays(xs, ys)), expected)
+    tensors = d.tensors(torch.tensor(xs), torch.tensor(ys))
+    assert close(torch.stack(tensors).numpy(), expected[1:])
     for k in range(len(xs)):
         assert close(d.hessian(xs[k], ys[k]), expected[1:, k])
         assert close(d.gradient(xs[k], ys[k]), expected[1:3, k])
@@ -100,6 +102,8 @@ def test_edge_cases_behave_as_autograd(text):
     expected = autograd_jets(text, xs, ys)
     d = Derivatives.of(text)
     assert close(np.stack(d.arrays(xs, ys)), expected), text
+    tensors = d.tensors(torch.tensor(xs, dtype=F64), torch.tensor(ys, dtype=F64))
+    assert close(torch.stack(tensors).numpy(), expected[1:]), text
     for k, (x, y) in enumerate(points):
         assert close(d.hessian(x, y), expected[1:, k]), (text, x, y)
 
@@ -119,6 +123,8 @@ def test_random_expressions_match_autograd(gen, x0, y0):
     got = np.stack(d.arrays(xs, ys))
     finite = np.isfinite(expected).all(0)
     assert close(got[:, finite], expected[:, finite], 1e-12), gen.text
+    tensors = torch.stack(d.tensors(torch.tensor(xs, dtype=F64), torch.tensor(ys, dtype=F64)))
+    assert close(tensors.numpy()[:, finite], expected[1:, finite], 1e-12), gen.text
     for k in np.flatnonzero(finite):
         assert close(d.hessian(xs[k], ys[k]), expected[1:, k], 1e-12), gen.text
 

@@ -61,8 +61,9 @@ def test_per_row_hyperparameters_agree_with_the_general_path():
     ):
         fast = simulate(LOSS, opt, starts, [0.02, 0.01, 0.005], 60)
         general = simulate(LOSS, opaque(opt), starts, [0.02, 0.01, 0.005], 60)
+        # b1 = 0.9: the correction's coefficient b/(1-b)^3 = 900 scales the rounding
         for k in DYNAMICS:
-            assert torch.allclose(fast[k], general[k], rtol=0, atol=1e-13), (opt.name, k)
+            assert torch.allclose(fast[k], general[k], rtol=0, atol=1e-12), (opt.name, k)
 
 
 class NoHistory(Geometric):
@@ -88,9 +89,9 @@ def test_exact_sign_lion_skips_the_hessian_vector_product(monkeypatch):
     seen = []
     original = dynamics.grad_and_hvp
 
-    def spy(loss, theta, hessian=True):
+    def spy(loss, theta, hessian=True, first=0):
         seen.append(hessian)
-        return original(loss, theta, hessian)
+        return original(loss, theta, hessian, first)
 
     monkeypatch.setattr(dynamics, "grad_and_hvp", spy)
     simulate(LOSS, make_optimizer("lion", eps=0.0), START, 0.01, 20)
