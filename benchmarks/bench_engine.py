@@ -1,55 +1,113 @@
-"""Engine throughput: steps per second of each dynamics, single and batched, against a
-naive loop that steps torch.optim on a 2-vector, measured in the same process.
+"""The batched torch engine (core.dynamics.simulate) on B trajectories of a 2D loss
+against a naive batched torch.optim loop on one (B, 2) parameter that computes the memory
+run alone; and one trajectory on the float path (core.fast2d) against the torch engine.
+Measured round-robin in the same process, threads pinned.
 
-    python benchmarks/bench_engine.py [--steps 300] [--batch 64]
+    python benchmarks/bench_engine.py [--batch 4096] [--steps 1000] [--repeats 3]
+
+Targets (issue 8), B = 4096, 1000 steps: memory run alone <= 1.5x the naive loop, all
+three dynamics <= 3x.  Lion with eps > 0 and RMSprop have no exact recursion for the
+directions (THEORY §7 c): their correction costs O(n) a step, shown at fewer steps.
 """
 
 import argparse
 import sys
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from _timing import median_seconds  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+# isort: off
+from _timing import interleaved, pin_threads  # noqa: E402  (pins BLAS threads before torch)
 
+import torch  # noqa: E402
+from lion_pytorch import Lion  # noqa: E402
+
+from core import fast2d  # noqa: E402
 from core.dynamics import DYNAMICS, simulate  # noqa: E402
 from core.losses import ZOO, batched  # noqa: E402
 from core.optimizers import make_optimizer  # noqa: E402
+# isort: on
 
-LOSS = batched(ZOO["reference"].expression)
-HYPER = {"b1": 0.5, "b2": 0.7, "eps": 0.5, "wd": 0.1}  # THEORY §6's AdamW
+EXPRESSION = ZOO["reference"].expression
+LOSS = batched(EXPRESSION)
+# name, hyperparameters, the reference optimizer of the memory run, steps factor
+CASES = [
+    ("adam", {"b1": 0.9, "b2": 0.999, "eps": 1e-8}, 1.0),
+    ("hb", {"b1": 0.7}, 1.0),
+    ("lion", {"b1": 0.9, "b2": 0.99, "eps": 0.0, "wd": 0.0}, 1.0),
+    ("lion", {"b1": 0.9, "b2": 0.99, "eps": 0.05, "wd": 0.0}, 0.2),
+]
 
 
-def naive_torch_optim(steps: int) -> None:
-    p = torch.tensor([-1.2, 0.8], requires_grad=True)
-    opt = torch.optim.AdamW([p], lr=0.01, betas=(0.5, 0.7), eps=0.5, weight_decay=0.1)
-    for _ in range(steps):
-        opt.zero_grad()
-        LOSS(p[None]).sum().backward()
-        opt.step()
+def reference(name: str, h: dict, params, lr: float):
+    if name == "hb":
+        return torch.optim.SGD(params, lr=lr, momentum=h["b1"])
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=(h["b1"], h["b2"]), eps=h["eps"])
+    return Lion(params, lr=lr, betas=(h["b1"], h["b2"]), weight_decay=h["wd"])
+
+
+def naive(name, h, starts, lr, steps):
+    def run():
+        p = starts.clone().requires_grad_(True)
+        opt = reference(name, h, [p], lr)
+        for _ in range(steps):
+            opt.zero_grad()
+            LOSS(p).sum().backward()
+            opt.step()
+
+    return run
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--steps", type=int, default=300)
-    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--batch", type=int, default=4096)
+    ap.add_argument("--steps", type=int, default=1000)
+    ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
-    steps, B = args.steps, args.batch
-    opt = make_optimizer("adamw", **HYPER)
-    starts = torch.randn(B, 2, generator=torch.Generator().manual_seed(0)) * 0.5
-    baseline = steps / median_seconds(lambda: naive_torch_optim(steps))
-    print(f"AdamW on the reference loss, {steps} steps, torch {torch.__version__}, CPU float64")
-    print(f"{'run':<34}{'steps/s':>12}{'traj.steps/s':>15}{'vs torch.optim':>16}")
-    print(f"{'naive torch.optim loop (memory)':<34}{baseline:>12.0f}{baseline:>15.0f}{1.0:>16.2f}")
-    cases = [(f"{k} only", (k,)) for k in DYNAMICS] + [("all three", DYNAMICS)]
-    for label, dyn in cases:
-        for b, theta0 in ((1, starts[0]), (B, starts)):
-            rate = steps / median_seconds(
-                lambda t=theta0, d=dyn: simulate(LOSS, opt, t, 0.01, steps, d)
-            )
-            name = f"{label}, batch {b}"
-            print(f"{name:<34}{rate:>12.0f}{rate * b:>15.0f}{rate * b / baseline:>16.2f}")
+    print(pin_threads(1))
+    B, lr = args.batch, 0.01
+    gen = torch.Generator().manual_seed(0)
+    starts = torch.randn(B, 2, generator=gen, dtype=torch.float64) * 0.5 + 0.2
+    print(f"reference loss, {B} trajectories, CPU float64; ratios against the naive loop")
+    print(f"{'optimizer':<28}{'steps':>6}{'naive s':>9}{'memory':>8}{'all 3':>8}  targets 1.5x, 3x")
+    for name, h, factor in CASES:
+        steps = max(1, int(args.steps * factor))
+        opt = make_optimizer(name, **h)
+        t = interleaved(
+            {
+                "naive": naive(name, h, starts, lr, steps),
+                "memory": lambda o=opt, n=steps: simulate(LOSS, o, starts, lr, n, ("memory",)),
+                "all": lambda o=opt, n=steps: simulate(LOSS, o, starts, lr, n, DYNAMICS),
+            },
+            args.repeats,
+        )
+        base = t["naive"]["median"]
+        label = f"{name} {h}"[:27]
+        print(
+            f"{label:<28}{steps:>6}{base:9.3f}{t['memory']['median'] / base:7.2f}x"
+            f"{t['all']['median'] / base:7.2f}x"
+        )
+
+    print("\none trajectory, 1000 steps, all three dynamics: float path vs torch engine")
+    start = torch.tensor(ZOO["reference"].start, dtype=torch.float64)
+    for name, h, _ in CASES:
+        opt = make_optimizer(name, **h)
+        t = interleaved(
+            {
+                "naive": naive(name, h, start[None], lr, 1000),
+                "fast2d": lambda o=opt: fast2d.simulate(EXPRESSION, o, start, lr, 1000),
+                "torch": lambda o=opt: simulate(LOSS, o, start, lr, 1000),
+            },
+            args.repeats,
+        )
+        base = t["naive"]["median"]
+        label = f"{name} {h}"[:27]
+        print(
+            f"{label:<28}fast2d {t['fast2d']['median'] * 1e3:7.1f} ms "
+            f"({t['fast2d']['median'] / base:.3f}x naive), torch engine "
+            f"{t['torch']['median'] * 1e3:7.1f} ms ({t['torch']['median'] / base:.2f}x)"
+        )
 
 
 if __name__ == "__main__":
