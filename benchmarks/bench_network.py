@@ -2,12 +2,15 @@
 
     python benchmarks/bench_network.py [QUERY] [--threads N] [--repeats R]
 
-Measured in the same process, medians of a few repeats:
+Measured round-robin in the same process (medians of a few repeats), threads pinned,
+at two run lengths: a step of the history-free engine costs the same at 100 and 2000.
 
   torch.optim        a plain training loop on the equivalent nn.Sequential: the memory
                      run as anyone would write it (the baseline)
   simulate(...)      core.dynamics.simulate running one dynamics alone, then all three
                      (one autograd graph per step for every dynamics it runs)
+Targets (issue 8): memory step <= 1.3x torch.optim's, flat in the run length;
+corrected step <= 2.5x a memory step.
   vmap               gradient + Hessian-vector products with torch.func.vmap over
                      functional_call against the batched matmuls of core.mlp, to back
                      that choice
@@ -19,20 +22,23 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
-from torch.func import functional_call, vmap
-from torch.nn import functional as F
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from _timing import median_seconds  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+# isort: off
+from _timing import interleaved, pin_threads  # noqa: E402  (pins BLAS threads before torch)
+
+import torch  # noqa: E402
+from torch.func import functional_call, vmap  # noqa: E402
+from torch.nn import functional as F  # noqa: E402
 
 from core.autodiff import grad_and_hvp  # noqa: E402
 from core.dynamics import DYNAMICS, simulate  # noqa: E402
 from core.network import NetworkScenario, data_loss, dataset, model  # noqa: E402
 from core.optimizers import make_optimizer  # noqa: E402
+# isort: on
 
 
-def torch_loop(s: NetworkScenario, theta0: torch.Tensor, x, y):
+def torch_loop(s: NetworkScenario, theta0: torch.Tensor, x, y, steps: int):
     mlp = model(s)
     h = s.hyper
     makers = {
@@ -51,7 +57,7 @@ def torch_loop(s: NetworkScenario, theta0: torch.Tensor, x, y):
     def run():
         net = mlp.module(theta0)
         opt = makers[s.opt](list(net.parameters()))
-        for _ in range(s.steps):
+        for _ in range(steps):
             opt.zero_grad()
             F.binary_cross_entropy_with_logits(net(x)[:, 0], y).backward()
             opt.step()
@@ -62,11 +68,11 @@ def torch_loop(s: NetworkScenario, theta0: torch.Tensor, x, y):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("query", nargs="?", default="")
-    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    ap.add_argument("--steps", default="100,2000", help="run lengths (the step cost is flat)")
+    ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    print(pin_threads(args.threads))
     s = NetworkScenario.parse(args.query)
     if s.batch or dataset(s).task != "classification" or s.opt == "lion":
         sys.exit("the benchmark times full-batch classification with a torch.optim optimizer")
@@ -77,17 +83,32 @@ def main() -> None:
     opt = make_optimizer(s.opt, **s.hyper)
     theta0 = mlp.init(s.seed)
     p = len(opt.averages)
-    print(f"scenario {s.to_query()}: d = {mlp.size}, {len(y)} points, {s.steps} steps")
-    print(f"optimizer {s.opt} {s.hyper}, torch threads {torch.get_num_threads()}")
+    print(f"scenario {s.to_query()}: d = {mlp.size}, {len(y)} points, optimizer {s.opt} {s.hyper}")
+    print(f"{'steps':>6}{'torch.optim':>13}{'memory':>9}{'corrected':>11}{'all 3':>9}   ms/step")
+    ratios = []
+    for steps in (int(v) for v in args.steps.split(",")):
+        fns = {"torch.optim": torch_loop(s, theta0, x, y, steps)}
+        for label, dyn in (
+            ("memory", ("memory",)),
+            ("corrected", ("corrected",)),
+            ("all", DYNAMICS),
+        ):
+            fns[label] = lambda d=dyn, n=steps: simulate(loss, opt, theta0, s.lr, n, d)
+        t = {k: v["median"] / steps for k, v in interleaved(fns, args.repeats).items()}
+        print(
+            f"{steps:>6}{t['torch.optim'] * 1e3:13.3f}{t['memory'] * 1e3:9.3f}"
+            f"{t['corrected'] * 1e3:11.3f}{t['all'] * 1e3:9.3f}"
+        )
+        ratios.append((steps, t))
+    for steps, t in ratios:
+        base = t["torch.optim"]
+        print(
+            f"{steps:>6} steps: memory / torch.optim {t['memory'] / base:5.2f}x (target <= 1.3), "
+            f"corrected / memory {t['corrected'] / t['memory']:5.2f}x (target <= 2.5), "
+            f"all three / torch.optim {t['all'] / base:5.2f}x"
+        )
 
-    per_step = {}
-    per_step["torch.optim"] = median_seconds(torch_loop(s, theta0, x, y), args.repeats) / s.steps
-    for dyn in (("memory",), ("memoryless",), ("corrected",), DYNAMICS):
-        name = f"simulate({', '.join(dyn)})"
-        run = lambda d=dyn: simulate(loss, opt, theta0, s.lr, s.steps, d)  # noqa: E731
-        per_step[name] = median_seconds(run, args.repeats) / s.steps
-    reps = 50
-
+    # the choice of core.mlp's batched matmuls over torch.func.vmap, measured
     net = mlp.module(theta0)
     names = [n for n, _ in net.named_parameters()]
     shapes = [q.shape for q in net.parameters()]
@@ -103,30 +124,20 @@ def main() -> None:
         return F.binary_cross_entropy_with_logits(functional_call(net, unflatten(t), (x,))[:, 0], y)
 
     rows = theta0.repeat(3 + max(p - 1, 0), 1)
-    for name, fn in (("batched matmul", loss), ("vmap", vmap(one))):
 
-        def grad_hvp(fn=fn):
+    def grad_hvp(fn, reps=20):
+        def go():
             for _ in range(reps):
                 _, hvp = grad_and_hvp(fn, rows)
                 hvp(torch.ones_like(rows))
 
-        per_step[f"grad+hvp, {len(rows)} rows, {name}"] = (
-            median_seconds(grad_hvp, args.repeats) / reps
-        )
+        return go
 
-    for k, v in per_step.items():
-        print(f"  {k:34s} {v * 1e3:8.3f} ms/step")
-    base = per_step["torch.optim"]
-    memory, corrected = per_step["simulate(memory)"], per_step["simulate(corrected)"]
-    ratios = {
-        "corrected / memory (target <= 3)": corrected / memory,
-        "memory / torch.optim": memory / base,
-        "all three / torch.optim": per_step[f"simulate({', '.join(DYNAMICS)})"] / base,
-        "vmap / batched matmul": per_step[f"grad+hvp, {len(rows)} rows, vmap"]
-        / per_step[f"grad+hvp, {len(rows)} rows, batched matmul"],
-    }
-    for k, v in ratios.items():
-        print(f"{k:36s} {v:6.2f}x")
+    t = interleaved({"matmul": grad_hvp(loss), "vmap": grad_hvp(vmap(one))}, args.repeats)
+    print(
+        f"grad + hvp on {len(rows)} rows: vmap / batched matmul "
+        f"{t['vmap']['median'] / t['matmul']['median']:.2f}x"
+    )
 
 
 if __name__ == "__main__":
