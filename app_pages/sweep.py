@@ -49,7 +49,9 @@ left, right = st.columns(2)
 with left:
     st.markdown("**Memory's effect**: |memory − memoryless| at the last step")
     chart(
-        plots.heatmap_figure(res, res.metrics["gap_memoryless"], "distance", log=True),
+        plots.heatmap_figure(
+            res, res.metrics["gap_memoryless"], "distance", log=True, runs=("memory", "memoryless")
+        ),
         charts[0],
     )
 with right:

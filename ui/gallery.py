@@ -100,7 +100,7 @@ GALLERY = (
     Example(
         "Phase diagram: heavy ball's step size against its momentum",
         "sweep",
-        "v=1&opt=hb&x=lr:0.005:0.1:24&y=b1:0.0:0.95:24&steps=150",
+        "v=1&opt=hb&x=lr:0.005:0.1:24&y=b1:0.05:0.95:24&steps=150",
         "Memory regularizes in every cell with β > 0; the corrected run tracks the real one "
         "only for small h and β, and diverges where h/(1−β) is large.",
     ),

@@ -8,6 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from core.dynamics import DYNAMICS
 from core.sweep import SweepResult
 from ui.controls import HYPER_LABELS
 from ui.plots import _base
@@ -31,13 +32,14 @@ def _axes(fig: go.Figure, res: SweepResult, **where) -> None:
         )
 
 
-def diverged_mask(res: SweepResult) -> np.ndarray:
-    """(ny, nx): True where any of the three runs diverged."""
-    return np.logical_or.reduce([d >= 0 for d in res.diverged.values()])
+def diverged_mask(res: SweepResult, runs=DYNAMICS) -> np.ndarray:
+    """(ny, nx): True where any of `runs` (default: the three) diverged."""
+    return np.logical_or.reduce([res.diverged[k] >= 0 for k in runs])
 
 
-def _diverged_marks(res: SweepResult) -> go.Scatter:
-    iy, ix = np.nonzero(diverged_mask(res))
+def _diverged_marks(res: SweepResult, runs=DYNAMICS) -> go.Scatter:
+    """x on the cells where any of `runs` (those the metric needs) diverged."""
+    iy, ix = np.nonzero(diverged_mask(res, runs))
     return go.Scatter(
         x=res.x[ix],
         y=res.y[iy],
@@ -77,8 +79,10 @@ def heatmap_figure(
     log: bool = False,
     diverging: bool = False,
     height: int = 380,
+    runs=DYNAMICS,
 ) -> go.Figure:
-    """z (ny, nx) as a heatmap; log: colour by log10 (z > 0); diverging: white at 0."""
+    """z (ny, nx) as a heatmap; log: colour by log10 (z > 0); diverging: white at 0;
+    cells where one of `runs` diverged are marked."""
     shown = z.astype(float)
     colorbar = {"title": {"text": label, "side": "right"}, "thickness": 10}
     kwargs: dict = {"colorscale": SEQUENTIAL}
@@ -93,7 +97,7 @@ def heatmap_figure(
     fig = go.Figure(
         [
             go.Heatmap(x=res.x, y=res.y, z=shown, colorbar=colorbar, hoverinfo="skip", **kwargs),
-            _diverged_marks(res),
+            _diverged_marks(res, runs),
             click_layer(res, z, label),
         ]
     )
@@ -128,7 +132,8 @@ def changes_figure(res: SweepResult, height: int = 360) -> go.Figure:
             1,
             j + 1,
         )
-        fig.add_trace(_diverged_marks(res).update(showlegend=False), 1, j + 1)
+        marks = _diverged_marks(res, ("memory", "memoryless"))
+        fig.add_trace(marks.update(showlegend=False), 1, j + 1)
         fig.add_trace(click_layer(res, z, f"memory − memoryless, {label}"), 1, j + 1)
     _axes(fig, res)
     fig.update_yaxes(title=None, col=2).update_yaxes(title=None, col=3)  # clear of colorbars
@@ -204,8 +209,13 @@ def effect_figure(res: SweepResult, height: int = 420) -> go.Figure:
 
 
 def thumbnail_figure(res: SweepResult, height: int = 210) -> go.Figure:
-    """A small static picture of a sweep: the theory's verdict and where it changes."""
-    fig = effect_figure(res, height)
+    """A small static picture of a sweep: the theory's verdict and where it changes, or
+    where the verdict is the same in every cell, where the theory works."""
+    effect = res.metrics["effect"]
+    if (effect == effect.flat[0]).all():
+        fig = heatmap_figure(res, res.metrics["theory_error"], "ratio", log=True, height=height)
+    else:
+        fig = effect_figure(res, height)
     fig.update_traces(showscale=False, selector={"type": "heatmap"})
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
