@@ -7,6 +7,7 @@ so the zoo and custom losses share one compiled path and one set of safety rules
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 
@@ -120,8 +121,13 @@ class ExpressionLoss:
     derivatives declared (core.derivatives), so the engine needs no autograd graph."""
 
     def __init__(self, expression: str):
+        self.expression = expression
         self.function = surface_function(expression)
-        self.exact = Derivatives.of(expression)
+
+    @cached_property
+    def exact(self) -> Derivatives:
+        """Compiled on first use: a caller that only evaluates the loss never pays it."""
+        return Derivatives.of(self.expression)
 
     def __call__(self, theta: Tensor) -> Tensor:
         return self.function(theta[..., 0], theta[..., 1])

@@ -92,7 +92,8 @@ class Geometric:
         distinct, rows = np.unique(ratio, return_inverse=True)
         # r^k by libm's pow, as torch.optim's bias correction 1 - r^(n+1): numpy's
         # vectorized pow differs in the last bit, which 1 - r^(n+1) amplifies 1/(1-r) times
-        power = np.array([[r**k for r in distinct.tolist()] for k in range(steps + 2)])
+        rs = distinct.tolist()
+        power = np.array([[r**k for r in rs] for k in range(steps + 2)])
         z = 1.0 - power[1:] if self.bias_corrected else np.ones_like(power[1:])
         power = power[:-1]
         k = np.arange(steps + 1, dtype=np.float64)[:, None]
