@@ -225,8 +225,8 @@ EFFECT = {1: "regularizes", -1: "anti-regularizes", 0: "mixed or none"}
 @dataclass(frozen=True, eq=False)
 class SweepResult:
     """Per-cell arrays of shape (ny, nx), indexed [iy][ix]; NaN where a run needed for
-    the value diverged (or where it is 0/0: theory_error without memory).  `diverged[k]` is the step where run k left the floats (-1:
-    never)."""
+    the value diverged (or where it is 0/0: theory_error without memory).  `diverged[k]`
+    is the step where run k left the floats (-1: never)."""
 
     scenario: SweepScenario
     x: np.ndarray

@@ -95,7 +95,8 @@ GALLERY = (
         "sweep",
         "v=1&opt=adam&eps=0.1&x=b1:0.5:0.999:24&y=b2:0.5:0.999:24&steps=150",
         "β₁ × β₂ cells: R = (c₁ − c₂)‖∇L‖₁ anti-regularizes above β₁ = β₂ where |∇L| ≫ ε; "
-        "with ε = 0.1 some cells above the diagonal regularize: the boundary moves with ε.",
+        "with ε = 0.1 some cells just above the diagonal are mixed instead: where |∇L| is "
+        "below the crossover εc₁/(c₂ − c₁) the sign flips, so the boundary moves with ε.",
     ),
     Example(
         "Phase diagram: heavy ball's step size against its momentum",
