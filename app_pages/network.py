@@ -113,7 +113,7 @@ def single_page(s: NetworkScenario) -> None:
     v = _run(f"Training {d} parameters: {s.steps} steps of three dynamics…", cache.network_view, s)
     r = v.result
     layout.divergence_warnings(s, r)
-    layout.overflow_warnings(r)
+    layout.loss_warnings(r.train_loss, r.diverged, skip_diverged=True)
 
     cols = st.columns(5)
     cols[0].metric("final training loss · memory", _fmt(r.train_loss["memory"][-1]))

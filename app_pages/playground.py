@@ -24,6 +24,7 @@ with st.spinner(f"Running {s.steps} steps of three dynamics…"):
     surf = cache.surfaces(s)
 
 layout.divergence_warnings(s, summary)
+layout.loss_warnings(summary.losses, summary.diverged)
 
 left, right = st.columns(2)
 with left:
@@ -35,35 +36,61 @@ with left:
         on_select=partial(controls.start_from_click, key),
         selection_mode="points",
     )
-with right:
-    st.markdown("**Perturbed loss L + hR** (dotted lines: L)")
-    if st.toggle("3D surface", key="surface3d"):
-        layout.chart(plots.surface3d_figure(surf, summary, height=layout.height(530)))
+
+
+@st.fragment
+def perturbed_panel() -> None:
+    """L + hR, in 2D or 3D: the toggle reruns this panel only."""
+    three_d = st.query_params.get("3d") == "1"
+    lo, hi = (f"{q:.0%}" for q in plots.CLIP_3D)
+    if three_d:
+        st.markdown(
+            f"**Perturbed loss L + hR** in 3D, clipped to its {lo}–{hi} quantiles (widened "
+            "to hold the runs)"
+        )
+        layout.chart(plots.surface3d_figure(surf, summary, height=layout.height(555)))
     else:
+        st.markdown("**Perturbed loss L + hR** (dotted lines: L), same colours as L")
         layout.chart(
             plots.trajectory_figure(surf, summary, z=surf.perturbed, height=layout.height(460))
         )
     residual = f" · non-gradient part of M/P: {surf.residual:.1%}" if surf.residual else ""
-    st.caption(f"R: {surf.source}{residual}")
+    toggle, caption = st.columns([1, 3])
+    with toggle:
+        controls.flag_toggle(state.PLANE, "3d", "3D surface")
+    caption.caption(f"R: {surf.source}{residual}")
 
 
-def _value(k: str, text: str) -> str:
+with right:
+    perturbed_panel()
+
+
+def _metric(col, label: str, k: str, text: str, help: str | None = None) -> None:
+    """A metric of run k: its value, or where it diverged."""
     at = summary.diverged[k]
-    return f"diverged at n = {at}" if at is not None else text
+    if at is None:
+        col.metric(label, text, help=help)
+    else:
+        col.metric(label, "diverged", f"at step {at}", "off", help=help, delta_arrow="off")
 
 
 cols = st.columns(len(DYNAMICS) + 2)
 for col, k in zip(cols, DYNAMICS, strict=False):
-    col.metric(f"final loss · {k}", _value(k, f"{summary.losses[k][-1]:.4g}"))
-cols[-2].metric(
-    "max |memory − corrected|",
-    _value("corrected", f"{summary.gap_corrected:.3g}"),
-    help="O(h²): the correction tracks the memory run to second order",
+    _metric(col, f"final L · {k}", k, layout.value_text(summary.losses[k][-1]))
+_metric(
+    cols[-2],
+    "max gap · corrected",
+    "corrected",
+    f"{summary.gap_corrected:.3g}",
+    "max over n of |memory − corrected|: O(h²), the correction tracks the memory run to "
+    "second order",
 )
-cols[-1].metric(
-    "max |memory − memoryless|",
-    _value("memoryless", f"{summary.gap_memoryless:.3g}"),
-    help="O(h): dropping the correction costs one order",
+_metric(
+    cols[-1],
+    "max gap · memoryless",
+    "memoryless",
+    f"{summary.gap_memoryless:.3g}",
+    "max over n of |memory − memoryless|: O(h), dropping the correction costs one order",
 )
 
 layout.chart_pair(
@@ -72,10 +99,11 @@ layout.chart_pair(
         plots.field_figure(surf, height=layout.height(400)),
     ),
     (
-        "**Regularization sign**: where hR raises or lowers the loss",
+        "**What the memory adds to the loss: hR** (orange raises L, teal lowers it)",
         plots.sign_figure(surf, height=layout.height(400)),
     ),
 )
+st.caption(plots.sign_caption(surf))
 
 info, share = st.columns([3, 2])
 with info:

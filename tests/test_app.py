@@ -108,9 +108,15 @@ def test_compare_selection():
     assert "anti-regularizes" in " ".join(m.value for m in at.markdown)
 
 
-def test_the_3d_view_of_the_perturbed_loss_renders():
+def test_the_3d_view_of_the_perturbed_loss_renders_and_stays_in_the_url():
     at = open_page("playground")
-    at.toggle(key="surface3d").set_value(True).run()
+    at.toggle(key="w_3d").set_value(True).run()
     assert not at.exception, at.exception
+    assert at.query_params["3d"] == "1"  # a shared link keeps the 3D view
     specs = [c.proto.spec for c in at.get("plotly_chart")]
     assert any('"type":"surface"' in spec.replace(" ", "") for spec in specs)
+    assert any("clipped" in m.value for m in at.markdown)  # the 3D caption, not "dotted"
+    at.number_input(key="w_lr").set_value(0.03).run()  # a new scenario keeps the view
+    assert at.query_params["3d"] == "1" and at.toggle(key="w_3d").value
+    at.toggle(key="w_3d").set_value(False).run()
+    assert "3d" not in at.query_params

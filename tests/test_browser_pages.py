@@ -5,13 +5,18 @@ and play keep the map, the 3D view and non-finite losses are labelled."""
 from __future__ import annotations
 
 import tempfile
+from urllib.parse import quote
 
+import numpy as np
 import pytest
 from browser import ARGS, CHROMIUM, path, query, serve, settle, skip_or_fail
 
 skip_or_fail(pytest)
 
 from playwright import sync_api  # noqa: E402
+
+from core import compute  # noqa: E402
+from core.scenario import Scenario  # noqa: E402
 
 SCENARIO = {"opt": "adam", "lr": "0.05", "x0": "1.5"}
 START = "playground?v=1&opt=adam&lr=0.05&x0=1.5&steps=30&grid=20"
@@ -145,3 +150,85 @@ def test_teaching_mode_reads_at_projector_size(server, page):
         )
     assert sizes["&teach=1"][0] >= 16 and sizes["&teach=1"][1] >= 16, sizes
     assert sizes[""][0] < sizes["&teach=1"][0], sizes
+
+
+# how much of each of the first two charts' map is drawn: contour paths or map pictures
+MAP_DRAWN = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).slice(0, 2).map(
+    g => g.querySelectorAll('.contourlayer path, .layer-subplot .imagelayer image').length)"""
+STEP_LABEL = ".slider-container text"
+
+
+def test_play_and_the_step_slider_keep_the_map(server, page):
+    """Finding 2: the animation moves the runs' markers over an unchanged background,
+    in the browser alone (no message to the server)."""
+    sent = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(payload)))
+    page.goto(f"{server}/playground?v=1&steps=80&grid=30")
+    settle(page)
+    page.wait_for_function(f"() => ({MAP_DRAWN})().every(n => n > 0)", timeout=60_000)
+    before, quiet = page.evaluate(MAP_DRAWN), len(sent)
+    charts = page.locator(".js-plotly-plot")
+    charts.nth(0).locator(".updatemenu-button").first.click()  # play
+    page.wait_for_timeout(2500)
+    assert page.evaluate(MAP_DRAWN) == before
+    label = charts.nth(1).locator(STEP_LABEL, has_text="step n =")
+    assert label.text_content().endswith("80")
+    grip = charts.nth(1).locator(".slider-grip-rect").bounding_box()
+    page.mouse.move(grip["x"] + grip["width"] / 2, grip["y"] + grip["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(grip["x"] - 150, grip["y"] + grip["height"] / 2, steps=8)
+    page.mouse.up()
+    page.wait_for_timeout(1000)
+    assert not label.text_content().endswith("80")  # the slider moved
+    assert page.evaluate(MAP_DRAWN) == before
+    assert len(sent) == quiet  # neither play nor the slider asked the server for anything
+
+
+def test_a_non_finite_loss_is_explained(server, page):
+    """Finding 6: log(x) leaves its domain; the page says which run and from which step."""
+    page.goto(f"{server}/playground?v=1&loss=custom&f={quote('log(x)+y^2', safe='')}")
+    settle(page)
+    _no_exception(page)
+    alerts = page.locator('[data-testid="stAlert"]').all_inner_texts()
+    text = " ".join(alerts)
+    assert "memory run" in text and "at step 5" in text and "nan" in text, alerts
+    assert "memoryless run" in text  # each run with a non-finite loss has its warning
+    assert "corrected run" not in text  # and only those
+    metrics = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
+    assert "nan" not in metrics  # a metric says what the value means
+
+
+HAS_SURFACE = """() => Array.from(document.querySelectorAll('.js-plotly-plot'))
+    .some(g => (g.data || []).some(t => t.type === 'surface'))"""
+
+
+def test_the_3d_view(server, page):
+    """Finding 5: clipped to a robust range, with the runs and their start and end
+    markers, a caption of its own, and kept in the URL."""
+    page.goto(f"{server}/playground?v=1&steps=40&grid=30")
+    settle(page)
+    page.locator('[data-testid="stCheckbox"]', has_text="3D surface").locator("label").click()
+    page.wait_for_function("() => location.search.includes('3d=1')", timeout=30_000)
+    settle(page)
+    page.wait_for_function(HAS_SURFACE, timeout=30_000)
+    caption = page.locator('[data-testid="stMarkdown"]', has_text="in 3D").inner_text()
+    assert "clipped" in caption and "dotted" not in caption
+    traces = page.evaluate(
+        """() => Array.from(document.querySelectorAll('.js-plotly-plot'))
+            .map(g => g._fullData || []).find(d => d.some(t => t.type === 'surface'))
+            .map(t => ({type: t.type, mode: t.mode || '', name: t.name || '',
+                        top: t.type === 'surface'
+                            ? Math.max(...Array.from(t.z, r => Math.max(...Array.from(r))))
+                            : null}))"""
+    )
+    kinds = [(t["type"], t["mode"]) for t in traces]
+    assert kinds.count(("scatter3d", "lines")) == 3  # the runs
+    assert kinds.count(("scatter3d", "markers")) == 4  # three ends and the start
+    assert any(t["name"] == "start" for t in traces)
+    # clipped: the corner spike of L + hR is cut, the bulk of its values is not
+    perturbed = compute.surfaces(Scenario.parse("v=1&steps=40&grid=30")).perturbed
+    (top,) = [t["top"] for t in traces if t["type"] == "surface"]
+    assert np.quantile(perturbed, 0.9) <= top < 0.5 * perturbed.max()
+    page.reload()  # the shared URL keeps the 3D view
+    settle(page)
+    page.wait_for_function(HAS_SURFACE, timeout=30_000)

@@ -99,10 +99,10 @@ def test_teaching_mode_hides_the_controls():
 
 def test_compare_mode():
     at = open_network()
-    at.toggle(key="wn_mode").set_value(True).run()
+    at.toggle(key="wn_compare").set_value(True).run()
     assert not at.exception
     assert at.query_params["compare"] == "1"
     text = " ".join(m.value for m in at.markdown)
     assert "AdamW" in text and "Lion" in text and "anti-regularizes" in text
-    at.toggle(key="wn_mode").set_value(False).run()
+    at.toggle(key="wn_compare").set_value(False).run()
     assert "compare" not in at.query_params

@@ -97,6 +97,18 @@ def widget(page: state.PageState, key: str, draw: Callable, *args, **kwargs) -> 
         st.error(message, icon=":material/error:")
 
 
+def flag_toggle(page: state.PageState, flag: str, label: str, help: str | None = None) -> bool:
+    """A toggle mirroring the page's URL flag `flag`; whether it is on."""
+    key = page.key(flag)
+    st.session_state[key] = st.query_params.get(flag) == "1"
+    return st.toggle(
+        label,
+        key=key,
+        on_change=lambda: page.set_flag(flag, st.session_state[key]),
+        help=help,
+    )
+
+
 def number(page: state.PageState, key: str, label: str, step: float, help: str | None = None):
     # no min/max: the scenario is the validator (its caps give the message), and a bound
     # tighter than its own would make Streamlit raise on a valid URL value

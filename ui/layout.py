@@ -70,18 +70,37 @@ def divergence_warnings(s: Scenario, summary: PathSummary) -> None:
         )
 
 
-def overflow_warnings(r) -> None:
-    """Parameters can stay finite while the loss overflows: say so for the runs of a
-    network result r that core did not flag as diverged."""
+def loss_warnings(
+    losses: dict[str, np.ndarray], diverged: dict[str, int | None], skip_diverged: bool = False
+) -> None:
+    """One warning per run whose loss is not finite somewhere, naming the run and the
+    step: nan where L is undefined (a log or a root of a negative number), inf where it
+    overflows.  skip_diverged: leave runs that diverged to divergence_warnings."""
     for k in DYNAMICS:
-        bad = np.flatnonzero(~np.isfinite(r.train_loss[k]))
-        if r.diverged[k] is None and bad.size:
-            st.warning(
-                f"The loss of the **{STYLE[k]['label']}** run is not finite from step "
-                f"{bad[0]} on (overflow); it is drawn up to its last finite value. Lower "
-                "the learning rate.",
-                icon=":material/warning:",
+        values = np.asarray(losses[k], dtype=float)
+        bad = np.flatnonzero(~np.isfinite(values))
+        if not bad.size or (skip_diverged and diverged[k] is not None):
+            continue
+        later = f" and at {bad.size - 1} later steps" if bad.size > 1 else ""
+        if np.isnan(values[bad[0]]):
+            what = (
+                "not a number (nan): the run reached points where L is undefined (a log or "
+                "a root of a negative number, 0/0, inf − inf)"
             )
+        else:
+            what = "infinite: L overflows there; lower the learning rate"
+        st.warning(
+            f"The loss of the **{STYLE[k]['label']}** run is {what}, at step {bad[0]}{later}. "
+            "Its path is drawn; its loss is not.",
+            icon=":material/warning:",
+        )
+
+
+def value_text(v: float) -> str:
+    """A loss for a metric: 4 significant digits, or what a non-finite value means."""
+    if np.isfinite(v):
+        return f"{v:.4g}"
+    return "undefined (nan)" if np.isnan(v) else "overflow (inf)"
 
 
 def regularizer_card(s: Scenario) -> None:

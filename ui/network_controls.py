@@ -13,7 +13,7 @@ from core.datasets import DATASETS
 from core.mlp import ACTIVATIONS
 from core.network import PRESETS, NetworkScenario
 from core.scenario import HYPER_KEYS, ScenarioError
-from ui.controls import number, widget
+from ui.controls import flag_toggle, number, widget
 from ui.state import NETWORK
 
 (COMPARE,) = NETWORK.page_flags  # compare=1 shows AdamW against Lion
@@ -93,19 +93,11 @@ def plane() -> None:
     )
 
 
-def _set_compare() -> None:
-    if st.session_state[NETWORK.key("mode")]:
-        st.query_params[COMPARE] = "1"
-    elif COMPARE in st.query_params:
-        del st.query_params[COMPARE]
-
-
 def compare_mode() -> bool:
     """The toggle of the compare mode, following the URL flag; whether it is on."""
-    st.session_state[NETWORK.key("mode")] = st.query_params.get(COMPARE) == "1"
-    return st.toggle(
+    return flag_toggle(
+        NETWORK,
+        COMPARE,
         "Compare AdamW and Lion",
-        key=NETWORK.key("mode"),
-        on_change=_set_compare,
         help="both optimizers with their usual hyperparameters, on the same data, seed and net",
     )

@@ -1,5 +1,12 @@
 """Every plotly figure of the app, and the one place that fixes how each dynamics looks.
 
+One visual language on every page (STYLE): the memory run is a wide translucent red band
+drawn first, the memoryless run a blue dashed line and the corrected run an orange
+dotted line on top of it, so all three stay visible where they coincide; their end
+markers are nested (a large red ring, a medium blue square, a small orange diamond), so
+overlapping ends stay visible too.  Legends sit under the plot area, out of the data
+and away from the modebar.  Maps shown side by side share one colour scale (MapScale).
+
 Figures keep transparent backgrounds and leave fonts and axes to Streamlit's theme
 (st.plotly_chart's default theme="streamlit"), so they read on light and dark themes;
 the map colours are explicit and light, so the trajectory colours contrast with them on
@@ -8,6 +15,8 @@ either theme.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import plotly.graph_objects as go
 
@@ -15,21 +24,115 @@ from core.compute import PathSummary
 from core.dynamics import DYNAMICS
 from core.order import OrderStudy
 from core.surfaces import Surfaces
+from ui import raster
 
 STYLE = {
-    "memory": {"color": "#d62728", "dash": "solid", "label": "memory (the optimizer)"},
-    "memoryless": {"color": "#2b59c3", "dash": "dash", "label": "memoryless"},
-    "corrected": {"color": "#f28e00", "dash": "dot", "label": "memoryless + correction"},
+    "memory": {
+        "color": "#d62728",
+        "dash": "solid",
+        "width": 7,
+        "opacity": 0.45,
+        "symbol": "circle-open",
+        "size": 19,
+        "label": "memory",
+    },
+    "memoryless": {
+        "color": "#2b59c3",
+        "dash": "dash",
+        "width": 2.5,
+        "opacity": 1.0,
+        "symbol": "square-open",
+        "size": 12,
+        "label": "memoryless",
+    },
+    "corrected": {
+        "color": "#f28e00",
+        "dash": "dot",
+        "width": 3,
+        "opacity": 1.0,
+        "symbol": "diamond",
+        "size": 9,
+        "label": "corrected",
+    },
 }
 MAP_SCALE = [[0.0, "#fbfaf5"], [0.35, "#e3ebe3"], [0.7, "#bccadb"], [1.0, "#8696b0"]]
 SIGN_COLORS = {"raises": "#e07b39", "lowers": "#3a9e9a"}
 NEUTRAL = "#8c8c8c"
-MAX_FRAMES = 80
+MAX_FRAMES = 60  # animation frames: enough for a smooth scrub, few for the browser
+LEVELS = 22  # filled contour levels of a map
+LEGEND_BAND = 46  # px under the plot area for a legend of up to two rows
+SLIDER_BAND = 95  # px for the play button and the step slider
+CLIP_3D = (0.01, 0.9)  # quantiles of L + hR the 3D view is clipped to
+
+
+def run_style(k: str, width: float | None = None) -> dict:
+    """The Scatter arguments that draw dynamics k's line as on every page."""
+    st = STYLE[k]
+    return {
+        "line": {"color": st["color"], "dash": st["dash"], "width": width or st["width"]},
+        "opacity": st["opacity"],
+        "name": st["label"],
+        "legendgroup": k,
+    }
+
+
+def end_marker(k: str, diverged: bool = False, scale: float = 1.0) -> dict:
+    """The marker of dynamics k's last point: nested shapes, so coinciding ends all show;
+    a cross where the run diverged."""
+    st = STYLE[k]
+    hollow = st["symbol"].endswith("-open")
+    return {
+        "symbol": "x" if diverged else st["symbol"],
+        "size": st["size"] * scale,
+        "color": st["color"],
+        "line": {"color": st["color"] if hollow else "white", "width": 3 if hollow else 1},
+    }
+
+
+@dataclass(frozen=True)
+class MapScale:
+    """A colour scale by quantiles: the levels of z are its ranks among the values of
+    every map sharing the scale (L and L + hR side by side), so each level holds as much
+    of the window as the others: the valley floor and the walls both resolve, a corner
+    spike takes one level, and two maps compare colour for colour even where hR
+    dwarfs L."""
+
+    knots: tuple[float, ...]  # increasing values; knot i sits at level i / (len - 1)
+
+    @classmethod
+    def of(cls, *zs: np.ndarray, resolution: int = 257) -> MapScale:
+        finite = np.concatenate([np.ravel(z)[np.isfinite(np.ravel(z))] for z in zs])
+        if finite.size == 0:
+            return cls((0.0, 1.0))
+        knots = np.unique(np.quantile(finite, np.linspace(0.0, 1.0, resolution)))
+        if knots.size == 1:  # a flat map
+            knots = np.array([knots[0] - 0.5, knots[0] + 0.5])
+        return cls(tuple(float(k) for k in knots))
+
+    def levels(self, z: np.ndarray) -> np.ndarray:
+        """z's level in [0, 1] (nan stays nan)."""
+        knots = np.asarray(self.knots)
+        return np.interp(z, knots, np.linspace(0.0, 1.0, knots.size))
+
+    def value(self, level: np.ndarray) -> np.ndarray:
+        """The value of z at a level (the inverse of `levels`)."""
+        knots = np.asarray(self.knots)
+        return np.interp(level, np.linspace(0.0, 1.0, knots.size), knots)
+
+    def colorbar(self, title: str) -> dict:
+        """A colour bar labelled with values of z (not of their levels)."""
+        ticks = np.linspace(0.0, 1.0, 5)
+        return {
+            "title": {"text": title, "side": "right"},
+            "thickness": 10,
+            "tickvals": ticks,
+            "ticktext": [f"{v:.3g}" for v in self.value(ticks)],
+        }
 
 
 def log_levels(z: np.ndarray) -> np.ndarray:
-    """log10(z - min + delta): contours that resolve both the walls and the valley floor
-    (also for L + hR, which can be negative)."""
+    """log10(z - min + delta): contour lines that resolve both the walls and the valley
+    floor (also for L + hR, which can be negative)."""
     finite = z[np.isfinite(z)]
     if finite.size == 0:
         return np.zeros_like(z)
@@ -38,14 +141,25 @@ def log_levels(z: np.ndarray) -> np.ndarray:
     return np.log10(np.clip(z - lo, 0.0, None) + delta)
 
 
-def _base(fig: go.Figure, height: int, title: str | None = None) -> go.Figure:
+def _base(
+    fig: go.Figure, height: int, title: str | None = None, bottom: int = LEGEND_BAND
+) -> go.Figure:
+    """Size, transparent background, and the legend in a band under the plot area:
+    `bottom` px of margin, the legend at the figure's bottom edge."""
     fig.update_layout(
         height=height,
-        margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+        margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": bottom + 45},
         title={"text": title, "x": 0.02, "font": {"size": 15}} if title else None,
         paper_bgcolor="rgba(0,0,0,0)",
         plot_bgcolor="rgba(0,0,0,0)",
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0.0},
+        legend={
+            "orientation": "h",
+            "yref": "container",
+            "y": 0.0,
+            "yanchor": "bottom",
+            "x": 0.0,
+            "xanchor": "left",
+        },
         hovermode="closest",
     )
     return fig
@@ -57,6 +171,8 @@ def projector(fig: go.Figure) -> go.Figure:
     fig.update_xaxes(tickfont={"size": 17}, title_font={"size": 19})
     fig.update_yaxes(tickfont={"size": 17}, title_font={"size": 19})
     fig.update_annotations(font_size=17)
+    if fig.layout.margin.b:  # the legend and slider bands grow with the type
+        fig.update_layout(margin={"b": int(1.35 * fig.layout.margin.b)})
     for trace in fig.data:
         line = getattr(trace, "line", None)
         if trace.type in ("scatter", "scatter3d") and line is not None and line.width:
@@ -69,20 +185,28 @@ def _window_axes(fig: go.Figure, surf: Surfaces) -> None:
     fig.update_yaxes(range=[surf.y[0], surf.y[-1]], title="y", showgrid=False, zeroline=False)
 
 
-def contour_map(x, y, z: np.ndarray, name: str, showscale: bool = True, **kwargs) -> go.Contour:
-    """Filled log-scaled contours of z on the grid (x, y)."""
+def contour_map(
+    x, y, z: np.ndarray, name: str, showscale: bool = True, scale: MapScale | None = None, **kw
+) -> go.Contour:
+    """Filled contours of z on the grid (x, y), LEVELS levels by quantile (MapScale);
+    `scale` shared with other maps gives them the same levels and colours."""
+    scale = scale or MapScale.of(z)
     return go.Contour(
         x=x,
         y=y,
-        z=log_levels(z),
+        z=scale.levels(z),
+        zmin=0.0,
+        zmax=1.0,
         colorscale=MAP_SCALE,
-        ncontours=22,
+        autocontour=False,
+        contours={"start": 1.0 / LEVELS, "end": 1.0 - 0.5 / LEVELS, "size": 1.0 / LEVELS},
         line={"width": 0.5, "color": "rgba(60,70,90,0.35)"},
         showscale=showscale,
-        colorbar={"title": {"text": "log scale", "side": "right"}, "thickness": 10},
+        colorbar=scale.colorbar(name),
         name=name,
-        **({} if "hovertemplate" in kwargs else {"hoverinfo": "skip"}),
-        **kwargs,
+        showlegend=False,
+        **({} if "hovertemplate" in kw else {"hoverinfo": "skip"}),
+        **kw,
     )
 
 
@@ -98,72 +222,109 @@ def loss_lines(x, y, z: np.ndarray, dash: str = "dot", ncontours: int = 22) -> g
         showscale=False,
         hoverinfo="skip",
         name="L (lines)",
+        showlegend=False,
     )
 
 
-def _map(surf: Surfaces, z: np.ndarray, name: str, showscale: bool = True) -> go.Contour:
-    return contour_map(surf.x, surf.y, z, name, showscale)
-
-
-def _click_grid(surf: Surfaces, n: int = 28) -> go.Scatter:
-    """Invisible points over the map: clicking one reports its (x, y) to on_select."""
+def _point_grid(
+    surf: Surfaces, z: np.ndarray, name: str, clickable: bool, n: int = 28
+) -> go.Scatter:
+    """Invisible points over a picture map: hovering one reads the map's value there and
+    (clickable) clicking one reports its (x, y) to on_select."""
     gx, gy = np.meshgrid(
         np.linspace(surf.x[0], surf.x[-1], n), np.linspace(surf.y[0], surf.y[-1], n)
     )
+    values = _on_grid(surf.x, surf.y, z, np.stack([gx.ravel(), gy.ravel()], axis=-1))
+    action = "click: start here " if clickable else ""
     return go.Scatter(
         x=gx.ravel(),
         y=gy.ravel(),
+        customdata=values,
         mode="markers",
         marker={"size": 14, "opacity": 0},
-        hovertemplate="click: start here (%{x:.2f}, %{y:.2f})<extra></extra>",
+        hovertemplate=f"{action}(%{{x:.2f}}, %{{y:.2f}})<br>{name} = %{{customdata:.4g}}"
+        "<extra></extra>",
         showlegend=False,
-        name="start here",
+        name="start here" if clickable else name,
+    )
+
+
+def _picture_map(
+    fig: go.Figure, surf: Surfaces, z: np.ndarray, name: str, scale: MapScale, lines: bool
+) -> None:
+    """z as a picture under the traces (ui.raster: survives the animation), with its
+    colour bar on an invisible point; `lines`: L's iso-lines dotted on top."""
+    overlay = MapScale.of(surf.loss).levels(surf.loss) if lines else None
+    rgba = raster.contour_picture(
+        surf.x, surf.y, scale.levels(z), MAP_SCALE, LEVELS, overlay=overlay
+    )
+    fig.add_layout_image(
+        source=raster.data_uri(rgba),
+        xref="x",
+        yref="y",
+        x=surf.x[0],
+        y=surf.y[-1],
+        sizex=surf.x[-1] - surf.x[0],
+        sizey=surf.y[-1] - surf.y[0],
+        sizing="stretch",
+        layer="below",
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=[surf.x[0]],
+            y=[surf.y[0]],
+            mode="markers",
+            marker={
+                "color": [0.0],
+                "cmin": 0.0,
+                "cmax": 1.0,
+                "colorscale": MAP_SCALE,
+                "showscale": True,
+                "colorbar": scale.colorbar(name),
+                "opacity": 0,
+            },
+            showlegend=False,
+            hoverinfo="skip",
+            name=name,
+        )
     )
 
 
 def _paths(summary: PathSummary) -> list[go.Scatter]:
+    """The three runs, memory first so the approximations are drawn on top of it."""
     traces = []
     for k in DYNAMICS:
-        p, st = summary.paths[k], STYLE[k]
+        p = summary.paths[k]
         steps = np.arange(len(p))
         traces.append(
             go.Scatter(
                 x=p[:, 0],
                 y=p[:, 1],
                 mode="lines",
-                line={
-                    "color": st["color"],
-                    "dash": st["dash"],
-                    "width": 3 if k != "memory" else 2.5,
-                },
-                name=st["label"],
                 customdata=np.stack([steps, summary.losses[k]], axis=-1),
                 hovertemplate=(
                     f"<b>{k}</b><br>n = %{{customdata[0]}}<br>(%{{x:.4f}}, %{{y:.4f}})"
                     "<br>L = %{customdata[1]:.6g}<extra></extra>"
                 ),
+                **run_style(k),
             )
         )
     return traces
 
 
-def _markers(summary: PathSummary, at: dict[str, int] | None, size: int = 10) -> list[go.Scatter]:
-    """One marker per dynamics at step at[k] (default: its last finite point)."""
+def _markers(summary: PathSummary, at: int | None = None) -> list[go.Scatter]:
+    """One marker per dynamics at step `at` (default: its last finite point)."""
     traces = []
     for k in DYNAMICS:
         p = summary.paths[k]
-        i = len(p) - 1 if at is None else min(at[k], len(p) - 1)
+        i = len(p) - 1 if at is None else min(at, len(p) - 1)
+        diverged = summary.diverged[k] is not None and i == len(p) - 1
         traces.append(
             go.Scatter(
                 x=[p[i, 0]],
                 y=[p[i, 1]],
                 mode="markers",
-                marker={
-                    "color": STYLE[k]["color"],
-                    "size": size,
-                    "symbol": "x" if summary.diverged[k] is not None else "circle",
-                    "line": {"color": "white", "width": 1},
-                },
+                marker=end_marker(k, diverged),
                 showlegend=False,
                 hoverinfo="skip",
             )
@@ -207,17 +368,20 @@ def _divergence_labels(fig: go.Figure, summary: PathSummary) -> None:
 
 def _animate(fig: go.Figure, summary: PathSummary, first_marker: int) -> None:
     """Client-side frames that move one marker per dynamics along the paths: a plotly
-    slider scrubs the steps and a play button animates them, with no Streamlit rerun."""
+    slider scrubs the steps and a play button animates them, with no Streamlit rerun.
+
+    Plotly's animation without redraw re-plots the subplot from the animated traces
+    only and erases any contour or heatmap trace there: the map is a picture instead
+    (_picture_map), and the frames hold nothing but the markers."""
     total = max(len(p) for p in summary.paths.values())
     steps = np.unique(np.linspace(0, total - 1, min(total, MAX_FRAMES)).round().astype(int))
     indices = list(range(first_marker, first_marker + len(DYNAMICS)))
     fig.frames = [
-        go.Frame(name=str(n), data=_markers(summary, dict.fromkeys(DYNAMICS, n)), traces=indices)
-        for n in steps
+        go.Frame(name=str(n), data=_markers(summary, int(n)), traces=indices) for n in steps
     ]
     still = {"mode": "immediate", "frame": {"duration": 0, "redraw": False}}
     play = {"frame": {"duration": 60, "redraw": False}, "fromcurrent": True}
-    below = {"y": -0.13, "yanchor": "top"}  # under the x axis, in the bottom margin
+    below = {"y": -0.13, "yanchor": "top"}  # under the x axis, above the legend
     fig.update_layout(
         updatemenus=[
             {
@@ -260,26 +424,26 @@ def trajectory_figure(
     height: int = 480,
     clickable: bool = False,
     animated: bool = True,
+    scale: MapScale | None = None,
 ) -> go.Figure:
-    """Contours of z (default: the loss) with the three runs, start and end markers,
-    divergence labels, and (animated) a step slider with a play button."""
-    traces = [_map(surf, surf.loss if z is None else z, "loss")]
-    if z is not None:  # the perturbed map keeps the plain loss as faint contour lines
-        traces.append(loss_lines(surf.x, surf.y, surf.loss))
-    if clickable:
-        traces.append(_click_grid(surf))
-    traces += _paths(summary) + [_start(summary)]
-    first_marker = len(traces)
-    traces += _markers(summary, None)
-    fig = go.Figure(traces)
+    """The map of z (default: the loss; L + hR gets L's iso-lines dotted on top) with the
+    three runs, start and end markers, divergence labels, and (animated) a step slider
+    with a play button.  The colour scale is `scale`, by default the one L and L + hR
+    share."""
+    scale = scale or MapScale.of(surf.loss, surf.perturbed)
+    name, z = ("L", surf.loss) if z is None else ("L + hR", z)
+    fig = go.Figure()
+    _picture_map(fig, surf, z, name, scale, lines=name != "L")
+    fig.add_trace(_point_grid(surf, z, name, clickable))
+    fig.add_traces(_paths(summary) + [_start(summary)])
+    first_marker = len(fig.data)
+    fig.add_traces(_markers(summary))
     _window_axes(fig, surf)
     _divergence_labels(fig, summary)
     if animated:
         _animate(fig, summary, first_marker)
-    fig = _base(fig, height + (80 if animated else 0), title)
-    if animated:  # room for the slider and the play button under the map
-        fig.update_layout(margin={"b": 95})
-    return fig
+    extra = SLIDER_BAND if animated else 0
+    return _base(fig, height + extra, title, bottom=LEGEND_BAND + extra)
 
 
 def _on_grid(x: np.ndarray, y: np.ndarray, z: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -296,28 +460,82 @@ def _on_grid(x: np.ndarray, y: np.ndarray, z: np.ndarray, points: np.ndarray) ->
     return np.where(outside, np.nan, v)
 
 
+def clip_range(z: np.ndarray, keep: np.ndarray | None = None) -> tuple[float, float]:
+    """The CLIP_3D quantiles of z's finite values, widened to hold the values `keep`
+    (along the runs): a corner spike cannot flatten the valley the runs travel, and
+    the runs are never cut off."""
+    finite = z[np.isfinite(z)]
+    if finite.size == 0:
+        return 0.0, 1.0
+    lo, hi = (float(q) for q in np.quantile(finite, CLIP_3D))
+    if keep is not None and np.isfinite(keep).any():
+        lo, hi = min(lo, float(np.nanmin(keep))), max(hi, float(np.nanmax(keep)))
+    return (lo, hi) if hi > lo else (lo - 0.5, lo + 0.5)
+
+
 def surface3d_figure(surf: Surfaces, summary: PathSummary, height: int = 480) -> go.Figure:
-    """L + hR as a 3D surface with the runs drawn on it (interpolated from the grid,
-    lifted a little so the surface does not hide them)."""
-    z = surf.perturbed
-    lift = 0.01 * float(np.nanmax(z) - np.nanmin(z))
+    """L + hR as a 3D surface clipped to a robust range (clip_range), with the runs drawn
+    on it (interpolated from the grid, lifted a little so the surface does not hide
+    them), the start and the nested end markers."""
+    raw = {k: _on_grid(surf.x, surf.y, surf.perturbed, summary.paths[k]) for k in DYNAMICS}
+    lo, hi = clip_range(surf.perturbed, np.concatenate(list(raw.values())))
+    z = np.clip(surf.perturbed, lo, hi)
+    lift = 0.01 * (hi - lo)
     traces = [
-        go.Surface(x=surf.x, y=surf.y, z=z, colorscale=MAP_SCALE, showscale=False, opacity=0.9)
+        go.Surface(
+            x=surf.x,
+            y=surf.y,
+            z=z,
+            cmin=lo,
+            cmax=hi,
+            colorscale=MAP_SCALE,
+            showscale=False,
+            opacity=0.9,
+            hovertemplate="(%{x:.2f}, %{y:.2f})<br>L + hR = %{z:.4g}<extra></extra>",
+            name="L + hR",
+        )
     ]
+    on_surface = {k: np.clip(raw[k], lo, hi) + lift for k in DYNAMICS}
     for k in DYNAMICS:
         p = summary.paths[k]
+        style = run_style(k, width=STYLE[k]["width"] * (0.8 if k == "memory" else 1.6))
+        traces.append(go.Scatter3d(x=p[:, 0], y=p[:, 1], z=on_surface[k], mode="lines", **style))
+    for k in DYNAMICS:  # 3D markers: scatter3d knows no star, and sizes read smaller
+        p, zk = summary.paths[k], on_surface[k]
+        marker = end_marker(k, summary.diverged[k] is not None, scale=0.6)
+        marker.pop("line")
         traces.append(
             go.Scatter3d(
-                x=p[:, 0],
-                y=p[:, 1],
-                z=_on_grid(surf.x, surf.y, z, p) + lift,
-                mode="lines",
-                line={"color": STYLE[k]["color"], "width": 5, "dash": STYLE[k]["dash"]},
-                name=STYLE[k]["label"],
+                x=p[-1:, 0],
+                y=p[-1:, 1],
+                z=zk[-1:],
+                mode="markers",
+                marker=marker,
+                showlegend=False,
+                hoverinfo="skip",
             )
         )
+    start = summary.paths["memory"][0]
+    traces.append(
+        go.Scatter3d(
+            x=[start[0]],
+            y=[start[1]],
+            z=on_surface["memory"][:1],
+            mode="markers",
+            marker={"symbol": "diamond", "size": 7, "color": "black"},
+            name="start",
+        )
+    )
     fig = go.Figure(traces)
-    fig.update_scenes(xaxis_title="x", yaxis_title="y", zaxis_title="L + hR")
+    fig.update_scenes(
+        xaxis_title="x",
+        yaxis_title="y",
+        zaxis={"title": "L + hR", "range": [lo, hi + 2 * lift]},
+        aspectmode="manual",
+        aspectratio={"x": 1, "y": 1, "z": 0.6},
+        camera={"eye": {"x": 1.55, "y": -1.55, "z": 1.0}},
+        domain={"x": [0.0, 1.0], "y": [0.0, 1.0]},
+    )
     return _base(fig, height)
 
 
@@ -352,7 +570,7 @@ def field_figure(surf: Surfaces, height: int = 420, arrows: int = 17) -> go.Figu
     )
     fig = go.Figure(
         [
-            _map(surf, surf.loss, "loss", showscale=False),
+            contour_map(surf.x, surf.y, surf.loss, "L", showscale=False),
             go.Scatter(
                 x=seg_x.ravel(),
                 y=seg_y.ravel(),
@@ -365,39 +583,71 @@ def field_figure(surf: Surfaces, height: int = 420, arrows: int = 17) -> go.Figu
         ]
     )
     _window_axes(fig, surf)
-    return _base(fig, height)
+    return _base(fig, height, bottom=0)
+
+
+def perturbation(surf: Surfaces) -> np.ndarray:
+    """hR = (L + hR) - L on the grid: what the memory adds to the loss."""
+    return surf.perturbed - surf.loss
+
+
+def sign_caption(surf: Surfaces) -> str:
+    """What the sign panel shows, read from hR's values on the grid."""
+    hR = perturbation(surf)
+    finite = hR[np.isfinite(hR)]
+    scale = np.abs(finite).max() if finite.size else 0.0
+    tiny = 1e-12 * max(scale, float(np.abs(surf.loss[np.isfinite(surf.loss)]).max(initial=1.0)))
+    if finite.size == 0 or scale <= tiny:
+        return "hR = 0 on the whole window: this memory does not perturb the loss."
+    raises, lowers = (finite > tiny).mean(), (finite < -tiny).mean()
+    size = f"|hR| from {np.abs(finite).min():.3g} to {scale:.3g}"
+    if lowers == 0:
+        return f"hR ≥ 0 on the whole window (uniform sign: raises the loss); shading: {size}."
+    if raises == 0:
+        return f"hR ≤ 0 on the whole window (uniform sign: lowers the loss); shading: {size}."
+    return (
+        f"hR raises the loss on {raises:.0%} of the window and lowers it on {lowers:.0%}; "
+        f"shading: {size}."
+    )
 
 
 def sign_figure(surf: Surfaces, height: int = 420) -> go.Figure:
-    """Where the perturbation hR raises the loss and where it lowers it."""
-    sign = surf.sign
-    scale = [
-        [0.0, SIGN_COLORS["lowers"]],
-        [0.5, "#f2f2f2"],
-        [1.0, SIGN_COLORS["raises"]],
-    ]
+    """hR with its sign and its magnitude: orange where it raises the loss, teal where it
+    lowers it, deeper where it is larger (a log-compressed size, so one hue still shows
+    structure when the sign is uniform)."""
+    hR = perturbation(surf)
+    size = np.abs(hR)
+    positive = size[np.isfinite(size) & (size > 0)]
+    unit = float(np.median(positive)) if positive.size else 1.0
+    top = float(np.log1p(positive.max() / unit)) if positive.size else 1.0
+    shade = np.sign(hR) * np.log1p(size / unit) / top  # in [-1, 1]
+    ticks = np.array([-1.0, -0.5, 0.0, 0.5, 1.0])
+    values = np.sign(ticks) * unit * np.expm1(np.abs(ticks) * top)
+    scale = [[0.0, SIGN_COLORS["lowers"]], [0.5, "#f7f7f7"], [1.0, SIGN_COLORS["raises"]]]
     fig = go.Figure(
         [
             go.Heatmap(
                 x=surf.x,
                 y=surf.y,
-                z=sign,
+                z=shade,
                 zmin=-1,
                 zmax=1,
                 colorscale=scale,
-                customdata=surf.R,
-                hovertemplate="(%{x:.2f}, %{y:.2f})<br>R = %{customdata:.4g}<extra></extra>",
+                customdata=hR,
+                hovertemplate="(%{x:.2f}, %{y:.2f})<br>hR = %{customdata:.4g}<extra></extra>",
                 colorbar={
-                    "tickvals": [-1, 0, 1],
-                    "ticktext": ["lowers", "0", "raises"],
+                    "title": {"text": "hR", "side": "right"},
+                    "tickvals": ticks,
+                    "ticktext": [f"{v:.2g}" for v in values],
                     "thickness": 10,
                 },
+                name="hR",
             ),
             loss_lines(surf.x, surf.y, surf.loss, dash="solid", ncontours=18),
         ]
     )
     _window_axes(fig, surf)
-    return _base(fig, height)
+    return _base(fig, height, bottom=0)
 
 
 def order_figure(study: OrderStudy, height: int = 460) -> go.Figure:
@@ -443,7 +693,8 @@ def order_figure(study: OrderStudy, height: int = 460) -> go.Figure:
 
 def thumbnail_figure(surf: Surfaces, summary: PathSummary, height: int = 210) -> go.Figure:
     """A small static picture of a scenario: the map and the three runs."""
-    fig = go.Figure([_map(surf, surf.loss, "loss", showscale=False), *_paths(summary)])
+    fig = go.Figure([contour_map(surf.x, surf.y, surf.loss, "L", showscale=False)])
+    fig.add_traces(_paths(summary))
     _window_axes(fig, surf)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)

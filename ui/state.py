@@ -128,6 +128,17 @@ class PageState:
         s, warnings = self.cls.from_query(raw)
         return not warnings and s.to_query() in st.session_state.get(self._published, {})
 
+    def set_flag(self, flag: str, on: bool) -> None:
+        """Turn this page's URL flag on or off (from a callback), remembered with the
+        scenario so navigation keeps it."""
+        if on:
+            st.query_params[flag] = "1"
+        elif flag in st.query_params:
+            del st.query_params[flag]
+        remembered = st.session_state.setdefault(self._page_flags, {})
+        remembered.pop(flag, None)
+        remembered.update({flag: "1"} if on else {})
+
     def publish(self, s) -> None:
         """Put s in the URL (with the flags) and the session; the next page run (or this
         one, from a callback) sets the widgets to it."""
@@ -164,6 +175,7 @@ PLANE = PageState(
     session="_scenario",
     fields=("opt", "lr", *HYPER_KEYS, "loss", "f", "x0", "y0", "steps", "hs", "T", "cmp"),
     shown={"hs": lambda hs: ", ".join(f"{h:g}" for h in hs), "cmp": list},
+    page_flags=("3d",),  # 3d=1: /playground shows L + hR as a 3D surface
 )
 NETWORK = PageState(
     NetworkScenario,
