@@ -34,19 +34,29 @@ runs = [s.with_optimizer(name) for name in s.cmp]
 with st.spinner(f"Running {len(runs)} optimizers…"):
     results = [(r, cache.summary(r), cache.surfaces(r)) for r in runs]
 
+# one colour scale for every map side by side (L and each optimizer's L + hR)
+scale = plots.MapScale.of(*(z for _, _, surf in results for z in (surf.loss, surf.perturbed)))
 columns = st.columns(len(runs))
 for col, (r, summary, surf) in zip(columns, results, strict=True):
     with col:
         st.subheader(controls.OPTIMIZER_NAMES[r.opt])
         layout.divergence_warnings(r, summary)
+        layout.loss_warnings(summary.losses, summary.diverged)
         st.markdown("**Loss L and the three runs**")
         layout.chart(
-            plots.trajectory_figure(surf, summary, height=layout.height(380), animated=False)
+            plots.trajectory_figure(
+                surf, summary, height=layout.height(380), animated=False, scale=scale
+            )
         )
-        st.markdown("**Perturbed loss L + hR**")
+        st.markdown("**Perturbed loss L + hR** (dotted lines: L)")
         layout.chart(
             plots.trajectory_figure(
-                surf, summary, z=surf.perturbed, height=layout.height(380), animated=False
+                surf,
+                summary,
+                z=surf.perturbed,
+                height=layout.height(380),
+                animated=False,
+                scale=scale,
             )
         )
         st.caption(f"R: {surf.source}")

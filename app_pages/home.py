@@ -20,8 +20,8 @@ with text:
         "usual betas rewards it (anti-regularizes), and Lion's does neither."
     )
     st.markdown(
-        ":red[**━ memory**] (the optimizer) · :blue[**╌ memoryless**] · "
-        ":orange[**┈ memoryless + correction**]"
+        ":red[**━ memory**] (the optimizer, a wide band) · :blue[**╌ memoryless**] · "
+        ":orange[**┈ corrected**] (memoryless + correction)"
     )
     layout.page_link(
         "playground", "Playground: one optimizer, three dynamics", icon=":material/tune:"
@@ -30,6 +30,9 @@ with text:
         "theory", "Order of accuracy: O(h²) against O(h)", icon=":material/show_chart:"
     )
     layout.page_link("compare", "Compare optimizers: AdamW against Lion", icon=":material/compare:")
+    layout.page_link(
+        "network", "Small networks: the same three dynamics on an MLP", icon=":material/hub:"
+    )
     layout.page_link("gallery", "Gallery of curated scenarios", icon=":material/photo_library:")
     layout.page_link(
         "about", "About: formulas, conventions, references", icon=":material/menu_book:"

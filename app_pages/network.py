@@ -69,20 +69,27 @@ def _max(a: np.ndarray) -> float:
 
 st.title("Small networks")
 s = NETWORK.scenario()
+comparing = st.query_params.get(nc.COMPARE) == "1"  # the toggle below, set before this run
 if not teaching():
     with st.sidebar:
-        st.subheader("Presets")
-        nc.presets(s)
-        st.subheader("Optimizer")
-        controls.optimizer(s, page=NETWORK)
+        if comparing:  # AdamW and Lion bring their usual hyperparameters: only h is shared
+            st.subheader("Optimizers")
+            st.caption("AdamW and Lion, each with its usual hyperparameters.")
+            controls.number(NETWORK, "lr", "learning rate h", 0.001, "the step size of both")
+        else:
+            st.subheader("Presets")
+            nc.presets(s)
+            st.subheader("Optimizer")
+            controls.optimizer(s, page=NETWORK)
         st.subheader("Data")
         nc.data()
         st.subheader("Network")
         nc.network()
         st.subheader("Training")
         nc.training()
-        st.subheader("Landscape")
-        nc.plane()
+        if not comparing:  # compare mode draws no landscape
+            st.subheader("Landscape")
+            nc.plane()
 
 compare_mode = nc.compare_mode()
 

@@ -55,7 +55,7 @@ with numbers:
                 "asymptotic": "✓" if spans >= 20 else "✗ pre-asymptotic",
             }
         )
-    st.table(rows)
+    st.dataframe(rows, hide_index=True)  # scrolls sideways on a phone
 
 if not all(math.isfinite(e) for e in study.corrected + study.memoryless):
     st.warning(

@@ -1,8 +1,8 @@
 """The plotly figures of the /network page: losses, distances and the implicit
 regularizer along training, the learned function, the loss-landscape slice and the
 AdamW/Lion comparison.  Every dynamics looks as it does on the other pages (ui.plots'
-STYLE: memory solid, memoryless dashed, corrected dotted); the figures only draw what
-core.network computed.
+STYLE and run_style: memory a wide translucent band, memoryless dashed, corrected
+dotted, nested end markers); the figures only draw what core.network computed.
 """
 
 from __future__ import annotations
@@ -15,7 +15,16 @@ from core.datasets import Dataset
 from core.dynamics import DYNAMICS
 from core.landscape import Slice
 from core.network import Fit, NetworkResult
-from ui.plots import NEUTRAL, STYLE, contour_map, loss_lines
+from ui.plots import (
+    LEGEND_BAND,
+    NEUTRAL,
+    STYLE,
+    MapScale,
+    contour_map,
+    end_marker,
+    loss_lines,
+    run_style,
+)
 
 # the two optimizers of compare mode: apart from the dynamics' red, blue and orange
 OPT_COLORS = {"adamw": "#7b3fa0", "lion": "#1b9e77"}
@@ -24,19 +33,20 @@ PROBABILITY_SCALE = [[0.0, "#c9d6f2"], [0.5, "#f7f7f7"], [1.0, "#f4c7c3"]]
 
 
 def _layout(fig: go.Figure, height: int, titled: bool = False) -> go.Figure:
-    """Transparent, legend on top; `titled` (subplot titles) leaves the legend a row of
-    its own above them."""
+    """Transparent, the legend under the plot area as on every page (ui.plots);
+    `titled`: room above for subplot titles."""
     fig.update_layout(
         height=height,
-        margin={"l": 10, "r": 10, "t": 95 if titled else 30, "b": 10},
+        margin={"l": 10, "r": 10, "t": 30 if titled else 10, "b": 45 + LEGEND_BAND},
         paper_bgcolor="rgba(0,0,0,0)",
         plot_bgcolor="rgba(0,0,0,0)",
         legend={
             "orientation": "h",
-            "yanchor": "top" if titled else "bottom",
-            "y": 0.99 if titled else 1.0,
+            "yref": "container",
+            "y": 0.0,
+            "yanchor": "bottom",
             "x": 0.0,
-            "yref": "container" if titled else "paper",
+            "xanchor": "left",
         },
         hovermode="x unified",
     )
@@ -51,15 +61,8 @@ def _finite(a: np.ndarray, positive: bool = False) -> np.ndarray:
 
 
 def _line(k: str, y: np.ndarray, name: str | None = None, **kwargs) -> go.Scatter:
-    return go.Scatter(
-        x=np.arange(len(y)),
-        y=y,
-        mode="lines",
-        line={"color": STYLE[k]["color"], "dash": STYLE[k]["dash"], "width": 2.5},
-        name=name or STYLE[k]["label"],
-        hovertemplate="%{y:.4g}",
-        **kwargs,
-    )
+    style = run_style(k) | ({"name": name} if name else {}) | kwargs
+    return go.Scatter(x=np.arange(len(y)), y=y, mode="lines", hovertemplate="%{y:.4g}", **style)
 
 
 # --- along training -----------------------------------------------------------------
@@ -260,9 +263,8 @@ def _fit_line(fit: Fit, k: str) -> go.Scatter:
         x=fit.x,
         y=_finite(fit.values[k]),
         mode="lines",
-        line={"color": STYLE[k]["color"], "dash": STYLE[k]["dash"], "width": 3},
-        name=STYLE[k]["label"],
         hovertemplate="x = %{x:.2f}<br>f = %{y:.4g}<extra></extra>",
+        **run_style(k),
     )
 
 
@@ -281,8 +283,9 @@ def _axis_titles(sl: Slice) -> tuple[str, str]:
 
 
 def landscape_figure(sl: Slice, perturbed: bool = False, height: int = 440) -> go.Figure:
-    """log-scaled contours of L (or L + hR, with L's contours as faint lines) on the
-    slice through the memory run's final parameters, with the three runs projected."""
+    """Contours of L (or L + hR, with L's contours as faint lines) on the slice through
+    the memory run's final parameters, in the colour scale the two maps share, with the
+    three runs projected."""
     z = sl.perturbed if perturbed else sl.loss
     traces = [
         contour_map(
@@ -290,6 +293,7 @@ def landscape_figure(sl: Slice, perturbed: bool = False, height: int = 440) -> g
             sl.b,
             z,
             "L + hR" if perturbed else "L",
+            scale=MapScale.of(sl.loss, sl.perturbed),
             customdata=z,
             hovertemplate=(
                 "(%{x:.3f}, %{y:.3f})<br>"
@@ -311,10 +315,8 @@ def landscape_figure(sl: Slice, perturbed: bool = False, height: int = 440) -> g
                 x=p[:, 0],
                 y=p[:, 1],
                 mode="lines",
-                line={"color": STYLE[k]["color"], "dash": STYLE[k]["dash"], "width": 2.5},
-                name=STYLE[k]["label"],
-                legendgroup=k,
                 hovertemplate=f"<b>{k}</b> (%{{x:.3f}}, %{{y:.3f}})<extra></extra>",
+                **run_style(k),
             )
         )
         traces.append(
@@ -322,7 +324,7 @@ def landscape_figure(sl: Slice, perturbed: bool = False, height: int = 440) -> g
                 x=[p[-1, 0]],
                 y=[p[-1, 1]],
                 mode="markers",
-                marker={"color": STYLE[k]["color"], "size": 9, "line": {"color": "white"}},
+                marker=end_marker(k),
                 legendgroup=k,
                 showlegend=False,
                 hoverinfo="skip",
