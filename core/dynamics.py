@@ -419,3 +419,11 @@ def fields_at_step(loss, opt: Optimizer, theta: Tensor, n: int) -> tuple[Tensor,
     hvps = [hv[index[id(D)]] * f for D, f in directions]
     _, correction = memoryless_and_correction(opt, g, scales, hvps)
     return fbar, correction
+
+
+def sums_history(opt: Optimizer) -> bool:
+    """Whether each step of `opt` sums over every past step (a cost ~ n per step, so a
+    run costs ~ steps^2): the general path, or the recursive one whose directions have no
+    recursion (THEORY §7 c).  core.limits' cost model asks this."""
+    plan = _plan(opt, 1)
+    return isinstance(plan, _Schedule) or plan.case == "c"

@@ -48,22 +48,28 @@ MAX_STUDY_WORK = 2_000_000_000  # runs x parameters x points x steps: ~30 s in p
 MAX_STUDY_STORED = 16_000_000  # d x (steps + 1) x runs of one chunk: its paths, 128 MB
 MAX_STUDY_CURVES = 1_000_000  # runs x (steps + 1): the curves kept, 16 MB
 
-# --- the cost model (seconds on the reference machine) ---
-# The engine steps the three dynamics (and the corrected run's extra copies) as rows of
-# one batch.  Per step it pays a fixed overhead (autograd calls, small tensor ops) and,
-# for a network, forward + backward passes whose cost is ~ parameters x points.  Today's
-# engine also sums its whole history every step: a cost ~ parameters x steps per step.
-STEP_2D_S = 2.5e-3  # one step of the three 2D dynamics (any number of batched rows)
+# --- the cost model (seconds on the reference machine, measured while it was shared) ---
+# 2D (core.fast2d): a float loop per trajectory row, so a step costs ~ the number of rows.
+# Networks (core.dynamics, history-free): per step a fixed overhead (autograd calls,
+# small tensor ops) plus, per training point, the hidden activations (width x depth,
+# elementwise work dominates small networks) and the parameters (matrix products).
+STEP_2D_S = 1.5e-4  # one step of the three 2D dynamics, per trajectory row
 GRID_2D_S = 2e-6  # one grid point of the 2D surfaces
 STEP_NET_S = 6e-3  # fixed overhead of one network step
-TRAIN_NET_S = 5e-8  # per parameter x point of one training step (3 dynamics, HVPs)
-HISTORY_NET_S = 2e-9  # per parameter x stored step, every step (history sums)
-EVAL_NET_S = 2e-9  # per parameter x point of one forward pass when evaluating a run
+STEP_PARAM_S = 6e-7  # per parameter of one step (the optimizer's vector operations)
+ACT_TRAIN_S = 3.5e-7  # per hidden activation x training point of one step
+PARAM_TRAIN_S = 2e-9  # per parameter x training point of one step
+EVAL_NET_S = 1.6e-7  # per hidden activation x data point, evaluating one step of a run
+SLICE_NET_S = 8e-8  # per hidden activation x training point x landscape grid point
+# an optimizer without an exact recursion (core.dynamics.sums_history) sums over every
+# past step at every step: per past step, a fixed part and a part per parameter
+HISTORY_STEP_S = 9e-5
+HISTORY_PARAM_S = 5e-8
 
 
-def plane_run_seconds(steps: int) -> float:
-    """The three dynamics of one 2D scenario (or one batched order study)."""
-    return STEP_2D_S * steps
+def plane_run_seconds(steps: int, rows: int = 1) -> float:
+    """The three dynamics of `rows` 2D trajectories."""
+    return STEP_2D_S * steps * rows
 
 
 def plane_seconds(steps: int, grid: int, optimizers: int = 1) -> float:
@@ -72,27 +78,37 @@ def plane_seconds(steps: int, grid: int, optimizers: int = 1) -> float:
 
 
 def order_seconds(T: float, hs: tuple[float, ...]) -> float:
-    """/theory: every step size is a row of one batched run to the longest horizon."""
-    return plane_run_seconds(max(max(1, round(T / h)) for h in hs))
+    """/theory: every step size is a row, run to the longest horizon."""
+    return plane_run_seconds(max(max(1, round(T / h)) for h in hs), len(hs))
 
 
-def network_run_seconds(d: int, steps: int, points: int) -> float:
-    """Training: the three dynamics on `points` points per step (the batch)."""
-    return steps * (STEP_NET_S + TRAIN_NET_S * d * points + HISTORY_NET_S * d * steps / 2)
+def network_run_seconds(
+    units: int, d: int, steps: int, points: int, history: bool = False
+) -> float:
+    """Training an MLP with `units` hidden activations (width x depth) and d parameters:
+    the three dynamics on `points` points per step (the batch); `history`: the optimizer
+    sums over its past at every step."""
+    per_point = ACT_TRAIN_S * units + PARAM_TRAIN_S * d
+    seconds = steps * (STEP_NET_S + STEP_PARAM_S * d + points * per_point)
+    if history:
+        seconds += steps * steps / 2 * (HISTORY_STEP_S + HISTORY_PARAM_S * d)
+    return seconds
 
 
-def network_seconds(d: int, steps: int, points: int, n_train: int, n_test: int) -> float:
+def network_seconds(
+    units: int, d: int, steps: int, points: int, n_train: int, n_test: int, history: bool
+) -> float:
     """/network: training, then the losses of the three runs at every step (train and
-    test), the gradient along the memory run, and the landscape slice."""
-    evaluate = EVAL_NET_S * d * (steps + 1) * (3 * n_train + 3 * n_test + 3 * n_train)
-    grid = slice_grid(d, n_train)
-    return network_run_seconds(d, steps, points) + evaluate + 3 * EVAL_NET_S * grid**2 * d * n_train
+    test) with the gradient along the memory run, and the landscape slice."""
+    evaluate = EVAL_NET_S * units * (steps + 1) * (n_train + n_test)
+    landscape = SLICE_NET_S * slice_grid(units, n_train) ** 2 * n_train * units
+    return network_run_seconds(units, d, steps, points, history) + evaluate + landscape
 
 
-def slice_grid(d: int, n_train: int) -> int:
+def slice_grid(units: int, n_train: int) -> int:
     """The landscape resolution: SLICE_GRID, or less so that the slice (forward and
     backward at grid^2 parameter vectors) takes at most a quarter of the budget."""
-    per_point = 3 * EVAL_NET_S * d * n_train
+    per_point = SLICE_NET_S * units * n_train
     return max(5, min(SLICE_GRID, math.isqrt(int(BUDGET_S / 4 / per_point))))
 
 

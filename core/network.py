@@ -25,7 +25,7 @@ from torch.nn import functional as F
 
 from core import compute, limits
 from core.datasets import Dataset, make_dataset
-from core.dynamics import DYNAMICS, Run, simulate
+from core.dynamics import DYNAMICS, Run, simulate, sums_history
 from core.landscape import Slice, filter_normalized, loss_slice, principal
 from core.limits import FIT_GRID
 from core.mlp import MLP
@@ -36,7 +36,7 @@ from core.regularizer import Regularizer, implicit_regularizer
 from core.scenario import QueryMixin, ScenarioError
 
 Tensor = torch.Tensor
-_ELEMENTS = 1 << 22  # rows * points * width per chunk when evaluating many networks
+_ELEMENTS = 1 << 20  # rows * points * width per chunk when evaluating many networks
 
 # Query presets for a page.  The defaults are each optimizer's usual ones; with
 # AdamW's eps = 1e-8 the correction H Fbar / (|g| + eps) is huge wherever a gradient
@@ -352,7 +352,7 @@ def fit(s: NetworkScenario, device: str | None = None, of: NetworkResult | None 
 
 def slice_grid(s: NetworkScenario) -> int:
     """The landscape resolution (core.limits.slice_grid: it shrinks to fit the budget)."""
-    return limits.slice_grid(model(s).size, train_size(s.n, s.split))
+    return limits.slice_grid(s.width * s.depth, train_size(s.n, s.split))
 
 
 def landscape(
@@ -449,14 +449,15 @@ def order(
     against h, all step sizes in one batched simulate (s.lr and s.steps are unused)."""
     steps = max(max(1, round(horizon / h)) for h in hs)
     mlp, dev = model(s), _device(device)
+    opt = make_optimizer(s.opt, **s.hyper)
     points = len(hs) * (s.batch or train_size(s.n, s.split))  # one row per step size
-    message = limits.over_budget(
-        limits.network_run_seconds(mlp.size, steps, points), "the study", "the smallest h"
+    seconds = limits.network_run_seconds(
+        s.width * s.depth, mlp.size, steps, points, sums_history(opt)
     )
+    message = limits.over_budget(seconds, "the study", "the smallest h")
     if message:
         raise ScenarioError("hs", message)
     loss = training_loss(mlp, dataset(s), s.batch, steps, s.seed, dev)
-    opt = make_optimizer(s.opt, **s.hyper)
     return order_study(loss, opt, mlp.init(s.seed, device=dev), hs, horizon)
 
 

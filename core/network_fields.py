@@ -13,9 +13,20 @@ from dataclasses import replace
 
 from core import limits
 from core.datasets import DATASETS, REGRESSION
+from core.dynamics import sums_history
 from core.limits import MAX_DEPTH, MAX_NET_STEPS, MAX_POINTS, MAX_STORED, MAX_WIDTH
 from core.mlp import ACTIVATIONS, MLP
-from core.scenario import OPTIMIZER_FIELDS, Field, constant, in_range, integer, number, one_of
+from core.optimizers import Optimizer, make_optimizer
+from core.scenario import (
+    HYPER_DEFAULTS,
+    OPTIMIZER_FIELDS,
+    Field,
+    constant,
+    in_range,
+    integer,
+    number,
+    one_of,
+)
 
 
 def train_size(n: int, split: float) -> int:
@@ -25,6 +36,11 @@ def train_size(n: int, split: float) -> int:
 def parameter_count(s: Mapping) -> int:
     in_dim = 1 if s["data"] in REGRESSION else 2
     return MLP(in_dim, s["width"], s["depth"]).size
+
+
+def optimizer(s: Mapping) -> Optimizer:
+    """The optimizer of the values parsed so far."""
+    return make_optimizer(s["opt"], **{k: s[k] for k in HYPER_DEFAULTS[s["opt"]]})
 
 
 def _check_split(split: float, s: Mapping) -> None:
@@ -43,7 +59,11 @@ def _check_steps(steps: int, s: Mapping) -> None:
     in_range(1, MAX_NET_STEPS)(steps, s)
     d = parameter_count(s)
     n_train = train_size(s["n"], s["split"])
-    seconds = limits.network_seconds(d, steps, s["batch"] or n_train, n_train, s["n"] - n_train)
+    units = s["width"] * s["depth"]
+    points = s["batch"] or n_train
+    seconds = limits.network_seconds(
+        units, d, steps, points, n_train, s["n"] - n_train, sums_history(optimizer(s))
+    )
     message = limits.over_budget(
         seconds, f"{d} parameters x {steps} steps", "steps, width, depth, n or batch"
     )

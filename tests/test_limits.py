@@ -10,8 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core import limits
+from core.dynamics import sums_history
 from core.network import NetworkScenario
 from core.network_fields import train_size
+from core.optimizers import make_optimizer
 from core.scenario import Scenario
 
 
@@ -19,9 +21,9 @@ def _network_seconds(s: NetworkScenario) -> float:
     from core.network import model
 
     n_train = train_size(s.n, s.split)
-    return limits.network_seconds(
-        model(s).size, s.steps, s.batch or n_train, n_train, s.n - n_train
-    )
+    units, d, points = s.width * s.depth, model(s).size, s.batch or n_train
+    history = sums_history(make_optimizer(s.opt, **s.hyper))
+    return limits.network_seconds(units, d, s.steps, points, n_train, s.n - n_train, history)
 
 
 @pytest.mark.parametrize(
