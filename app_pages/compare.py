@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core import limits
+from core import compute, limits
 from core.regularizer import implicit_regularizer
 from ui import cache, controls, layout, plots, state
 
@@ -22,15 +22,15 @@ st.caption(
     "Each optimizer runs with its usual hyperparameters (PyTorch's; Lion's paper) and the "
     f"same learning rate h = {s.lr:g}, from the same start."
 )
+runs = [s.with_optimizer(name) for name in s.cmp]
 refusal = limits.over_budget(
-    limits.plane_seconds(s.steps, s.grid, len(s.cmp)),
+    compute.compare_seconds(s),
     f"{len(s.cmp)} optimizers x {s.steps} steps",
     "steps, grid or the number of optimizers",
 )
 if refusal:
     st.error(f"This comparison is refused: {refusal}.", icon=":material/block:")
     st.stop()
-runs = [s.with_optimizer(name) for name in s.cmp]
 with st.spinner(f"Running {len(runs)} optimizers…"):
     results = [(r, cache.summary(r), cache.surfaces(r)) for r in runs]
 

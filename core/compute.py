@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from core import fast2d
-from core.dynamics import DYNAMICS, Run
+from core import fast2d, limits
+from core.dynamics import DYNAMICS, Run, sums_history
 from core.losses import batched
 from core.optimizers import Optimizer, make_optimizer
 from core.order import OrderStudy, order_study
@@ -36,6 +36,12 @@ def loss(s: Scenario):
 
 def start(s: Scenario) -> torch.Tensor:
     return torch.tensor([s.x0, s.y0], dtype=torch.float64, device=device())
+
+
+def compare_seconds(s: Scenario) -> float:
+    """The predicted time of /compare: each optimizer of s.cmp with its usual defaults."""
+    runs = [s.with_optimizer(name) for name in s.cmp]
+    return sum(limits.plane_seconds(r.steps, r.grid, sums_history(optimizer(r))) for r in runs)
 
 
 def trajectories(s: Scenario) -> Run:

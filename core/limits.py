@@ -54,6 +54,7 @@ MAX_STUDY_CURVES = 1_000_000  # runs x (steps + 1): the curves kept, 16 MB
 # small tensor ops) plus, per training point, the hidden activations (width x depth,
 # elementwise work dominates small networks) and the parameters (matrix products).
 STEP_2D_S = 1.5e-4  # one step of the three 2D dynamics, per trajectory row
+HISTORY_2D_S = 6e-8  # per past step of a step, per row, when the optimizer sums its past
 GRID_2D_S = 2e-6  # one grid point of the 2D surfaces
 STEP_NET_S = 6e-3  # fixed overhead of one network step
 STEP_PARAM_S = 6e-7  # per parameter of one step (the optimizer's vector operations)
@@ -67,19 +68,23 @@ HISTORY_STEP_S = 9e-5
 HISTORY_PARAM_S = 5e-8
 
 
-def plane_run_seconds(steps: int, rows: int = 1) -> float:
-    """The three dynamics of `rows` 2D trajectories."""
-    return STEP_2D_S * steps * rows
+def plane_run_seconds(steps: int, rows: int = 1, history: bool = False) -> float:
+    """The three dynamics of `rows` 2D trajectories (`history`: the optimizer sums over
+    its past at every step)."""
+    seconds = STEP_2D_S * steps * rows
+    if history:
+        seconds += HISTORY_2D_S * steps * steps / 2 * rows
+    return seconds
 
 
-def plane_seconds(steps: int, grid: int, optimizers: int = 1) -> float:
-    """/playground (one optimizer) or /compare: trajectories and surfaces per optimizer."""
-    return optimizers * (plane_run_seconds(steps) + GRID_2D_S * grid * grid)
+def plane_seconds(steps: int, grid: int, history: bool = False) -> float:
+    """/playground, or one optimizer of /compare: trajectories and surfaces."""
+    return plane_run_seconds(steps, 1, history) + GRID_2D_S * grid * grid
 
 
-def order_seconds(T: float, hs: tuple[float, ...]) -> float:
+def order_seconds(T: float, hs: tuple[float, ...], history: bool = False) -> float:
     """/theory: every step size is a row, run to the longest horizon."""
-    return plane_run_seconds(max(max(1, round(T / h)) for h in hs), len(hs))
+    return plane_run_seconds(max(max(1, round(T / h)) for h in hs), len(hs), history)
 
 
 def network_run_seconds(

@@ -16,9 +16,7 @@ from core.datasets import DATASETS, REGRESSION
 from core.dynamics import sums_history
 from core.limits import MAX_DEPTH, MAX_NET_STEPS, MAX_POINTS, MAX_STORED, MAX_WIDTH
 from core.mlp import ACTIVATIONS, MLP
-from core.optimizers import Optimizer, make_optimizer
 from core.scenario import (
-    HYPER_DEFAULTS,
     OPTIMIZER_FIELDS,
     Field,
     constant,
@@ -26,6 +24,7 @@ from core.scenario import (
     integer,
     number,
     one_of,
+    optimizer,
 )
 
 
@@ -36,11 +35,6 @@ def train_size(n: int, split: float) -> int:
 def parameter_count(s: Mapping) -> int:
     in_dim = 1 if s["data"] in REGRESSION else 2
     return MLP(in_dim, s["width"], s["depth"]).size
-
-
-def optimizer(s: Mapping) -> Optimizer:
-    """The optimizer of the values parsed so far."""
-    return make_optimizer(s["opt"], **{k: s[k] for k in HYPER_DEFAULTS[s["opt"]]})
 
 
 def _check_split(split: float, s: Mapping) -> None:

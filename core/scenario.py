@@ -17,10 +17,11 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from core import limits
+from core.dynamics import sums_history
 from core.expression import MAX_LENGTH, ExpressionError, parse
 from core.limits import MAX_COMPARE, MAX_COORD, MAX_GRID, MAX_LIST, MAX_ORDER_STEPS, MAX_STEPS
 from core.losses import CUSTOM_WINDOW, ZOO
-from core.optimizers import OPTIMIZERS
+from core.optimizers import OPTIMIZERS, Optimizer, make_optimizer
 
 VERSION = "1"
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
@@ -172,7 +173,13 @@ def _check_steps_list(hs: tuple, s: Mapping) -> None:
         raise ValueError(f"T/h sums to {sum(steps)} steps (max {MAX_ORDER_STEPS})")
     if min(steps) < 1:
         raise ValueError("a step size is longer than the horizon T")
-    _check_cost(limits.order_seconds(s["T"], hs), "the order study", "T or the smallest h")
+    seconds = limits.order_seconds(s["T"], hs, sums_history(optimizer(s)))
+    _check_cost(seconds, "the order study", "T or the smallest h")
+
+
+def optimizer(s: Mapping) -> Optimizer:
+    """The optimizer of the values parsed so far (for the cost model)."""
+    return make_optimizer(s["opt"], **{k: s[k] for k in HYPER_DEFAULTS[s["opt"]]})
 
 
 def _check_cost(seconds: float, what: str, keys: str) -> None:
@@ -183,12 +190,13 @@ def _check_cost(seconds: float, what: str, keys: str) -> None:
 
 def _check_steps(steps: int, s: Mapping) -> None:
     in_range(1, MAX_STEPS)(steps, s)
-    _check_cost(limits.plane_run_seconds(steps), f"{steps} steps", "steps")
+    seconds = limits.plane_run_seconds(steps, 1, sums_history(optimizer(s)))
+    _check_cost(seconds, f"{steps} steps", "steps")
 
 
 def _check_grid(grid: int, s: Mapping) -> None:
     in_range(10, MAX_GRID)(grid, s)
-    seconds = limits.plane_seconds(s["steps"], grid)
+    seconds = limits.plane_seconds(s["steps"], grid, sums_history(optimizer(s)))
     _check_cost(seconds, f"{s['steps']} steps with a {grid}x{grid} grid", "steps or grid")
 
 
