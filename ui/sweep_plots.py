@@ -183,7 +183,9 @@ def effect_figure(res: SweepResult, height: int = 420) -> go.Figure:
                     line={"width": 2.5, "color": "#111", "dash": dash},
                     showscale=False,
                     hoverinfo="skip",
-                    name="edge of 'regularizes'" if key == "kappa_min" else "edge of 'anti-'",
+                    name="edge of min κⱼ > 0 (regularizes)"
+                    if key == "kappa_min"
+                    else "edge of max κⱼ < 0 (anti-regularizes)",
                     showlegend=True,
                 )
             )
