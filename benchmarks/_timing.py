@@ -22,9 +22,10 @@ def pin_threads(n: int = 1) -> str:
 
     torch.set_num_threads(n)
     env = ", ".join(f"{v}={os.environ.get(v)}" for v in _THREAD_VARIABLES)
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     return (
         f"torch {torch.__version__}, threads {torch.get_num_threads()}, {env}, "
-        f"{os.cpu_count()} CPUs, python {sys.version.split()[0]}"
+        f"{os.cpu_count()} CPUs (load average {load}), python {sys.version.split()[0]}"
     )
 
 

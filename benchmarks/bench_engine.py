@@ -39,6 +39,10 @@ CASES = [
 ]
 
 
+def _label(name: str, h: dict) -> str:
+    return f"{name} " + ",".join(f"{k}={v:g}" for k, v in h.items() if k != "wd")
+
+
 def reference(name: str, h: dict, params, lr: float):
     if name == "hb":
         return torch.optim.SGD(params, lr=lr, momentum=h["b1"])
@@ -70,7 +74,7 @@ def main() -> None:
     gen = torch.Generator().manual_seed(0)
     starts = torch.randn(B, 2, generator=gen, dtype=torch.float64) * 0.5 + 0.2
     print(f"reference loss, {B} trajectories, CPU float64; ratios against the naive loop")
-    print(f"{'optimizer':<28}{'steps':>6}{'naive s':>9}{'memory':>8}{'all 3':>8}  targets 1.5x, 3x")
+    print(f"{'optimizer':<31}{'steps':>6}{'naive s':>9}{'memory':>8}{'all 3':>8}  targets 1.5x, 3x")
     for name, h, factor in CASES:
         steps = max(1, int(args.steps * factor))
         opt = make_optimizer(name, **h)
@@ -83,9 +87,9 @@ def main() -> None:
             args.repeats,
         )
         base = t["naive"]["median"]
-        label = f"{name} {h}"[:27]
+        label = _label(name, h)
         print(
-            f"{label:<28}{steps:>6}{base:9.3f}{t['memory']['median'] / base:7.2f}x"
+            f"{label:<31}{steps:>6}{base:9.3f}{t['memory']['median'] / base:7.2f}x"
             f"{t['all']['median'] / base:7.2f}x"
         )
 
@@ -102,9 +106,9 @@ def main() -> None:
             args.repeats,
         )
         base = t["naive"]["median"]
-        label = f"{name} {h}"[:27]
+        label = _label(name, h)
         print(
-            f"{label:<28}fast2d {t['fast2d']['median'] * 1e3:7.1f} ms "
+            f"{label:<31}fast2d {t['fast2d']['median'] * 1e3:7.1f} ms "
             f"({t['fast2d']['median'] / base:.3f}x naive), torch engine "
             f"{t['torch']['median'] * 1e3:7.1f} ms ({t['torch']['median'] / base:.2f}x)"
         )

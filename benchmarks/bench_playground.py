@@ -26,6 +26,7 @@ from core.scenario import Scenario  # noqa: E402
 
 DEFAULT = ["opt=hb&steps=1000", "opt=adam&steps=1000", "opt=lion&eps=0.05&steps=1000"]
 TARGET_MS = {"hb": 20.0, "adam": 20.0, "lion": 40.0}
+TARGET_RATIO = {"hb": 0.15, "adam": 0.15, "lion": 0.3}  # the same, against the naive loop
 
 
 def recompute(s: Scenario) -> None:
@@ -73,11 +74,16 @@ def main() -> None:
             args.repeats,
         )
         full, naive = t["full"]["median"], t["naive"]["median"]
-        target = TARGET_MS.get(s.opt)
-        verdict = f"<= {target:.0f} ms: {'met' if full * 1e3 <= target else 'missed'}"
+        verdict = ""
+        if s.opt in TARGET_MS:
+            ms, ratio = TARGET_MS[s.opt], TARGET_RATIO[s.opt]
+            verdict = (
+                f"<= {ms:.0f} ms: {'met' if full * 1e3 <= ms else 'missed'}, "
+                f"<= {ratio}x: {'met' if full / naive <= ratio else 'missed'}"
+            )
         print(
             f"{s.to_query():<34}{full * 1e3:9.1f}{t['full']['min'] * 1e3:8.1f}"
-            f"{naive * 1e3:10.1f}{full / naive:7.3f}  {verdict if target else ''}"
+            f"{naive * 1e3:10.1f}{full / naive:7.3f}  {verdict}"
         )
     print("full = compute.summary + compute.surfaces (3 dynamics, grid 60x60), uncached;")
     print("naive = torch.optim (lion-pytorch) loop, memory run only; ratio = full / naive")
