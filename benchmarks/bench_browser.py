@@ -1,0 +1,179 @@
+"""In a real browser (Debian's Chromium through Playwright, as tests/test_browser.py): the
+time from a changed learning rate to every figure drawn, on /playground and /network,
+and what the step scrubber and the 3D toggle cost.
+
+    python benchmarks/bench_browser.py [--repeats 7] [--width 1440]
+
+For each page: the learning rate is typed into the sidebar and committed (Enter); the
+clock starts in the page right before the key press and stops at the last
+`plotly_afterplot` of any chart once the script run is over and no chart has drawn for
+a quiet second.  A new value each time (nothing cached) is the measure; the baseline in
+the same run is a value the page showed before (ui.cache hit: the server only renders,
+the browser only draws).  Target (issue 8): <= 1 s median on /playground.  The step
+scrubber is dragged with the websocket watched: the number of messages it sent to the
+server is printed (target: 0, no round trip).  The server inherits the pinned thread
+counts; both are printed.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+# isort: off
+from _timing import pin_threads  # noqa: E402  (pins BLAS threads before torch, for the server)
+
+from browser import ARGS, CHROMIUM, missing, serve, settle  # noqa: E402
+from playwright.sync_api import sync_playwright  # noqa: E402
+# isort: on
+
+# the page records when each chart last drew and when the script run ended
+PROBE = """
+window.__bench = {last: 0, draws: 0, done: 0};
+const hook = g => {
+  if (g.__benchHooked || !g.on) return;
+  g.__benchHooked = true;
+  if (g._fullLayout) { window.__bench.last = performance.now(); }
+  g.on('plotly_afterplot', () => {
+    window.__bench.last = performance.now();
+    window.__bench.draws++;
+  });
+};
+let running = false;
+const tick = () => {
+  document.querySelectorAll('.js-plotly-plot').forEach(hook);
+  const app = document.querySelector('[data-testid=stApp]');
+  const state = app && app.getAttribute('data-test-script-state');
+  if (state === 'running') running = true;
+  if (running && state !== 'running') { running = false; window.__bench.done = performance.now(); }
+  requestAnimationFrame(tick);
+};
+requestAnimationFrame(tick);
+"""
+
+
+def _commit(page, label: str, value: str) -> float:
+    """Type value into the number input `label` and press Enter; the page's clock."""
+    field = page.locator(f'[data-testid="stSidebar"] input[aria-label="{label}"]')
+    field.fill(value)
+    t0 = page.evaluate(
+        "() => { window.__bench.last = 0; window.__bench.done = 0; return performance.now(); }"
+    )
+    field.press("Enter")
+    return t0
+
+
+def _drawn(page, t0: float, quiet_ms: float = 1000, timeout_s: float = 120) -> tuple[float, float]:
+    """(seconds to the script's end, seconds to the last chart drawn) after t0."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        b = page.evaluate(
+            "() => ({last: window.__bench.last, done: window.__bench.done, now: performance.now()})"
+        )
+        if b["done"] and b["last"] and b["now"] - max(b["last"], b["done"]) > quiet_ms:
+            return (b["done"] - t0) / 1000, (b["last"] - t0) / 1000
+        time.sleep(0.1)
+    raise TimeoutError("the page did not finish drawing")
+
+
+def _lr_changes(page, label: str, values: list[str], repeats: int) -> dict[str, list[float]]:
+    """Round-robin: a new learning rate, then one the page showed before (cached)."""
+    times = {"new": [], "cached": [], "script new": [], "script cached": []}
+    for i in range(repeats):
+        for kind, value in (("new", values[i + 1]), ("cached", values[0])):
+            t0 = _commit(page, label, value)
+            script, drawn = _drawn(page, t0)
+            times[kind].append(drawn)
+            times[f"script {kind}"].append(script)
+    return times
+
+
+def _scrub(page) -> tuple[int, float]:
+    """Drag the L + hR map's step slider: (messages sent to the server, seconds the drag
+    took)."""
+    chart = page.locator(".js-plotly-plot").nth(1)
+    grip = chart.locator(".slider-grip-rect").bounding_box()
+    before = len(page.evaluate("() => window.__sent"))
+    y = grip["y"] + grip["height"] / 2
+    t0 = time.perf_counter()
+    page.mouse.move(grip["x"] + grip["width"] / 2, y)
+    page.mouse.down()
+    page.mouse.move(grip["x"] - 200, y, steps=10)
+    page.mouse.up()
+    elapsed = time.perf_counter() - t0
+    page.wait_for_timeout(1000)
+    sent = page.evaluate("() => window.__sent")[before:]
+    return len(sent), elapsed
+
+
+def _report(name: str, times: dict[str, list[float]]) -> None:
+    med = {k: statistics.median(v) for k, v in times.items()}
+    print(
+        f"{name}: changed lr -> every figure drawn: median {med['new']:.2f} s "
+        f"(script {med['script new']:.2f} s) over {len(times['new'])}; "
+        f"baseline (cached scenario): {med['cached']:.2f} s (script {med['script cached']:.2f} s); "
+        f"ratio {med['new'] / med['cached']:.2f}x; all new: "
+        + ", ".join(f"{t:.2f}" for t in times["new"])
+    )
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--width", type=int, default=1440)
+    a = ap.parse_args()
+    if (reason := missing()) is not None:
+        print(f"cannot run: {reason}")
+        return 1
+    print(pin_threads(1))
+    print(f"Chromium {CHROMIUM}, viewport {a.width}x900, repeats {a.repeats}")
+    print("load average (1, 5, 15 min) before: " + ", ".join(f"{x:.1f}" for x in os.getloadavg()))
+    with serve() as base, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": a.width, "height": 900})
+        page.add_init_script(PROBE)
+        page.add_init_script(
+            """window.__sent = [];
+            const send = WebSocket.prototype.send;
+            WebSocket.prototype.send = function (d) { window.__sent.push(performance.now());
+                                                      return send.call(this, d); };"""
+        )
+        print(f"Chromium version {browser.version}")
+
+        page.goto(f"{base}/playground?v=1")
+        settle(page)
+        page.wait_for_timeout(1500)
+        lrs = [f"{0.02 + 0.0005 * i:g}" for i in range(a.repeats + 1)]
+        _report("/playground", _lr_changes(page, "learning rate h", lrs, a.repeats))
+
+        sent, seconds = _scrub(page)
+        print(
+            f"/playground step scrubber: dragged over 10 positions in {seconds:.2f} s, "
+            f"{sent} message(s) sent to the server"
+        )
+        t0 = page.evaluate(
+            "() => { window.__bench.last = 0; window.__bench.done = 0; return performance.now(); }"
+        )
+        page.locator('[data-testid="stCheckbox"]', has_text="3D surface").locator("label").click()
+        script, drawn = _drawn(page, t0)
+        print(
+            f"/playground 3D toggle (a fragment rerun): drawn in {drawn:.2f} s "
+            f"(script {script:.2f} s)"
+        )
+
+        page.goto(f"{base}/network?v=1")
+        settle(page)
+        page.wait_for_timeout(1500)
+        lrs = [f"{0.01 + 0.0005 * i:g}" for i in range(a.repeats + 1)]
+        _report("/network", _lr_changes(page, "learning rate h", lrs, a.repeats))
+        browser.close()
+    print("load average (1, 5, 15 min) after: " + ", ".join(f"{x:.1f}" for x in os.getloadavg()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
