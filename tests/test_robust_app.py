@@ -21,27 +21,26 @@ from ui.text import MAX_MESSAGE, plain
 ROOT = Path(__file__).resolve().parents[1]
 LINK = "v=1&%5BSession%20expired%3A%20click%20here%5D(https%3A%2F%2Fevil.example%2Flogin)=1"
 IMAGE = "v=1&!%5Bx%5D(https%3A%2F%2Fevil.example%2Fpixel.png)=1"
-ACTIVE = set('\\`*_{}[]()#+-.!|<>~$&="^@')
 
 
 def _alerts(at) -> list[str]:
     return [w.value for w in at.warning]
 
 
+CODE_SPAN = re.compile(r"^(`+)( ?)(.*)\2\1$", re.S)
+
+
 @given(st.text(max_size=400))
-def test_plain_escapes_every_active_character(text):
+def test_plain_is_one_code_span_of_the_text(text):
     out = plain(text)
-    i = 0
-    while i < len(out):  # every active character comes right after an escaping backslash
-        if out[i] == "\\":
-            assert i + 1 < len(out) and (out[i + 1] in ACTIVE or out[i + 1] == ":")
-            i += 2
-            continue
-        assert out[i] not in ACTIVE, (text, out)
-        assert out[i] != ":" or out[i + 1 : i + 2] == " "
-        assert out[i] != "\n"
-        i += 1
-    assert len(out.replace("\\", "")) <= MAX_MESSAGE
+    fence, _, inner = CODE_SPAN.match(out).groups()
+    assert not re.search(f"(?<!`){fence}(?!`)", inner)  # the span does not close early
+    assert inner == " ".join(text.split())[: len(inner)] or inner.endswith("…")
+    assert len(inner) <= MAX_MESSAGE and "\n" not in out
+
+
+def _messages(warning: str) -> list[str]:
+    return [line[2:] for line in warning.splitlines() if line.startswith("- ")]
 
 
 @pytest.mark.parametrize("query", [LINK, IMAGE])
@@ -50,9 +49,9 @@ def test_a_hostile_key_is_shown_as_text(query):
     assert not at.exception
     (warning,) = _alerts(at)
     key = next(iter(dict(parse_qsl(query)).keys() - {"v"}))
-    assert key not in warning  # it would render as a link / an image
-    assert not re.search(r"(?<!\\)\]\(", warning)
-    assert plain(key, 10**6) in warning
+    (message,) = _messages(warning)
+    assert CODE_SPAN.match(message)  # code: no link, no image, no bare URL
+    assert message == plain(f"{key}: unknown key, ignored")
 
 
 def test_many_unknown_keys_make_one_short_warning():
@@ -60,6 +59,8 @@ def test_many_unknown_keys_make_one_short_warning():
     at = open_page("playground", SMALL | junk)
     assert not at.exception
     (warning,) = _alerts(at)
+    (message,) = _messages(warning)
+    assert CODE_SPAN.match(message)
     assert "220 unknown keys" in warning and "and 215 more" in warning
     assert len(warning) < 800
 
@@ -68,7 +69,7 @@ def test_long_bad_values_are_cut():
     at = open_page("playground", SMALL | {"lr": "9" * 400, "b1": "[x](https://evil.example)"})
     (warning,) = _alerts(at)
     assert "9" * 300 not in warning and "lr: " in warning and "b1: " in warning
-    assert "](" not in warning
+    assert all(CODE_SPAN.match(m) for m in _messages(warning))
 
 
 def test_duplicate_optimizers_on_compare():

@@ -1,7 +1,8 @@
 """Text from the URL shown safely: Streamlit renders st.warning's body as markdown (links,
-images, `:red[...]` directives, LaTeX), so every message that may quote a URL key or
-value goes through `plain`, which escapes what markdown would interpret and caps the
-length, and a page shows all of a URL's problems in one warning."""
+images, `:red[...]` directives, LaTeX, and bare URLs, which GFM links even when their
+characters are escaped), so every message that may quote a URL key or value is shown as
+an inline code span (`plain`), cut to a bounded length, and a page shows all of a URL's
+problems in one warning."""
 
 from __future__ import annotations
 
@@ -11,17 +12,21 @@ import streamlit as st
 
 MAX_MESSAGE = 240  # characters of one message
 MAX_MESSAGES = 8  # messages listed in the warning; the rest are counted
-# markdown's (and Streamlit's) active characters; ':' only where it could open a
-# directive or an emoji (not before a space, as in "key: message")
-_ACTIVE = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$&=\"^@]|:(?! ))")
 
 
 def plain(text: str, limit: int = MAX_MESSAGE) -> str:
-    """Markdown that renders as exactly `text` (cut to `limit` characters, on one line)."""
+    """Markdown that shows exactly `text` (cut to `limit` characters, on one line), as
+    code: nothing inside a code span is interpreted."""
     text = " ".join(str(text).split())
     if len(text) > limit:
         text = text[: limit - 1] + "…"
-    return _ACTIVE.sub(r"\\\1", text)
+    # a fence longer than any run of backticks inside; spaces keep edge backticks apart
+    fence = "`" * (max((len(r) for r in re.findall("`+", text)), default=0) + 1)
+    return (
+        f"{fence} {text} {fence}"
+        if text.startswith("`") or text.endswith("`")
+        else (f"{fence}{text}{fence}")
+    )
 
 
 def url_warnings(messages: list[str]) -> None:
