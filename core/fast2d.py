@@ -63,7 +63,8 @@ def simulate(
                 path, at = _run(step, start, steps)
                 paths[k][:, row] = path
                 diverged[k][row] = at
-    except (ArithmeticError, ValueError):  # the readout left the floats: torch's nan
+    except (ArithmeticError, ValueError, TypeError):  # the readout left the real floats
+        # (0/0, overflow, a complex power): the torch engine gives torch's nan and inf
         return torch_simulate(batched(expression), opt, theta0, lr, steps, dynamics)
     return Run(
         **{k: torch.from_numpy(paths[k]) if k in paths else None for k in DYNAMICS},
@@ -155,7 +156,8 @@ def corrected_step(derivatives: Derivatives, opt: Optimizer, plan: _Recursive, h
             return out
         # case c: every past Fbar^(b) at once, contracted with the tails T(n, n-b)
         scaled = [w[:n, None] * np.array([a, b]) for w, a, b in zip(W_arrays, fx, fy, strict=True)]
-        stacked = value(np.array([gx, gy]), *scaled)  # (n, 2)
+        with np.errstate(all="ignore"):  # inf and nan as torch has them, no warnings
+            stacked = value(np.array([gx, gy]), *scaled)  # (n, 2)
         for i, (c, power, partial, z) in enumerate(tails):
             dx, dy = (c * power[n - 1 :: -1][:n] * partial[:n] / z[n]) @ stacked
             out.append((dx + moments[i][n] * decay * x, dy + moments[i][n] * decay * y))

@@ -123,6 +123,18 @@ def test_what_the_float_path_does_not_cover_runs_on_the_torch_engine():
         assert fast.diverged[k][0] == ref.diverged[k][0]
 
 
+def test_a_readout_leaving_the_reals_falls_back_to_the_torch_engine():
+    """Lion with eps < 0 (a library call; the URL refuses it): sqrt of a negative is a
+    complex power on floats, nan in torch; the run is the torch engine's."""
+    opt = make_optimizer("lion", eps=-0.5)
+    start = torch.tensor([0.1, 0.1], dtype=F64)
+    fast = fast2d.simulate("x^2 + y^2", opt, start, 0.1, 5)
+    ref = simulate(autograd("x^2 + y^2"), opt, start, 0.1, 5)
+    for k in DYNAMICS:
+        assert fast.diverged[k][0] == ref.diverged[k][0] == 1
+        assert torch.equal(fast[k], ref[k])
+
+
 def test_the_2d_callers_use_the_fast_path(monkeypatch):
     """compute (pages, CLI) and the order study run without the torch engine."""
 
