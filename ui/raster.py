@@ -59,7 +59,7 @@ def contour_picture(
     line: tuple[str, float] = ("#3c465a", 0.35),
     overlay: np.ndarray | None = None,
     overlay_line: tuple[str, float] = ("#282828", 0.45),
-    overlay_bands: int = 18,
+    overlay_bands: int = 12,
 ) -> np.ndarray:
     """(rows, cols, 4) uint8, top row = largest y: `levels` (in [0, 1] on the grid x, y)
     filled in `bands` bands of `colorscale` with thin lines between them, and the
