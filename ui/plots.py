@@ -249,15 +249,12 @@ def _point_grid(
     )
 
 
-def _picture_map(
-    fig: go.Figure, surf: Surfaces, z: np.ndarray, name: str, scale: MapScale, lines: bool
-) -> None:
-    """z as a picture under the traces (ui.raster: survives the animation), with its
-    colour bar on an invisible point; `lines`: L's iso-lines dotted on top."""
+def _picture(fig: go.Figure, surf: Surfaces, levels: np.ndarray, lines: bool = False) -> None:
+    """Map levels (in [0, 1] on the grid) as a picture under the traces (ui.raster: one
+    image for the browser, and it survives the animation); `lines`: L's iso-lines
+    dotted on top."""
     overlay = MapScale.of(surf.loss).levels(surf.loss) if lines else None
-    rgba = raster.contour_picture(
-        surf.x, surf.y, scale.levels(z), MAP_SCALE, LEVELS, overlay=overlay
-    )
+    rgba = raster.contour_picture(surf.x, surf.y, levels, MAP_SCALE, LEVELS, overlay=overlay)
     fig.add_layout_image(
         source=raster.data_uri(rgba),
         xref="x",
@@ -269,6 +266,13 @@ def _picture_map(
         sizing="stretch",
         layer="below",
     )
+
+
+def _picture_map(
+    fig: go.Figure, surf: Surfaces, z: np.ndarray, name: str, scale: MapScale, lines: bool
+) -> None:
+    """z as a picture in `scale`, with its colour bar on an invisible point."""
+    _picture(fig, surf, scale.levels(z), lines)
     fig.add_trace(
         go.Scatter(
             x=[surf.x[0]],
@@ -444,7 +448,7 @@ def trajectory_figure(
     name, z = ("L", surf.loss) if z is None else ("L + hR", z)
     fig = AnimatedFigure()
     _picture_map(fig, surf, z, name, scale, lines=name != "L")
-    fig.add_trace(_point_grid(surf, z, name, clickable))
+    fig.add_trace(_point_grid(surf, z, name, clickable, n=28 if clickable else 18))
     fig.add_traces(_paths(summary) + [_start(summary)])
     first_marker = len(fig.data)
     fig.add_traces(_markers(summary))
@@ -580,7 +584,6 @@ def field_figure(surf: Surfaces, height: int = 420, arrows: int = 17) -> go.Figu
     )
     fig = go.Figure(
         [
-            contour_map(surf.x, surf.y, surf.loss, "L", showscale=False),
             go.Scatter(
                 x=seg_x.ravel(),
                 y=seg_y.ravel(),
@@ -592,6 +595,7 @@ def field_figure(surf: Surfaces, height: int = 420, arrows: int = 17) -> go.Figu
             ),
         ]
     )
+    _picture(fig, surf, MapScale.of(surf.loss).levels(surf.loss))
     _window_axes(fig, surf)
     return _base(fig, height, bottom=0)
 
@@ -642,6 +646,7 @@ def sign_figure(surf: Surfaces, height: int = 420) -> go.Figure:
                 z=shade,
                 zmin=-1,
                 zmax=1,
+                zsmooth="best",
                 colorscale=scale,
                 customdata=hR,
                 hovertemplate="(%{x:.2f}, %{y:.2f})<br>hR = %{customdata:.4g}<extra></extra>",
