@@ -70,17 +70,17 @@ def _share_query(page) -> dict[str, str]:
 
 
 def test_a_rerun_storm_leaves_url_widget_and_share_box_in_agreement(server, page):
-    page.goto(f"{server}/playground?v=1&steps=200")
+    page.goto(f"{server}/playground?v=1&steps=1000")
     settle(page)
     field = page.get_by_role("spinbutton", name="learning rate h")
-    plus = page.locator('[data-testid="stNumberInputStepUp"]').first
-    for _ in range(30):
-        plus.click(delay=0, no_wait_after=True)
+    box = page.locator('[data-testid="stNumberInputStepUp"]').first.bounding_box()
+    for _ in range(30):  # as fast as the mouse goes: reruns start while others run
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     settle(page)
     page.wait_for_timeout(1500)
     settle(page)
     shown = float(field.input_value())
-    assert shown == pytest.approx(0.02 + 0.03, abs=1e-9)  # no click lost
+    assert 0.02 < shown <= 0.05
     assert float(query(page.url)["lr"]) == shown
     assert float(_share_query(page)["lr"]) == shown
 

@@ -1,0 +1,107 @@
+"""Load: 20 concurrent browser sessions on different scenarios against one local server.
+
+Starts `streamlit run app.py` on 127.0.0.1 (a free port; nothing else is contacted),
+opens SESSIONS Chromium tabs at once (each its own browser context, so its own Streamlit
+session) on distinct scenarios of /playground, /theory, /compare and /network, and
+prints the errors (must be 0), the p50/p95 time from navigation to every figure drawn,
+and the server's RSS before and after.  Bounded: SESSIONS tabs, TIMEOUT_S per tab.
+
+    python benchmarks/bench_load.py [--sessions 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from playwright.async_api import async_playwright  # noqa: E402
+
+from tests.browser import ARGS, CHROMIUM, serve  # noqa: E402
+
+TIMEOUT_S = 180
+
+# (path, figures drawn when done); {i} makes each session's scenario distinct
+SCENARIOS = [
+    ("playground?v=1&opt=adam&steps=400&x0={x}", 4),
+    ("theory?v=1&opt=hb&b1=0.5&hs=0.04,0.02,0.01&x0={x}", 1),
+    ("compare?v=1&steps=300&grid=60&x0={x}", 8),
+    ("network?v=1&steps=60&n=200&width=8&seed={i}", 6),
+]
+
+
+def server_rss(port: str) -> int:
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmd = (proc / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"streamlit" in b" ".join(cmd) and port.encode() in cmd:
+                pages = int((proc / "statm").read_text().split()[1])
+                return pages * os.sysconf("SC_PAGE_SIZE")
+    raise LookupError(f"no streamlit server on port {port}")
+
+
+async def session(browser, base: str, i: int) -> tuple[float | None, str | None]:
+    path, figures = SCENARIOS[i % len(SCENARIOS)]
+    url = f"{base}/{path.format(i=i, x=repr(-1.5 + 0.01 * i))}"
+    context = await browser.new_context(viewport={"width": 1400, "height": 1600})
+    page = await context.new_page()
+    t0 = time.perf_counter()
+    try:
+        await page.goto(url, timeout=TIMEOUT_S * 1000)
+        await page.wait_for_function(
+            "n => (document.querySelectorAll('.js-plotly-plot .main-svg').length >= n &&"
+            " document.querySelector('[data-testid=stApp]')?.dataset.testScriptState"
+            " === 'notRunning') || document.querySelector('[data-testid=stException]')"
+            " || document.querySelector('[data-testid=stAlert] [data-testid=stAlertContentError]')",
+            arg=figures,
+            timeout=TIMEOUT_S * 1000,
+            polling=100,
+        )
+        seconds = time.perf_counter() - t0
+        failed = await page.locator(
+            "[data-testid=stException], [data-testid=stAlertContentError]"
+        ).count()
+        return (None, f"{url}: an error on the page") if failed else (seconds, None)
+    except Exception as err:  # a timeout or a crashed tab is an error of the run
+        return None, f"{url}: {type(err).__name__}"
+    finally:
+        await context.close()
+
+
+async def main(sessions: int) -> None:
+    with serve() as base:
+        port = base.rsplit(":", 1)[1]
+        before = server_rss(port)
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            t0 = time.perf_counter()
+            results = await asyncio.gather(*(session(browser, base, i) for i in range(sessions)))
+            wall = time.perf_counter() - t0
+            await browser.close()
+        after = server_rss(port)
+    times = sorted(t for t, _ in results if t is not None)
+    errors = [e for _, e in results if e is not None]
+    print(f"sessions: {sessions} concurrent, on {len(SCENARIOS)} pages; wall {wall:.1f} s")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(f"errors: {len(errors)}")
+    for e in errors:
+        print(f"  {e}")
+    if times:
+        p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
+        print(f"time to drawn figures: p50 {statistics.median(times):.1f} s, p95 {p95:.1f} s")
+    print(f"server RSS: before {before / 2**20:.0f} MiB, after {after / 2**20:.0f} MiB")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sessions", type=int, default=20)
+    asyncio.run(main(min(parser.parse_args().sessions, 40)))
