@@ -1,8 +1,17 @@
-"""/about: the formulas, the conventions and the references."""
+"""/about: the formulas, the conventions and the references; the whole theory
+(docs/theory.md, cited as THEORY §n) rendered section by section at the end."""
+
+from pathlib import Path
 
 import streamlit as st
 
+THEORY = Path(__file__).resolve().parent.parent / "docs" / "theory.md"
+
 st.title("About & formulas")
+st.caption(
+    "A summary with formulas; the full theory, with every regime and assumption, is "
+    "docs/theory.md, rendered at the end of this page (the code cites it as THEORY §n)."
+)
 
 st.header("Memoryless approximation with a memory correction")
 st.markdown("An algorithm with memory updates")
@@ -55,9 +64,10 @@ st.markdown(
 | heavy ball | $\frac{\beta}{2(1-\beta)^2}\lVert g\rVert_2^2$ | regularizes |
 | Nesterov | $\frac{\beta^2}{2(1-\beta)^2}\lVert g\rVert_2^2$ | regularizes, less than heavy ball |
 | Adam/AdamW, $\lvert g\rvert \gg \varepsilon$ | $(c_1-c_2)\lVert g\rVert_1\;(+\,\lambda(c_1-c_2)(\theta\cdot g - L))$ | anti-regularizes when $\beta_2 > \beta_1$ (defaults: $9 - 999 = -990$) |
-| Adam, $\lvert g\rvert \ll \varepsilon$ | $\frac{c_1}{2\varepsilon}\lVert g\rVert_2^2$ | regularizes |
+| Adam, $\lvert g\rvert \ll \varepsilon$ | $\frac{c_1}{2\varepsilon}\lVert g\rVert_2^2$ | regularizes; the sign flips at $\lvert g\rvert = \varepsilon c_1/(c_2-c_1)$ |
 | RMSProp, $\lvert g\rvert \gg \varepsilon$ | $-c_2\lVert g\rVert_1$ | anti-regularizes |
-| Lion | $\nabla R = \frac{\beta_1}{1-\beta_2}\frac{\varepsilon}{g^2+\varepsilon}H\bar F \to 0$ as $\varepsilon\to 0$ | never anti-regularizes |
+| Lion, $\varepsilon > 0$ | $\nabla R = \frac{\beta_1}{1-\beta_2}\frac{\varepsilon}{g^2+\varepsilon}H\bar F \to 0$ as $\varepsilon\to 0$ | regularizes where $H$ is near diagonal |
+| Lion, $\varepsilon = 0$ | none: the exact sign is not smooth, outside the theorem | memory still acts, by $O(1)$ at sign changes |
 """  # noqa: E501
 )
 st.markdown(
@@ -95,3 +105,11 @@ st.markdown(
     "ICML 2024.\n"
     "- X. Chen et al. *Symbolic Discovery of Optimization Algorithms* (Lion). NeurIPS 2023."
 )
+
+st.header("The theory in full")
+sections = THEORY.read_text(encoding="utf-8").split("\n## ")
+st.markdown(sections[0].split("\n", 1)[1])  # the introduction, without the title
+for section in sections[1:]:
+    title, body = section.split("\n", 1)
+    with st.expander(f"§ {title}" if title[0].isdigit() else title):
+        st.markdown(body)

@@ -11,7 +11,10 @@ from ui import cache, layout, network_plots, plots, sweep_plots
 from ui.gallery import GALLERY
 
 st.title("Gallery")
-st.caption("Curated scenarios: each link opens its page with the full scenario in the URL.")
+st.caption(
+    "Curated scenarios: each link opens its page with the full scenario in the URL. Each "
+    "caption's claims are listed under it; the test suite computes every one of them."
+)
 
 
 def thumbnail(page: str, query: str):
@@ -35,4 +38,5 @@ with st.spinner("Computing the thumbnails…"):
             st.markdown(f"**{example.title}**")
             layout.chart(thumbnail(example.page, example.query), static=True, key=f"thumb-{i}")
             st.caption(example.blurb)
+            st.caption("Claims, checked: " + "; ".join(c.text for c in example.claims) + ".")
             layout.page_link(example.page, f"Open in /{example.page} →", example.query)

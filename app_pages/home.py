@@ -12,12 +12,15 @@ text, picture = st.columns([3, 2])
 with text:
     st.markdown(
         "An optimizer with **memory** (momentum, Adam, Lion) follows, to second order in "
-        "the step size h, a **memoryless** algorithm plus a **correction** computed at the "
-        "current point only (Cattaneo & Shigida, NeurIPS 2025): this tool runs all three "
-        "side by side on 2D losses.  "
-        "The correction acts like gradient descent on a **perturbed loss L + hR**: "
-        "heavy ball's memory penalizes the gradient norm (regularizes), AdamW's with its "
-        "usual betas rewards it (anti-regularizes), and Lion's does neither."
+        "the step size h when its update is smooth, a **memoryless** algorithm plus a "
+        "**correction** computed at the current point only (Cattaneo & Shigida, NeurIPS "
+        "2025): this tool runs all three side by side on 2D losses and small networks.  "
+        "The correction acts like gradient descent on a **perturbed loss L + hR**: heavy "
+        "ball's memory penalizes the gradient norm (regularizes); Adam's and AdamW's "
+        "rewards it where gradients dwarf ε (anti-regularizes, with the usual betas) and "
+        "penalizes it where they are small against ε; exact-sign Lion's formula gives no "
+        "correction, since its sign is outside the smooth theorem.  Every page reads its "
+        "verdict from the numbers it shows."
     )
     st.markdown(
         ":red[**━ memory**] (the optimizer, a wide band) · :blue[**╌ memoryless**] · "

@@ -14,6 +14,8 @@ import streamlit as st
 
 from core import network
 from core.network import NetworkScenario
+from core.order import farther_reason
+from core.registry import record
 from core.scenario import ScenarioError
 from ui import cache, controls, layout
 from ui import network_controls as nc
@@ -22,37 +24,6 @@ from ui.controls import OPTIMIZER_NAMES
 from ui.state import NETWORK, teaching
 
 PAGE = "network"
-
-
-# --- explanations --------------------------------------------------------------------
-
-
-def effect_text(s: NetworkScenario, coefficient: float) -> str:
-    if s.opt in ("adam", "adamw"):
-        c1, c2 = s.b1 / (1 - s.b1), s.b2 / (1 - s.b2)
-        sign = "<" if c1 < c2 else ">" if c1 > c2 else "="
-        why = (
-            "the memoryless algorithm descends L + hR with R ∝ −‖∇L‖₁: it is drawn to sharp "
-            "regions (**anti-regularization**)"
-            if c1 < c2
-            else "R penalizes ‖∇L‖₁: flat regions are preferred (**regularization**)"
-        )
-        return (
-            f"c₁ − c₂ = β₁/(1−β₁) − β₂/(1−β₂) = {c1:.4g} − {c2:.4g} {sign} 0, so {why}. "
-            f"This form holds where |∇L| ≫ ε = {s.eps:g}; where |∇L| ≪ ε the term becomes "
-            "c₁/(2ε)‖∇L‖₂², which regularizes."
-        )
-    if s.opt == "lion":
-        return (
-            "Lion's exact sign (ε = 0) has zero derivative: memory adds **no correction**. "
-            "A smoothed sign (ε > 0) adds a non-negative one that vanishes as ε → 0: Lion "
-            "never anti-regularizes."
-        )
-    if s.opt in ("hb", "nesterov"):
-        return "R penalizes ‖∇L‖₂² with a positive coefficient: memory **regularizes**."
-    if s.opt == "rmsprop":
-        return "R = −c₂‖∇L‖₁ with c₂ = β₂/(1−β₂) > 0: memory **anti-regularizes**."
-    return "Gradient descent has no memory, so there is no memory term (R = 0)."
 
 
 def _fmt(v: float) -> str:
@@ -139,10 +110,8 @@ def single_page(s: NetworkScenario) -> None:
     if _max(r.distance["corrected"]) > _max(r.distance["memoryless"]):
         st.info(
             "Here the corrected run is *farther* from the memory run than the plain "
-            "memoryless one: the expansion needs h small against the scale on which the "
-            "update bends (for Adam/AdamW with a tiny ε, the correction "
-            "H F̄/(|∇L| + ε) is huge wherever a gradient coordinate is small). Try the "
-            "preset *AdamW, smooth regime*, where the corrected run tracks to second order.",
+            f"memoryless one: {farther_reason(record(s.opt), s.hyper)}. The presets from "
+            "THEORY §6 show runs where the corrected run tracks to second order.",
             icon=":material/info:",
         )
 
@@ -155,18 +124,14 @@ def single_page(s: NetworkScenario) -> None:
     )
 
     st.subheader("The implicit regularizer along training")
-    layout.regularizer_card(s)  # full width: AdamW's formula is long
-    left, right = st.columns([3, 2])
-    with left:
-        layout.chart(plots.regularizer_figure(r, height=layout.height(440)))
-    with right:
-        st.markdown(effect_text(s, r.regularizer.coefficient))
-        st.caption(
-            "The curves are evaluated along the memory run with the full-batch training "
-            "gradient g = ∇L. h·R uses THEORY §5's closed form (for Adam/AdamW the "
-            "|∇L| ≫ ε regime), so it shows the size and sign of the loss perturbation the "
-            "memory adds."
-        )
+    layout.regularizer_card(s, r.regularizer, where="the memory run's steps")
+    layout.chart(plots.regularizer_figure(r, height=layout.height(440)))
+    st.caption(
+        "The curves are evaluated along the memory run with the full-batch training "
+        "gradient g = ∇L. h·R is the n → ∞ perturbation from a potential that equals each "
+        "closed form of THEORY §5 inside its regime and is exact where the Hessian is "
+        "diagonal (THEORY §9): its sign along the run is the verdict above."
+    )
 
     task = network.dataset(s).task
     title = "Learned decision boundary" if task == "classification" else "Learned fit"
@@ -210,7 +175,8 @@ def compare_page(s: NetworkScenario) -> None:
     st.caption(
         "AdamW and Lion, each with its usual hyperparameters (PyTorch's; Lion's paper), on "
         f"the same data, seed and network, with the same h = {s.lr:g} and {s.steps} steps. "
-        "The paper's application: AdamW's memory anti-regularizes, Lion's does not."
+        "The paper's application: the sign of each one's memory perturbation next to its "
+        "generalization gap, both measured on this run."
     )
     runs = [s.with_optimizer(opt) for opt in ("adamw", "lion")]
     results = {
@@ -224,15 +190,16 @@ def compare_page(s: NetworkScenario) -> None:
 
     table = [
         "| optimizer | hyperparameters | train loss | test loss | gap (test − train) "
-        "| coefficient of R | effect | h·R at the end | mean h·R |",
+        "| verdict along the run | h·R > 0 on the run | h·R at the end | mean h·R |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         hyper = ", ".join(f"{k} = {v:g}" for k, v in row.hyper.items())
         table.append(
             f"| {OPTIMIZER_NAMES[row.opt]} | {hyper} | {_fmt(row.train_loss)} | "
-            f"{_fmt(row.test_loss)} | **{_fmt(row.gap)}** | {row.coefficient:.4g} | "
-            f"{layout.EFFECT_BADGE[row.effect]} | {_fmt(row.hR)} | {_fmt(row.hR_mean)} |"
+            f"{_fmt(row.test_loss)} | **{_fmt(row.gap)}** | "
+            f"{layout.EFFECT_BADGE[row.effect]} | {row.positive_fraction:.0%} | "
+            f"{_fmt(row.hR)} | {_fmt(row.hR_mean)} |"
         )
     st.markdown("\n".join(table))
     layout.chart(
@@ -240,15 +207,9 @@ def compare_page(s: NetworkScenario) -> None:
     )
     for row in rows:  # full width: AdamW's formula is long
         st.markdown(f"#### {OPTIMIZER_NAMES[row.opt]}")
-        layout.regularizer_card(results[row.opt].scenario)
-    st.markdown(
-        "With β₁ = 0.9, β₂ = 0.999 **AdamW's memory anti-regularizes**: c₁ − c₂ = 9 − 999 "
-        "< 0, so the memoryless algorithm descends L − 990·h·‖∇L‖₁ (plus a weight-decay "
-        "term) and is drawn to sharp minima, which tend to generalize worse. **Lion's does "
-        "not**: its exact sign has zero derivative, so memory adds no correction (a "
-        "smoothed sign adds a non-negative one). One small run is an illustration, not a "
-        "benchmark: change the seed or the data to see how the gaps vary."
-    )
+        res = results[row.opt]
+        layout.regularizer_card(res.scenario, res.regularizer, where="the memory run's steps")
+    st.markdown(network.compare_text(rows))
     layout.share_box(PAGE, s, NETWORK)  # with compare=1
 
 

@@ -18,13 +18,16 @@ if not state.teaching():
         controls.loss(s)
         controls.start(s)
         controls.steps(s)
+        controls.perturbation_step(s)
 
 with st.spinner(f"Running {s.steps} steps of three dynamics…"):
     summary = cache.summary(s)
     surf = cache.surfaces(s)
+    report = cache.regularizer(s)
 
 layout.divergence_warnings(s, summary)
 layout.loss_warnings(summary.losses, summary.diverged)
+layout.accuracy_note(s, summary)
 
 left, right = st.columns(2)
 with left:
@@ -54,11 +57,11 @@ def perturbed_panel() -> None:
         layout.chart(
             plots.trajectory_figure(surf, summary, z=surf.perturbed, height=layout.height(460))
         )
-    residual = f" · non-gradient part of M/P: {surf.residual:.1%}" if surf.residual else ""
     toggle, caption = st.columns([1, 3])
     with toggle:
         controls.flag_toggle(state.PLANE, "3d", "3D surface")
-    caption.caption(f"R: {surf.source}{residual}")
+    with caption:
+        layout.surface_caption(surf)
 
 
 with right:
@@ -107,7 +110,8 @@ st.caption(plots.sign_caption(surf))
 
 info, share = st.columns([3, 2])
 with info:
-    layout.regularizer_card(s)
+    layout.regularizer_card(s, report)
+    layout.smooth_family(s)
 with share:
     layout.share_box("playground", s)
     layout.downloads(s, summary)

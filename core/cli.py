@@ -1,5 +1,6 @@
-"""python -m core simulate|order|network|sweep|study 'QUERY': the page URLs' query strings on the
-command line, JSON on stdout; any bad input is one line on stderr and exit status 2."""
+"""python -m core simulate|order|network|sweep|study|regularizer 'QUERY': the page
+URLs' query strings on the command line, JSON on stdout; any bad input is one line on
+stderr and exit status 2."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ import numpy as np
 from core import compute
 from core.dynamics import DYNAMICS
 from core.expression import ExpressionError
+from core.order import run_warnings
+from core.registry import record
+from core.regularizer import residual_text
 from core.scenario import Scenario, ScenarioError, numbers
 
 
@@ -28,14 +32,50 @@ def simulate_json(s: Scenario) -> dict:
     for k in DYNAMICS:
         out[k] = _finite_path(run[k][:, 0].cpu().numpy(), int(run.diverged[k][0]))
     out["diverged"] = {k: (int(d[0]) if d[0] >= 0 else None) for k, d in run.diverged.items()}
+    out["warnings"] = run_warnings(record(s.opt), s.hyper, compute.summary(s), s.win)
     return out
+
+
+def _number(v: float):
+    """JSON has no inf/nan: null."""
+    return v if math.isfinite(v) else None
+
+
+def regularizer_json(s: Scenario) -> dict:
+    """The perturbed loss's verdict over the window (THEORY §9), for the page's view."""
+    surf = compute.surfaces(s)
+    rep = compute.regularizer(s, surf)
+    best = rep.best
+    return {
+        "scenario": s.to_query(),
+        "formula": best.formula,
+        "regime": best.regime,
+        "in_regime": rep.in_regime,
+        "forms": [
+            {"formula": f.formula, "regime": f.regime, "inside_fraction": f.inside}
+            for f in rep.forms
+        ],
+        "crossover": rep.crossover,
+        "n": "inf" if rep.n is None else rep.n,
+        "limit_fraction": _number(rep.limit_fraction),
+        "positive_fraction": _number(rep.window.positive_fraction),
+        "run_positive_fraction": _number(rep.run.positive_fraction) if rep.run else None,
+        "effect": rep.effect,
+        "run_effect": rep.run.effect if rep.run else None,
+        "source": surf.source,
+        "residual": surf.residual,
+        "residual_half_grid": surf.residual_coarse,
+        "residual_note": residual_text(surf),
+        "sign_agreement_half_grid": surf.sign_agreement,
+        "warnings": list(rep.warnings),
+    }
 
 
 def order_json(s: Scenario) -> dict:
     st = compute.order(s)
 
-    def clean(v):  # JSON has no inf/nan: a diverged error is null
-        return [x if math.isfinite(x) else None for x in v]
+    def clean(v):  # a diverged error is null
+        return [_number(x) for x in v]
 
     return {
         "scenario": s.to_query(),
@@ -47,7 +87,10 @@ def order_json(s: Scenario) -> dict:
             "corrected": clean(st.slopes_corrected),
             "memoryless": clean(st.slopes_memoryless),
         },
+        "asymptotic": list(st.asymptotic),
         "fitted_slope": clean([st.fit_corrected, st.fit_memoryless]),
+        "fitted_rows": st.fit_rows,
+        "warnings": list(st.warnings),
     }
 
 
@@ -67,7 +110,7 @@ class _Parser(argparse.ArgumentParser):
 def main(argv: list[str] | None = None) -> int:
     parser = _Parser(prog="python -m core", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("simulate", "order", "network", "sweep", "study"):
+    for name in ("simulate", "order", "network", "sweep", "study", "regularizer"):
         p = sub.add_parser(name)
         p.add_argument("query", nargs="?", default="", help="the page URL's query string")
         if name == "study":
@@ -102,6 +145,8 @@ def run_command(args) -> dict:
     s = Scenario.parse(args.query)
     if args.command == "simulate":
         return simulate_json(s)
+    if args.command == "regularizer":
+        return regularizer_json(s)
     changes = {}
     if args.h is not None:
         try:

@@ -14,6 +14,8 @@ from core.dynamics import DYNAMICS, Run, sums_history
 from core.losses import batched
 from core.optimizers import Optimizer, make_optimizer
 from core.order import OrderStudy, order_study
+from core.registry import record
+from core.regularizer import Report, window_report
 from core.scenario import Scenario
 from core.surfaces import Surfaces, compute_surfaces
 
@@ -49,11 +51,24 @@ def trajectories(s: Scenario) -> Run:
 
 
 def surfaces(s: Scenario) -> Surfaces:
-    return compute_surfaces(loss(s), optimizer(s), s.hyper, s.lr, s.win, s.grid, device())
+    return compute_surfaces(
+        loss(s), optimizer(s), s.hyper, s.lr, s.win, s.grid, device(), s.regularizer_step
+    )
+
+
+def regularizer(s: Scenario, surf: Surfaces | None = None, runs=None) -> Report:
+    """The verdict on the window and along the memory run, with the closed forms'
+    regimes (THEORY §9); `surf` and `runs` (a PathSummary): already computed parts."""
+    surf = surfaces(s) if surf is None else surf
+    runs = summary(s) if runs is None else runs
+    return window_report(s.opt, s.hyper, s.lr, surf, runs.paths["memory"])
 
 
 def order(s: Scenario) -> OrderStudy:
-    return order_study(s.expression, optimizer(s), start(s), s.hs, s.T, fast2d.simulate)
+    smooth = record(s.opt).smooth(s.hyper)
+    return order_study(
+        s.expression, optimizer(s), start(s), s.hs, s.T, fast2d.simulate, smooth=smooth
+    )
 
 
 @dataclass(frozen=True)
@@ -87,3 +102,13 @@ def summary(s: Scenario) -> PathSummary:
             return float(np.linalg.norm(paths["memory"][:n] - paths[k][:n], axis=-1).max())
 
     return PathSummary(paths, losses, diverged, gap("corrected"), gap("memoryless"))
+
+
+def family(s: Scenario) -> list[tuple[float, Scenario]]:
+    """The smooth family an optimizer's record names when its update is not smooth (exact
+    sign Lion: eps > 0 shrinking, THEORY §11): (value, scenario) pairs; [] otherwise."""
+    rec = record(s.opt)
+    if rec.smooth(s.hyper) or rec.family is None:
+        return []
+    key, values = rec.family
+    return [(v, s.updated(**{key: v})) for v in values]

@@ -102,8 +102,8 @@ ZOO: dict[str, ZooLoss] = {
             "0.05*(x^2 + y^2) - 1.2*exp(-20*((x - 1)^2 + y^2)) - exp(-0.3*((x + 1.5)^2 + y^2))",
             (-4.0, 3.0, -2.5, 2.5),
             (1.3, 0.9),
-            "A sharp well (right) and a wide one (left): from the same start AdamW settles in "
-            "the sharp well, while Lion's longer sign momentum carries it on to the wide one.",
+            "A sharp well (right) and a wide one (left): from this start AdamW's memory run "
+            "settles in the sharp well, Lion's in the wide one at h = 0.02 over 300 steps.",
         ),
     )
 }

@@ -32,7 +32,8 @@ from core.mlp import MLP
 from core.network_fields import NETWORK_FIELDS, train_size
 from core.optimizers import make_optimizer
 from core.order import OrderStudy, order_study
-from core.regularizer import Regularizer, implicit_regularizer
+from core.registry import memory_lengths, record
+from core.regularizer import Report, run_report
 from core.scenario import QueryMixin, ScenarioError
 
 Tensor = torch.Tensor
@@ -205,31 +206,10 @@ def values_and_grads(
 
 
 def perturbation(opt: str, hyper: dict, L: Tensor, g: Tensor, theta: Tensor) -> Tensor:
-    """R of THEORY §5 per row, from the coefficient of core.regularizer:
-
-    hb, nesterov         c ||g||_2^2
-    rmsprop, adam        c ||g||_1                   (the |g| >> eps regime)
-    adamw                c (||g||_1 + wd (theta.g - L))
-    lion                 c sum_j (sqrt(eps) - eps / sqrt(g_j^2 + eps)),  c = b1/(1-b2)
-    gd                   0
-
-    Lion's field grad R = c eps/(g^2+eps) H sign_eps(g) has the smoothed-sign factor in
-    front of H, so it is not exactly a gradient; the reported R is the potential with
-    that factor moved behind H (exact when H is diagonal).  It is >= 0 and vanishes as
-    eps -> 0: Lion never anti-regularizes.  Its weight-decay part is not included.
-    """
-    c = implicit_regularizer(opt, hyper).coefficient
-    if c == 0.0:
-        return torch.zeros_like(L)
-    if opt in ("hb", "nesterov"):
-        return c * (g * g).sum(-1)
-    if opt == "lion":
-        eps = hyper["eps"]
-        return c * (math.sqrt(eps) - eps / torch.sqrt(g * g + eps)).sum(-1)
-    l1 = g.abs().sum(-1)
-    if opt == "adamw":
-        return c * (l1 + hyper["wd"] * ((theta * g).sum(-1) - L))
-    return c * l1
+    """R per row from the optimizer record's potential (THEORY §9): each closed form of
+    §5 in its regime, exact where H is diagonal otherwise; 0 for gradient descent and
+    exact-sign Lion (no correction, THEORY §11)."""
+    return record(opt).potential(hyper, L, g, theta)
 
 
 # --- results ------------------------------------------------------------------------
@@ -248,7 +228,7 @@ class NetworkResult:
     grad_sq: np.ndarray  # ||g||_2^2
     grad_l1: np.ndarray  # ||g||_1 along the memory run
     hR: np.ndarray  # h R (see `perturbation`) along the memory run
-    regularizer: Regularizer  # formula, coefficient, effect and regime of R
+    regularizer: Report  # the verdict along the run and the closed forms' regimes
     diverged: dict[str, int | None]  # dynamics -> first non-finite step, or None
     final: dict[str, np.ndarray]  # dynamics -> final parameters (d,)
 
@@ -289,7 +269,7 @@ def result_of(s: NetworkScenario, run: Run, device=None, check: Check = None) ->
     train = data_loss(mlp, data.task, *_tensors(data.x_train, data.y_train, dev))
     test = data_loss(mlp, data.task, *_tensors(data.x_test, data.y_test, dev))
     L, g = values_and_grads(train, mlp, len(data.y_train), paths["memory"], check)
-    R = perturbation(s.opt, s.hyper, L, g, paths["memory"])
+    hR, report = run_report(s.opt, s.hyper, s.lr, L, g, paths["memory"])
     return NetworkResult(
         scenario=s,
         d=mlp.size,
@@ -301,8 +281,8 @@ def result_of(s: NetworkScenario, run: Run, device=None, check: Check = None) ->
         },
         grad_sq=(g * g).sum(-1).cpu().numpy(),
         grad_l1=g.abs().sum(-1).cpu().numpy(),
-        hR=(s.lr * R).cpu().numpy(),
-        regularizer=implicit_regularizer(s.opt, s.hyper),
+        hR=hR,
+        regularizer=report,
         diverged={k: (int(v[0]) if v[0] >= 0 else None) for k, v in run.diverged.items()},
         # a copy: a view would keep the whole (steps + 1, 3, d) buffer alive
         final={k: paths[k][-1].cpu().numpy().copy() for k in DYNAMICS},
@@ -406,8 +386,8 @@ class CompareRow:
     train_loss: float  # memory run, at the end
     test_loss: float
     gap: float  # test - train
-    coefficient: float  # R's coefficient (core.regularizer)
-    effect: str  # "regularizes", "anti-regularizes" or "none"
+    effect: str  # the verdict along the memory run (core.regularizer.verdict)
+    positive_fraction: float  # share of the run's steps where h R > 0
     hR: float  # h R at the end of the memory run
     hR_mean: float  # h R averaged over the memory run
 
@@ -430,13 +410,43 @@ def compare_rows(results: list[NetworkResult]) -> list[CompareRow]:
                 train_loss=float(r.train_loss["memory"][-1]),
                 test_loss=float(r.test_loss["memory"][-1]),
                 gap=r.gap,
-                coefficient=r.regularizer.coefficient,
                 effect=r.regularizer.effect,
+                positive_fraction=r.regularizer.window.positive_fraction,
                 hR=float(r.hR[-1]),
                 hR_mean=float(np.mean(r.hR)),
             )
         )
     return rows
+
+
+_EFFECT_WORDS = {
+    "regularizes": "regularizes",
+    "anti-regularizes": "anti-regularizes",
+    "mixed": "has a mixed effect",
+    "none": "has no effect on the loss",
+}
+
+
+def compare_text(rows: list[CompareRow]) -> str:
+    """The comparison in words, each clause read from the rows' numbers (no narrative):
+    the gaps in order, and each memory's measured verdict."""
+    names = {row.opt: record(row.opt).label for row in rows}
+    parts = [
+        f"{names[row.opt]}'s memory {_EFFECT_WORDS[row.effect]} "
+        f"along its run (h·R > 0 on {row.positive_fraction:.0%} of the steps)"
+        for row in rows
+    ]
+    finite = [row for row in rows if math.isfinite(row.gap)]
+    if len(finite) >= 2:
+        ranked = sorted(finite, key=lambda row: row.gap)
+        gaps = " < ".join(f"{names[row.opt]} {row.gap:.4g}" for row in ranked)
+        parts.append(f"generalization gaps on this run: {gaps}")
+    return (
+        "Measured here: "
+        + "; ".join(parts)
+        + ". One small run is an illustration, not a benchmark: change the seed or the "
+        "data to see how the gaps vary."
+    )
 
 
 def order(
@@ -458,7 +468,8 @@ def order(
     if message:
         raise ScenarioError("hs", message)
     loss = training_loss(mlp, dataset(s), s.batch, steps, s.seed, dev)
-    return order_study(loss, opt, mlp.init(s.seed, device=dev), hs, horizon)
+    smooth = record(s.opt).smooth(s.hyper)
+    return order_study(loss, opt, mlp.init(s.seed, device=dev), hs, horizon, smooth=smooth)
 
 
 # --- the CLI's JSON -----------------------------------------------------------------
@@ -467,6 +478,32 @@ def order(
 def _clean(a) -> list:
     """JSON has no NaN or infinity: those become null."""
     return [float(v) if math.isfinite(v) else None for v in np.asarray(a, dtype=float)]
+
+
+def network_warnings(r: NetworkResult) -> list[str]:
+    """What a reader of this run must know (THEORY §9, §11): divergence, overflow, a
+    corrected run farther from the memory run than the memoryless one, a non-smooth
+    update, and a perturbation built from a limit the run has not reached."""
+    s, out = r.scenario, list(r.regularizer.warnings)
+    for k in DYNAMICS:
+        if r.diverged[k] is not None:
+            out.append(f"divergence: the {k} run diverged at step {r.diverged[k]}")
+        elif not np.isfinite(r.train_loss[k]).all():
+            out.append(f"overflow: the loss of the {k} run is not finite at some steps")
+    far = {k: np.nanmax(np.where(np.isfinite(v), v, np.nan)) for k, v in r.distance.items()}
+    if far["corrected"] > far["memoryless"]:
+        out.append(
+            f"corrected farther from memory than memoryless ({far['corrected']:.3g} vs "
+            f"{far['memoryless']:.3g}): h is not small against the scale on which the "
+            "update bends or the memory length (THEORY §11)"
+        )
+    for key, steps, reached in memory_lengths(s.opt, s.hyper, s.steps - 1):
+        if reached < 0.9:
+            out.append(
+                f"finite n: {key}'s memory spans {steps:.3g} steps and the run has "
+                f"{s.steps}; h·R uses the n → ∞ correction, which overstates it (THEORY §1)"
+            )
+    return out
 
 
 def network_json(s: NetworkScenario) -> dict:
@@ -478,13 +515,15 @@ def network_json(s: NetworkScenario) -> dict:
         "test_loss": {k: _clean(r.test_loss[k]) for k in DYNAMICS},
         "distance": {k: _clean(v) for k, v in r.distance.items()},
         "regularizer": {
-            "formula": r.regularizer.formula,
-            "coefficient": r.regularizer.coefficient,
+            "formula": r.regularizer.best.formula,
+            "regime": r.regularizer.best.regime,
+            "in_regime": r.regularizer.in_regime,
             "effect": r.regularizer.effect,
-            "regime": r.regularizer.regime,
+            "positive_fraction": _clean([r.regularizer.window.positive_fraction])[0],
             "grad_sq": _clean(r.grad_sq),
             "grad_l1": _clean(r.grad_l1),
             "hR": _clean(r.hR),
         },
         "diverged": r.diverged,
+        "warnings": network_warnings(r),
     }

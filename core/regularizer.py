@@ -1,54 +1,214 @@
-"""The implicit regularizer R of each optimizer's memory, as THEORY §5 tabulates it:
-the memoryless algorithm with the correction descends L + h R."""
+"""What the memory does to the loss, read from the numbers (THEORY §5, §9, §13).
+
+`verdict` turns values of h R at some points (a window's grid, a run) into
+"regularizes", "anti-regularizes", "mixed" or "none"; `window_report` and `run_report`
+add the record's closed forms with the share of the points inside each one's regime,
+the step n the perturbation belongs to, and warnings.  No sentence here switches on an
+optimizer's name: the words come from the record (core.registry).
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from core.registry import record
+
+MIXED = 0.1  # a verdict needs >= 1 - MIXED of the points on one side (THEORY §9)
+NONE = 1e-9  # |h R| below NONE x the loss's variation is no effect
+SIGNED = 1e-3  # |h R| below SIGNED x its largest value has no sign (THEORY §9)
+EFFECTS = ("regularizes", "anti-regularizes", "mixed", "none")
 
 
 @dataclass(frozen=True)
-class Regularizer:
-    formula: str  # LaTeX for R
-    coefficient: float  # the factor in front of the gradient norm
-    effect: str  # "regularizes", "anti-regularizes" or "none"
-    regime: str  # where the formula holds
+class Verdict:
+    effect: str  # one of EFFECTS
+    positive_fraction: float  # share of the points where h R > 0 (nan without points)
+    negative_fraction: float  # share where h R < 0
+    points: int
 
 
-def _effect(c: float) -> str:
-    return "regularizes" if c > 0 else "anti-regularizes" if c < 0 else "none"
+def verdict(hR, scale: float = 1.0, reference: float | None = None) -> Verdict:
+    """The effect of a perturbation h R (normalized to 0 where the gradient is
+    smallest) from its values at some points; `scale` is the loss's variation there.
+
+    A point counts as positive or negative where |h R| exceeds SIGNED x `reference`
+    (by default the largest |h R| among the points): near-critical points, where R is
+    ~0 up to the grid's error, carry no sign.  The verdict needs 1 - MIXED of the signed
+    points on one side."""
+    v = np.asarray(hR, dtype=np.float64).ravel()
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return Verdict("none", math.nan, math.nan, 0)
+    size = float(np.abs(v).max())
+    tiny = SIGNED * (size if reference is None else reference)
+    pos, neg = float(np.mean(v > tiny)), float(np.mean(v < -tiny))
+    if size == 0.0 or size <= NONE * scale or pos + neg == 0:
+        effect = "none"
+    elif pos >= (1 - MIXED) * (pos + neg):
+        effect = "regularizes"
+    elif neg >= (1 - MIXED) * (pos + neg):
+        effect = "anti-regularizes"
+    else:
+        effect = "mixed"
+    return Verdict(effect, pos, neg, int(v.size))
 
 
-def implicit_regularizer(opt: str, hyper: dict[str, float]) -> Regularizer:
-    b1, b2, eps, wd = (hyper.get(k) for k in ("b1", "b2", "eps", "wd"))
-    if opt == "gd":
-        return Regularizer(
-            "R = 0", 0.0, "none", "no memory (GD's own drift h/4 ||∇L||² is not memory)"
+@dataclass(frozen=True)
+class FormCheck:
+    """A closed form of R and the share of the points inside its regime."""
+
+    formula: str
+    regime: str
+    inside: float
+
+    @property
+    def holds(self) -> bool:
+        return self.inside >= 1 - MIXED
+
+
+@dataclass(frozen=True)
+class Report:
+    opt: str
+    n: int | None  # the step of M^(n) behind R; None: n -> infinity
+    window: Verdict  # over the window's grid (or the run, where there is no grid)
+    run: Verdict | None  # along the memory run (inside the window)
+    forms: tuple[FormCheck, ...]
+    crossover: float | None  # |g| where the sign of R's coefficient flips (record)
+    limit_fraction: float  # rms |M^(n)/P| / rms |M^inf/P|: how much of the limit n has
+    residual: float
+    warnings: tuple[str, ...]
+
+    @property
+    def in_regime(self) -> bool:
+        """A closed form holds on the points, and R has (nearly) reached its limit."""
+        reached = self.n is None or abs(self.limit_fraction - 1) <= MIXED
+        return reached and any(f.holds for f in self.forms)
+
+    @property
+    def best(self) -> FormCheck:
+        return max(self.forms, key=lambda f: f.inside)
+
+    @property
+    def effect(self) -> str:
+        return self.window.effect
+
+
+def _inside(opt: str, hyper: dict, g: np.ndarray) -> tuple[FormCheck, ...]:
+    gt = torch.as_tensor(g.reshape(-1, g.shape[-1]), dtype=torch.float64)
+    return tuple(
+        FormCheck(f.formula, f.regime, float(f.inside(hyper, gt).double().mean()))
+        for f in record(opt).forms
+    )
+
+
+def _common_warnings(opt: str, hyper: dict, n: int | None, limit_fraction: float) -> list:
+    rec, out = record(opt), []
+    if not rec.smooth(hyper):
+        out.append(f"non-smooth update: {rec.not_smooth}")
+    if n is not None and abs(limit_fraction - 1) > MIXED:
+        out.append(
+            f"finite n: at step n = {n} the correction is {limit_fraction:.0%} of its "
+            "n → ∞ limit, so the limit's closed forms misstate its size (THEORY §1)"
         )
-    if opt in ("hb", "nesterov"):
-        c = (b1 if opt == "hb" else b1 * b1) / (2 * (1 - b1) ** 2)
-        beta = r"\beta" if opt == "hb" else r"\beta^2"
-        return Regularizer(
-            rf"R = \frac{{{beta}}}{{2(1-\beta)^2}}\,\|\nabla L\|_2^2", c, _effect(c), "exact"
+    return out
+
+
+def bilinear(surf, points: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """z (G, G) on surf's grid at points (N, 2); nan outside the window."""
+    x, y = surf.x, surf.y
+    fx = (points[:, 0] - x[0]) / (x[1] - x[0])
+    fy = (points[:, 1] - y[0]) / (y[1] - y[0])
+    out = np.full(len(points), np.nan)
+    ok = (fx >= 0) & (fx <= len(x) - 1) & (fy >= 0) & (fy <= len(y) - 1)
+    ix = np.minimum(np.floor(fx[ok]).astype(int), len(x) - 2)
+    iy = np.minimum(np.floor(fy[ok]).astype(int), len(y) - 2)
+    tx, ty = fx[ok] - ix, fy[ok] - iy
+    out[ok] = (
+        z[iy, ix] * (1 - tx) * (1 - ty)
+        + z[iy, ix + 1] * tx * (1 - ty)
+        + z[iy + 1, ix] * (1 - tx) * ty
+        + z[iy + 1, ix + 1] * tx * ty
+    )
+    return out
+
+
+def _unless_unresolved(v: Verdict, surf) -> Verdict:
+    """An unresolved sign map (THEORY §13) supports no verdict but "mixed"."""
+    if surf.resolved or v.effect == "none":
+        return v
+    return Verdict("mixed", v.positive_fraction, v.negative_fraction, v.points)
+
+
+def window_report(opt: str, hyper: dict, lr: float, surf, path: np.ndarray | None) -> Report:
+    """The verdict over a 2D window (surf: core.surfaces.Surfaces) and along the memory
+    run's path (N, 2), with the closed forms' regimes on the window."""
+    scale = float(np.ptp(surf.loss[np.isfinite(surf.loss)])) if np.isfinite(surf.loss).any() else 1
+    hR = lr * surf.R
+    warnings = _common_warnings(opt, hyper, surf.n, surf.limit_fraction)
+    run = None
+    if path is not None and len(path):
+        along = bilinear(surf, path, hR)
+        if np.isnan(along).any():
+            warnings.append(
+                f"the memory run leaves the window at {np.isnan(along).mean():.0%} of its "
+                "steps; the verdict along the run counts the steps inside"
+            )
+        run = _unless_unresolved(verdict(along, scale, float(np.abs(hR).max())), surf)
+    if surf.residual and not surf.resolved:
+        warnings.append(
+            f"sign not resolved: the sign map of R changes on {1 - surf.sign_agreement:.0%} "
+            "of the window between this grid and half of it; raise the grid before reading "
+            "a verdict (THEORY §13)"
         )
-    if opt == "rmsprop":
-        c = -b2 / (1 - b2)
-        return Regularizer(r"R = -c_2\,\|\nabla L\|_1", c, _effect(c), "|∇L| ≫ ε")
-    if opt in ("adam", "adamw"):
-        c = b1 / (1 - b1) - b2 / (1 - b2)
-        decay = r" + \lambda (c_1 - c_2)(\theta\cdot\nabla L - L)" if opt == "adamw" else ""
-        return Regularizer(
-            r"R = (c_1 - c_2)\,\|\nabla L\|_1" + decay,
-            c,
-            _effect(c),
-            f"|∇L| ≫ ε (for |∇L| ≪ ε: c₁/(2ε)||∇L||², regularizes); wd = {wd or 0}",
+    elif surf.residual > 0.05 and not surf.discretization:
+        warnings.append(
+            f"M/P is not a gradient: {surf.residual:.0%} of it is left over by the best R "
+            "at both resolutions (THEORY §13)"
         )
-    if opt == "lion":
-        c = b1 / (1 - b2) if eps else 0.0
-        return Regularizer(
-            r"\nabla R = \frac{\beta_1}{1-\beta_2}\,\frac{\varepsilon}{(\nabla L)^2"
-            r"+\varepsilon}\,H\,\bar F \;\to 0 \text{ as } \varepsilon \to 0",
-            c,
-            _effect(c),
-            "exact sign (ε = 0): no correction at all" if not eps else "smoothed sign",
-        )
-    raise ValueError(f"unknown optimizer {opt!r}")
+    window = _unless_unresolved(verdict(hR, scale), surf)
+    return Report(
+        opt=opt,
+        n=surf.n,
+        window=window,
+        run=run,
+        forms=_inside(opt, hyper, surf.grad),
+        crossover=record(opt).crossover(hyper),
+        limit_fraction=surf.limit_fraction,
+        residual=surf.residual,
+        warnings=tuple(warnings),
+    )
+
+
+def residual_text(surf) -> str:
+    """What the least-squares residual is (THEORY §13): discretization or not."""
+    if surf.residual < 1e-9:  # rounding level: the field is a gradient
+        return ""
+    both = f"{surf.residual:.1%} (grid), {surf.residual_coarse:.1%} (half grid)"
+    if surf.discretization:
+        return f"fit residual {both}: shrinks with the grid, so discretization (kinks)"
+    return f"non-gradient part of M/P: {both}"
+
+
+def run_report(opt: str, hyper: dict, lr: float, L, g, theta, n: int | None = None) -> tuple:
+    """h R along a run (rows of L (N,), g and theta (N, d)) from the record's potential
+    (THEORY §9), its verdict and the regimes along the run: (hR, Report)."""
+    rec = record(opt)
+    hR = (lr * rec.potential(hyper, L, g, theta)).cpu().numpy()
+    Ln = L.cpu().numpy()
+    scale = float(np.ptp(Ln[np.isfinite(Ln)])) if np.isfinite(Ln).any() else 1.0
+    v = verdict(hR, max(scale, float(np.abs(Ln[np.isfinite(Ln)]).max(initial=0.0))))
+    return hR, Report(
+        opt=opt,
+        n=n,
+        window=v,
+        run=v,
+        forms=_inside(opt, hyper, g.cpu().numpy()),
+        crossover=rec.crossover(hyper),
+        limit_fraction=1.0,
+        residual=0.0,
+        warnings=tuple(_common_warnings(opt, hyper, None, 1.0)),
+    )

@@ -21,23 +21,14 @@ from core.dynamics import sums_history
 from core.expression import MAX_LENGTH, ExpressionError, parse
 from core.limits import MAX_COMPARE, MAX_COORD, MAX_GRID, MAX_LIST, MAX_ORDER_STEPS, MAX_STEPS
 from core.losses import CUSTOM_WINDOW, ZOO
-from core.optimizers import OPTIMIZERS, Optimizer, make_optimizer
+from core.optimizers import Optimizer, make_optimizer
+from core.registry import RECORDS
 
 VERSION = "1"
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
-# the usual defaults of each optimizer (PyTorch's; Lion's paper; eps = 0: exact sign),
-# except heavy ball's 0.7: with 0.9 the memory spans ~10 steps and, at the default step
-# size, the corrected run leaves the regime where it tracks the memory run (THEORY §1).
-HYPER_DEFAULTS: dict[str, dict[str, float]] = {
-    "gd": {},
-    "hb": {"b1": 0.7},
-    "nesterov": {"b1": 0.9},
-    "rmsprop": {"b2": 0.99, "eps": 1e-8},
-    "adam": {"b1": 0.9, "b2": 0.999, "eps": 1e-8},
-    "adamw": {"b1": 0.9, "b2": 0.999, "eps": 1e-8, "wd": 0.01},
-    "lion": {"b1": 0.9, "b2": 0.99, "eps": 0.0, "wd": 0.0},
-}
+# each optimizer's hyperparameters and their defaults, from its record (THEORY §8)
+HYPER_DEFAULTS: dict[str, dict[str, float]] = {k: r.defaults for k, r in RECORDS.items()}
 
 
 HYPER_KEYS = ("b1", "b2", "eps", "wd")
@@ -123,23 +114,21 @@ def constant(v):
     return lambda _: v
 
 
-def hyper_field(key: str, check) -> Field:
+def hyper_field(key: str) -> Field:
+    """A hyperparameter: default, range and applicability from the optimizer's record."""
     return Field(
         key,
         number,
         lambda s: HYPER_DEFAULTS[s["opt"]].get(key),
-        check,
+        lambda v, s: RECORDS[s["opt"]].spec(key).check(v),
         lambda s: key in HYPER_DEFAULTS[s["opt"]],
     )
 
 
 OPTIMIZER_FIELDS = (
-    Field("opt", str, constant("hb"), one_of(tuple(OPTIMIZERS))),
+    Field("opt", str, constant("hb"), one_of(tuple(RECORDS))),
     Field("lr", number, constant(0.02), in_range(0.0, 10.0, lo_open=True)),
-    hyper_field("b1", in_range(0.0, 1.0, hi_open=True)),
-    hyper_field("b2", in_range(0.0, 1.0, hi_open=True)),
-    hyper_field("eps", in_range(0.0, 10.0)),
-    hyper_field("wd", in_range(0.0, 10.0)),
+    *(hyper_field(k) for k in HYPER_KEYS),
 )
 
 
@@ -204,10 +193,20 @@ def _check_compare(opts: tuple, s: Mapping) -> None:
     if not 2 <= len(opts) <= MAX_COMPARE:
         raise ValueError(f"needs 2 to {MAX_COMPARE} optimizers")
     for o in opts:
-        one_of(tuple(OPTIMIZERS))(o, s)
+        one_of(tuple(RECORDS))(o, s)
     for o in set(opts):
         if opts.count(o) > 1:
             raise ValueError(f"{o!r} is listed {opts.count(o)} times")
+
+
+# /theory's default study: T/h = 62.5 ... 500 steps whatever T, so its cost is fixed and
+# (with T = 0.25, heavy ball's beta = 0.7) it reaches the asymptotic slopes: about 19
+# memory lengths at its largest h (THEORY §1, §12)
+ORDER_STEPS = (62.5, 125.0, 250.0, 500.0)
+
+
+def _default_step_sizes(s: Mapping) -> tuple[float, ...]:
+    return tuple(s["T"] / n for n in ORDER_STEPS)
 
 
 def _window_default(s: Mapping) -> tuple:
@@ -234,8 +233,10 @@ SCENARIO_FIELDS = OPTIMIZER_FIELDS + (
     Field("y0", number, _start_default(1), _COORD),
     Field("win", numbers, _window_default, _check_window),
     Field("grid", integer, constant(60), _check_grid),
-    Field("T", number, constant(1.0), _check_horizon),
-    Field("hs", numbers, constant((0.04, 0.02, 0.01, 0.005)), _check_steps_list),
+    # the perturbed loss from M^(n) at the run's last step, or its limit (THEORY §1, §5)
+    Field("rn", str, constant("run"), one_of(("run", "inf"))),
+    Field("T", number, constant(0.25), _check_horizon),
+    Field("hs", numbers, _default_step_sizes, _check_steps_list),
     Field("cmp", names, constant(("adamw", "lion")), _check_compare),
 )
 
@@ -395,9 +396,16 @@ class Scenario(QueryMixin):
     y0: float = 0.8
     win: tuple[float, ...] = ZOO["reference"].window
     grid: int = 60
-    T: float = 1.0
-    hs: tuple[float, ...] = (0.04, 0.02, 0.01, 0.005)
+    rn: str = "run"
+    T: float = 0.25
+    hs: tuple[float, ...] = (0.004, 0.002, 0.001, 0.0005)
     cmp: tuple[str, ...] = ("adamw", "lion")
+
+    @property
+    def regularizer_step(self) -> int | None:
+        """The step n whose M^(n) the perturbed loss is built from (None: n -> inf):
+        by default the run's last update, n = steps - 1."""
+        return None if self.rn == "inf" else self.steps - 1
 
     @property
     def expression(self) -> str:

@@ -1,10 +1,13 @@
-"""Surfaces on a grid (THEORY §4-§5): the loss, gradient norms, the asymptotic memory
+"""Surfaces on a grid (THEORY §4-§5, §13): the loss, gradient norms, the memory
 correction M, and the perturbed loss L + h R with the regularization sign map.
 
-Every grid point is a row of one batched computation.  R comes in closed form where §5
-gives one for the whole plane; otherwise it is integrated from the field grad R = M / P
-by a least-squares (Neumann Poisson) solve, and the part of the field that is not a
-gradient is reported as a relative residual next to it.
+Every grid point is a row of one batched computation.  R comes from M^(n) at the run's
+own step n (THEORY §1, finite n) or from its limit n -> infinity.  In the limit it is in
+closed form where a record's form is exact on the whole window (heavy ball, Nesterov);
+otherwise it is integrated from the field grad R = M / P by a least-squares (Neumann
+Poisson) solve, on the grid and on the grid at half resolution, so that a residual that
+shrinks under refinement (discretization: kinks, steep fields) is told from one that does
+not (a non-gradient part), and an unresolved sign map is flagged (THEORY §13).
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from core.dynamics import asymptotic_fields, limit_moments, readout_at
+from core.dynamics import asymptotic_fields, fields_at_step, limit_moments, readout_at
 from core.optimizers import Optimizer
+from core.registry import record
 
 Tensor = torch.Tensor
 
@@ -25,31 +29,38 @@ class Surfaces:
     x: np.ndarray  # (G,)
     y: np.ndarray  # (G,)
     loss: np.ndarray  # (G, G), indexed [iy, ix]
-    grad_norm2: np.ndarray  # ||g||_2
-    grad_norm1: np.ndarray  # ||g||_1
-    correction: np.ndarray  # (G, G, 2): asymptotic M
+    grad: np.ndarray  # (G, G, 2): g
+    correction: np.ndarray  # (G, G, 2): M^(n) (n: `n`, None for the limit)
     R: np.ndarray  # the perturbation, zero at the smallest gradient on the grid
     perturbed: np.ndarray  # L + h R
-    source: str  # "closed form: ..." or "integrated"
-    residual: float  # ||grad R - M/P|| / ||M/P||: how far M/P is from a gradient
+    source: str  # "closed form: ..." or "integrated ..."
+    residual: float  # ||grad R - M/P|| / ||M/P|| on the grid (0 for a closed form)
+    n: int | None  # the step whose M^(n) R is built from; None: n -> infinity
+    limit_fraction: float  # rms |M^(n)/P^(n)| / rms |M^inf/P^inf| over the window
+    residual_coarse: float  # the residual on the grid at half resolution
+    sign_agreement: float  # share of the coarse points where both fits give R's sign
 
     @property
     def sign(self) -> np.ndarray:
         """+1 where the perturbation raises the loss, -1 where it lowers it."""
         return np.sign(self.R)
 
+    @property
+    def resolved(self) -> bool:
+        """The sign map does not change (beyond 10% of the window) at half resolution."""
+        return self.sign_agreement >= 0.9
 
-def _closed_form_R(opt: Optimizer, hyper: dict, g: Tensor) -> tuple[Tensor, str] | None:
-    """R of THEORY §5 where it holds on the whole plane (not just in a limit regime)."""
-    sq = (g * g).sum(-1)
-    if opt.name == "gd" or (opt.name == "lion" and hyper.get("eps") == 0.0):
-        return torch.zeros_like(sq), "closed form: R = 0 (no memory correction)"
-    if opt.name == "hb":
-        b = hyper["b1"]
-        return b / (2 * (1 - b) ** 2) * sq, "closed form: β/(2(1-β)²) ||∇L||²"
-    if opt.name == "nesterov":
-        b = hyper["b1"]
-        return b * b / (2 * (1 - b) ** 2) * sq, "closed form: β²/(2(1-β)²) ||∇L||²"
+    @property
+    def discretization(self) -> bool:
+        """The residual shrinks under refinement: grid error, not a non-gradient part."""
+        return self.residual < 0.8 * self.residual_coarse
+
+
+def _closed_form_R(opt_name: str, hyper: dict, L: Tensor, g: Tensor, pts: Tensor):
+    """R of THEORY §5 from a record's form that is exact and holds on the whole window."""
+    for form in record(opt_name).forms:
+        if form.exact and bool(form.inside(hyper, g).all()):
+            return form.R(hyper, L, g, pts), f"closed form: {form.formula}"
     return None
 
 
@@ -89,17 +100,37 @@ def _dct_basis(n: int) -> tuple[np.ndarray, np.ndarray]:
     return c, 2.0 - 2.0 * np.cos(np.pi * np.arange(n) / n)
 
 
-def preconditioner(opt: Optimizer, g: Tensor) -> Tensor:
-    """P = u(g) / g of §5, u the memoryless readout with the limit sums W_i(inf)."""
+def preconditioner(opt: Optimizer, g: Tensor, scales=None) -> Tensor:
+    """P = u(g) / g of §5, u the memoryless readout with the sums W_i (`scales`; by
+    default the limits W_i(inf))."""
     tiny = torch.finfo(g.dtype).tiny ** 0.25  # away from 0/0 where a coordinate of g is 0
     safe = torch.where(g.abs() < tiny, torch.full_like(g, tiny), g)
-    scales = [float(np.asarray(limit_moments(av.weights)[0])) for av in opt.averages]
+    if scales is None:
+        scales = [float(np.asarray(limit_moments(av.weights)[0])) for av in opt.averages]
     return readout_at(opt, safe, scales) / safe
 
 
+def _field(opt: Optimizer, g: Tensor, M: Tensor, scales=None) -> np.ndarray:
+    """M/P as a numpy array (non-finite entries, e.g. 0/0 at g = 0, as 0)."""
+    f = (M / preconditioner(opt, g, scales)).cpu().numpy()
+    return np.where(np.isfinite(f), f, 0.0)
+
+
+def _anchored(R: np.ndarray, at) -> np.ndarray:
+    return R - R[at]
+
+
 def compute_surfaces(
-    loss, opt: Optimizer, hyper: dict, lr: float, window, grid: int, device="cpu"
+    loss,
+    opt: Optimizer,
+    hyper: dict,
+    lr: float,
+    window,
+    grid: int,
+    device="cpu",
+    n: int | None = None,
 ) -> Surfaces:
+    """The surfaces with R from M^(n) (n None: the limit n -> infinity)."""
     xmin, xmax, ymin, ymax = window
     x = torch.linspace(xmin, xmax, grid, dtype=torch.float64, device=device)
     y = torch.linspace(ymin, ymax, grid, dtype=torch.float64, device=device)
@@ -107,31 +138,53 @@ def compute_surfaces(
     pts = torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=-1)
     with torch.no_grad():
         values = loss(pts)
-    g, _, M = asymptotic_fields(loss, opt, pts)
-    closed = _closed_form_R(opt, hyper, g)
-    if closed is not None:
-        R, source = closed[0], closed[1]
-        residual = 0.0
-        R = R.reshape(grid, grid).cpu().numpy()
+    g, _, M_inf = asymptotic_fields(loss, opt, pts)
+    limit = _field(opt, g, M_inf)
+    if n is None:
+        M, field = M_inf, limit
     else:
-        field = (M / preconditioner(opt, g)).reshape(grid, grid, 2).cpu().numpy()
-        dx, dy = (xmax - xmin) / (grid - 1), (ymax - ymin) / (grid - 1)
-        field = np.where(np.isfinite(field), field, 0.0)
-        R, residual = integrate_gradient(field[..., 0], field[..., 1], dx, dy)
-        source = "integrated from M/P (least squares)"
+        scales = [float(np.asarray(av.weights(n, np.arange(n + 1))).sum()) for av in opt.averages]
+        _, M = fields_at_step(loss, opt, pts, n)
+        field = _field(opt, g, M, scales)
+    size = np.sqrt((limit**2).sum())
+    limit_fraction = float(np.sqrt((field**2).sum()) / size) if size > 0 else 1.0
     norms = g.reshape(grid, grid, 2).cpu().numpy()
-    anchor = np.unravel_index(np.argmin(np.linalg.norm(norms, axis=-1)), (grid, grid))
-    R = R - R[anchor]
+    gnorm = np.linalg.norm(norms, axis=-1)
+    anchor = np.unravel_index(np.argmin(gnorm), gnorm.shape)
+    coarse_anchor = np.unravel_index(np.argmin(gnorm[::2, ::2]), gnorm[::2, ::2].shape)
+    field = field.reshape(grid, grid, 2)
+    dx, dy = (xmax - xmin) / (grid - 1), (ymax - ymin) / (grid - 1)
+    closed = _closed_form_R(opt.name, hyper, values, g, pts) if n is None else None
+    if closed is not None:
+        R = closed[0].reshape(grid, grid).cpu().numpy()
+        source, residual, residual_coarse, agreement = closed[1], 0.0, 0.0, 1.0
+    else:
+        R, residual = integrate_gradient(field[..., 0], field[..., 1], dx, dy)
+        sub = field[::2, ::2]
+        coarse, residual_coarse = integrate_gradient(sub[..., 0], sub[..., 1], 2 * dx, 2 * dy)
+        fine = _anchored(R[::2, ::2], coarse_anchor)
+        coarse = _anchored(coarse, coarse_anchor)
+        scale = max(np.abs(fine).max(), np.abs(coarse).max())
+        # points whose R is at rounding level next to the anchor have no sign to compare
+        live = (np.abs(fine) > 1e-9 * scale) | (np.abs(coarse) > 1e-9 * scale)
+        agree = np.sign(fine) == np.sign(coarse)
+        agreement = float(agree[live].mean()) if live.any() else 1.0
+        step = "the limit n → ∞" if n is None else f"step n = {n}"
+        source = f"integrated from M/P at {step} (least squares)"
+    R = _anchored(R, anchor)
     L = values.reshape(grid, grid).cpu().numpy()
     return Surfaces(
         x=x.cpu().numpy(),
         y=y.cpu().numpy(),
         loss=L,
-        grad_norm2=np.linalg.norm(norms, axis=-1),
-        grad_norm1=np.abs(norms).sum(-1),
+        grad=norms,
         correction=M.reshape(grid, grid, 2).cpu().numpy(),
         R=R,
         perturbed=L + lr * R,
         source=source,
         residual=residual,
+        n=n,
+        limit_fraction=limit_fraction,
+        residual_coarse=residual_coarse,
+        sign_agreement=agreement,
     )

@@ -5,7 +5,7 @@ import torch
 
 from core.losses import ZOO, batched
 from core.optimizers import make_optimizer
-from core.order import order_study
+from core.order import fitted_slope, order_study
 
 H = (0.04, 0.02, 0.01, 0.005)
 # (corrected, memoryless) max errors over the horizon T = 1, from THEORY.md §6
@@ -58,4 +58,5 @@ def test_slopes_approach_two_and_one(study):
         b >= a - 0.02 for a, b in zip(st.slopes_corrected, st.slopes_corrected[1:], strict=False)
     )
     assert 0.8 < st.slopes_memoryless[-1] < 1.1
-    assert st.fit_corrected > st.fit_memoryless + 0.4
+    # over all rows (heavy ball's are still climbing, so its page fits none: THEORY §12)
+    assert fitted_slope(st.h, st.corrected) > fitted_slope(st.h, st.memoryless) + 0.4

@@ -24,6 +24,7 @@ from core import compute, network
 from core.compute import PathSummary
 from core.network import NetworkScenario
 from core.order import OrderStudy
+from core.regularizer import Report
 from core.scenario import Scenario
 from core.study import StudyResult, StudyScenario, compute_study, ray_address
 from core.surfaces import Surfaces
@@ -50,7 +51,8 @@ def _check():
     return check
 
 
-# Entry sizes at the caps (core.limits): a summary <= 0.4 MB, surfaces <= 2.3 MB, an
+# Entry sizes at the caps (core.limits): a summary <= 0.4 MB, surfaces <= 2.3 MB (more
+# with the half-grid fit's numbers: a few floats), a regularizer report < 1 kB, an
 # order study < 1 kB, a network view <= 1 MB (its largest part: 3 final parameter vectors).
 @st.cache_data(max_entries=128, show_spinner=False)
 def _summary(query: str) -> PathSummary:
@@ -65,6 +67,12 @@ def _surfaces(query: str) -> Surfaces:
 @st.cache_data(max_entries=64, show_spinner=False)
 def _order(query: str) -> OrderStudy:
     return compute.order(Scenario.parse(query))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _regularizer(query: str) -> Report:
+    s = Scenario.parse(query)
+    return compute.regularizer(s, _surfaces(query), _summary(query))
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -100,6 +108,11 @@ def surfaces(s: Scenario) -> Surfaces:
 
 def order(s: Scenario) -> OrderStudy:
     return _order(s.to_query())
+
+
+def regularizer(s: Scenario) -> Report:
+    """The verdict read from R on the window and along the run (core.regularizer)."""
+    return _regularizer(s.to_query())
 
 
 def network_view(s: NetworkScenario) -> network.NetworkView:

@@ -15,26 +15,14 @@ from collections.abc import Callable
 import streamlit as st
 
 from core.losses import ZOO
-from core.optimizers import OPTIMIZERS
-from core.scenario import HYPER_DEFAULTS, MAX_STEPS, Scenario, ScenarioError, numbers
+from core.registry import RECORDS
+from core.scenario import MAX_STEPS, Scenario, ScenarioError, numbers
 from ui import state
 from ui.state import PLANE
 
-OPTIMIZER_NAMES = {
-    "gd": "Gradient descent",
-    "hb": "Heavy ball (SGD momentum)",
-    "nesterov": "Nesterov",
-    "rmsprop": "RMSProp",
-    "adam": "Adam",
-    "adamw": "AdamW",
-    "lion": "Lion",
-}
-HYPER_LABELS = {
-    "b1": "β₁ (momentum)",
-    "b2": "β₂ (second moment)",
-    "eps": "ε",
-    "wd": "weight decay λ",
-}
+OPTIMIZER_NAMES = {k: r.label for k, r in RECORDS.items()}
+# a hyperparameter's name whatever the optimizer (a record's own label may say more)
+HYPER_LABELS = {"b1": "β₁", "b2": "β₂", "eps": "ε", "wd": "weight decay λ"}
 
 
 def _loss_change(s: Scenario, value: str, page: state.PageState) -> Scenario:
@@ -126,14 +114,13 @@ def optimizer(s, lr: bool = True, page: state.PageState = PLANE) -> None:
         "opt",
         st.selectbox,
         "Optimizer",
-        list(OPTIMIZERS),
+        list(RECORDS),
         format_func=lambda k: OPTIMIZER_NAMES.get(k, k),
     )
     if lr:
         number(page, "lr", "learning rate h", 0.001, "the step size h of every run")
-    for k in HYPER_DEFAULTS[s.opt]:
-        step = 0.01 if k in ("b1", "b2") else 0.001
-        number(page, k, HYPER_LABELS[k], step, f"usual default {HYPER_DEFAULTS[s.opt][k]:g}")
+    for p in RECORDS[s.opt].hyper:
+        number(page, p.key, p.label, p.step, f"{p.help}; usual default {p.default:g}")
 
 
 def loss(s: Scenario) -> None:
@@ -184,6 +171,21 @@ def steps(s: Scenario) -> None:
     )
 
 
+def perturbation_step(s: Scenario) -> None:
+    """Whether the perturbed loss comes from M^(n) at the run's last step or its limit."""
+    widget(
+        PLANE,
+        "rn",
+        st.radio,
+        "perturbed loss from",
+        ["run", "inf"],
+        format_func=lambda k: (
+            f"M⁽ⁿ⁾ at the run's last step (n = {s.steps - 1})" if k == "run" else "n → ∞"
+        ),
+        help="the correction grows with n towards its limit (THEORY §1)",
+    )
+
+
 def order_study(s: Scenario) -> None:
     widget(
         PLANE, "hs", st.text_input, "step sizes h", help="2 to 8 values in (0, 1], comma separated"
@@ -197,7 +199,7 @@ def compare(s: Scenario) -> None:
         "cmp",
         st.multiselect,
         "Optimizers to compare",
-        list(OPTIMIZERS),
+        list(RECORDS),
         format_func=lambda k: OPTIMIZER_NAMES.get(k, k),
         max_selections=4,
     )

@@ -9,18 +9,26 @@ from urllib.parse import parse_qsl
 import numpy as np
 import streamlit as st
 
+from core import compute
 from core.compute import PathSummary
 from core.dynamics import DYNAMICS
-from core.regularizer import implicit_regularizer
+from core.order import farther_reason
+from core.registry import memory_lengths, record
+from core.regularizer import Report, residual_text
 from core.scenario import Scenario
-from ui import export, plots, state
+from ui import cache, export, plots, state
 from ui.plots import STYLE
 
 EFFECT_BADGE = {
     "regularizes": ":green-badge[regularizes]",
     "anti-regularizes": ":red-badge[anti-regularizes]",
-    "none": ":gray-badge[no memory effect]",
+    "mixed": ":orange-badge[mixed]",
+    "none": ":gray-badge[no effect on the loss]",
 }
+
+
+def _share(v) -> str:
+    return f"{v.positive_fraction:.0%}" if v.points else "–"
 
 
 def page_link(page: str, label: str, query: str = "", **kwargs) -> None:
@@ -70,6 +78,52 @@ def divergence_warnings(s: Scenario, summary: PathSummary) -> None:
         )
 
 
+def accuracy_note(s, summary: PathSummary) -> None:
+    """Whenever the corrected run ends farther from the memory run than the memoryless
+    one, say so and why (THEORY §11)."""
+    rec = record(s.opt)
+    if summary.gap_corrected > summary.gap_memoryless:
+        st.info(
+            f"Here the corrected run is *farther* from the memory run than the memoryless "
+            f"one ({summary.gap_corrected:.3g} against {summary.gap_memoryless:.3g}): "
+            f"{farther_reason(rec, s.hyper)}.",
+            icon=":material/info:",
+        )
+
+
+def smooth_family(s) -> None:
+    """For a non-smooth update, the smooth family of its record side by side (THEORY §11):
+    R and the correction shrink with the smoothing; the memory run's effect need not."""
+    members = compute.family(s)
+    if not members or not st.toggle("Compare with the smoothed family", key="family"):
+        return
+    key = record(s.opt).family[0]
+    rows = []
+    for value, member in [(s.hyper[key], s), *members]:
+        summary, surf = cache.summary(member), cache.surfaces(member)
+        rows.append(
+            {
+                key: f"{value:g}",
+                "max |h·R| on the window": f"{member.lr * np.abs(surf.R).max():.3g}",
+                "verdict": cache.regularizer(member).effect,
+                "max |memory − corrected|": f"{summary.gap_corrected:.3g}",
+                "max |memory − memoryless|": f"{summary.gap_memoryless:.3g}",
+            }
+        )
+    st.table(rows)
+    st.caption(
+        f"As {key} → 0 the perturbation h·R and the correction shrink to the exact sign's "
+        "zero, while the distance between the memory and memoryless runs, the memory's own "
+        "effect, does not have to (THEORY §11)."
+    )
+
+
+def surface_caption(surf) -> None:
+    """Where R comes from, and how far to trust an integrated one (THEORY §13)."""
+    note = residual_text(surf)
+    st.caption(f"R: {surf.source}" + (f" · {note}" if note else ""))
+
+
 def loss_warnings(
     losses: dict[str, np.ndarray], diverged: dict[str, int | None], skip_diverged: bool = False
 ) -> None:
@@ -103,11 +157,40 @@ def value_text(v: float) -> str:
     return "undefined (nan)" if np.isnan(v) else "overflow (inf)"
 
 
-def regularizer_card(s: Scenario) -> None:
-    reg = implicit_regularizer(s.opt, s.hyper)
-    st.markdown(f"**Implicit regularizer of the memory** {EFFECT_BADGE[reg.effect]}")
-    st.latex(reg.formula)
-    st.caption(f"coefficient {reg.coefficient:.4g} · holds where: {reg.regime}")
+def regularizer_card(s, report: Report, where: str = "the window") -> None:
+    """The verdict read from h R (THEORY §9), the record's closed forms with their
+    regimes and whether the view is inside each, the memory lengths at the run's last
+    step, the warnings."""
+    st.markdown(f"**Implicit regularizer of the memory** {EFFECT_BADGE[report.effect]}")
+    parts = [f"h·R > 0 on {_share(report.window)} of {where}"]
+    if report.run is not None and report.run is not report.window:
+        parts.append(f"on {_share(report.run)} of the memory run's steps")
+    step = "n → ∞" if report.n is None else f"M⁽ⁿ⁾ at the run's step n = {report.n}"
+    if report.n is not None:
+        step += f" ({report.limit_fraction:.0%} of the n → ∞ correction)"
+    st.caption(" · ".join(parts) + f" · R from {step}")
+    for form in report.forms:
+        st.latex(form.formula)
+        mark = "✓ the view is inside it" if form.holds else "✗ the view is outside it"
+        st.caption(f"holds where {form.regime}: {form.inside:.0%} of the points · {mark}")
+    if report.crossover is not None:
+        st.caption(
+            "The field's coefficient c₁ − c₂|g|/(|g| + ε) changes sign at "
+            f"|∂L/∂θⱼ| = εc₁/(c₂ − c₁) = {report.crossover:.3g} (THEORY §5): below it memory "
+            "regularizes, above it anti-regularizes."
+        )
+    lengths = [
+        f"{key}: memory 1/(1−β) ≈ {steps:.3g} steps; after the run's {s.steps} steps "
+        f"1 − βⁿ⁺¹ = {reached:.2f}"
+        for key, steps, reached in memory_lengths(s.opt, s.hyper, s.steps - 1)
+    ]
+    if lengths:
+        st.caption(" · ".join(lengths))
+    for w in report.warnings:  # conditions of the reading, not faults of the run
+        st.info(w, icon=":material/warning:")
+    if not report.in_regime and report.forms and report.effect != "none":
+        st.caption("No closed form describes this view: the verdict is read from R itself.")
+    st.caption(record(s.opt).memory)
 
 
 def share_box(page: str, s: Scenario, page_state: state.PageState = state.PLANE) -> None:

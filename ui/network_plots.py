@@ -116,7 +116,7 @@ def distance_figure(r: NetworkResult, height: int = 360) -> go.Figure:
 def regularizer_figure(r: NetworkResult, height: int = 420) -> go.Figure:
     """||g||_2^2, ||g||_1 and h R along the memory run, stacked on one step axis."""
     reg = r.regularizer
-    titles = ("‖∇L‖₂²", "‖∇L‖₁", f"h·R (coefficient {reg.coefficient:.4g})")
+    titles = ("‖∇L‖₂²", "‖∇L‖₁", f"h·R (memory {reg.effect})")
     fig = make_subplots(
         rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.07, subplot_titles=titles
     )

@@ -173,7 +173,7 @@ PLANE = PageState(
     Scenario,
     prefix="w_",
     session="_scenario",
-    fields=("opt", "lr", *HYPER_KEYS, "loss", "f", "x0", "y0", "steps", "hs", "T", "cmp"),
+    fields=("opt", "lr", *HYPER_KEYS, "loss", "f", "x0", "y0", "steps", "rn", "hs", "T", "cmp"),
     shown={"hs": lambda hs: ", ".join(f"{h:g}" for h in hs), "cmp": list},
     page_flags=("3d",),  # 3d=1: /playground shows L + hR as a 3D surface
 )

@@ -1,0 +1,404 @@
+"""One record per optimizer (THEORY §8): its name and label, its hyperparameters, its
+memory declaration (the factory in core.optimizers), whether its update is smooth
+(THEORY §11), the closed forms of its perturbation R with the regime of each (THEORY §5)
+and the sentences the pages say about it.
+
+Scenario defaults and checks, widgets, the regularizer card, the network's perturbation
+and the CLI read these records; nothing else switches on an optimizer's name.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from core import optimizers
+from core.optimizers import Optimizer
+
+Tensor = torch.Tensor
+Hyper = dict[str, float]
+
+# a closed form's regime holds at a point where its neglected terms are below TOL
+# relative to the kept ones (THEORY §9)
+TOL = 0.1
+
+
+@dataclass(frozen=True)
+class Hyperparameter:
+    key: str
+    label: str
+    default: float
+    lo: float
+    hi: float
+    hi_open: bool = False
+    step: float = 0.001
+    help: str = ""
+
+    def check(self, v: float) -> None:
+        if v < self.lo or v > self.hi or (self.hi_open and v == self.hi):
+            right = ")" if self.hi_open else "]"
+            raise ValueError(f"{v!r} is out of range [{self.lo!r}, {self.hi!r}{right}")
+
+
+def beta(key: str, label: str, default: float, help: str) -> Hyperparameter:
+    return Hyperparameter(key, label, default, 0.0, 1.0, hi_open=True, step=0.01, help=help)
+
+
+def epsilon(default: float, help: str) -> Hyperparameter:
+    return Hyperparameter("eps", "ε", default, 0.0, 10.0, help=help)
+
+
+def decay(default: float) -> Hyperparameter:
+    return Hyperparameter(
+        "wd", "weight decay λ", default, 0.0, 10.0, help="decoupled weight decay λθ"
+    )
+
+
+@dataclass(frozen=True)
+class ClosedForm:
+    """R in closed form (THEORY §5) and where it holds.
+
+    R(hyper, L, g, theta) gives R per row of g (R, d); inside(hyper, g) says per row, or
+    per coordinate (R, d), whether the regime holds there (neglected terms below TOL)."""
+
+    formula: str  # LaTeX
+    regime: str  # words
+    R: Callable[[Hyper, Tensor, Tensor, Tensor], Tensor]
+    inside: Callable[[Hyper, Tensor], Tensor]
+    exact: bool = False  # R itself where inside (not a limit's leading term)
+
+
+@dataclass(frozen=True)
+class Record:
+    name: str
+    label: str
+    declare: Callable[..., Optimizer]  # the factory of core.optimizers
+    hyper: tuple[Hyperparameter, ...]
+    memory: str  # what the memory is, one sentence
+    forms: tuple[ClosedForm, ...]  # closed forms of R, each with its regime
+    # R at any point for every setting: exact for the closed forms in their regimes,
+    # otherwise exact where H is diagonal (THEORY §9); used where no grid exists
+    potential: Callable[[Hyper, Tensor, Tensor, Tensor], Tensor]
+    smooth: Callable[[Hyper], bool] = lambda h: True  # THEORY §11, assumption 1
+    not_smooth: str = ""  # why, when it is not
+    family: tuple[str, tuple[float, ...]] | None = None  # a smooth family to show instead
+    crossover: Callable[[Hyper], float | None] = lambda h: None  # |g| where R's sign flips
+    betas: tuple[str, ...] = field(default=())  # the keys that set memory lengths
+
+    @property
+    def defaults(self) -> Hyper:
+        return {p.key: p.default for p in self.hyper}
+
+    def spec(self, key: str) -> Hyperparameter:
+        return next(p for p in self.hyper if p.key == key)
+
+    def optimizer(self, **hyper: float) -> Optimizer:
+        keys = {p.key for p in self.hyper}
+        return self.declare(**{k: v for k, v in hyper.items() if k in keys})
+
+
+# --- pieces of the closed forms -------------------------------------------------------
+
+
+def _c(b: float) -> float:
+    return b / (1 - b)
+
+
+def _l1(g: Tensor) -> Tensor:
+    return g.abs().sum(-1)
+
+
+def _sq(g: Tensor) -> Tensor:
+    return (g * g).sum(-1)
+
+
+def _everywhere(h: Hyper, g: Tensor) -> Tensor:
+    return torch.ones(g.shape[:-1], dtype=torch.bool, device=g.device)
+
+
+def _decay_term(theta: Tensor, L: Tensor, g: Tensor) -> Tensor:
+    """theta.g - L: the potential of H theta (THEORY §5)."""
+    return (theta * g).sum(-1) - L
+
+
+def _psi1(a: Tensor, eps: float) -> Tensor:
+    """int_0^a u/(u+eps) du, with its series where a << eps (no cancellation)."""
+    if eps == 0.0:
+        return a
+    x = a / eps
+    series = x * x / 2 - x**3 / 3 + x**4 / 4
+    return eps * torch.where(x < 1e-2, series, x - torch.log1p(x))
+
+
+def _psi2(a: Tensor, eps: float) -> Tensor:
+    """int_0^a (u/(u+eps))^2 du, with its series where a << eps."""
+    if eps == 0.0:
+        return a
+    x = a / eps
+    series = x**3 / 3 - x**4 / 2 + 3 * x**5 / 5
+    return eps * torch.where(x < 1e-2, series, x - 2 * torch.log1p(x) + x / (1 + x))
+
+
+def _adam_coefficient(h: Hyper, g: Tensor) -> Tensor:
+    """c1 - c2 |g|/(|g| + eps) per coordinate: the factor of H Fbar in M/P (§5)."""
+    a = g.abs()
+    return _c(h.get("b1", 0.0)) - _c(h["b2"]) * a / (a + h["eps"])
+
+
+def _adam_potential(h: Hyper, L: Tensor, g: Tensor, theta: Tensor) -> Tensor:
+    """sum_j Psi(|g_j|) + wd kbar (theta.g - L), THEORY §9 (RMSProp: c1 = 0)."""
+    a = g.abs()
+    c1, c2, eps = _c(h.get("b1", 0.0)), _c(h["b2"]), h["eps"]
+    R = (c1 * _psi1(a, eps) - c2 * _psi2(a, eps)).sum(-1)
+    wd = h.get("wd", 0.0)
+    if wd:
+        R = R + wd * _adam_coefficient(h, g).mean(-1) * _decay_term(theta, L, g)
+    return R
+
+
+def _adam_large(h: Hyper, g: Tensor) -> Tensor:
+    """|g_j| >> eps: g/(|g|+eps) ~ sign(g) and c2 eps/(|g|+eps) small against |c1 - c2|."""
+    a, eps = g.abs(), h["eps"]
+    gap = abs(_c(h.get("b1", 0.0)) - _c(h["b2"]))
+    return (eps <= TOL * (a + eps)) & (_c(h["b2"]) * eps <= TOL * gap * (a + eps))
+
+
+def _adam_small(h: Hyper, g: Tensor) -> Tensor:
+    """|g_j| << eps: g/(|g|+eps) ~ g/eps and c2 |g|/(|g|+eps) small against c1."""
+    a, eps = g.abs(), h["eps"]
+    return (a <= TOL * eps) & (_c(h["b2"]) * a <= TOL * _c(h["b1"]) * (a + eps)) & (eps > 0)
+
+
+def _adam_crossover(h: Hyper) -> float | None:
+    c1, c2 = _c(h.get("b1", 0.0)), _c(h["b2"])
+    return h["eps"] * c1 / (c2 - c1) if c2 > c1 else None
+
+
+def _adam_forms(decay: bool) -> tuple[ClosedForm, ...]:
+    wd_large = r" + \lambda (c_1 - c_2)(\theta\cdot\nabla L - L)" if decay else ""
+    wd_small = r" + \lambda c_1 (\theta\cdot\nabla L - L)" if decay else ""
+
+    def large(h, L, g, t):
+        c = _c(h["b1"]) - _c(h["b2"])
+        return c * (_l1(g) + (h.get("wd", 0.0) * _decay_term(t, L, g) if decay else 0.0))
+
+    def small(h, L, g, t):
+        c1 = _c(h["b1"])
+        extra = h.get("wd", 0.0) * c1 * _decay_term(t, L, g) if decay else 0.0
+        return c1 / (2 * h["eps"]) * _sq(g) + extra if h["eps"] > 0 else torch.zeros_like(L)
+
+    return (
+        ClosedForm(
+            r"R = (c_1 - c_2)\,\|\nabla L\|_1" + wd_large,
+            "|∂L/∂θⱼ| ≫ ε (n → ∞)",
+            large,
+            _adam_large,
+        ),
+        ClosedForm(
+            r"R = \frac{c_1}{2\varepsilon}\,\|\nabla L\|_2^2" + wd_small,
+            "|∂L/∂θⱼ| ≪ ε (n → ∞)",
+            small,
+            _adam_small,
+        ),
+    )
+
+
+def _momentum_form(power: int) -> ClosedForm:
+    top = r"\beta" if power == 1 else r"\beta^2"
+
+    def R(h, L, g, t):
+        return h["b1"] ** power / (2 * (1 - h["b1"]) ** 2) * _sq(g)
+
+    return ClosedForm(
+        rf"R = \frac{{{top}}}{{2(1-\beta)^2}}\,\|\nabla L\|_2^2",
+        "everywhere (n → ∞)",
+        R,
+        _everywhere,
+        exact=True,
+    )
+
+
+def _lion_c(h: Hyper) -> float:
+    return h["b1"] / (1 - h["b2"])
+
+
+def _lion_potential(h: Hyper, L: Tensor, g: Tensor, theta: Tensor) -> Tensor:
+    """c sum_j (sqrt(eps) - eps/sqrt(g_j^2 + eps)) (+ weight decay as for Adam, §9);
+    0 for the exact sign, whose correction is 0 (THEORY §3, §11)."""
+    eps = h["eps"]
+    if eps == 0.0:
+        return torch.zeros_like(L)
+    R = _lion_c(h) * (math.sqrt(eps) - eps / torch.sqrt(g * g + eps)).sum(-1)
+    wd = h.get("wd", 0.0)
+    if wd:
+        kbar = (_lion_c(h) * eps / (g * g + eps)).mean(-1)
+        R = R + wd * kbar * _decay_term(theta, L, g)
+    return R
+
+
+def _zero(h: Hyper, L: Tensor, g: Tensor, theta: Tensor) -> Tensor:
+    return torch.zeros_like(L)
+
+
+_B1 = "β₁ (momentum)"
+_B2 = "β₂ (second moment)"
+_EPS_HELP = "added to √v: the update bends on the scale ε (THEORY §11)"
+
+RECORDS: dict[str, Record] = {
+    r.name: r
+    for r in (
+        Record(
+            name="gd",
+            label="Gradient descent",
+            declare=optimizers.gd,
+            hyper=(),
+            memory="Gradient descent has no memory: each step uses the current gradient only.",
+            forms=(ClosedForm("R = 0", "everywhere: no memory", _zero, _everywhere, True),),
+            potential=_zero,
+        ),
+        Record(
+            name="hb",
+            label="Heavy ball (SGD momentum)",
+            declare=optimizers.heavy_ball,
+            # 0.7, not PyTorch's usual 0.9: with 0.9 the memory spans ~10 steps and, at
+            # the default step size, the corrected run leaves its regime (THEORY §8)
+            hyper=(beta("b1", "β (momentum)", 0.7, "the buffer keeps β of itself per step"),),
+            memory=(
+                "The momentum buffer sums past gradients with weights βᵏ; in the long run "
+                "the step is h·g/(1−β): gradient descent with the effective step h/(1−β)."
+            ),
+            forms=(_momentum_form(1),),
+            potential=lambda h, L, g, t: _momentum_form(1).R(h, L, g, t),
+            betas=("b1",),
+        ),
+        Record(
+            name="nesterov",
+            label="Nesterov",
+            declare=optimizers.nesterov,
+            hyper=(beta("b1", "β (momentum)", 0.9, "the buffer keeps β of itself per step"),),
+            memory=(
+                "Nesterov's look-ahead weighs the current gradient by 1+β and older ones "
+                "by βᵏ⁺¹; the long-run step is h·g/(1−β)."
+            ),
+            forms=(_momentum_form(2),),
+            potential=lambda h, L, g, t: _momentum_form(2).R(h, L, g, t),
+            betas=("b1",),
+        ),
+        Record(
+            name="rmsprop",
+            label="RMSProp",
+            declare=optimizers.rmsprop,
+            hyper=(
+                beta("b2", _B2, 0.99, "the average of g² keeps β₂ of itself per step"),
+                epsilon(1e-8, _EPS_HELP),
+            ),
+            memory="RMSProp divides the gradient by the root of an average of past g².",
+            forms=(
+                ClosedForm(
+                    r"R = -c_2\,\|\nabla L\|_1",
+                    "|∂L/∂θⱼ| ≫ ε (n → ∞)",
+                    lambda h, L, g, t: -_c(h["b2"]) * _l1(g),
+                    lambda h, g: h["eps"] <= TOL * (g.abs() + h["eps"]),
+                ),
+            ),
+            potential=_adam_potential,
+            betas=("b2",),
+        ),
+        Record(
+            name="adam",
+            label="Adam",
+            declare=optimizers.adam,
+            hyper=(
+                beta("b1", _B1, 0.9, "the average of g keeps β₁ of itself per step"),
+                beta("b2", _B2, 0.999, "the average of g² keeps β₂ of itself per step"),
+                epsilon(1e-8, _EPS_HELP),
+            ),
+            memory=(
+                "Adam divides a bias-corrected average of past gradients (β₁) by the root "
+                "of one of past g² (β₂)."
+            ),
+            forms=_adam_forms(decay=False),
+            potential=_adam_potential,
+            crossover=_adam_crossover,
+            betas=("b1", "b2"),
+        ),
+        Record(
+            name="adamw",
+            label="AdamW",
+            declare=optimizers.adamw,
+            hyper=(
+                beta("b1", _B1, 0.9, "the average of g keeps β₁ of itself per step"),
+                beta("b2", _B2, 0.999, "the average of g² keeps β₂ of itself per step"),
+                epsilon(1e-8, _EPS_HELP),
+                decay(0.01),
+            ),
+            memory=(
+                "AdamW is Adam's update plus the decoupled weight decay λθ, which has no "
+                "memory of its own."
+            ),
+            forms=_adam_forms(decay=True),
+            potential=_adam_potential,
+            crossover=_adam_crossover,
+            betas=("b1", "b2"),
+        ),
+        Record(
+            name="lion",
+            label="Lion",
+            declare=optimizers.lion,
+            hyper=(
+                beta("b1", "β₁ (interpolation)", 0.9, "the step's mix of memory and g"),
+                beta("b2", "β₂ (momentum)", 0.99, "the momentum keeps β₂ of itself per step"),
+                epsilon(
+                    0.0,
+                    "smoothed sign c/√(c²+ε); 0 is Lion's exact sign, outside the smooth "
+                    "theorem (THEORY §11)",
+                ),
+                decay(0.0),
+            ),
+            memory=(
+                "Lion steps by the sign of a mix of its momentum (β₁) and the current "
+                "gradient; the momentum averages past gradients (β₂)."
+            ),
+            forms=(
+                ClosedForm(
+                    r"R = \frac{\beta_1}{1-\beta_2}\sum_j\Big(\sqrt{\varepsilon}"
+                    r" - \frac{\varepsilon}{\sqrt{(\partial_j L)^2+\varepsilon}}\Big)",
+                    "ε > 0, n → ∞; exact where the Hessian is diagonal",
+                    lambda h, L, g, t: _lion_potential(h | {"wd": 0.0}, L, g, t),
+                    lambda h, g: _everywhere(h, g) & (h["eps"] > 0),
+                ),
+            ),
+            potential=_lion_potential,
+            smooth=lambda h: h["eps"] > 0,
+            not_smooth=(
+                "The exact sign (ε = 0) is not differentiable where the averaged gradient "
+                "changes sign and has derivative 0 elsewhere: the theorem's smoothness "
+                "assumption fails, the formula gives no correction, and memory still moves "
+                "the run by O(1) at sign changes (THEORY §11)."
+            ),
+            family=("eps", (1.0, 0.1, 0.01, 0.001)),
+            betas=("b1", "b2"),
+        ),
+    )
+}
+
+
+def record(name: str) -> Record:
+    try:
+        return RECORDS[name]
+    except KeyError:
+        raise ValueError(f"unknown optimizer {name!r}") from None
+
+
+def memory_lengths(name: str, hyper: Hyper, n: int | None) -> list[tuple[str, float, float]]:
+    """Per beta of the record: (key, 1/(1-beta) steps, 1 - beta^n: the share of its
+    weights' limit mass a plain average of n + 1 steps has)."""
+    out = []
+    for key in record(name).betas:
+        b = hyper[key]
+        reached = 1.0 if n is None else 1.0 - b ** (n + 1)
+        out.append((key, 1.0 / (1.0 - b), reached))
+    return out
