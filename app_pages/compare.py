@@ -35,7 +35,7 @@ with st.spinner(f"Running {len(runs)} optimizers…"):
     results = [(r, cache.summary(r), cache.surfaces(r), cache.regularizer(r)) for r in runs]
 
 # one colour scale for every map side by side (L and each optimizer's L + hR)
-scale = plots.MapScale.of(*(z for _, _, surf in results for z in (surf.loss, surf.perturbed)))
+scale = plots.MapScale.of(*(z for _, _, surf, _ in results for z in (surf.loss, surf.perturbed)))
 columns = st.columns(len(runs))
 for col, (r, summary, surf, report) in zip(columns, results, strict=True):
     with col:
