@@ -500,7 +500,7 @@ def network_warnings(r: NetworkResult) -> list[str]:
     for key, steps, reached in memory_lengths(s.opt, s.hyper, s.steps - 1):
         if reached < 0.9:
             out.append(
-                f"finite n: {key}'s memory spans {steps:.3g} steps and the run has "
+                f"finite n: {key}'s memory spans {steps:.4g} steps and the run has "
                 f"{s.steps}; h·R uses the n → ∞ correction, which overstates it (THEORY §1)"
             )
     return out

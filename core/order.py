@@ -184,6 +184,6 @@ def farther_reason(rec, hyper: dict) -> str:
     memory = max((1 / (1 - hyper[k]) for k in rec.betas), default=1.0)
     return (
         f"the expansion behind the correction needs h small against the memory length "
-        f"1/(1−β) ≈ {memory:.3g} steps{bends}; here the neglected O(h²) terms dominate "
+        f"1/(1−β) ≈ {memory:.4g} steps{bends}; here the neglected O(h²) terms dominate "
         "(THEORY §11-§12)"
     )

@@ -180,7 +180,7 @@ def regularizer_card(s, report: Report, where: str = "the window") -> None:
             "regularizes, above it anti-regularizes."
         )
     lengths = [
-        f"{key}: memory 1/(1−β) ≈ {steps:.3g} steps; after the run's {s.steps} steps "
+        f"{key}: memory 1/(1−β) ≈ {steps:.4g} steps; after the run's {s.steps} steps "
         f"1 − βⁿ⁺¹ = {reached:.2f}"
         for key, steps, reached in memory_lengths(s.opt, s.hyper, s.steps - 1)
     ]
