@@ -25,7 +25,7 @@ from playwright.async_api import async_playwright  # noqa: E402
 
 from tests.browser import ARGS, CHROMIUM, serve  # noqa: E402
 
-TIMEOUT_S = 180
+TIMEOUT_S = 420  # per tab: 20 tabs share two CPU cores with the server
 
 # (path, figures drawn when done); {i} makes each session's scenario distinct
 SCENARIOS = [
