@@ -171,6 +171,10 @@ def projector(fig: go.Figure) -> go.Figure:
     fig.update_xaxes(tickfont={"size": 17}, title_font={"size": 19})
     fig.update_yaxes(tickfont={"size": 17}, title_font={"size": 19})
     fig.update_annotations(font_size=17)
+    if isinstance(fig, AnimatedFigure) and fig._animation:  # the step slider's type too
+        for slider in fig._animation["layout"]["sliders"]:
+            slider["currentvalue"]["font"]["size"] = 17
+            slider["font"] = {"size": 15}
     if fig.layout.margin.b:  # the legend and slider bands grow with the type
         fig.update_layout(margin={"b": int(1.35 * fig.layout.margin.b)})
     for trace in fig.data:
