@@ -23,6 +23,7 @@ import plotly.graph_objects as go
 from core.compute import PathSummary
 from core.dynamics import DYNAMICS
 from core.order import OrderStudy
+from core.regularizer import SIGNED, verdict
 from core.surfaces import Surfaces
 from ui import raster
 
@@ -609,31 +610,58 @@ def perturbation(surf: Surfaces) -> np.ndarray:
     return surf.perturbed - surf.loss
 
 
+def _signed(hR: np.ndarray) -> np.ndarray:
+    """hR where its sign is resolved, 0 elsewhere: the verdict's threshold (THEORY §9),
+    |hR| below SIGNED x its largest value being at the level of the grid's error."""
+    finite = np.abs(hR[np.isfinite(hR)])
+    tiny = SIGNED * finite.max() if finite.size else 0.0
+    return np.where(np.abs(hR) > tiny, hR, 0.0)
+
+
+def _share(fraction: float) -> str:
+    """A share of the window in whole percent, never rounded to 0% or 100%."""
+    if 0 < fraction < 0.005:
+        return "under 1%"
+    if 0.995 <= fraction < 1:
+        return "over 99%"
+    return f"{fraction:.0%}"
+
+
 def sign_caption(surf: Surfaces) -> str:
-    """What the sign panel shows, read from hR's values on the grid."""
+    """What the sign panel shows, read from hR's values on the grid with the verdict's
+    thresholds (the regularizer card's words come from the same numbers)."""
     hR = perturbation(surf)
     finite = hR[np.isfinite(hR)]
-    scale = np.abs(finite).max() if finite.size else 0.0
-    tiny = 1e-12 * max(scale, float(np.abs(surf.loss[np.isfinite(surf.loss)]).max(initial=1.0)))
-    if finite.size == 0 or scale <= tiny:
+    if finite.size == 0 or not (finite != 0).any():
         return "hR = 0 on the whole window: this memory does not perturb the loss."
-    raises, lowers = (finite > tiny).mean(), (finite < -tiny).mean()
-    size = f"|hR| from {np.abs(finite).min():.3g} to {scale:.3g}"
-    if lowers == 0:
-        return f"hR ≥ 0 on the whole window (uniform sign: raises the loss); shading: {size}."
-    if raises == 0:
-        return f"hR ≤ 0 on the whole window (uniform sign: lowers the loss); shading: {size}."
-    return (
-        f"hR raises the loss on {raises:.0%} of the window and lowers it on {lowers:.0%}; "
-        f"shading: {size}."
+    v = verdict(finite)
+    raises, lowers = v.positive_fraction, v.negative_fraction
+    size = f"|hR| up to {np.abs(finite).max():.3g}"
+    unsigned = 1.0 - raises - lowers
+    rest = (
+        f" On {_share(unsigned)} of it |hR| is below {SIGNED:g} of its largest value: "
+        "no resolved sign (white)."
+        if unsigned >= 0.005
+        else ""
     )
+    if lowers == 0:
+        head = "hR ≥ 0 wherever its sign is resolved (uniform sign: raises the loss)"
+    elif raises == 0:
+        head = "hR ≤ 0 wherever its sign is resolved (uniform sign: lowers the loss)"
+    else:
+        head = (
+            f"hR raises the loss on {_share(raises)} of the window "
+            f"and lowers it on {_share(lowers)}"
+        )
+    return f"{head}; shading: {size}.{rest}"
 
 
 def sign_figure(surf: Surfaces, height: int = 420) -> go.Figure:
     """hR with its sign and its magnitude: orange where it raises the loss, teal where it
     lowers it, deeper where it is larger (a log-compressed size, so one hue still shows
     structure when the sign is uniform)."""
-    hR = perturbation(surf)
+    raw = perturbation(surf)
+    hR = _signed(raw)  # unresolved signs drawn white
     size = np.abs(hR)
     positive = size[np.isfinite(size) & (size > 0)]
     unit = float(np.median(positive)) if positive.size else 1.0
@@ -652,7 +680,7 @@ def sign_figure(surf: Surfaces, height: int = 420) -> go.Figure:
                 zmax=1,
                 zsmooth="best",
                 colorscale=scale,
-                customdata=hR,
+                customdata=raw,
                 hovertemplate="(%{x:.2f}, %{y:.2f})<br>hR = %{customdata:.4g}<extra></extra>",
                 colorbar={
                     "title": {"text": "hR", "side": "right"},
