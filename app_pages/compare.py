@@ -22,7 +22,6 @@ st.caption(
     "Each optimizer runs with its usual hyperparameters (PyTorch's; Lion's paper) and the "
     f"same learning rate h = {s.lr:g}, from the same start."
 )
-runs = [s.with_optimizer(name) for name in s.cmp]
 refusal = limits.over_budget(
     compute.compare_seconds(s),
     f"{len(s.cmp)} optimizers x {s.steps} steps",
@@ -31,6 +30,7 @@ refusal = limits.over_budget(
 if refusal:
     st.error(f"This comparison is refused: {refusal}.", icon=":material/block:")
     st.stop()
+runs = [s.with_optimizer(name) for name in s.cmp]
 with st.spinner(f"Running {len(runs)} optimizers…"):
     results = [(r, cache.summary(r), cache.surfaces(r), cache.regularizer(r)) for r in runs]
 

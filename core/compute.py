@@ -42,8 +42,9 @@ def start(s: Scenario) -> torch.Tensor:
 
 def compare_seconds(s: Scenario) -> float:
     """The predicted time of /compare: each optimizer of s.cmp with its usual defaults."""
-    runs = [s.with_optimizer(name) for name in s.cmp]
-    return sum(limits.plane_seconds(r.steps, r.grid, sums_history(optimizer(r))) for r in runs)
+    # from the records, not from scenarios: one of these may itself be over the budget
+    history = [sums_history(record(name).optimizer(**record(name).defaults)) for name in s.cmp]
+    return sum(limits.plane_seconds(s.steps, s.grid, h) for h in history)
 
 
 def trajectories(s: Scenario) -> Run:

@@ -48,24 +48,31 @@ MAX_STUDY_WORK = 2_000_000_000  # runs x parameters x points x steps: ~30 s in p
 MAX_STUDY_STORED = 16_000_000  # d x (steps + 1) x runs of one chunk: its paths, 128 MB
 MAX_STUDY_CURVES = 1_000_000  # runs x (steps + 1): the curves kept, 16 MB
 
-# --- the cost model (seconds on the reference machine, measured while it was shared) ---
+# --- the cost model (seconds on the reference machine) ---
+# The constants were first measured while five processes shared the machine's two cores;
+# bench_caps.py on the machine alone then measured the network corners at 0.2-0.5x and
+# the order study's at 0.1-0.6x of these predictions, so the network terms are scaled by 0.7
+# and the 2D step by 1/3; the grid's history term was added (see bench_caps.py's output).
 # 2D (core.fast2d): a float loop per trajectory row, so a step costs ~ the number of rows.
 # Networks (core.dynamics, history-free): per step a fixed overhead (autograd calls,
 # small tensor ops) plus, per training point, the hidden activations (width x depth,
 # elementwise work dominates small networks) and the parameters (matrix products).
-STEP_2D_S = 1.5e-4  # one step of the three 2D dynamics, per trajectory row
-HISTORY_2D_S = 6e-8  # per past step of a step, per row, when the optimizer sums its past
+STEP_2D_S = 5e-05  # one step of the three 2D dynamics, per trajectory row
+HISTORY_2D_S = 1.2e-7  # per past step of a step, per row, when the optimizer sums its past
 GRID_2D_S = 2e-6  # one grid point of the 2D surfaces
-STEP_NET_S = 6e-3  # fixed overhead of one network step
-STEP_PARAM_S = 6e-7  # per parameter of one step (the optimizer's vector operations)
-ACT_TRAIN_S = 3.5e-7  # per hidden activation x training point of one step
-PARAM_TRAIN_S = 2e-9  # per parameter x training point of one step
-EVAL_NET_S = 1.6e-7  # per hidden activation x data point, evaluating one step of a run
-SLICE_NET_S = 8e-8  # per hidden activation x training point x landscape grid point
+# M^(n) on the grid when the optimizer sums its past: every past step at every point
+# (RMSprop, Lion eps > 0 at steps=5000, grid=200: 7.5 s measured)
+GRID_HISTORY_S = 4e-8
+STEP_NET_S = 0.0042  # fixed overhead of one network step
+STEP_PARAM_S = 4.2e-07  # per parameter of one step (the optimizer's vector operations)
+ACT_TRAIN_S = 2.45e-07  # per hidden activation x training point of one step
+PARAM_TRAIN_S = 1.4e-09  # per parameter x training point of one step
+EVAL_NET_S = 1.12e-07  # per hidden activation x data point, evaluating one step of a run
+SLICE_NET_S = 5.6e-08  # per hidden activation x training point x landscape grid point
 # an optimizer without an exact recursion (core.dynamics.sums_history) sums over every
 # past step at every step: per past step, a fixed part and a part per parameter
-HISTORY_STEP_S = 9e-5
-HISTORY_PARAM_S = 5e-8
+HISTORY_STEP_S = 6.3e-05
+HISTORY_PARAM_S = 3.5e-08
 
 
 def plane_run_seconds(steps: int, rows: int = 1, history: bool = False) -> float:
@@ -79,7 +86,8 @@ def plane_run_seconds(steps: int, rows: int = 1, history: bool = False) -> float
 
 def plane_seconds(steps: int, grid: int, history: bool = False) -> float:
     """/playground, or one optimizer of /compare: trajectories and surfaces."""
-    return plane_run_seconds(steps, 1, history) + GRID_2D_S * grid * grid
+    surfaces = (GRID_2D_S + (GRID_HISTORY_S * steps if history else 0.0)) * grid * grid
+    return plane_run_seconds(steps, 1, history) + surfaces
 
 
 def order_seconds(T: float, hs: tuple[float, ...], history: bool = False) -> float:
