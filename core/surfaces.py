@@ -129,8 +129,10 @@ def compute_surfaces(
     grid: int,
     device="cpu",
     n: int | None = None,
+    closed_form: bool = True,
 ) -> Surfaces:
-    """The surfaces with R from M^(n) (n None: the limit n -> infinity)."""
+    """The surfaces with R from M^(n) (n None: the limit n -> infinity); closed_form=False
+    integrates R even where a closed form exists (to check the one against the other)."""
     xmin, xmax, ymin, ymax = window
     x = torch.linspace(xmin, xmax, grid, dtype=torch.float64, device=device)
     y = torch.linspace(ymin, ymax, grid, dtype=torch.float64, device=device)
@@ -154,7 +156,7 @@ def compute_surfaces(
     coarse_anchor = np.unravel_index(np.argmin(gnorm[::2, ::2]), gnorm[::2, ::2].shape)
     field = field.reshape(grid, grid, 2)
     dx, dy = (xmax - xmin) / (grid - 1), (ymax - ymin) / (grid - 1)
-    closed = _closed_form_R(opt.name, hyper, values, g, pts) if n is None else None
+    closed = _closed_form_R(opt.name, hyper, values, g, pts) if n is None and closed_form else None
     if closed is not None:
         R = closed[0].reshape(grid, grid).cpu().numpy()
         source, residual, residual_coarse, agreement = closed[1], 0.0, 0.0, 1.0

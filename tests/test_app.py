@@ -31,7 +31,7 @@ def warnings(at: AppTest) -> list[str]:
 def test_page_renders_with_defaults(page):
     at = open_page(page)
     assert not at.exception, at.exception
-    assert not warnings(at) or page in ("theory",)  # theory may warn about divergence
+    assert not warnings(at), warnings(at)
 
 
 def test_url_sets_the_widgets():

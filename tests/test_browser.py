@@ -57,7 +57,8 @@ def _check(page, name: str, charts: int) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
     errors = page.locator('[data-testid="stException"]')
     assert errors.count() == 0, errors.first.inner_text()[:500]
-    assert page.locator('[data-testid="stPlotlyChart"]').count() >= charts
+    if charts:
+        assert page.locator('[data-testid="stPlotlyChart"]').count() >= charts
 
 
 def test_shared_playground_link(server, page):
@@ -88,6 +89,10 @@ def test_pages_render(server, page, path, charts):
         page.goto(f"{server}/{path}")
         page.wait_for_selector('[data-testid="stMarkdown"]', timeout=60_000)
         page.wait_for_timeout(1500)
+        # a page without charts: its title and typeset formulas, and no chart
+        assert page.get_by_role("heading", name="About & formulas").count() == 1
+        assert page.locator(".katex").count() > 0
+        assert page.locator('[data-testid="stPlotlyChart"]').count() == 0
     _check(page, path.split("?")[0] or "home", charts=charts)
 
 

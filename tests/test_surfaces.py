@@ -13,10 +13,10 @@ REF = ZOO["reference"]
 LOSS = batched(REF.expression)
 
 
-def integrated(name, hyper, monkeypatch, grid=80, window=REF.window):
+def integrated(name, hyper, grid=80, window=REF.window):
     """Force the numerical route even where a closed form exists."""
-    monkeypatch.setattr(surfaces, "_closed_form_R", lambda *a: None)
-    return surfaces.compute_surfaces(LOSS, make_optimizer(name, **hyper), hyper, 0.01, window, grid)
+    opt = make_optimizer(name, **hyper)
+    return surfaces.compute_surfaces(LOSS, opt, hyper, 0.01, window, grid, closed_form=False)
 
 
 def same_up_to_constant(a, b):
@@ -31,8 +31,8 @@ def grid_gradient(s):
     return g.numpy().reshape(len(s.y), len(s.x), 2)
 
 
-def test_integrated_R_recovers_heavy_balls_closed_form(monkeypatch):
-    s = integrated("hb", {"b1": 0.7}, monkeypatch)
+def test_integrated_R_recovers_heavy_balls_closed_form():
+    s = integrated("hb", {"b1": 0.7})
     g = grid_gradient(s)
     closed = 0.7 / (2 * 0.3**2) * (g**2).sum(-1)  # THEORY §5
     assert same_up_to_constant(s.R, closed) < 5e-3
@@ -40,17 +40,17 @@ def test_integrated_R_recovers_heavy_balls_closed_form(monkeypatch):
     assert s.source.startswith("integrated")
 
 
-def test_integrated_R_matches_adams_l1_form_when_gradients_dwarf_eps(monkeypatch):
+def test_integrated_R_matches_adams_l1_form_when_gradients_dwarf_eps():
     b1, b2 = 0.8, 0.9
-    s = integrated("adam", {"b1": b1, "b2": b2, "eps": 1e-8}, monkeypatch, grid=120)
+    s = integrated("adam", {"b1": b1, "b2": b2, "eps": 1e-8}, grid=120)
     closed = (b1 / (1 - b1) - b2 / (1 - b2)) * np.abs(grid_gradient(s)).sum(-1)
     assert same_up_to_constant(s.R, closed) < 0.05
     assert (s.R.max() - s.R.min()) > 1.0  # -5 ||g||_1: strongly anti-regularizing
 
 
-def test_lion_field_is_not_a_gradient_and_the_residual_says_so(monkeypatch):
-    hb = integrated("hb", {"b1": 0.7}, monkeypatch)
-    lion = integrated("lion", {"b1": 0.9, "b2": 0.99, "eps": 0.1, "wd": 0.0}, monkeypatch)
+def test_lion_field_is_not_a_gradient_and_the_residual_says_so():
+    hb = integrated("hb", {"b1": 0.7})
+    lion = integrated("lion", {"b1": 0.9, "b2": 0.99, "eps": 0.1, "wd": 0.0})
     assert lion.residual > 20 * hb.residual
 
 

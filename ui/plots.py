@@ -239,7 +239,7 @@ def _point_grid(
     gx, gy = np.meshgrid(
         np.linspace(surf.x[0], surf.x[-1], n), np.linspace(surf.y[0], surf.y[-1], n)
     )
-    values = _on_grid(surf.x, surf.y, z, np.stack([gx.ravel(), gy.ravel()], axis=-1))
+    values = on_grid(surf.x, surf.y, z, np.stack([gx.ravel(), gy.ravel()], axis=-1))
     action = "click: start here " if clickable else ""
     return go.Scatter(
         x=gx.ravel(),
@@ -465,7 +465,7 @@ def trajectory_figure(
     return _base(fig, height + extra, title, bottom=LEGEND_BAND + extra)
 
 
-def _on_grid(x: np.ndarray, y: np.ndarray, z: np.ndarray, points: np.ndarray) -> np.ndarray:
+def on_grid(x: np.ndarray, y: np.ndarray, z: np.ndarray, points: np.ndarray) -> np.ndarray:
     """z (indexed [iy, ix]) at the points (n, 2) by bilinear interpolation; nan outside."""
     px, py = points[:, 0], points[:, 1]
     ix = np.clip(np.searchsorted(x, px) - 1, 0, len(x) - 2)
@@ -496,7 +496,7 @@ def surface3d_figure(surf: Surfaces, summary: PathSummary, height: int = 480) ->
     """L + hR as a 3D surface clipped to a robust range (clip_range), with the runs drawn
     on it (interpolated from the grid, lifted a little so the surface does not hide
     them), the start and the nested end markers."""
-    raw = {k: _on_grid(surf.x, surf.y, surf.perturbed, summary.paths[k]) for k in DYNAMICS}
+    raw = {k: on_grid(surf.x, surf.y, surf.perturbed, summary.paths[k]) for k in DYNAMICS}
     lo, hi = clip_range(surf.perturbed, np.concatenate(list(raw.values())))
     z = np.clip(surf.perturbed, lo, hi)
     lift = 0.01 * (hi - lo)
