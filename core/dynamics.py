@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from core.autodiff import grad_and_hvp, jvp
-from core.optimizers import Geometric, Optimizer
+from core.optimizers import Geometric, Optimizer, as_column
 
 Tensor = torch.Tensor
 DYNAMICS = ("memory", "memoryless", "corrected")
@@ -106,7 +106,7 @@ class _Schedule:
         self.B = B
 
     def scales(self, n: int, like: Tensor) -> list:
-        return [_column(self.W[n, i], like) for i in range(self.p)]
+        return [as_column(self.W[n, i], like) for i in range(self.p)]
 
     def memory_averages(self, n: int, g: Tensor) -> list[Tensor]:
         out = []
@@ -254,7 +254,7 @@ _ELEMENTS = 1 << 22  # b-chunk size of the stacked readouts, in elements
 def _row(table: np.ndarray, n: int, like: Tensor) -> Tensor | float:
     """Row n of a (.., P) table: a float (P = 1) or a column tiled over the rows of like."""
     row = table[n]
-    return float(row[0]) if row.shape[0] == 1 else _column(row, like)
+    return float(row[0]) if row.shape[0] == 1 else as_column(row, like)
 
 
 def _per_block(a: np.ndarray, B: int, like: Tensor) -> Tensor:
@@ -268,16 +268,6 @@ def _plan(opt: Optimizer, steps: int):
         isinstance(av.weights, Geometric) and av.weights.recursive for av in opt.averages
     )
     return _Recursive(opt, steps) if geometric else _Schedule(opt, steps)
-
-
-def _column(a, like: Tensor) -> Tensor | float:
-    """Per-trajectory scalars (B,) as a column tiled over the rows of `like`, which
-    stacks blocks of B rows (one per dynamics); a scalar stays a float."""
-    a = np.asarray(a, dtype=np.float64)
-    if a.ndim == 0:
-        return float(a)
-    column = torch.tensor(a, dtype=like.dtype, device=like.device)[:, None]
-    return column.repeat(like.shape[0] // len(a), 1)
 
 
 def _per_row(a: np.ndarray, B: int, like: Tensor) -> Tensor:
@@ -300,7 +290,7 @@ def simulate(loss, opt: Optimizer, theta0: Tensor, lr, steps: int, dynamics=DYNA
     B, d = theta0.shape
     K = len(dynamics)
     rows = {k: slice(j * B, (j + 1) * B) for j, k in enumerate(dynamics)}
-    h = _column(lr, theta0.repeat(K, 1))
+    h = as_column(lr, theta0.repeat(K, 1))
     plan = _plan(opt, steps)
     plan.start(B, d, theta0, steps)
     paths = theta0.new_empty((steps + 1, K * B, d))
@@ -391,12 +381,12 @@ def asymptotic_fields(loss, opt: Optimizer, theta: Tensor) -> tuple[Tensor, Tens
     generically): W_i -> W_i(inf), S_k -> k Fbar, so D_i = (sum_k k w_i(inf, k)) Fbar."""
     moments = [limit_moments(av.weights) for av in opt.averages]
     g, hvp = grad_and_hvp(loss, theta, hessian=bool(moments) and not opt.flat)
-    scales = [_column(total, theta) for total, _ in moments]
+    scales = [as_column(total, theta) for total, _ in moments]
     fbar = readout_at(opt, g, scales) + opt.decay_term(theta)
     if hvp is None:
         return g, fbar, torch.zeros_like(fbar)
     hf = hvp(fbar)  # every D_i is a multiple of Fbar: one Hessian-vector product
-    hvps = [_column(first, theta) * hf for _, first in moments]
+    hvps = [as_column(first, theta) * hf for _, first in moments]
     _, correction = memoryless_and_correction(opt, g, scales, hvps)
     return g, fbar, correction
 

@@ -32,11 +32,10 @@ def _weights_param(v: Hyper) -> float | np.ndarray:
     return float(a) if a.ndim == 0 else a
 
 
-def _readout_param(v: Hyper, like: Tensor) -> float | Tensor:
-    """A readout parameter as a float or a column matching the rows of `like`.
-
-    Per-trajectory values (B,) are tiled over the rows, which the engine stacks in
-    blocks of B (one block per dynamics, or per copy of the corrected rows)."""
+def as_column(v: Hyper, like: Tensor) -> float | Tensor:
+    """A scalar as a float; per-trajectory values (B,) as a column tiled over the rows of
+    `like` (R, d), which the engine stacks in blocks of B (one block per dynamics, or per
+    copy of the corrected rows)."""
     a = np.asarray(v, dtype=np.float64)
     if a.ndim == 0:
         return float(a)
@@ -223,7 +222,7 @@ class Optimizer:
     elementwise: Elementwise | None = None
 
     def decay_term(self, theta: Tensor) -> Tensor | float:
-        d = _readout_param(self.decay, theta)
+        d = as_column(self.decay, theta)
         return d * theta if (not isinstance(d, float) or d != 0.0) else 0.0
 
 
@@ -307,7 +306,7 @@ def rmsprop(b2: Hyper = 0.99, eps: Hyper = 1e-8) -> Optimizer:
     """torch RMSprop(alpha=b2): g_n / (sqrt(v_n) + eps), no bias correction."""
 
     def readout(g: Tensor, v: Tensor) -> Tensor:
-        return g / (safe_sqrt(v) + _readout_param(eps, g))
+        return g / (safe_sqrt(v) + as_column(eps, g))
 
     return Optimizer(
         "rmsprop",
@@ -332,7 +331,7 @@ def _rmsprop_elementwise(eps: float) -> Elementwise:
 
 def _adam_like(name: str, b1: Hyper, b2: Hyper, eps: Hyper, wd: Hyper) -> Optimizer:
     def readout(g: Tensor, m: Tensor, v: Tensor) -> Tensor:
-        return m / (safe_sqrt(v) + _readout_param(eps, g))
+        return m / (safe_sqrt(v) + as_column(eps, g))
 
     moments = (
         Average(gradient, ema(b1, True), gradient_slope),
@@ -375,7 +374,7 @@ def lion(b1: Hyper = 0.9, b2: Hyper = 0.99, eps: Hyper = 0.0, wd: Hyper = 0.0) -
     interpolation = Geometric(head=1 - beta1, tail=beta1 * (1 - beta2), ratio=beta2)
 
     def readout(g: Tensor, c: Tensor) -> Tensor:
-        return sign_eps(c, _readout_param(eps, g))
+        return sign_eps(c, as_column(eps, g))
 
     scalar_eps = _scalars(eps)
     return Optimizer(
