@@ -4,7 +4,7 @@ import streamlit as st
 
 from core import compute, limits
 from core.dynamics import DYNAMICS
-from ui import cache, controls, layout, plots, state
+from ui import cache, controls, layout, plots, state, style
 
 st.title("Compare optimizers")
 s = state.PLANE.scenario()
@@ -35,7 +35,7 @@ with st.spinner(f"Running {len(runs)} optimizers…"):
     results = [(r, cache.summary(r), cache.surfaces(r), cache.regularizer(r)) for r in runs]
 
 # one colour scale for every map side by side (L and each optimizer's L + hR)
-scale = plots.MapScale.of(*(z for _, _, surf, _ in results for z in (surf.loss, surf.perturbed)))
+scale = style.MapScale.of(*(z for _, _, surf, _ in results for z in (surf.loss, surf.perturbed)))
 columns = st.columns(len(runs))
 for col, (r, summary, surf, report) in zip(columns, results, strict=True):
     with col:

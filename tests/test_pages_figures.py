@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import compute
 from core.scenario import Scenario
-from ui import plots
+from ui import plots, style
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 SMALL = {"v": "1", "steps": "20", "grid": "16"}
@@ -46,7 +46,7 @@ def test_the_paired_maps_share_one_colour_scale_and_keep_legends_under_the_plot(
     for f in maps:
         legend = f["layout"]["legend"]
         assert (legend["yref"], legend["y"], legend["yanchor"]) == ("container", 0, "bottom")
-        assert f["layout"]["margin"]["b"] >= plots.LEGEND_BAND  # the legend has its band
+        assert f["layout"]["margin"]["b"] >= style.LEGEND_BAND  # the legend has its band
         ends = [t["marker"].get("symbol") for t in f["data"] if t.get("mode") == "markers"][-3:]
         assert len(set(ends)) == 3  # three nested shapes: coinciding ends stay visible
 
@@ -54,7 +54,7 @@ def test_the_paired_maps_share_one_colour_scale_and_keep_legends_under_the_plot(
 def test_map_scale_levels_are_quantiles_shared_by_both_maps():
     rng = np.random.default_rng(0)
     loss, perturbed = rng.exponential(size=(20, 20)), -50 * rng.random((20, 20))
-    scale = plots.MapScale.of(loss, perturbed)
+    scale = style.MapScale.of(loss, perturbed)
     both = np.concatenate([loss.ravel(), perturbed.ravel()])
     levels = scale.levels(both)
     # a level is the share of all values below: the empirical CDF (to the knots' spacing)

@@ -17,7 +17,7 @@ from core.registry import memory_lengths, record
 from core.regularizer import Report, residual_text
 from core.scenario import Scenario
 from ui import cache, export, plots, state
-from ui.plots import STYLE
+from ui.style import STYLE
 
 EFFECT_BADGE = {
     "regularizes": ":green-badge[regularizes]",

@@ -15,42 +15,13 @@ from core.datasets import Dataset
 from core.dynamics import DYNAMICS
 from core.landscape import Slice
 from core.network import Fit, NetworkResult
-from ui.plots import (
-    LEGEND_BAND,
-    NEUTRAL,
-    STYLE,
-    MapScale,
-    contour_map,
-    end_marker,
-    loss_lines,
-    run_style,
-)
+from ui.plots import contour_map, loss_lines
+from ui.style import NEUTRAL, STYLE, MapScale, end_marker, frame, run_style
 
 # the two optimizers of compare mode: apart from the dynamics' red, blue and orange
 OPT_COLORS = {"adamw": "#7b3fa0", "lion": "#1b9e77"}
 CLASS_COLORS = ("#2b59c3", "#d62728")  # label 0, label 1 (the P(label 1) map's ends)
 PROBABILITY_SCALE = [[0.0, "#c9d6f2"], [0.5, "#f7f7f7"], [1.0, "#f4c7c3"]]
-
-
-def _layout(fig: go.Figure, height: int, titled: bool = False) -> go.Figure:
-    """Transparent, the legend under the plot area as on every page (ui.plots);
-    `titled`: room above for subplot titles."""
-    fig.update_layout(
-        height=height,
-        margin={"l": 10, "r": 10, "t": 30 if titled else 10, "b": 45 + LEGEND_BAND},
-        paper_bgcolor="rgba(0,0,0,0)",
-        plot_bgcolor="rgba(0,0,0,0)",
-        legend={
-            "orientation": "h",
-            "yref": "container",
-            "y": 0.0,
-            "yanchor": "bottom",
-            "x": 0.0,
-            "xanchor": "left",
-        },
-        hovermode="x unified",
-    )
-    return fig
 
 
 def _finite(a: np.ndarray, positive: bool = False) -> np.ndarray:
@@ -97,7 +68,7 @@ def loss_figure(r: NetworkResult, height: int = 360) -> go.Figure:
     fig.update_yaxes(type="log", exponentformat="power")
     fig.update_yaxes(title="loss", row=1, col=1)
     fig.update_xaxes(title="step n")
-    return _layout(fig, height, titled=True)
+    return frame(fig, height, top=30, hovermode="x unified")
 
 
 def distance_figure(r: NetworkResult, height: int = 360) -> go.Figure:
@@ -110,7 +81,7 @@ def distance_figure(r: NetworkResult, height: int = 360) -> go.Figure:
     )
     fig.update_yaxes(type="log", title="distance to the memory run", exponentformat="power")
     fig.update_xaxes(title="step n")
-    return _layout(fig, height)
+    return frame(fig, height, hovermode="x unified")
 
 
 def regularizer_figure(r: NetworkResult, height: int = 420) -> go.Figure:
@@ -140,7 +111,7 @@ def regularizer_figure(r: NetworkResult, height: int = 420) -> go.Figure:
     fig.add_hline(y=0, line={"color": NEUTRAL, "width": 1, "dash": "dot"}, row=3, col=1)
     fig.update_xaxes(title="step n", row=3, col=1)
     fig.update_annotations(font={"size": 13})
-    return _layout(fig, height)
+    return frame(fig, height, hovermode="x unified")
 
 
 # --- what the networks learned ------------------------------------------------------
@@ -205,7 +176,7 @@ def fit_figure(fit: Fit, data: Dataset, height: int = 380) -> go.Figure:
         )
         fig.update_xaxes(title="x")
         fig.update_yaxes(title="y")
-        return _layout(fig, height).update_layout(hovermode="closest")
+        return frame(fig, height)
 
     fig = make_subplots(
         rows=1,
@@ -255,7 +226,7 @@ def fit_figure(fit: Fit, data: Dataset, height: int = 380) -> go.Figure:
     fig.update_xaxes(range=[fit.x[0], fit.x[-1]], showgrid=False, zeroline=False)
     fig.update_yaxes(range=[fit.y[0], fit.y[-1]], showgrid=False, zeroline=False)
     fig.update_annotations(font={"size": 13})
-    return _layout(fig, height, titled=True).update_layout(hovermode="closest")
+    return frame(fig, height, top=30)
 
 
 def _fit_line(fit: Fit, k: str) -> go.Scatter:
@@ -345,7 +316,7 @@ def landscape_figure(sl: Slice, perturbed: bool = False, height: int = 440) -> g
     xt, yt = _axis_titles(sl)
     fig.update_xaxes(title=xt, range=[sl.a[0], sl.a[-1]], showgrid=False, zeroline=False)
     fig.update_yaxes(title=yt, range=[sl.b[0], sl.b[-1]], showgrid=False, zeroline=False)
-    return _layout(fig, height).update_layout(hovermode="closest")
+    return frame(fig, height)
 
 
 # --- AdamW against Lion -------------------------------------------------------------
@@ -383,7 +354,7 @@ def compare_figure(
         fig.add_hline(y=0, line={"color": NEUTRAL, "width": 1, "dash": "dot"}, row=1, col=col)
     fig.update_xaxes(title="step n")
     fig.update_annotations(font={"size": 13})
-    return _layout(fig, height, titled=True)
+    return frame(fig, height, top=30, hovermode="x unified")
 
 
 def thumbnail_figure(r: NetworkResult, height: int = 210) -> go.Figure:

@@ -1,21 +1,7 @@
-"""Every plotly figure of the app, and the one place that fixes how each dynamics looks.
-
-One visual language on every page (STYLE): the memory run is a wide translucent red band
-drawn first, the memoryless run a blue dashed line and the corrected run an orange
-dotted line on top of it, so all three stay visible where they coincide; their end
-markers are nested (a large red ring, a medium blue square, a small orange diamond), so
-overlapping ends stay visible too.  Legends sit under the plot area, out of the data
-and away from the modebar.  Maps shown side by side share one colour scale (MapScale).
-
-Figures keep transparent backgrounds and leave fonts and axes to Streamlit's theme
-(st.plotly_chart's default theme="streamlit"), so they read on light and dark themes;
-the map colours are explicit and light, so the trajectory colours contrast with them on
-either theme.
-"""
+"""The figures of the 2D pages (maps, runs, 3D view, fields, sign maps, order plots) and
+the grid helpers they share; how they look comes from ui.style."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
@@ -26,109 +12,22 @@ from core.order import OrderStudy
 from core.regularizer import SIGNED, verdict
 from core.surfaces import Surfaces
 from ui import raster
+from ui.style import (
+    LEGEND_BAND,
+    MAP_SCALE,
+    NEUTRAL,
+    SIGN_COLORS,
+    SLIDER_BAND,
+    STYLE,
+    MapScale,
+    end_marker,
+    frame,
+    run_style,
+)
 
-STYLE = {
-    "memory": {
-        "color": "#d62728",
-        "dash": "solid",
-        "width": 7,
-        "opacity": 0.45,
-        "symbol": "circle-open",
-        "size": 19,
-        "label": "memory",
-    },
-    "memoryless": {
-        "color": "#2b59c3",
-        "dash": "dash",
-        "width": 2.5,
-        "opacity": 1.0,
-        "symbol": "square-open",
-        "size": 12,
-        "label": "memoryless",
-    },
-    "corrected": {
-        "color": "#f28e00",
-        "dash": "dot",
-        "width": 3,
-        "opacity": 1.0,
-        "symbol": "diamond",
-        "size": 9,
-        "label": "corrected",
-    },
-}
-MAP_SCALE = [[0.0, "#fbfaf5"], [0.35, "#e3ebe3"], [0.7, "#bccadb"], [1.0, "#8696b0"]]
-SIGN_COLORS = {"raises": "#e07b39", "lowers": "#3a9e9a"}
-NEUTRAL = "#8c8c8c"
 MAX_FRAMES = 60  # animation frames: enough for a smooth scrub, few for the browser
 LEVELS = 22  # filled contour levels of a map
-LEGEND_BAND = 46  # px under the plot area for a legend of up to two rows
-SLIDER_BAND = 95  # px for the play button and the step slider
 CLIP_3D = (0.01, 0.9)  # quantiles of L + hR the 3D view is clipped to
-
-
-def run_style(k: str, width: float | None = None) -> dict:
-    """The Scatter arguments that draw dynamics k's line as on every page."""
-    st = STYLE[k]
-    return {
-        "line": {"color": st["color"], "dash": st["dash"], "width": width or st["width"]},
-        "opacity": st["opacity"],
-        "name": st["label"],
-        "legendgroup": k,
-    }
-
-
-def end_marker(k: str, diverged: bool = False, scale: float = 1.0) -> dict:
-    """The marker of dynamics k's last point: nested shapes, so coinciding ends all show;
-    a cross where the run diverged."""
-    st = STYLE[k]
-    hollow = st["symbol"].endswith("-open")
-    return {
-        "symbol": "x" if diverged else st["symbol"],
-        "size": st["size"] * scale,
-        "color": st["color"],
-        "line": {"color": st["color"] if hollow else "white", "width": 3 if hollow else 1},
-    }
-
-
-@dataclass(frozen=True)
-class MapScale:
-    """A colour scale by quantiles: the levels of z are its ranks among the values of
-    every map sharing the scale (L and L + hR side by side), so each level holds as much
-    of the window as the others: the valley floor and the walls both resolve, a corner
-    spike takes one level, and two maps compare colour for colour even where hR
-    dwarfs L."""
-
-    knots: tuple[float, ...]  # increasing values; knot i sits at level i / (len - 1)
-
-    @classmethod
-    def of(cls, *zs: np.ndarray, resolution: int = 257) -> MapScale:
-        finite = np.concatenate([np.ravel(z)[np.isfinite(np.ravel(z))] for z in zs])
-        if finite.size == 0:
-            return cls((0.0, 1.0))
-        knots = np.unique(np.quantile(finite, np.linspace(0.0, 1.0, resolution)))
-        if knots.size == 1:  # a flat map
-            knots = np.array([knots[0] - 0.5, knots[0] + 0.5])
-        return cls(tuple(float(k) for k in knots))
-
-    def levels(self, z: np.ndarray) -> np.ndarray:
-        """z's level in [0, 1] (nan stays nan)."""
-        knots = np.asarray(self.knots)
-        return np.interp(z, knots, np.linspace(0.0, 1.0, knots.size))
-
-    def value(self, level: np.ndarray) -> np.ndarray:
-        """The value of z at a level (the inverse of `levels`)."""
-        knots = np.asarray(self.knots)
-        return np.interp(level, np.linspace(0.0, 1.0, knots.size), knots)
-
-    def colorbar(self, title: str) -> dict:
-        """A colour bar labelled with values of z (not of their levels)."""
-        ticks = np.linspace(0.0, 1.0, 5)
-        return {
-            "title": {"text": title, "side": "right"},
-            "thickness": 10,
-            "tickvals": ticks,
-            "ticktext": [f"{v:.3g}" for v in self.value(ticks)],
-        }
 
 
 def log_levels(z: np.ndarray) -> np.ndarray:
@@ -140,30 +39,6 @@ def log_levels(z: np.ndarray) -> np.ndarray:
     lo, hi = finite.min(), finite.max()
     delta = 1e-3 * (hi - lo) + 1e-12
     return np.log10(np.clip(z - lo, 0.0, None) + delta)
-
-
-def _base(
-    fig: go.Figure, height: int, title: str | None = None, bottom: int = LEGEND_BAND
-) -> go.Figure:
-    """Size, transparent background, and the legend in a band under the plot area:
-    `bottom` px of margin, the legend at the figure's bottom edge."""
-    fig.update_layout(
-        height=height,
-        margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": bottom + 45},
-        title={"text": title, "x": 0.02, "font": {"size": 15}} if title else None,
-        paper_bgcolor="rgba(0,0,0,0)",
-        plot_bgcolor="rgba(0,0,0,0)",
-        legend={
-            "orientation": "h",
-            "yref": "container",
-            "y": 0.0,
-            "yanchor": "bottom",
-            "x": 0.0,
-            "xanchor": "left",
-        },
-        hovermode="closest",
-    )
-    return fig
 
 
 def projector(fig: go.Figure) -> go.Figure:
@@ -462,7 +337,7 @@ def trajectory_figure(
     if animated:
         _animate(fig, summary, first_marker)
     extra = SLIDER_BAND if animated else 0
-    return _base(fig, height + extra, title, bottom=LEGEND_BAND + extra)
+    return frame(fig, height + extra, title, bottom=LEGEND_BAND + extra)
 
 
 def on_grid(x: np.ndarray, y: np.ndarray, z: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -555,7 +430,7 @@ def surface3d_figure(surf: Surfaces, summary: PathSummary, height: int = 480) ->
         camera={"eye": {"x": 1.55, "y": -1.55, "z": 1.0}},
         domain={"x": [0.0, 1.0], "y": [0.0, 1.0]},
     )
-    return _base(fig, height)
+    return frame(fig, height)
 
 
 def field_figure(surf: Surfaces, height: int = 420, arrows: int = 17) -> go.Figure:
@@ -602,7 +477,7 @@ def field_figure(surf: Surfaces, height: int = 420, arrows: int = 17) -> go.Figu
     )
     _picture(fig, surf, MapScale.of(surf.loss).levels(surf.loss))
     _window_axes(fig, surf)
-    return _base(fig, height, bottom=0)
+    return frame(fig, height, bottom=0)
 
 
 def perturbation(surf: Surfaces) -> np.ndarray:
@@ -694,7 +569,7 @@ def sign_figure(surf: Surfaces, height: int = 420) -> go.Figure:
         ]
     )
     _window_axes(fig, surf)
-    return _base(fig, height, bottom=0)
+    return frame(fig, height, bottom=0)
 
 
 def order_figure(study: OrderStudy, height: int = 460) -> go.Figure:
@@ -735,7 +610,7 @@ def order_figure(study: OrderStudy, height: int = 460) -> go.Figure:
         )
     fig.update_xaxes(type="log", title="step size h")
     fig.update_yaxes(type="log", title="max error over the horizon", exponentformat="power")
-    return _base(fig, height)
+    return frame(fig, height)
 
 
 def thumbnail_figure(surf: Surfaces, summary: PathSummary, height: int = 210) -> go.Figure:
@@ -745,6 +620,6 @@ def thumbnail_figure(surf: Surfaces, summary: PathSummary, height: int = 210) ->
     _window_axes(fig, surf)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
-    fig = _base(fig, height)
+    fig = frame(fig, height)
     fig.update_layout(showlegend=False, margin={"l": 0, "r": 0, "t": 0, "b": 0})
     return fig

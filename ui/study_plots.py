@@ -10,7 +10,7 @@ from plotly.subplots import make_subplots
 from core.scenario import fmt
 from core.study import METRICS, StudyResult, interval
 from ui.network_plots import OPT_COLORS
-from ui.plots import NEUTRAL, _base
+from ui.style import NEUTRAL, frame
 
 LABELS = {
     "train_loss": "final train loss",
@@ -55,7 +55,7 @@ def means_figure(res: StudyResult, height: int = 420) -> go.Figure:
                 col,
             )
     fig.update_annotations(font_size=13)
-    fig = _base(fig, height).update_layout(margin={"t": 50}, legend={"y": 1.08})
+    fig = frame(fig, height).update_layout(margin={"t": 50}, legend={"y": 1.08})
     return fig.update_layout(scattermode="group")
 
 
@@ -78,7 +78,7 @@ def paired_figure(res: StudyResult, metric: str, lr_index: int = 0, height: int 
         )
     fig = go.Figure(traces)
     fig.update_yaxes(title=LABELS[metric])
-    return _base(fig, height)
+    return frame(fig, height)
 
 
 def regularizer_figure(res: StudyResult, lr_index: int = 0, height: int = 360) -> go.Figure:
@@ -109,4 +109,4 @@ def regularizer_figure(res: StudyResult, lr_index: int = 0, height: int = 360) -
     fig.add_hline(y=0, line={"color": NEUTRAL, "width": 1, "dash": "dot"})
     fig.update_xaxes(title="step n")
     fig.update_yaxes(title="h·R (mean, 95% band)")
-    return _base(fig, height)
+    return frame(fig, height)

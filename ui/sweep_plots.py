@@ -11,7 +11,7 @@ from plotly.subplots import make_subplots
 from core.dynamics import DYNAMICS
 from core.sweep import SweepResult
 from ui.controls import HYPER_LABELS
-from ui.plots import _base
+from ui.style import frame
 
 AXIS_LABELS = HYPER_LABELS | {"lr": "learning rate h"}
 DIVERGING = "RdBu_r"  # negative blue, positive red, white at 0
@@ -102,7 +102,7 @@ def heatmap_figure(
         ]
     )
     _axes(fig, res)
-    return _base(fig, height)
+    return frame(fig, height)
 
 
 def changes_figure(res: SweepResult, height: int = 360) -> go.Figure:
@@ -138,7 +138,7 @@ def changes_figure(res: SweepResult, height: int = 360) -> go.Figure:
     _axes(fig, res)
     fig.update_yaxes(title=None, col=2).update_yaxes(title=None, col=3)  # clear of colorbars
     fig.update_annotations(font_size=13)
-    return _base(fig, height).update_layout(margin={"t": 34})
+    return frame(fig, height).update_layout(margin={"t": 34})
 
 
 def _domain(fig: go.Figure, j: int) -> tuple[float, float]:
@@ -207,7 +207,7 @@ def effect_figure(res: SweepResult, height: int = 420) -> go.Figure:
     traces.append(click_layer(res, effect, "verdict (+1 reg., −1 anti-)", fmt="+.0f"))
     fig = go.Figure(traces)
     _axes(fig, res)
-    return _base(fig, height)
+    return frame(fig, height)
 
 
 def thumbnail_figure(res: SweepResult, height: int = 210) -> go.Figure:

@@ -1,0 +1,157 @@
+"""How every figure looks: the dynamics' colours, lines and end markers, the map colour
+scales and the figure frame (size, background, legend band).
+
+One visual language on every page (STYLE): the memory run is a wide translucent red band
+drawn first, the memoryless run a blue dashed line and the corrected run an orange
+dotted line on top of it, so all three stay visible where they coincide; their end
+markers are nested (a large red ring, a medium blue square, a small orange diamond), so
+overlapping ends stay visible too.  Legends sit under the plot area, out of the data
+and away from the modebar.  Maps shown side by side share one colour scale (MapScale).
+
+Figures keep transparent backgrounds and leave fonts and axes to Streamlit's theme
+(st.plotly_chart's default theme="streamlit"), so they read on light and dark themes;
+the map colours are explicit and light, so the trajectory colours contrast with them on
+either theme.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+
+STYLE = {
+    "memory": {
+        "color": "#d62728",
+        "dash": "solid",
+        "width": 7,
+        "opacity": 0.45,
+        "symbol": "circle-open",
+        "size": 19,
+        "label": "memory",
+    },
+    "memoryless": {
+        "color": "#2b59c3",
+        "dash": "dash",
+        "width": 2.5,
+        "opacity": 1.0,
+        "symbol": "square-open",
+        "size": 12,
+        "label": "memoryless",
+    },
+    "corrected": {
+        "color": "#f28e00",
+        "dash": "dot",
+        "width": 3,
+        "opacity": 1.0,
+        "symbol": "diamond",
+        "size": 9,
+        "label": "corrected",
+    },
+}
+MAP_SCALE = [[0.0, "#fbfaf5"], [0.35, "#e3ebe3"], [0.7, "#bccadb"], [1.0, "#8696b0"]]
+SIGN_COLORS = {"raises": "#e07b39", "lowers": "#3a9e9a"}
+NEUTRAL = "#8c8c8c"
+LEGEND_BAND = 46  # px under the plot area for a legend of up to two rows
+SLIDER_BAND = 95  # px for the play button and the step slider
+
+
+def run_style(k: str, width: float | None = None) -> dict:
+    """The Scatter arguments that draw dynamics k's line as on every page."""
+    st = STYLE[k]
+    return {
+        "line": {"color": st["color"], "dash": st["dash"], "width": width or st["width"]},
+        "opacity": st["opacity"],
+        "name": st["label"],
+        "legendgroup": k,
+    }
+
+
+def end_marker(k: str, diverged: bool = False, scale: float = 1.0) -> dict:
+    """The marker of dynamics k's last point: nested shapes, so coinciding ends all show;
+    a cross where the run diverged."""
+    st = STYLE[k]
+    hollow = st["symbol"].endswith("-open")
+    return {
+        "symbol": "x" if diverged else st["symbol"],
+        "size": st["size"] * scale,
+        "color": st["color"],
+        "line": {"color": st["color"] if hollow else "white", "width": 3 if hollow else 1},
+    }
+
+
+@dataclass(frozen=True)
+class MapScale:
+    """A colour scale by quantiles: the levels of z are its ranks among the values of
+    every map sharing the scale (L and L + hR side by side), so each level holds as much
+    of the window as the others: the valley floor and the walls both resolve, a corner
+    spike takes one level, and two maps compare colour for colour even where hR
+    dwarfs L."""
+
+    knots: tuple[float, ...]  # increasing values; knot i sits at level i / (len - 1)
+
+    @classmethod
+    def of(cls, *zs: np.ndarray, resolution: int = 257) -> MapScale:
+        finite = np.concatenate([np.ravel(z)[np.isfinite(np.ravel(z))] for z in zs])
+        if finite.size == 0:
+            return cls((0.0, 1.0))
+        knots = np.unique(np.quantile(finite, np.linspace(0.0, 1.0, resolution)))
+        if knots.size == 1:  # a flat map
+            knots = np.array([knots[0] - 0.5, knots[0] + 0.5])
+        return cls(tuple(float(k) for k in knots))
+
+    def levels(self, z: np.ndarray) -> np.ndarray:
+        """z's level in [0, 1] (nan stays nan)."""
+        knots = np.asarray(self.knots)
+        return np.interp(z, knots, np.linspace(0.0, 1.0, knots.size))
+
+    def value(self, level: np.ndarray) -> np.ndarray:
+        """The value of z at a level (the inverse of `levels`)."""
+        knots = np.asarray(self.knots)
+        return np.interp(level, np.linspace(0.0, 1.0, knots.size), knots)
+
+    def colorbar(self, title: str) -> dict:
+        """A colour bar labelled with values of z (not of their levels)."""
+        ticks = np.linspace(0.0, 1.0, 5)
+        return {
+            "title": {"text": title, "side": "right"},
+            "thickness": 10,
+            "tickvals": ticks,
+            "ticktext": [f"{v:.3g}" for v in self.value(ticks)],
+        }
+
+
+def frame(
+    fig: go.Figure,
+    height: int,
+    title: str | None = None,
+    bottom: int = LEGEND_BAND,
+    top: int | None = None,
+    hovermode: str = "closest",
+) -> go.Figure:
+    """Size, transparent background, and the legend in a band under the plot area:
+    `bottom` px of margin, the legend at the figure's bottom edge; `top` px above (by
+    default room for the title, if any)."""
+    fig.update_layout(
+        height=height,
+        margin={
+            "l": 10,
+            "r": 10,
+            "t": (40 if title else 10) if top is None else top,
+            "b": bottom + 45,
+        },
+        title={"text": title, "x": 0.02, "font": {"size": 15}} if title else None,
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        legend={
+            "orientation": "h",
+            "yref": "container",
+            "y": 0.0,
+            "yanchor": "bottom",
+            "x": 0.0,
+            "xanchor": "left",
+        },
+        hovermode=hovermode,
+    )
+    return fig
