@@ -1,8 +1,12 @@
-"""Figure helpers that compute something: interpolation onto the surface grid."""
+"""Figure helpers that compute something: interpolation onto the surface grid, the
+arrows of the correction field."""
 
 import numpy as np
 
-from ui.plots import on_grid
+from core.losses import ZOO, batched
+from core.optimizers import make_optimizer
+from core.surfaces import compute_surfaces
+from ui.plots import field_figure, on_grid
 
 
 def test_runs_are_placed_on_the_surface_by_bilinear_interpolation():
@@ -14,3 +18,25 @@ def test_runs_are_placed_on_the_surface_by_bilinear_interpolation():
     got = on_grid(x, y, z, points)
     np.testing.assert_allclose(got[:3], expected[:3], rtol=1e-12)
     assert np.isnan(got[3])  # outside the window: not drawn
+
+
+def test_field_arrows_point_along_minus_the_correction():
+    opt = make_optimizer("hb", b1=0.7)
+    surf = compute_surfaces(
+        batched(ZOO["reference"].expression), opt, {"b1": 0.7}, 0.02, ZOO["reference"].window, 20
+    )
+    (arrows,) = field_figure(surf, arrows=5).data
+    n = 25  # 5 x 5 arrows: their shafts (x0, x1, None), then their heads (l, tip, r, None)
+    x, y = (np.array(v, dtype=float) for v in (arrows.x, arrows.y))
+    (x, hx), (y, hy) = [(v[: 3 * n].reshape(n, 3), v[3 * n :].reshape(n, 4)) for v in (x, y)]
+    shaft = np.stack([x[:, 1] - x[:, 0], y[:, 1] - y[:, 0]], -1)
+    iy = np.linspace(0, 19, 5).round().astype(int)
+    ix = np.linspace(0, 19, 5).round().astype(int)
+    M = surf.correction[np.ix_(iy, ix)].reshape(-1, 2)
+    moving = np.linalg.norm(shaft, axis=-1) > 0
+    assert moving.sum() > 20
+    cos = -(shaft * M).sum(-1)[moving] / (
+        np.linalg.norm(shaft, axis=-1)[moving] * np.linalg.norm(M, axis=-1)[moving]
+    )
+    np.testing.assert_allclose(cos, 1.0, atol=1e-9)
+    assert np.allclose(hx[:, 1], x[:, 1]) and np.allclose(hy[:, 1], y[:, 1])  # heads at the tips

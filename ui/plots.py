@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.figure_factory import create_quiver
 
 from core.compute import PathSummary
 from core.dynamics import DYNAMICS
@@ -449,32 +450,14 @@ def field_figure(surf: Surfaces, height: int = 420, arrows: int = 17) -> go.Figu
     scale = 0.9 * cell * length / (length.max() if length.max() > 0 else 1.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         dx, dy = np.where(norm > 0, U / norm, 0) * scale, np.where(norm > 0, V / norm, 0) * scale
-    tips_x, tips_y = X + dx, Y + dy
-    # arrowheads: two short strokes back from the tip at ±25 degrees
-    head = 0.35
-    c, s = np.cos(np.pi / 7), np.sin(np.pi / 7)
-    lx, ly = tips_x - head * (c * dx - s * dy), tips_y - head * (s * dx + c * dy)
-    rx, ry = tips_x - head * (c * dx + s * dy), tips_y - head * (-s * dx + c * dy)
-    nan = np.full(X.size, np.nan)
-    seg_x = np.stack(
-        [X.ravel(), tips_x.ravel(), nan, lx.ravel(), tips_x.ravel(), rx.ravel(), nan], 1
+    # arrowheads: strokes back from the tip, 0.35 of the arrow long, at ±π/7
+    (arrows_trace,) = create_quiver(
+        X.ravel(), Y.ravel(), dx.ravel(), dy.ravel(), scale=1.0, arrow_scale=0.35, angle=np.pi / 7
+    ).data
+    arrows_trace.update(
+        line={"color": "#3a3a3a", "width": 1.3}, hoverinfo="skip", name="−M", showlegend=False
     )
-    seg_y = np.stack(
-        [Y.ravel(), tips_y.ravel(), nan, ly.ravel(), tips_y.ravel(), ry.ravel(), nan], 1
-    )
-    fig = go.Figure(
-        [
-            go.Scatter(
-                x=seg_x.ravel(),
-                y=seg_y.ravel(),
-                mode="lines",
-                line={"color": "#3a3a3a", "width": 1.3},
-                hoverinfo="skip",
-                name="−M",
-                showlegend=False,
-            ),
-        ]
-    )
+    fig = go.Figure([arrows_trace])
     _picture(fig, surf, MapScale.of(surf.loss).levels(surf.loss))
     _window_axes(fig, surf)
     return frame(fig, height, bottom=0)
