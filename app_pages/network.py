@@ -15,8 +15,8 @@ import streamlit as st
 from core import network
 from core.network import NetworkScenario
 from core.order import farther_reason
+from core.query import ScenarioError
 from core.registry import record
-from core.scenario import ScenarioError
 from ui import cache, controls, layout
 from ui import network_controls as nc
 from ui import network_plots as plots

@@ -15,9 +15,10 @@ from core import compute
 from core.dynamics import DYNAMICS
 from core.expression import ExpressionError
 from core.order import run_warnings
+from core.query import ScenarioError, numbers
 from core.registry import record
 from core.regularizer import residual_text
-from core.scenario import Scenario, ScenarioError, numbers
+from core.scenario import Scenario
 
 
 def _finite_path(path, diverged_at: int) -> list[list[float]]:

@@ -29,12 +29,13 @@ from core.dynamics import DYNAMICS, Run, simulate, sums_history
 from core.landscape import Slice, filter_normalized, loss_slice, principal
 from core.limits import FIT_GRID
 from core.mlp import MLP
-from core.network_fields import NETWORK_FIELDS, train_size
+from core.network_fields import NETWORK_FIELDS, NetworkData, train_size
 from core.optimizers import make_optimizer
 from core.order import OrderStudy, order_study
+from core.query import ScenarioError, query_dataclass
 from core.registry import memory_lengths, record
 from core.regularizer import Report, run_report
-from core.scenario import QueryMixin, ScenarioError
+from core.scenario import OptimizerQuery
 
 Tensor = torch.Tensor
 _ELEMENTS = 1 << 20  # rows * points * width per chunk when evaluating many networks
@@ -51,29 +52,15 @@ PRESETS = {
 }
 
 
-@dataclass(frozen=True)
-class NetworkScenario(QueryMixin):
+@query_dataclass
+class NetworkScenario(OptimizerQuery, NetworkData):
     """A network run: optimizer, data, architecture, batch size, steps, landscape plane."""
 
     SPECS = NETWORK_FIELDS
 
-    opt: str = "adamw"
-    lr: float = 0.01
-    b1: float | None = 0.9
-    b2: float | None = 0.999
-    eps: float | None = 1e-8
-    wd: float | None = 0.01
-    data: str = "moons"
-    n: int = 200
-    noise: float = 0.1
-    split: float = 0.25
-    width: int = 16
-    depth: int = 2
-    act: str = "tanh"
-    seed: int = 0
-    batch: int = 0
-    steps: int = 100
-    plane: str = "random"
+    batch: int
+    steps: int
+    plane: str
 
 
 # --- data, model and losses ---------------------------------------------------------

@@ -16,16 +16,8 @@ from core.datasets import DATASETS, REGRESSION
 from core.dynamics import sums_history
 from core.limits import MAX_DEPTH, MAX_NET_STEPS, MAX_POINTS, MAX_STORED, MAX_WIDTH
 from core.mlp import ACTIVATIONS, MLP
-from core.scenario import (
-    OPTIMIZER_FIELDS,
-    Field,
-    constant,
-    in_range,
-    integer,
-    number,
-    one_of,
-    optimizer,
-)
+from core.query import Field, QueryMixin, constant, in_range, integer, number, one_of
+from core.scenario import OPTIMIZER_FIELDS, optimizer
 
 
 def train_size(n: int, split: float) -> int:
@@ -92,3 +84,17 @@ NETWORK_FIELDS = tuple(
     Field("steps", integer, constant(100), _check_steps),
     Field("plane", str, constant("random"), one_of(("random", "pca"))),
 )
+
+
+class NetworkData(QueryMixin):
+    """The data and network fields that network runs and studies share (annotated once;
+    core.query.query_dataclass makes them fields)."""
+
+    data: str
+    n: int
+    noise: float
+    split: float
+    width: int
+    depth: int
+    act: str
+    seed: int

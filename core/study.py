@@ -38,19 +38,19 @@ from core.limits import (
 )
 from core.mlp import MLP
 from core.network import _tensors, data_loss, perturbation, values_and_grads
-from core.network_fields import NETWORK_FIELDS, parameter_count, train_size
+from core.network_fields import NETWORK_FIELDS, NetworkData, parameter_count, train_size
 from core.optimizers import OPTIMIZERS, make_optimizer
-from core.scenario import (
-    HYPER_DEFAULTS,
+from core.query import (
     Field,
-    QueryMixin,
     constant,
     fmt,
     in_range,
     integer,
     names,
     numbers,
+    query_dataclass,
 )
+from core.scenario import HYPER_DEFAULTS
 
 Tensor = torch.Tensor
 CHUNK = 8  # seeds per batched simulate call (and per Ray task)
@@ -113,25 +113,17 @@ STUDY_FIELDS = (
 )
 
 
-@dataclass(frozen=True)
-class StudyScenario(QueryMixin):
+@query_dataclass
+class StudyScenario(NetworkData):
     """Two optimizers (each with its usual hyperparameters), learning rates, data, network,
     the first seed and the number of seeds, steps."""
 
     SPECS = STUDY_FIELDS
 
-    opts: tuple[str, ...] = ("adamw", "lion")
-    lrs: tuple[float, ...] = (0.01,)
-    data: str = "moons"
-    n: int = 200
-    noise: float = 0.1
-    split: float = 0.25
-    width: int = 16
-    depth: int = 2
-    act: str = "tanh"
-    seed: int = 0
-    seeds: int = 16
-    steps: int = 300
+    opts: tuple[str, ...]
+    lrs: tuple[float, ...]
+    seeds: int
+    steps: int
 
     @property
     def seed_list(self) -> list[int]:

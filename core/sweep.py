@@ -33,19 +33,22 @@ from core.dynamics import (
 from core.limits import MAX_AXIS, MAX_SWEEP_STEPS, MAX_SWEEP_WORK
 from core.losses import ZOO
 from core.optimizers import Geometric, Optimizer, make_optimizer
-from core.scenario import (
-    HYPER_DEFAULTS,
-    HYPER_KEYS,
-    OPTIMIZER_FIELDS,
-    SCENARIO_FIELDS,
+from core.query import (
     Field,
-    QueryMixin,
-    Scenario,
     ScenarioError,
     constant,
     fmt,
     in_range,
     number,
+    query_dataclass,
+)
+from core.scenario import (
+    HYPER_DEFAULTS,
+    HYPER_KEYS,
+    OPTIMIZER_FIELDS,
+    SCENARIO_FIELDS,
+    OptimizerQuery,
+    Scenario,
 )
 
 Tensor = torch.Tensor
@@ -159,26 +162,20 @@ SWEEP_FIELDS = tuple(_with_sweep_opt(f) for f in OPTIMIZER_FIELDS) + (
 )
 
 
-@dataclass(frozen=True)
-class SweepScenario(QueryMixin):
+@query_dataclass
+class SweepScenario(OptimizerQuery):
     """A phase diagram: optimizer (the base hyperparameters), loss, start, steps, and the
     two swept axes, which override the base values of their keys."""
 
     SPECS = SWEEP_FIELDS
 
-    opt: str = "adam"
-    lr: float = 0.02
-    b1: float | None = 0.9
-    b2: float | None = 0.999
-    eps: float | None = 1e-8
-    wd: float | None = None
-    steps: int = 200
-    loss: str = "reference"
-    f: str | None = None
-    x0: float = -1.2
-    y0: float = 0.8
-    x: Axis = axis(DEFAULT_AXES["adam"][0])
-    y: Axis = axis(DEFAULT_AXES["adam"][1])
+    steps: int
+    loss: str
+    f: str | None
+    x0: float
+    y0: float
+    x: Axis
+    y: Axis
 
     @property
     def expression(self) -> str:

@@ -1,5 +1,6 @@
 """Scenarios: exact URL round trips, and hostile query strings refused or defaulted."""
 
+import dataclasses
 import math
 from urllib.parse import urlencode
 
@@ -8,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.losses import ZOO
-from core.scenario import HYPER_DEFAULTS, MAX_STEPS, Scenario, ScenarioError
+from core.query import ScenarioError
+from core.scenario import HYPER_DEFAULTS, MAX_STEPS, Scenario
 
 finite = dict(allow_nan=False, allow_infinity=False)
 EXPRESSIONS = ["x^2 + y^2", "sin(3*x) * cos(y) + 0.1*(x^2+y^2)", "min(x^2, (y-1)^2) ** 1.5"]
@@ -170,3 +172,16 @@ def test_network_caps_on_several_keys_fall_back_leniently(params):
         NetworkScenario.parse(params)
     except ScenarioError as err:
         assert warnings and any(err.key in w for w in warnings)
+
+
+def test_query_classes_take_their_defaults_from_their_specs():
+    from core.network import NetworkScenario
+    from core.query import QueryMixin, defaults
+    from core.study import StudyScenario
+    from core.sweep import SweepScenario
+
+    for cls in (Scenario, NetworkScenario, SweepScenario, StudyScenario):
+        assert [f.name for f in dataclasses.fields(cls)] == [s.key for s in cls.SPECS]
+        assert dataclasses.asdict(cls()) == dataclasses.asdict(cls(**defaults(cls.SPECS)))
+        assert cls().to_params() == {"v": "1"}  # nothing differs from a default
+    assert not hasattr(QueryMixin, "with_optimizer")  # optimizer code on its own mixin

@@ -16,7 +16,7 @@ from core import cli
 from core.datasets import make_dataset
 from core.mlp import MLP
 from core.network import data_loss
-from core.scenario import ScenarioError
+from core.query import ScenarioError
 from core.study import StudyScenario, chunk, interval, sharpness, t_quantile
 
 QUERY = "seeds=3&steps=25&n=60&width=6&lrs=0.02,0.005&seed=7"

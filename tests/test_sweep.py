@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from core import cli, compute
 from core.losses import batched
-from core.scenario import ScenarioError
+from core.query import ScenarioError
 from core.sweep import (
     DEFAULT_AXES,
     MAX_AXIS,

@@ -15,8 +15,9 @@ from collections.abc import Callable
 import streamlit as st
 
 from core.losses import ZOO
+from core.query import ScenarioError, numbers
 from core.registry import RECORDS
-from core.scenario import MAX_STEPS, Scenario, ScenarioError, numbers
+from core.scenario import MAX_STEPS, Scenario
 from ui import state
 from ui.state import PLANE
 

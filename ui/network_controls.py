@@ -12,7 +12,8 @@ import streamlit as st
 from core.datasets import DATASETS
 from core.mlp import ACTIVATIONS
 from core.network import PRESETS, NetworkScenario
-from core.scenario import HYPER_KEYS, ScenarioError
+from core.query import ScenarioError
+from core.scenario import HYPER_KEYS
 from ui.controls import flag_toggle, number, widget
 from ui.state import NETWORK
 

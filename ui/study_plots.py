@@ -7,7 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.scenario import fmt
+from core.query import fmt
 from core.study import METRICS, StudyResult, interval
 from ui.network_plots import OPT_COLORS
 from ui.style import NEUTRAL, frame
