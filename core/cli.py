@@ -6,97 +6,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 
 import numpy as np
 
-from core import compute
-from core.dynamics import DYNAMICS
 from core.expression import ExpressionError
-from core.order import run_warnings
 from core.query import ScenarioError, numbers
-from core.registry import record
-from core.regularizer import residual_text
+from core.report import order_json, regularizer_json, simulate_json
 from core.scenario import Scenario
-
-
-def _finite_path(path, diverged_at: int) -> list[list[float]]:
-    """The trajectory up to its last finite point."""
-    end = path.shape[0] if diverged_at < 0 else diverged_at
-    return path[:end].tolist()
-
-
-def simulate_json(s: Scenario) -> dict:
-    run = compute.trajectories(s)
-    out = {"scenario": s.to_query(), "settings": _settings(s)}
-    for k in DYNAMICS:
-        out[k] = _finite_path(run[k][:, 0].cpu().numpy(), int(run.diverged[k][0]))
-    out["diverged"] = {k: (int(d[0]) if d[0] >= 0 else None) for k, d in run.diverged.items()}
-    out["warnings"] = run_warnings(record(s.opt), s.hyper, compute.summary(s), s.win)
-    return out
-
-
-def _number(v: float):
-    """JSON has no inf/nan: null."""
-    return v if math.isfinite(v) else None
-
-
-def regularizer_json(s: Scenario) -> dict:
-    """The perturbed loss's verdict over the window (THEORY §9), for the page's view."""
-    surf = compute.surfaces(s)
-    rep = compute.regularizer(s, surf)
-    best = rep.best
-    return {
-        "scenario": s.to_query(),
-        "formula": best.formula,
-        "regime": best.regime,
-        "in_regime": rep.in_regime,
-        "forms": [
-            {"formula": f.formula, "regime": f.regime, "inside_fraction": f.inside}
-            for f in rep.forms
-        ],
-        "crossover": rep.crossover,
-        "n": "inf" if rep.n is None else rep.n,
-        "limit_fraction": _number(rep.limit_fraction),
-        "positive_fraction": _number(rep.window.positive_fraction),
-        "run_positive_fraction": _number(rep.run.positive_fraction) if rep.run else None,
-        "effect": rep.effect,
-        "run_effect": rep.run.effect if rep.run else None,
-        "source": surf.source,
-        "residual": surf.residual,
-        "residual_half_grid": surf.residual_coarse,
-        "residual_note": residual_text(surf),
-        "sign_agreement_half_grid": surf.sign_agreement,
-        "warnings": list(rep.warnings),
-    }
-
-
-def order_json(s: Scenario) -> dict:
-    st = compute.order(s)
-
-    def clean(v):  # a diverged error is null
-        return [_number(x) for x in v]
-
-    return {
-        "scenario": s.to_query(),
-        "h": list(st.h),
-        "horizon": s.T,
-        "corrected": clean(st.corrected),
-        "memoryless": clean(st.memoryless),
-        "slopes": {
-            "corrected": clean(st.slopes_corrected),
-            "memoryless": clean(st.slopes_memoryless),
-        },
-        "asymptotic": list(st.asymptotic),
-        "fitted_slope": clean([st.fit_corrected, st.fit_memoryless]),
-        "fitted_rows": st.fit_rows,
-        "warnings": list(st.warnings),
-    }
-
-
-def _settings(s) -> dict:
-    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(s).items()}
 
 
 class UsageError(ValueError):

@@ -90,9 +90,8 @@ def summary(s: Scenario) -> PathSummary:
     f = loss(s)
     paths, losses, diverged = {}, {}, {}
     for k in DYNAMICS:
-        at = int(run.diverged[k][0])
-        diverged[k] = at if at >= 0 else None
-        path = run[k][: at if at >= 0 else None, 0]
+        diverged[k] = run.diverged_at(k)
+        path = run[k][: diverged[k], 0]
         with torch.no_grad():
             losses[k] = f(path).cpu().numpy()
         paths[k] = path.cpu().numpy().copy()

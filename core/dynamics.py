@@ -73,6 +73,11 @@ class Run:
     def __getitem__(self, name: str) -> Tensor:
         return getattr(self, name)
 
+    def diverged_at(self, name: str, row: int = 0) -> int | None:
+        """The step where trajectory `row` of dynamics `name` left the floats, or None."""
+        at = int(self.diverged[name][row])
+        return at if at >= 0 else None
+
 
 class _Schedule:
     """The general path, for any declared weights w_i(n, k): every weight-derived number

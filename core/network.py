@@ -35,6 +35,7 @@ from core.order import OrderStudy, order_study
 from core.query import ScenarioError, query_dataclass
 from core.registry import memory_lengths, record
 from core.regularizer import Report, run_report
+from core.report import finite_or_none
 from core.scenario import OptimizerQuery
 
 Tensor = torch.Tensor
@@ -270,7 +271,7 @@ def result_of(s: NetworkScenario, run: Run, device=None, check: Check = None) ->
         grad_l1=g.abs().sum(-1).cpu().numpy(),
         hR=hR,
         regularizer=report,
-        diverged={k: (int(v[0]) if v[0] >= 0 else None) for k, v in run.diverged.items()},
+        diverged={k: run.diverged_at(k) for k in run.diverged},
         # a copy: a view would keep the whole (steps + 1, 3, d) buffer alive
         final={k: paths[k][-1].cpu().numpy().copy() for k in DYNAMICS},
     )
@@ -462,11 +463,6 @@ def order(
 # --- the CLI's JSON -----------------------------------------------------------------
 
 
-def _clean(a) -> list:
-    """JSON has no NaN or infinity: those become null."""
-    return [float(v) if math.isfinite(v) else None for v in np.asarray(a, dtype=float)]
-
-
 def network_warnings(r: NetworkResult) -> list[str]:
     """What a reader of this run must know (THEORY §9, §11): divergence, overflow, a
     corrected run farther from the memory run than the memoryless one, a non-smooth
@@ -498,18 +494,18 @@ def network_json(s: NetworkScenario) -> dict:
     return {
         "scenario": s.to_query(),
         "parameters": r.d,
-        "train_loss": {k: _clean(r.train_loss[k]) for k in DYNAMICS},
-        "test_loss": {k: _clean(r.test_loss[k]) for k in DYNAMICS},
-        "distance": {k: _clean(v) for k, v in r.distance.items()},
+        "train_loss": {k: finite_or_none(r.train_loss[k]) for k in DYNAMICS},
+        "test_loss": {k: finite_or_none(r.test_loss[k]) for k in DYNAMICS},
+        "distance": {k: finite_or_none(v) for k, v in r.distance.items()},
         "regularizer": {
             "formula": r.regularizer.best.formula,
             "regime": r.regularizer.best.regime,
             "in_regime": r.regularizer.in_regime,
             "effect": r.regularizer.effect,
-            "positive_fraction": _clean([r.regularizer.window.positive_fraction])[0],
-            "grad_sq": _clean(r.grad_sq),
-            "grad_l1": _clean(r.grad_l1),
-            "hR": _clean(r.hR),
+            "positive_fraction": finite_or_none(r.regularizer.window.positive_fraction),
+            "grad_sq": finite_or_none(r.grad_sq),
+            "grad_l1": finite_or_none(r.grad_l1),
+            "hR": finite_or_none(r.hR),
         },
         "diverged": r.diverged,
         "warnings": network_warnings(r),

@@ -50,6 +50,7 @@ from core.query import (
     numbers,
     query_dataclass,
 )
+from core.report import finite_or_none
 from core.scenario import HYPER_DEFAULTS
 
 Tensor = torch.Tensor
@@ -321,13 +322,6 @@ def summary(res: StudyResult) -> dict:
     return out
 
 
-def _clean(a) -> list:
-    a = np.asarray(a, dtype=float)
-    if a.ndim == 0:
-        return float(a) if math.isfinite(a) else None
-    return [_clean(v) for v in a]
-
-
 def study_json(res: StudyResult) -> dict:
     s = res.scenario
     return {
@@ -336,7 +330,8 @@ def study_json(res: StudyResult) -> dict:
         "lrs": list(s.lrs),
         "seeds": res.seeds,
         "per_seed": {
-            opt: {m: _clean(v) for m, v in metrics.items()} for opt, metrics in res.per_seed.items()
+            opt: {m: finite_or_none(v) for m, v in metrics.items()}
+            for opt, metrics in res.per_seed.items()
         },
         "diverged": {opt: v.tolist() for opt, v in res.diverged.items()},
         "summary": summary(res),

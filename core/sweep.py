@@ -42,6 +42,7 @@ from core.query import (
     number,
     query_dataclass,
 )
+from core.report import finite_or_none
 from core.scenario import (
     HYPER_DEFAULTS,
     HYPER_KEYS,
@@ -393,14 +394,9 @@ def _fine(a: Axis) -> np.ndarray:
 # --- the CLI's JSON -------------------------------------------------------------------
 
 
-def _clean(a: np.ndarray) -> list:
-    """A 2D array as nested lists, NaN and infinities as null."""
-    return [[float(v) if math.isfinite(v) else None for v in row] for row in np.asarray(a, float)]
-
-
 def sweep_json(res: SweepResult) -> dict:
     s = res.scenario
-    metrics = {k: _clean(v) for k, v in res.metrics.items() if k != "effect"}
+    metrics = {k: finite_or_none(v) for k, v in res.metrics.items() if k != "effect"}
     metrics["effect"] = res.metrics["effect"].astype(int).tolist()
     return {
         "scenario": s.to_query(),

@@ -1,10 +1,12 @@
 """python -m core: the page URL's query strings in, JSON out; bad input -> exit 2."""
 
 import json
+import math
 import subprocess
 import sys
 
 import independent
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -90,3 +92,12 @@ def test_any_query_either_runs_or_exits_2(text):
         text = s.updated(steps=2).to_query()
     code = cli.main(["simulate", "--", text])
     assert code in (0, 2) and (code == 0) == (s is not None)
+
+
+def test_reports_write_null_for_every_non_finite_number():
+    from core.report import finite_or_none
+
+    assert finite_or_none(2.5) == 2.5 and finite_or_none(math.inf) is None
+    assert finite_or_none([1.0, math.nan, -math.inf]) == [1.0, None, None]
+    assert finite_or_none(np.array([[1.0, np.inf], [np.nan, 3.0]])) == [[1.0, None], [None, 3.0]]
+    assert all(type(v) is float for v in finite_or_none(np.arange(3.0)))

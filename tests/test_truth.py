@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from core import cli, compute, network
+from core import cli, compute, network, report
 from core.autodiff import grad_and_hvp
 from core.dynamics import asymptotic_fields, simulate
 from core.losses import batched
@@ -227,7 +227,7 @@ def test_exact_sign_lion_memory_changes_the_run_by_order_one():
     run = simulate(batched(s.expression), make_optimizer("lion"), compute.start(s), s.lr, 300)
     memory, memoryless = run.memory[-1, 0], run.memoryless[-1, 0]
     assert (memory - memoryless).norm() > 1.0
-    out = json.loads(json.dumps(cli.simulate_json(s)))
+    out = json.loads(json.dumps(report.simulate_json(s)))
     assert any("non-smooth" in w for w in out["warnings"])
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import io
 import json
 
-from core.cli import simulate_json
 from core.compute import PathSummary
 from core.dynamics import DYNAMICS
+from core.report import simulate_json
 from core.scenario import Scenario
 
 
