@@ -1,8 +1,11 @@
 """Entry point: `streamlit run app.py`.  The pages and their URL paths (shared links
 depend on them); add a page by adding an st.Page to PAGES.
 
-The page scripts live in app_pages/, not pages/: Streamlit treats a pages/ folder next
-to the entry point as the legacy multipage layout and then never runs this file."""
+The page scripts live in app_pages/, not pages/: with a pages/ folder next to this file,
+Streamlit runs its legacy multipage mode (pages from pages/ file names) in each server
+process until this file's st.navigation first runs, i.e. until a session opens the root
+URL; a deep link opened first after a restart would run pages/<page>.py and skip this
+file."""
 
 import logging
 
