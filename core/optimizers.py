@@ -39,7 +39,8 @@ def as_column(v: Hyper, like: Tensor) -> float | Tensor:
     a = np.asarray(v, dtype=np.float64)
     if a.ndim == 0:
         return float(a)
-    column = torch.as_tensor(a, dtype=like.dtype, device=like.device).reshape(-1, 1)
+    # a copy: the engine passes rows of read-only weight tables
+    column = torch.tensor(a, dtype=like.dtype, device=like.device).reshape(-1, 1)
     return column.repeat(like.shape[-2] // column.shape[0], 1)
 
 
