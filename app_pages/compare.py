@@ -40,7 +40,7 @@ columns = st.columns(len(runs))
 for col, (r, summary, surf, report) in zip(columns, results, strict=True):
     with col:
         st.subheader(controls.OPTIMIZER_NAMES[r.opt])
-        layout.divergence_warnings(r, summary)
+        layout.divergence_warnings(summary)
         layout.loss_warnings(summary.losses, summary.diverged)
         layout.accuracy_note(r, summary)
         st.markdown("**Loss L and the three runs**")

@@ -90,7 +90,7 @@ def single_page(s: NetworkScenario) -> None:
     )
     v = _run(f"Training {d} parameters: {s.steps} steps of three dynamics…", cache.network_view, s)
     r = v.result
-    layout.divergence_warnings(s, r)
+    layout.divergence_warnings(r)
     layout.loss_warnings(r.train_loss, r.diverged, skip_diverged=True)
 
     cols = st.columns(5)
@@ -184,7 +184,7 @@ def compare_page(s: NetworkScenario) -> None:
     }
     rows = network.compare_rows(list(results.values()))
     for row in rows:
-        layout.divergence_warnings(results[row.opt].scenario, results[row.opt])
+        layout.divergence_warnings(results[row.opt])
     if s.split == 0:
         st.info("Without a test set (split = 0) there is no generalization gap to compare.")
 

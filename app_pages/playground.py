@@ -25,7 +25,7 @@ with st.spinner(f"Running {s.steps} steps of three dynamics…"):
     surf = cache.surfaces(s)
     report = cache.regularizer(s)
 
-layout.divergence_warnings(s, summary)
+layout.divergence_warnings(summary)
 layout.loss_warnings(summary.losses, summary.diverged)
 layout.accuracy_note(s, summary)
 

@@ -8,7 +8,7 @@ import json
 import streamlit as st
 
 from core.sweep import METRICS, sweep_csv, sweep_json
-from ui import cache, layout, state
+from ui import cache, layout, pages, state
 from ui import sweep_controls as controls
 from ui import sweep_plots as plots
 from ui.state import SWEEP
@@ -78,7 +78,7 @@ cell = controls.clicked_cell(charts)
 if cell is not None:
     st.session_state["sweep_generation"] = generation + 1
     st.switch_page(
-        "app_pages/playground.py",
+        pages.page("playground"),
         query_params=s.cell(*cell).to_params() | state.flags(),
     )
 

@@ -12,11 +12,13 @@ import streamlit as st
 from core import compute
 from core.compute import PathSummary
 from core.dynamics import DYNAMICS
+from core.network import NetworkResult
 from core.order import farther_reason
+from core.query import QueryMixin
 from core.registry import memory_lengths, record
 from core.regularizer import Report, residual_text
-from core.scenario import Scenario
-from ui import cache, export, plots, state
+from core.scenario import OptimizerQuery, Scenario
+from ui import cache, export, pages, plots, state
 from ui.style import STYLE
 
 EFFECT_BADGE = {
@@ -35,7 +37,7 @@ def page_link(page: str, label: str, query: str = "", **kwargs) -> None:
     """A link to the page at url path `page` (query: a scenario's query string), keeping
     the app flags such as teaching mode."""
     params = dict(parse_qsl(query)) | state.flags()
-    st.page_link(f"app_pages/{page or 'home'}.py", label=label, query_params=params, **kwargs)
+    st.page_link(pages.page(page), label=label, query_params=params, **kwargs)
 
 
 def height(normal: int) -> int:
@@ -60,7 +62,8 @@ def chart_pair(left: tuple[str, object], right: tuple[str, object]) -> None:
             chart(fig)
 
 
-def divergence_warnings(s: Scenario, summary: PathSummary) -> None:
+def divergence_warnings(summary: PathSummary | NetworkResult) -> None:
+    """One warning per run that diverged (2D runs and networks alike)."""
     for k in DYNAMICS:
         at = summary.diverged[k]
         if at is None:
@@ -157,7 +160,7 @@ def value_text(v: float) -> str:
     return "undefined (nan)" if np.isnan(v) else "overflow (inf)"
 
 
-def regularizer_card(s, report: Report, where: str = "the window") -> None:
+def regularizer_card(s: OptimizerQuery, report: Report, where: str = "the window") -> None:
     """The verdict read from h R (THEORY §9), the record's closed forms with their
     regimes and whether the view is inside each, the memory lengths at the run's last
     step, the warnings."""
@@ -193,7 +196,7 @@ def regularizer_card(s, report: Report, where: str = "the window") -> None:
     st.caption(record(s.opt).memory)
 
 
-def share_box(page: str, s: Scenario, page_state: state.PageState = state.PLANE) -> None:
+def share_box(page: str, s: QueryMixin, page_state: state.PageState = state.PLANE) -> None:
     """The URL of `page` showing s, with the app flags and page_state's flags."""
     st.markdown("**Share this view**")
     st.code(page_state.share_url(page, s), language=None, wrap_lines=True)
