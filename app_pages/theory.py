@@ -4,7 +4,7 @@ import math
 
 import streamlit as st
 
-from core.registry import record
+from core.registry import ASYMPTOTIC_MEMORIES, longest_memory, record
 from ui import cache, controls, layout, plots, state
 
 st.title("Order of accuracy")
@@ -71,14 +71,14 @@ for w in study.warnings:
 
 st.subheader("Reading the slopes")
 rec = record(s.opt)
-beta = max((s.hyper[k] for k in rec.betas), default=0.0)
-memory = 1.0 / (1.0 - beta)  # steps over which the memory weights decay by ~1/e
-needed = 20 * memory
+beta, memory = longest_memory(s.opt, s.hyper)
+needed = ASYMPTOTIC_MEMORIES * memory
 st.markdown(
     f"The memory of this optimizer fades over about 1/(1−β) = **{memory:.3g} steps** "
     f"(β = {beta:g}, the largest of its betas).  The expansion behind the correction "
     "replaces past iterates by the current one, so the slopes 2 and 1 only show once the "
-    f"horizon holds many memory lengths: roughly **T/h ≥ 20/(1−β) = {needed:.0f} steps**, "
+    "horizon holds many memory lengths: roughly "
+    f"**T/h ≥ {ASYMPTOTIC_MEMORIES}/(1−β) = {needed:.0f} steps**, "
     f"i.e. h ≤ {s.T / needed:.3g} for T = {s.T:g}.  At larger h the local slopes are "
     "*pre-asymptotic*: they climb towards 2 as h shrinks, and this page fits only the rows "
     "where they have settled (THEORY §12)."

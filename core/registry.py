@@ -402,3 +402,14 @@ def memory_lengths(name: str, hyper: Hyper, n: int | None) -> list[tuple[str, fl
         reached = 1.0 if n is None else 1.0 - b ** (n + 1)
         out.append((key, 1.0 / (1.0 - b), reached))
     return out
+
+
+# the slopes 2 and 1 show once the horizon holds about this many memory lengths (THEORY §12)
+ASYMPTOTIC_MEMORIES = 20
+
+
+def longest_memory(name: str, hyper: Hyper) -> tuple[float, float]:
+    """(beta, 1/(1-beta)) for the largest of the record's betas: the steps over which
+    its memory weights decay by ~1/e (beta 0 and 1 step without memory)."""
+    beta = max((hyper[k] for k in record(name).betas), default=0.0)
+    return beta, 1.0 / (1.0 - beta)

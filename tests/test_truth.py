@@ -367,3 +367,11 @@ def test_about_renders_the_theory_document():
     titles = [e.label for e in at.get("expander")]
     assert any("Heavy ball: the modified equation" in t for t in titles)
     assert any("assumptions" in t for t in titles)
+
+
+def test_longest_memory_is_the_largest_beta_of_the_record():
+    from core.registry import longest_memory
+
+    beta, steps = longest_memory("adam", {"b1": 0.9, "b2": 0.999, "eps": 1e-8})
+    assert beta == 0.999 and steps == pytest.approx(1000.0)
+    assert longest_memory("gd", {}) == (0.0, 1.0)  # no memory: one step
