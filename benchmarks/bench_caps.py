@@ -31,7 +31,8 @@ from core.dynamics import sums_history  # noqa: E402
 from core.network import NetworkScenario, model  # noqa: E402
 from core.network_fields import train_size  # noqa: E402
 from core.optimizers import make_optimizer  # noqa: E402
-from core.scenario import Scenario, ScenarioError  # noqa: E402
+from core.query import ScenarioError  # noqa: E402
+from core.scenario import Scenario  # noqa: E402
 
 TARGET_S, TARGET_BYTES = 5.0, 1 << 30
 

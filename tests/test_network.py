@@ -33,7 +33,8 @@ from core.network import (
     training_loss,
 )
 from core.optimizers import make_optimizer
-from core.scenario import HYPER_DEFAULTS, ScenarioError
+from core.query import ScenarioError
+from core.scenario import HYPER_DEFAULTS
 
 SMOOTH_ADAMW = "opt=adamw&b1=0.5&b2=0.7&eps=1.0&wd=0.01"
 # Tiny tensors run faster on one thread, and far faster when another process holds a
