@@ -5,7 +5,7 @@ import math
 from urllib.parse import urlencode
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from core.losses import ZOO
@@ -30,10 +30,10 @@ def scenarios(draw):
     values = {k: (draw(hyper[k]) if k in HYPER_DEFAULTS[opt] else None) for k in hyper}
     xmin, ymin = draw(st.floats(-100, 99, **finite)), draw(st.floats(-100, 99, **finite))
     hs = tuple(draw(st.lists(st.floats(0.002, 0.2, **finite), min_size=2, max_size=5, unique=True)))
-    return Scenario(
+    fields = dict(
         opt=opt,
         lr=draw(st.floats(1e-6, 10.0, **finite)),
-        steps=draw(st.integers(1, 1000)),  # within the time budget at any grid
+        steps=draw(st.integers(1, 1000)),
         loss=loss,
         f=draw(st.sampled_from(EXPRESSIONS)) if loss == "custom" else None,
         x0=draw(st.floats(-1e6, 1e6, **finite)),
@@ -51,6 +51,13 @@ def scenarios(draw):
         ),
         **values,
     )
+    try:
+        return Scenario(**fields)
+    except ScenarioError as e:
+        # an optimizer that sums its past on a fine grid can exceed the time budget:
+        # those refusals are tested by name in test_limits.py
+        assume("would take about" not in str(e))
+        raise
 
 
 @settings(max_examples=200, deadline=None)
