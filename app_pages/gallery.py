@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from core.network import NetworkScenario
+from core.network_scenario import NetworkScenario
 from core.scenario import Scenario
 from core.sweep import SweepScenario
 from ui import cache, layout, network_plots, plots, sweep_plots

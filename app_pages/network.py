@@ -1,7 +1,7 @@
 """/network: a small MLP trained by one optimizer under the three dynamics, what its
 memory does to the loss, and AdamW against Lion (the paper's application).
 
-The URL is the scenario (core.network.NetworkScenario), kept in sync with the widgets
+The URL is the scenario (core.network_scenario.NetworkScenario), kept in sync with the widgets
 as on the other pages (ui.state.NETWORK: this page's own widget keys and session
 scenario; ui.network_controls: its sidebar).  All computation is core.network's,
 cached by ui.cache: one run per scenario gives the result, the fit and the landscape.
@@ -13,7 +13,7 @@ import numpy as np
 import streamlit as st
 
 from core import network
-from core.network import NetworkScenario
+from core.network_scenario import NetworkScenario, dataset, model
 from core.order import farther_reason
 from core.query import ScenarioError
 from core.registry import record
@@ -79,7 +79,7 @@ def _run(label: str, fn, *args):
 
 
 def single_page(s: NetworkScenario) -> None:
-    d = network.model(s).size
+    d = model(s).size
     st.caption(
         f"An MLP {'1' if s.data == 'sine' else '2'}–{'–'.join([str(s.width)] * s.depth)}–1 "
         f"({s.act}, {d} parameters) on {nc.DATA_NAMES[s.data].lower()}, trained by "
@@ -133,7 +133,7 @@ def single_page(s: NetworkScenario) -> None:
         "diagonal (THEORY §9): its sign along the run is the verdict above."
     )
 
-    task = network.dataset(s).task
+    task = dataset(s).task
     title = "Learned decision boundary" if task == "classification" else "Learned fit"
     st.subheader(title)
     fit = v.fit
@@ -142,7 +142,7 @@ def single_page(s: NetworkScenario) -> None:
             "P(label 1) of each final network; the line is its decision boundary P = 0.5. "
             "Filled points: training data; hollow points: test data."
         )
-    layout.chart(plots.fit_figure(fit, network.dataset(s), height=layout.height(380)))
+    layout.chart(plots.fit_figure(fit, dataset(s), height=layout.height(380)))
 
     st.subheader("Loss landscape around the final parameters")
     sl = v.landscape

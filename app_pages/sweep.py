@@ -7,7 +7,8 @@ import json
 
 import streamlit as st
 
-from core.sweep import METRICS, sweep_csv, sweep_json
+from core.report import sweep_csv, sweep_json
+from core.sweep import METRICS
 from ui import cache, layout, pages, state
 from ui import sweep_controls as controls
 from ui import sweep_plots as plots

@@ -28,8 +28,11 @@ sys.path.insert(0, str(ROOT))
 
 from core import limits  # noqa: E402
 from core.dynamics import sums_history  # noqa: E402
-from core.network import NetworkScenario, model  # noqa: E402
-from core.network_fields import train_size  # noqa: E402
+from core.network_scenario import (  # noqa: E402
+    NetworkScenario,
+    model,
+    train_size,  # noqa: E402
+)
 from core.optimizers import make_optimizer  # noqa: E402
 from core.query import ScenarioError  # noqa: E402
 from core.scenario import Scenario  # noqa: E402
@@ -42,7 +45,7 @@ import json, resource, sys, time
 import torch
 torch.set_num_threads(1)
 from core import compute, network, limits
-from core.network import NetworkScenario
+from core.network_scenario import NetworkScenario
 from core.scenario import Scenario
 page, query = sys.argv[1], sys.argv[2]
 def rss():

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 from bench_caps import PAGES  # noqa: E402
 
-from core.network import NetworkScenario  # noqa: E402
+from core.network_scenario import NetworkScenario  # noqa: E402
 from core.scenario import Scenario  # noqa: E402
 from ui import cache  # noqa: E402
 

@@ -11,9 +11,19 @@ import sys
 import numpy as np
 
 from core.expression import ExpressionError
+from core.network_scenario import NetworkScenario
 from core.query import ScenarioError, numbers
-from core.report import order_json, regularizer_json, simulate_json
+from core.report import (
+    network_json,
+    order_json,
+    regularizer_json,
+    simulate_json,
+    study_json,
+    sweep_json,
+)
 from core.scenario import Scenario
+from core.study import StudyScenario, compute_study, ray_address
+from core.sweep import SweepScenario, compute_sweep
 
 
 class UsageError(ValueError):
@@ -48,17 +58,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_command(args) -> dict:
     if args.command == "network":
-        from core.network import NetworkScenario, network_json
-
         return network_json(NetworkScenario.parse(args.query))
     if args.command == "study":
-        from core.study import StudyScenario, compute_study, ray_address, study_json
-
         s = StudyScenario.parse(args.query)
         return study_json(compute_study(s, ray_address(args.ray)))
     if args.command == "sweep":
-        from core.sweep import SweepScenario, compute_sweep, sweep_json
-
         return sweep_json(compute_sweep(SweepScenario.parse(args.query)))
     s = Scenario.parse(args.query)
     if args.command == "simulate":

@@ -7,7 +7,7 @@ thread) by benchmarks/bench_caps.py, which also searches the corners of the caps
 prints the worst measured time and memory.  A scenario whose predicted time exceeds
 BUDGET_S is refused with a message naming the keys that enter the cost.
 
-The scenario specs (core.scenario, core.network_fields) and the sweep tools take their
+The scenario specs (core.scenario, core.network_scenario) and the sweep tools take their
 caps from here; nothing else defines a limit.
 """
 

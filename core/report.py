@@ -1,17 +1,25 @@
-"""The JSON reports of 2D scenarios (a run, the order study, the regularizer's verdict)
-that the CLI prints and the pages export, and the one rule every JSON report follows:
-no NaN or infinity, null instead."""
+"""The documents the CLI prints and the pages export: JSON of 2D runs, order studies,
+regularizer verdicts, networks, sweeps and studies, and CSV of 2D paths and sweeps, with
+the one rule every JSON report follows: no NaN or infinity, null instead."""
 
 from __future__ import annotations
 
+import io
+import math
+
 import numpy as np
 
-from core import compute
+from core import compute, network
+from core.compute import PathSummary
 from core.dynamics import DYNAMICS
+from core.network import NetworkResult
+from core.network_scenario import NetworkScenario
 from core.order import run_warnings
-from core.registry import record
+from core.registry import memory_lengths, record
 from core.regularizer import residual_text
 from core.scenario import Scenario
+from core.study import StudyResult, summary
+from core.sweep import METRICS, SweepResult
 
 
 def finite_or_none(a):
@@ -85,3 +93,116 @@ def order_json(s: Scenario) -> dict:
 
 def _settings(s) -> dict:
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(s).items()}
+
+
+def paths_csv(summary: PathSummary) -> str:
+    """A 2D run's paths: one row per dynamics and step."""
+    out = io.StringIO()
+    out.write("dynamics,n,x,y,loss\n")
+    for k in DYNAMICS:
+        for n, ((x, y), value) in enumerate(zip(summary.paths[k], summary.losses[k], strict=True)):
+            out.write(f"{k},{n},{float(x)!r},{float(y)!r},{float(value)!r}\n")
+    return out.getvalue()
+
+
+# --- networks -------------------------------------------------------------------------
+
+
+def network_warnings(r: NetworkResult) -> list[str]:
+    """What a reader of this run must know (THEORY §9, §11): divergence, overflow, a
+    corrected run farther from the memory run than the memoryless one, a non-smooth
+    update, and a perturbation built from a limit the run has not reached."""
+    s, out = r.scenario, list(r.regularizer.warnings)
+    for k in DYNAMICS:
+        if r.diverged[k] is not None:
+            out.append(f"divergence: the {k} run diverged at step {r.diverged[k]}")
+        elif not np.isfinite(r.train_loss[k]).all():
+            out.append(f"overflow: the loss of the {k} run is not finite at some steps")
+    far = {k: np.nanmax(np.where(np.isfinite(v), v, np.nan)) for k, v in r.distance.items()}
+    if far["corrected"] > far["memoryless"]:
+        out.append(
+            f"corrected farther from memory than memoryless ({far['corrected']:.3g} vs "
+            f"{far['memoryless']:.3g}): h is not small against the scale on which the "
+            "update bends or the memory length (THEORY §11)"
+        )
+    for key, steps, reached in memory_lengths(s.opt, s.hyper, s.steps - 1):
+        if reached < 0.9:
+            out.append(
+                f"finite n: {key}'s memory spans {steps:.4g} steps and the run has "
+                f"{s.steps}; h·R uses the n → ∞ correction, which overstates it (THEORY §1)"
+            )
+    return out
+
+
+def network_json(s: NetworkScenario) -> dict:
+    r = network.result(s)
+    return {
+        "scenario": s.to_query(),
+        "parameters": r.d,
+        "train_loss": {k: finite_or_none(r.train_loss[k]) for k in DYNAMICS},
+        "test_loss": {k: finite_or_none(r.test_loss[k]) for k in DYNAMICS},
+        "distance": {k: finite_or_none(v) for k, v in r.distance.items()},
+        "regularizer": {
+            "formula": r.regularizer.best.formula,
+            "regime": r.regularizer.best.regime,
+            "in_regime": r.regularizer.in_regime,
+            "effect": r.regularizer.effect,
+            "positive_fraction": finite_or_none(r.regularizer.window.positive_fraction),
+            "grad_sq": finite_or_none(r.grad_sq),
+            "grad_l1": finite_or_none(r.grad_l1),
+            "hR": finite_or_none(r.hR),
+        },
+        "diverged": r.diverged,
+        "warnings": network_warnings(r),
+    }
+
+
+# --- sweeps and studies ---------------------------------------------------------------
+
+
+def sweep_json(res: SweepResult) -> dict:
+    s = res.scenario
+    metrics = {k: finite_or_none(v) for k, v in res.metrics.items() if k != "effect"}
+    metrics["effect"] = res.metrics["effect"].astype(int).tolist()
+    return {
+        "scenario": s.to_query(),
+        "x": {"key": s.x.key, "values": res.x.tolist(), "log": s.x.log},
+        "y": {"key": s.y.key, "values": res.y.tolist(), "log": s.y.log},
+        "metrics": metrics,
+        "descriptions": METRICS,
+        "diverged": {k: np.where(v >= 0, v, -1).tolist() for k, v in res.diverged.items()},
+    }
+
+
+def sweep_csv(res: SweepResult) -> str:
+    """One line per cell: its indices, its two hyperparameter values, every metric (empty
+    where a needed run diverged) and the step where each run diverged (-1: never)."""
+    s = res.scenario
+    names = list(res.metrics)
+    head = ["ix", "iy", s.x.key, s.y.key, *names, *(f"diverged_{k}" for k in DYNAMICS)]
+    lines = [",".join(head)]
+    for iy, yv in enumerate(res.y):
+        for ix, xv in enumerate(res.x):
+            values = [res.metrics[k][iy, ix] for k in names]
+            cells = [repr(float(v)) if math.isfinite(v) else "" for v in values]
+            steps = [str(int(res.diverged[k][iy, ix])) for k in DYNAMICS]
+            lines.append(
+                ",".join([str(ix), str(iy), repr(float(xv)), repr(float(yv)), *cells, *steps])
+            )
+    return "\n".join(lines) + "\n"
+
+
+def study_json(res: StudyResult) -> dict:
+    s = res.scenario
+    return {
+        "scenario": s.to_query(),
+        "opts": list(s.opts),
+        "lrs": list(s.lrs),
+        "seeds": res.seeds,
+        "per_seed": {
+            opt: {m: finite_or_none(v) for m, v in metrics.items()}
+            for opt, metrics in res.per_seed.items()
+        },
+        "diverged": {opt: v.tolist() for opt, v in res.diverged.items()},
+        "summary": summary(res),
+    }

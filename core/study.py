@@ -37,8 +37,7 @@ from core.limits import (
     MAX_STUDY_WORK,
 )
 from core.mlp import MLP
-from core.network import _tensors, data_loss, perturbation, values_and_grads
-from core.network_fields import NETWORK_FIELDS, NetworkData, parameter_count, train_size
+from core.network_scenario import NETWORK_FIELDS, NetworkData, parameter_count, train_size
 from core.optimizers import OPTIMIZERS, make_optimizer
 from core.query import (
     Field,
@@ -50,8 +49,8 @@ from core.query import (
     numbers,
     query_dataclass,
 )
-from core.report import finite_or_none
 from core.scenario import HYPER_DEFAULTS
+from core.training import as_tensors, data_loss, perturbation, values_and_grads
 
 Tensor = torch.Tensor
 CHUNK = 8  # seeds per batched simulate call (and per Ray task)
@@ -172,8 +171,8 @@ def chunk(query: str, opt: str, seeds: tuple[int, ...], device: str = "cpu") -> 
     dev = torch.device(device)
     data = make_dataset(s.data, s.n, s.noise, s.split, s.seed)
     mlp = MLP(data.in_dim, s.width, s.depth, s.act)
-    train = data_loss(mlp, data.task, *_tensors(data.x_train, data.y_train, dev))
-    test = data_loss(mlp, data.task, *_tensors(data.x_test, data.y_test, dev))
+    train = data_loss(mlp, data.task, *as_tensors(data.x_train, data.y_train, dev))
+    test = data_loss(mlp, data.task, *as_tensors(data.x_test, data.y_test, dev))
     S, K, d = len(seeds), len(s.lrs), mlp.size
     theta0 = torch.stack([mlp.init(k, device=dev) for k in seeds]).repeat_interleave(K, 0)
     lr = np.tile(np.asarray(s.lrs, dtype=np.float64), S)
@@ -320,19 +319,3 @@ def summary(res: StudyResult) -> dict:
         }
         out[fmt(lr)] = entry
     return out
-
-
-def study_json(res: StudyResult) -> dict:
-    s = res.scenario
-    return {
-        "scenario": s.to_query(),
-        "opts": list(s.opts),
-        "lrs": list(s.lrs),
-        "seeds": res.seeds,
-        "per_seed": {
-            opt: {m: finite_or_none(v) for m, v in metrics.items()}
-            for opt, metrics in res.per_seed.items()
-        },
-        "diverged": {opt: v.tolist() for opt, v in res.diverged.items()},
-        "summary": summary(res),
-    }

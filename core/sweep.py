@@ -42,7 +42,6 @@ from core.query import (
     number,
     query_dataclass,
 )
-from core.report import finite_or_none
 from core.scenario import (
     HYPER_DEFAULTS,
     HYPER_KEYS,
@@ -389,38 +388,3 @@ def compute_sweep(s: SweepScenario) -> SweepResult:
 
 def _fine(a: Axis) -> np.ndarray:
     return replace(a, n=FINE).values
-
-
-# --- the CLI's JSON -------------------------------------------------------------------
-
-
-def sweep_json(res: SweepResult) -> dict:
-    s = res.scenario
-    metrics = {k: finite_or_none(v) for k, v in res.metrics.items() if k != "effect"}
-    metrics["effect"] = res.metrics["effect"].astype(int).tolist()
-    return {
-        "scenario": s.to_query(),
-        "x": {"key": s.x.key, "values": res.x.tolist(), "log": s.x.log},
-        "y": {"key": s.y.key, "values": res.y.tolist(), "log": s.y.log},
-        "metrics": metrics,
-        "descriptions": METRICS,
-        "diverged": {k: np.where(v >= 0, v, -1).tolist() for k, v in res.diverged.items()},
-    }
-
-
-def sweep_csv(res: SweepResult) -> str:
-    """One line per cell: its indices, its two hyperparameter values, every metric (empty
-    where a needed run diverged) and the step where each run diverged (-1: never)."""
-    s = res.scenario
-    names = list(res.metrics)
-    head = ["ix", "iy", s.x.key, s.y.key, *names, *(f"diverged_{k}" for k in DYNAMICS)]
-    lines = [",".join(head)]
-    for iy, yv in enumerate(res.y):
-        for ix, xv in enumerate(res.x):
-            values = [res.metrics[k][iy, ix] for k in names]
-            cells = [repr(float(v)) if math.isfinite(v) else "" for v in values]
-            steps = [str(int(res.diverged[k][iy, ix])) for k in DYNAMICS]
-            lines.append(
-                ",".join([str(ix), str(iy), repr(float(xv)), repr(float(yv)), *cells, *steps])
-            )
-    return "\n".join(lines) + "\n"

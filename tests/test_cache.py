@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import streamlit as st
 
-from core import compute, network
-from core.network import NetworkScenario
+from core import compute, network, training
+from core.network_scenario import NetworkScenario
 from core.scenario import Scenario
 from tests.test_app import open_page
 from ui import cache
@@ -47,7 +47,7 @@ def test_page_computes_one_run_and_one_result():
     # a result evaluates the losses with `values` twice (train, test); nothing else does
     with (
         mock.patch.object(network, "values", wraps=network.values) as values,
-        mock.patch.object(network, "simulate", wraps=network.simulate) as simulate,
+        mock.patch.object(training, "simulate", wraps=training.simulate) as simulate,
     ):
         at = open_page("network", dict(p.split("=") for p in NET.split("&")))
         assert not at.exception, at.exception

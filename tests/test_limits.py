@@ -11,14 +11,13 @@ from hypothesis import strategies as st
 
 from core import limits
 from core.dynamics import sums_history
-from core.network import NetworkScenario
-from core.network_fields import train_size
+from core.network_scenario import NetworkScenario, train_size
 from core.optimizers import make_optimizer
 from core.scenario import Scenario
 
 
 def _network_seconds(s: NetworkScenario) -> float:
-    from core.network import model
+    from core.network_scenario import model
 
     n_train = train_size(s.n, s.split)
     units, d, points = s.width * s.depth, model(s).size, s.batch or n_train
@@ -85,7 +84,7 @@ def test_every_network_scenario_fits_the_budget(params):
 
 
 def model_size(s: NetworkScenario) -> int:
-    from core.network import model
+    from core.network_scenario import model
 
     return model(s).size
 

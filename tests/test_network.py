@@ -17,24 +17,13 @@ from hypothesis import strategies as st
 from core.datasets import CLASSIFICATION, DATASETS, make_dataset
 from core.limits import MAX_NET_STEPS, MAX_WIDTH
 from core.mlp import MLP
-from core.network import (
-    PRESETS,
-    NetworkScenario,
-    StepBatches,
-    batch_schedule,
-    compare,
-    data_loss,
-    fit,
-    landscape,
-    network_json,
-    order,
-    result,
-    run_network,
-    training_loss,
-)
+from core.network import compare, fit, landscape, order, result
+from core.network_scenario import PRESETS, NetworkScenario
 from core.optimizers import make_optimizer
 from core.query import ScenarioError
+from core.report import network_json
 from core.scenario import HYPER_DEFAULTS
+from core.training import StepBatches, batch_schedule, data_loss, run_network, training_loss
 
 SMOOTH_ADAMW = "opt=adamw&b1=0.5&b2=0.7&eps=1.0&wd=0.01"
 # Tiny tensors run faster on one thread, and far faster when another process holds a

@@ -171,7 +171,7 @@ def test_overlong_values_are_refused():
     )
 )
 def test_network_caps_on_several_keys_fall_back_leniently(params):
-    from core.network import NetworkScenario
+    from core.network_scenario import NetworkScenario
 
     s, warnings = NetworkScenario.from_query(params)  # never raises
     assert NetworkScenario.parse(s.to_query()) == s
@@ -182,7 +182,7 @@ def test_network_caps_on_several_keys_fall_back_leniently(params):
 
 
 def test_query_classes_take_their_defaults_from_their_specs():
-    from core.network import NetworkScenario
+    from core.network_scenario import NetworkScenario
     from core.query import QueryMixin, defaults
     from core.study import StudyScenario
     from core.sweep import SweepScenario

@@ -15,9 +15,9 @@ from lion_pytorch import Lion
 from core import cli
 from core.datasets import make_dataset
 from core.mlp import MLP
-from core.network import data_loss
 from core.query import ScenarioError
 from core.study import StudyScenario, chunk, interval, sharpness, t_quantile
+from core.training import data_loss
 
 QUERY = "seeds=3&steps=25&n=60&width=6&lrs=0.02,0.005&seed=7"
 

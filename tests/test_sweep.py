@@ -13,14 +13,13 @@ from hypothesis import strategies as st
 from core import cli, compute
 from core.losses import batched
 from core.query import ScenarioError
+from core.report import sweep_csv, sweep_json
 from core.sweep import (
     DEFAULT_AXES,
     MAX_AXIS,
     Axis,
     SweepScenario,
     compute_sweep,
-    sweep_csv,
-    sweep_json,
 )
 
 SMALL = [

@@ -17,13 +17,15 @@ from core import cli, compute, network, report
 from core.autodiff import grad_and_hvp
 from core.dynamics import asymptotic_fields, simulate
 from core.losses import batched
-from core.network import PRESETS, NetworkScenario, network_json
+from core.network_scenario import PRESETS, NetworkScenario, dataset, model
 from core.optimizers import OPTIMIZERS, make_optimizer
 from core.order import diagnose
 from core.registry import RECORDS, _psi1, _psi2
 from core.regularizer import verdict
+from core.report import network_json
 from core.scenario import HYPER_DEFAULTS, Scenario
 from core.surfaces import preconditioner
+from core.training import data_loss
 
 ROOT = Path(__file__).resolve().parents[1]
 ADAM_EPS10 = "opt=adam&eps=10&loss=custom&f=0.005*(x^2%2By^2)%2B0.002*sin(3*x)"
@@ -79,9 +81,9 @@ def test_network_smooth_adamw_preset_regularizes():
     out = network_json(s)
     assert out["regularizer"]["effect"] == "regularizes"
     assert "≪" in out["regularizer"]["regime"] and out["regularizer"]["in_regime"]
-    data, mlp = network.dataset(s), network.model(s)
+    data, mlp = dataset(s), model(s)
     x, y = (torch.as_tensor(a, dtype=torch.float64) for a in (data.x_train, data.y_train))
-    loss = network.data_loss(mlp, data.task, x, y)
+    loss = data_loss(mlp, data.task, x, y)
     theta = torch.as_tensor(network.result(s).final["memory"])[None]
     opt = make_optimizer("adamw", **s.hyper)
     g, _, M = asymptotic_fields(loss, opt, theta)

@@ -22,7 +22,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core import compute, network
 from core.compute import PathSummary
-from core.network import NetworkScenario
+from core.network_scenario import NetworkScenario
 from core.order import OrderStudy
 from core.regularizer import Report
 from core.scenario import Scenario

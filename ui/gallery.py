@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.network import NetworkScenario
+from core.network_scenario import NetworkScenario
 from core.scenario import Scenario
 from core.sweep import SweepScenario
 from ui import cache

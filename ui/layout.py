@@ -4,6 +4,7 @@ card and the share/export box."""
 
 from __future__ import annotations
 
+import json
 from urllib.parse import parse_qsl
 
 import numpy as np
@@ -17,8 +18,9 @@ from core.order import farther_reason
 from core.query import QueryMixin
 from core.registry import memory_lengths, record
 from core.regularizer import Report, residual_text
+from core.report import paths_csv, simulate_json
 from core.scenario import OptimizerQuery, Scenario
-from ui import cache, export, pages, plots, state
+from ui import cache, pages, plots, state
 from ui.style import STYLE
 
 EFFECT_BADGE = {
@@ -207,7 +209,7 @@ def downloads(s: Scenario, summary: PathSummary) -> None:
     left, right = st.columns(2)
     left.download_button(
         "⬇ CSV",
-        export.csv_text(summary),
+        paths_csv(summary),
         f"{stem}.csv",
         "text/csv",
         on_click="ignore",
@@ -215,7 +217,7 @@ def downloads(s: Scenario, summary: PathSummary) -> None:
     )
     right.download_button(
         "⬇ JSON",
-        export.json_text(s),
+        json.dumps(simulate_json(s), indent=1),
         f"{stem}.json",
         "application/json",
         on_click="ignore",

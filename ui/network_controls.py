@@ -1,4 +1,4 @@
-"""Sidebar widgets of the network page, mirroring core.network.NetworkScenario fields
+"""Sidebar widgets of the network page, mirroring core.network_scenario.NetworkScenario fields
 through ui.state.NETWORK (widget keys `wn_`), with ui.controls' widget helpers: the
 presets, the data, the network, the training, the landscape's plane, and the toggle of
 the page's compare mode (URL flag compare=1)."""
@@ -11,7 +11,7 @@ import streamlit as st
 
 from core.datasets import DATASETS
 from core.mlp import ACTIVATIONS
-from core.network import PRESETS, NetworkScenario
+from core.network_scenario import PRESETS, NetworkScenario
 from core.query import ScenarioError
 from core.scenario import HYPER_KEYS
 from ui.controls import flag_toggle, number, widget

@@ -17,7 +17,7 @@ session published for the page's scenario class: Streamlit's history also holds 
 with another page's query under this page's path, which would otherwise reset it.
 
 The 2D pages share PLANE (core.scenario.Scenario); the network page has NETWORK
-(core.network.NetworkScenario), the phase diagram SWEEP (core.sweep.SweepScenario)
+(core.network_scenario.NetworkScenario), the phase diagram SWEEP (core.sweep.SweepScenario)
 and the seed study STUDY (core.study.StudyScenario), each with its own widget keys and
 session scenario, so the pages never disturb each other.
 """
@@ -31,7 +31,7 @@ from urllib.parse import urlencode
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from core.network import NetworkScenario
+from core.network_scenario import NetworkScenario
 from core.scenario import HYPER_KEYS, Scenario
 from core.study import StudyScenario
 from core.sweep import SweepScenario

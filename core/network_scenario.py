@@ -1,4 +1,5 @@
-"""The query keys of a network scenario, with caps so that no URL can pin the server.
+"""The network scenario: its query keys (capped so that no URL can pin the server), the
+NetworkScenario dataclass, the page's presets, and the data set and MLP it names.
 
 Sizes are capped one by one (width, depth, n, steps), and the run as a whole twice
 (core.limits): its predicted time bounds the computation, d * (steps + 1) the memory a
@@ -12,12 +13,21 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from core import limits
-from core.datasets import DATASETS, REGRESSION
+from core.datasets import DATASETS, REGRESSION, Dataset, make_dataset
 from core.dynamics import sums_history
 from core.limits import MAX_DEPTH, MAX_NET_STEPS, MAX_POINTS, MAX_STORED, MAX_WIDTH
 from core.mlp import ACTIVATIONS, MLP
-from core.query import Field, QueryMixin, constant, in_range, integer, number, one_of
-from core.scenario import OPTIMIZER_FIELDS, optimizer
+from core.query import (
+    Field,
+    QueryMixin,
+    constant,
+    in_range,
+    integer,
+    number,
+    one_of,
+    query_dataclass,
+)
+from core.scenario import OPTIMIZER_FIELDS, OptimizerQuery, optimizer
 
 
 def train_size(n: int, split: float) -> int:
@@ -98,3 +108,34 @@ class NetworkData(QueryMixin):
     depth: int
     act: str
     seed: int
+
+
+# Query presets for a page.  The defaults are each optimizer's usual ones; with
+# AdamW's eps = 1e-8 the correction H Fbar / (|g| + eps) is huge wherever a gradient
+# coordinate is small, so the corrected run is far from second order at any usable h
+# (THEORY §6).  THEORY's smooth regime shows the slopes 2 and 1.
+PRESETS = {
+    "AdamW, smooth regime (THEORY §6)": "opt=adamw&b1=0.5&b2=0.7&eps=1.0&wd=0.01",
+    "heavy ball 0.5 (THEORY §6)": "opt=hb&b1=0.5",
+    "AdamW defaults": "opt=adamw",
+    "Lion defaults": "opt=lion",
+}
+
+
+@query_dataclass
+class NetworkScenario(OptimizerQuery, NetworkData):
+    """A network run: optimizer, data, architecture, batch size, steps, landscape plane."""
+
+    SPECS = NETWORK_FIELDS
+
+    batch: int
+    steps: int
+    plane: str
+
+
+def dataset(s: NetworkScenario) -> Dataset:
+    return make_dataset(s.data, s.n, s.noise, s.split, s.seed)
+
+
+def model(s: NetworkScenario) -> MLP:
+    return MLP(dataset(s).in_dim, s.width, s.depth, s.act)
