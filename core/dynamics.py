@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from core.autodiff import grad_and_hvp, jvp
+from core.coordinate import CoordinateDirections, applies
 from core.optimizers import Geometric, Optimizer, as_column
 
 Tensor = torch.Tensor
@@ -179,6 +180,10 @@ class _Recursive:
             self.C = [[t.contraction(w) for w in W] for t in self.tables]
         else:
             self.case, self.hvp_count = "c", self.p
+            # an elementwise readout: D_i as functions of one coordinate (core.coordinate)
+            self.coordinate = (
+                CoordinateDirections(opt, self.tables) if applies(opt, self.tables) else None
+            )
 
     def start(self, B: int, d: int, like: Tensor, steps: int) -> None:
         self.state = [like.new_zeros((B, d)) for _ in range(self.p)]
@@ -236,7 +241,12 @@ class _Recursive:
                     D = D + _row(self.C[i][j], n, t) * f
                 out.append((D, 1.0))
             return out
-        return [(self._stacked(i, n, t, g) + decay * moments[i], 1.0) for i in range(self.p)]
+        if self.coordinate is not None and g.device.type == "cpu":
+            F = torch.from_numpy(self.coordinate(n, g.numpy())).to(g.dtype)
+            stacked = [F[:, i].reshape(g.shape) for i in range(self.p)]
+        else:
+            stacked = [self._stacked(i, n, t, g) for i in range(self.p)]
+        return [(D + decay * moments[i], 1.0) for i, D in enumerate(stacked)]
 
     def _stacked(self, i: int, n: int, t: Tensor, g: Tensor) -> Tensor:
         """sum_{b<n} T_i(n, n-b) readout(g, W(b) phi(g)) in chunks of b (THEORY §7 c)."""

@@ -139,8 +139,6 @@ def corrected_step(derivatives: Derivatives, opt: Optimizer, plan: _Recursive, h
     moments = [t.moment[:, 0].tolist() for t in plan.tables]
     p, case = plan.p, plan.case
     C = [[c[:, 0].tolist() for c in row] for row in plan.C] if case == "a" else None
-    W_arrays = [w[:, 0] for w in plan.W]
-    tails = [(float(t.tail[0]), t.power[:, 0], t.partial[1:, 0], t.z[:, 0]) for t in plan.tables]
 
     def directions(n, x, y, gx, gy, fx, fy, ux, uy):
         if case == "b":
@@ -154,13 +152,11 @@ def corrected_step(derivatives: Derivatives, opt: Optimizer, plan: _Recursive, h
                     dy += C[i][j][n] * fy[j]
                 out.append((dx, dy))
             return out
-        # case c: every past Fbar^(b) at once, contracted with the tails T(n, n-b)
-        scaled = [w[:n, None] * np.array([a, b]) for w, a, b in zip(W_arrays, fx, fy, strict=True)]
-        with np.errstate(all="ignore"):  # inf and nan as torch has them, no warnings
-            stacked = value(np.array([gx, gy]), *scaled)  # (n, 2)
-        for i, (c, power, partial, z) in enumerate(tails):
-            dx, dy = (c * power[n - 1 :: -1][:n] * partial[:n] / z[n]) @ stacked
-            out.append((dx + moments[i][n] * decay * x, dy + moments[i][n] * decay * y))
+        # case c: the directions as functions of one coordinate, summed over b < n
+        sums = plan.coordinate.exact(n, (gx, gy))  # (2, p)
+        for i in range(p):
+            m = moments[i][n] * decay
+            out.append((float(sums[0, i]) + m * x, float(sums[1, i]) + m * y))
         return out
 
     def step(n: int, x: float, y: float) -> tuple[float, float]:
