@@ -9,14 +9,17 @@ from ui import cache, controls, layout, plots, state, style
 st.title("Compare optimizers")
 s = state.PLANE.scenario()
 
-if not state.teaching():
-    with st.sidebar:
-        st.subheader("Optimizers")
-        controls.compare(s)
-        st.subheader("Loss and start")
-        controls.loss(s)
-        controls.start(s)
-        controls.steps(s)
+
+def sidebar() -> None:
+    st.subheader("Optimizers")
+    controls.compare(s)
+    st.subheader("Loss and start")
+    controls.loss(s)
+    controls.start(s)
+    controls.steps(s)
+
+
+layout.sidebar(sidebar)
 
 st.caption(
     "Each optimizer runs with its usual hyperparameters (PyTorch's; Lion's paper) and the "

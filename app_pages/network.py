@@ -17,11 +17,11 @@ from core.network_scenario import NetworkScenario, dataset, model
 from core.order import farther_reason
 from core.query import ScenarioError
 from core.registry import record
-from ui import cache, controls, layout
+from ui import cache, layout
 from ui import network_controls as nc
 from ui import network_plots as plots
 from ui.controls import OPTIMIZER_NAMES
-from ui.state import NETWORK, teaching
+from ui.state import NETWORK
 
 PAGE = "network"
 
@@ -41,26 +41,7 @@ def _max(a: np.ndarray) -> float:
 st.title("Small networks")
 s = NETWORK.scenario()
 comparing = st.query_params.get(nc.COMPARE) == "1"  # the toggle below, set before this run
-if not teaching():
-    with st.sidebar:
-        if comparing:  # AdamW and Lion bring their usual hyperparameters: only h is shared
-            st.subheader("Optimizers")
-            st.caption("AdamW and Lion, each with its usual hyperparameters.")
-            controls.number(NETWORK, "lr", "learning rate h", 0.001, "the step size of both")
-        else:
-            st.subheader("Presets")
-            nc.presets(s)
-            st.subheader("Optimizer")
-            controls.optimizer(s, page=NETWORK)
-        st.subheader("Data")
-        nc.data()
-        st.subheader("Network")
-        nc.network()
-        st.subheader("Training")
-        nc.training()
-        if not comparing:  # compare mode draws no landscape
-            st.subheader("Landscape")
-            nc.plane()
+layout.sidebar(nc.sidebar, s, comparing)
 
 compare_mode = nc.compare_mode()
 

@@ -10,15 +10,18 @@ from ui import cache, controls, layout, plots, state
 st.title("Playground")
 s = state.PLANE.scenario()
 
-if not state.teaching():
-    with st.sidebar:
-        st.subheader("Optimizer")
-        controls.optimizer(s)
-        st.subheader("Loss and start")
-        controls.loss(s)
-        controls.start(s)
-        controls.steps(s)
-        controls.perturbation_step(s)
+
+def sidebar() -> None:
+    st.subheader("Optimizer")
+    controls.optimizer(s)
+    st.subheader("Loss and start")
+    controls.loss(s)
+    controls.start(s)
+    controls.steps(s)
+    controls.perturbation_step(s)
+
+
+layout.sidebar(sidebar)
 
 with st.spinner(f"Running {s.steps} steps of three dynamics…"):
     summary = cache.summary(s)

@@ -5,7 +5,7 @@ paired per-seed differences and h R along training.  Computation: core.study."""
 import streamlit as st
 
 from core.study import summary
-from ui import cache, layout, state
+from ui import cache, layout
 from ui import study_controls as controls
 from ui import study_plots as plots
 from ui.state import STUDY
@@ -14,9 +14,7 @@ PAGE = "study"
 
 st.title("Seed study")
 s = STUDY.scenario()
-if not state.teaching():
-    with st.sidebar:
-        controls.sidebar(s)
+layout.sidebar(controls.sidebar, s)
 
 a, b = s.opts
 with st.spinner(f"Training {2 * s.seeds * len(s.lrs)} networks for {s.steps} steps…"):

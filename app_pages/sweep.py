@@ -18,9 +18,7 @@ PAGE = "sweep"
 
 st.title("Phase diagram")
 s = SWEEP.scenario()
-if not state.teaching():
-    with st.sidebar:
-        controls.sidebar(s)
+layout.sidebar(controls.sidebar, s)
 
 cells = s.x.n * s.y.n
 with st.spinner(f"Running {cells} cells x {s.steps} steps x three dynamics…"):

@@ -10,15 +10,18 @@ from ui import cache, controls, layout, plots, state
 st.title("Order of accuracy")
 s = state.PLANE.scenario()
 
-if not state.teaching():
-    with st.sidebar:
-        st.subheader("Order study")
-        controls.order_study(s)
-        st.subheader("Optimizer")
-        controls.optimizer(s, lr=False)
-        st.subheader("Loss and start")
-        controls.loss(s)
-        controls.start(s)
+
+def sidebar() -> None:
+    st.subheader("Order study")
+    controls.order_study(s)
+    st.subheader("Optimizer")
+    controls.optimizer(s, lr=False)
+    st.subheader("Loss and start")
+    controls.loss(s)
+    controls.start(s)
+
+
+layout.sidebar(sidebar)
 
 st.markdown(
     "Over a fixed horizon T (n ≤ T/h steps), for a smooth update and once h is small "

@@ -95,6 +95,41 @@ def test_app_flags_are_kept_and_not_warned_about():
     assert not at.sidebar.number_input  # teaching mode hides the controls
 
 
+# every page with controls, at a size that renders fast
+SIDEBAR_PAGES = {
+    "playground": SMALL,
+    "theory": SMALL,
+    "compare": SMALL,
+    "network": {"v": "1", "steps": "8", "n": "40", "width": "4"},
+    "sweep": {"v": "1", "x": "b1:0.5:0.99:3", "y": "b2:0.5:0.999:3", "steps": "10"},
+    "study": {"v": "1", "seeds": "2", "steps": "5", "n": "40", "width": "3"},
+}
+
+
+def _sidebar_widgets(at: AppTest) -> int:
+    side = at.sidebar
+    return sum(
+        len(w) for w in (side.number_input, side.selectbox, side.text_input, side.multiselect)
+    )
+
+
+@pytest.mark.parametrize("page", SIDEBAR_PAGES)
+def test_teaching_mode_hides_the_sidebar_of_every_page(page):
+    normal = open_page(page, SIDEBAR_PAGES[page])
+    taught = open_page(page, SIDEBAR_PAGES[page] | {"teach": "1"})
+    assert not normal.exception and not taught.exception
+    assert _sidebar_widgets(normal) > 0 and len(normal.sidebar.subheader) > 0
+    assert _sidebar_widgets(taught) == 0 and len(taught.sidebar.subheader) == 0
+
+
+def test_page_scripts_leave_the_sidebar_to_one_helper():
+    """The teaching-mode test and the sidebar block were written out on six pages;
+    ui.layout.sidebar is the one place that decides."""
+    for script in sorted(Path(APP).parent.glob("app_pages/*.py")):
+        text = script.read_text()
+        assert "st.sidebar" not in text and "teaching()" not in text, script.name
+
+
 def test_theory_study_settings():
     at = open_page("theory")
     assert at.text_input(key="w_hs").value == "0.04, 0.02"

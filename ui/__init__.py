@@ -1,2 +1,3 @@
-"""The Streamlit app's helpers: figures (plots), the URL <-> scenario sync (state),
-the sidebar controls (controls) and the downloads (export).  Pages only lay them out."""
+"""The Streamlit app's helpers: the URL <-> scenario sync (state), the sidebars
+(*controls), the caches (cache), the figures (*plots, style, raster) and the page pieces
+several pages share (layout).  Pages only lay them out."""

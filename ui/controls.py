@@ -124,15 +124,29 @@ def optimizer(s, lr: bool = True, page: state.PageState = PLANE) -> None:
         number(page, p.key, p.label, p.step, f"{p.help}; usual default {p.default:g}")
 
 
-def loss(s: Scenario) -> None:
+def loss_select(page: state.PageState) -> None:
+    """The loss: one of the zoo or a custom expression."""
     widget(
-        PLANE,
+        page,
         "loss",
         st.selectbox,
         "Loss",
         [*ZOO, "custom"],
         format_func=lambda k: ZOO[k].title if k in ZOO else "Custom expression",
     )
+
+
+def start_point(page: state.PageState) -> None:
+    """The start (x₀, y₀), side by side."""
+    left, right = st.columns(2)
+    with left:
+        number(page, "x0", "start x₀", 0.1)
+    with right:
+        number(page, "y0", "start y₀", 0.1)
+
+
+def loss(s: Scenario) -> None:
+    loss_select(PLANE)
     if s.loss == "custom":
         widget(
             PLANE,
@@ -146,11 +160,7 @@ def loss(s: Scenario) -> None:
 
 
 def start(s: Scenario) -> None:
-    left, right = st.columns(2)
-    with left:
-        number(PLANE, "x0", "start x₀", 0.1)
-    with right:
-        number(PLANE, "y0", "start y₀", 0.1)
+    start_point(PLANE)
     st.button(
         "Reset to the loss's start",
         disabled=s.loss == "custom",

@@ -1,10 +1,11 @@
-"""Pieces of page layout shared by several pages: figure sizes for teaching mode, charts
-(alone or in a pair), the divergence and overflow warnings, the implicit regularizer
-card and the share/export box."""
+"""Pieces of page layout shared by several pages: the sidebar (hidden in teaching mode),
+figure sizes for teaching mode, charts (alone or in a pair), the divergence and overflow
+warnings, the implicit regularizer card and the share/export box."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from urllib.parse import parse_qsl
 
 import numpy as np
@@ -40,6 +41,14 @@ def page_link(page: str, label: str, query: str = "", **kwargs) -> None:
     the app flags such as teaching mode."""
     params = dict(parse_qsl(query)) | state.flags()
     st.page_link(pages.page(page), label=label, query_params=params, **kwargs)
+
+
+def sidebar(build: Callable[..., None], *args) -> None:
+    """The page's controls, build(*args), in the sidebar; teaching mode has no sidebar
+    (the figures take the screen, the URL sets the scenario)."""
+    if not state.teaching():
+        with st.sidebar:
+            build(*args)
 
 
 def height(normal: int) -> int:

@@ -1,7 +1,7 @@
-"""Sidebar widgets of the network page, mirroring core.network_scenario.NetworkScenario fields
+"""The sidebar of /network: widgets mirroring core.network_scenario.NetworkScenario
 through ui.state.NETWORK (widget keys `wn_`), with ui.controls' widget helpers: the
-presets, the data, the network, the training, the landscape's plane, and the toggle of
-the page's compare mode (URL flag compare=1)."""
+presets, the optimizer, the data, the network, the training, the landscape's plane, and
+the toggle of the page's compare mode (URL flag compare=1)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from core.mlp import ACTIVATIONS
 from core.network_scenario import PRESETS, NetworkScenario
 from core.query import ScenarioError
 from core.scenario import HYPER_KEYS
-from ui.controls import flag_toggle, number, widget
+from ui.controls import flag_toggle, number, optimizer, widget
 from ui.state import NETWORK
 
 (COMPARE,) = NETWORK.page_flags  # compare=1 shows AdamW against Lion
@@ -102,3 +102,25 @@ def compare_mode() -> bool:
         "Compare AdamW and Lion",
         help="both optimizers with their usual hyperparameters, on the same data, seed and net",
     )
+
+
+def sidebar(s: NetworkScenario, comparing: bool) -> None:
+    """The page's sidebar (compare mode: only h is shared, no landscape)."""
+    if comparing:  # AdamW and Lion bring their usual hyperparameters: only h is shared
+        st.subheader("Optimizers")
+        st.caption("AdamW and Lion, each with its usual hyperparameters.")
+        number(NETWORK, "lr", "learning rate h", 0.001, "the step size of both")
+    else:
+        st.subheader("Presets")
+        presets(s)
+        st.subheader("Optimizer")
+        optimizer(s, page=NETWORK)
+    st.subheader("Data")
+    data()
+    st.subheader("Network")
+    network()
+    st.subheader("Training")
+    training()
+    if not comparing:  # compare mode draws no landscape
+        st.subheader("Landscape")
+        plane()

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.losses import ZOO
 from core.sweep import MAX_SWEEP_STEPS, SweepScenario
-from ui.controls import number, optimizer, widget
+from ui.controls import loss_select, optimizer, start_point, widget
 from ui.state import SWEEP
 
 AXIS_HELP = (
@@ -24,21 +23,10 @@ def sidebar(s: SweepScenario) -> None:
     widget(SWEEP, "x", st.text_input, "x axis", help=AXIS_HELP)
     widget(SWEEP, "y", st.text_input, "y axis", help=AXIS_HELP)
     st.subheader("Loss, start and steps")
-    widget(
-        SWEEP,
-        "loss",
-        st.selectbox,
-        "Loss",
-        [*ZOO, "custom"],
-        format_func=lambda k: ZOO[k].title if k in ZOO else "Custom expression",
-    )
+    loss_select(SWEEP)
     if s.loss == "custom":
         widget(SWEEP, "f", st.text_input, "L(x, y) =")
-    left, right = st.columns(2)
-    with left:
-        number(SWEEP, "x0", "start x₀", 0.1)
-    with right:
-        number(SWEEP, "y0", "start y₀", 0.1)
+    start_point(SWEEP)
     widget(
         SWEEP,
         "steps",
