@@ -6,7 +6,7 @@ import numpy as np
 from core.losses import ZOO, batched
 from core.optimizers import make_optimizer
 from core.surfaces import compute_surfaces
-from ui.plots import field_figure, on_grid
+from ui.plots import field_figure, on_grid, quiver
 
 
 def test_runs_are_placed_on_the_surface_by_bilinear_interpolation():
@@ -40,3 +40,20 @@ def test_field_arrows_point_along_minus_the_correction():
     )
     np.testing.assert_allclose(cos, 1.0, atol=1e-9)
     assert np.allclose(hx[:, 1], x[:, 1]) and np.allclose(hy[:, 1], y[:, 1])  # heads at the tips
+
+
+def test_quiver_draws_plotlys_create_quiver_lines():
+    """The field's arrows are plotly's create_quiver geometry (the oracle), in one pass."""
+    from plotly.figure_factory import create_quiver
+
+    rng = np.random.default_rng(3)
+    x, y, u, v = (rng.standard_normal(40) for _ in range(4))
+    u[:3] = v[:3] = 0.0  # zero arrows: a point, as plotly draws them
+    (want,) = create_quiver(x, y, u, v, scale=1.0, arrow_scale=0.35, angle=np.pi / 7).data
+    got_x, got_y = quiver(x, y, u, v)
+    for got, ref in ((got_x, want.x), (got_y, want.y)):
+        assert len(got) == len(ref)
+        assert [g is None for g in got] == [r is None for r in ref]
+        assert np.allclose(
+            [g for g in got if g is not None], [r for r in ref if r is not None], rtol=0, atol=1e-14
+        )
