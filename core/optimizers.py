@@ -186,10 +186,12 @@ class Average:
 
 
 def _where(condition, a, b):
-    """torch.where on tensors, a conditional on floats (both branches must be safe to
-    evaluate: callers guard their denominators)."""
+    """torch.where on tensors, numpy.where on arrays, a conditional on floats (both
+    branches must be safe to evaluate: callers guard their denominators)."""
     if isinstance(condition, Tensor):
         return torch.where(condition, a, b)
+    if isinstance(condition, np.ndarray):
+        return np.where(condition, a, b)
     return a if condition else b
 
 
@@ -212,7 +214,8 @@ class Optimizer:
     guessed from the name: `linear` (readout = A_1 + ... + A_p: the directions D_i follow
     scalar recursions), `flat` (locally constant in the averages: M = 0, no Hessian-vector
     product), `elementwise` (float readout and partials; None with per-trajectory
-    hyperparameters)."""
+    hyperparameters), `rows` (the same on numpy arrays whose last axis is the trajectory,
+    hyperparameters one per trajectory or shared: core.fast2d_batch)."""
 
     name: str
     averages: tuple[Average, ...]
@@ -221,6 +224,7 @@ class Optimizer:
     linear: bool = False
     flat: bool = False
     elementwise: Elementwise | None = None
+    rows: Elementwise | None = None
 
     def decay_term(self, theta: Tensor) -> Tensor | float:
         d = as_column(self.decay, theta)
@@ -286,21 +290,26 @@ def sign_eps(c: Tensor, eps: float | Tensor) -> Tensor:
 
 
 def gd() -> Optimizer:
-    return Optimizer("gd", (), lambda g: g, elementwise=Elementwise(lambda g: g, lambda g: ()))
+    identity = Elementwise(lambda g: g, lambda g: ())
+    return Optimizer("gd", (), lambda g: g, elementwise=identity, rows=identity)
 
 
 def heavy_ball(b1: Hyper = 0.9) -> Optimizer:
     """torch SGD(momentum=b1, dampening=0): buf_n = b1 buf_{n-1} + g_n, buf_0 = g_0."""
     b = _weights_param(b1)
     momentum = Average(gradient, Geometric(head=1.0, tail=b, ratio=b), gradient_slope)
-    return Optimizer("hb", (momentum,), lambda g, m: m, linear=True, elementwise=LINEAR)
+    return Optimizer(
+        "hb", (momentum,), lambda g, m: m, linear=True, elementwise=LINEAR, rows=LINEAR
+    )
 
 
 def nesterov(b1: Hyper = 0.9) -> Optimizer:
     """torch SGD(nesterov=True): update g_n + b1 buf_n."""
     b = _weights_param(b1)
     lookahead = Average(gradient, Geometric(head=1.0 + b, tail=b * b, ratio=b), gradient_slope)
-    return Optimizer("nesterov", (lookahead,), lambda g, m: m, linear=True, elementwise=LINEAR)
+    return Optimizer(
+        "nesterov", (lookahead,), lambda g, m: m, linear=True, elementwise=LINEAR, rows=LINEAR
+    )
 
 
 def rmsprop(b2: Hyper = 0.99, eps: Hyper = 1e-8) -> Optimizer:
@@ -314,6 +323,7 @@ def rmsprop(b2: Hyper = 0.99, eps: Hyper = 1e-8) -> Optimizer:
         (Average(square, ema(b2), square_slope),),
         readout,
         elementwise=_rmsprop_elementwise(*_scalars(eps)) if _scalars(eps) else None,
+        rows=_rmsprop_elementwise(_weights_param(eps)),
     )
 
 
@@ -340,7 +350,8 @@ def _adam_like(name: str, b1: Hyper, b2: Hyper, eps: Hyper, wd: Hyper) -> Optimi
     )
     scalar_eps = _scalars(eps)
     elementwise = _adam_elementwise(*scalar_eps) if scalar_eps else None
-    return Optimizer(name, moments, readout, wd, elementwise=elementwise)
+    rows = _adam_elementwise(_weights_param(eps))
+    return Optimizer(name, moments, readout, wd, elementwise=elementwise, rows=rows)
 
 
 def _adam_elementwise(eps: float) -> Elementwise:
@@ -385,6 +396,7 @@ def lion(b1: Hyper = 0.9, b2: Hyper = 0.99, eps: Hyper = 0.0, wd: Hyper = 0.0) -
         wd,
         flat=bool(np.all(np.asarray(eps) == 0.0)),  # the exact sign: THEORY §3, §7
         elementwise=_lion_elementwise(*scalar_eps) if scalar_eps else None,
+        rows=_lion_rows(_weights_param(eps)),
     )
 
 
@@ -401,6 +413,22 @@ def _lion_elementwise(eps: float) -> Elementwise:
     def partials(g, c):
         q = c * c + eps
         return (eps / (q * q**0.5),)
+
+    return Elementwise(value, partials)
+
+
+def _lion_rows(eps: float | np.ndarray) -> Elementwise:
+    """sign_eps on numpy arrays, eps per trajectory: rows with eps = 0 take the exact sign
+    and a zero derivative (as sign_eps on tensors)."""
+    exact = np.asarray(eps) == 0.0
+    safe = np.where(exact, 1.0, eps)
+
+    def value(g, c):
+        return np.where(exact, np.sign(c), c / np.sqrt(c * c + safe))
+
+    def partials(g, c):
+        q = c * c + safe
+        return (np.where(exact, 0.0, safe / (q * np.sqrt(q))),)
 
     return Elementwise(value, partials)
 

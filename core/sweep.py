@@ -21,14 +21,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from core import compute
+from core import compute, fast2d_batch, sweep_verdict
 from core.autodiff import grad_and_hvp
 from core.dynamics import (
     DYNAMICS,
     limit_moments,
     memoryless_and_correction,
     readout_at,
-    simulate,
 )
 from core.limits import MAX_AXIS, MAX_SWEEP_STEPS, MAX_SWEEP_WORK
 from core.losses import ZOO
@@ -327,13 +326,13 @@ def _kappa_grid(s: SweepScenario, xs: np.ndarray, ys: np.ndarray, loss, dev):
 
 def run(s: SweepScenario):
     """The one batched simulate of every cell (the rows of each dynamics in [iy][ix]
-    row-major order)."""
+    row-major order): on numpy arrays (core.fast2d_batch), or the torch engine."""
     settings = s.settings()
     lr = settings.pop("lr")
     opt = make_optimizer(s.opt, **settings)
     cells = s.x.n * s.y.n
     start = torch.tensor([s.x0, s.y0], dtype=torch.float64, device=compute.device())
-    return simulate(compute.loss(s), opt, start.repeat(cells, 1), lr, s.steps)
+    return fast2d_batch.simulate(s.expression, opt, start.repeat(cells, 1), lr, s.steps)
 
 
 def compute_sweep(s: SweepScenario) -> SweepResult:
@@ -365,15 +364,18 @@ def compute_sweep(s: SweepScenario) -> SweepResult:
         m[f"sharpness_{k}"] = masked(per(sharp, j), k)
     for k in ("memoryless", "corrected"):
         m[f"gap_{k}"] = masked(grid((finals[k] - finals["memory"]).norm(dim=-1)), k, "memory")
+
+    def distance(k: str) -> Tensor:  # per coordinate: the paths may be strided views
+        return torch.hypot(*(r[k][..., j] - r.memory[..., j] for j in (0, 1)))
+
     with np.errstate(invalid="ignore", divide="ignore"):
-        worst = {k: (r[k] - r.memory).norm(dim=-1).amax(0) for k in ("memoryless", "corrected")}
+        worst = {k: distance(k).amax(0) for k in ("memoryless", "corrected")}
         ratio = grid(worst["corrected"] / worst["memoryless"])
     m["theory_error"] = masked(ratio, *DYNAMICS)
     for name in ("loss", "grad_norm", "sharpness"):
         key = "final_loss" if name == "loss" else name
         m[f"delta_{name}"] = m[f"{key}_memory"] - m[f"{key}_memoryless"]
-    lo, hi = _kappa_grid(s, s.x.values, s.y.values, loss, dev)
-    m["effect"] = verdict(lo, hi)
+    m["effect"] = _card_verdicts(s)
     fx, fy = (_fine(a) for a in (s.x, s.y))
     flo, fhi = _kappa_grid(s, fx, fy, loss, dev)
     return SweepResult(
@@ -384,6 +386,16 @@ def compute_sweep(s: SweepScenario) -> SweepResult:
         diverged={k: r.diverged[k].reshape(shape) for k in DYNAMICS},
         boundary={"x": fx, "y": fy, "kappa_min": flo, "kappa_max": fhi},
     )
+
+
+def _card_verdicts(s: SweepScenario) -> np.ndarray:
+    """The regularizer card's verdict of every cell's /playground scenario, (ny, nx)."""
+    settings = s.settings()
+    lr = settings.pop("lr")
+    like = s.cell(0, 0)  # window, grid and step n are the same for every cell
+    n = like.regularizer_step  # the run's last update (cells keep rn=run)
+    effect = sweep_verdict.verdicts(s.expression, s.opt, settings, lr, like.win, like.grid, n)
+    return effect.reshape(s.shape)
 
 
 def _fine(a: Axis) -> np.ndarray:

@@ -19,7 +19,9 @@ from core.sweep import (
     MAX_AXIS,
     Axis,
     SweepScenario,
+    _kappa_grid,
     compute_sweep,
+    verdict,
 )
 
 SMALL = [
@@ -65,26 +67,33 @@ def test_random_cells_equal_single_scenario_runs(query):
             assert math.isclose(got, expected, rel_tol=1e-12, abs_tol=1e-12), (name, ix, iy)
 
 
-def test_adam_verdict_is_the_sign_of_c1_minus_c2_times_the_regime_factor():
+def _start_sign(s):
+    """The boundary's verdict: the sign of kappa at the start as n -> infinity (what the
+    effect heatmap showed before issue #11's follow-up), on the cells' own grid."""
+    lo, hi = _kappa_grid(s, s.x.values, s.y.values, compute.loss(s), "cpu")
+    return verdict(lo, hi)
+
+
+def test_adam_boundary_is_the_sign_of_c1_minus_c2_times_the_regime_factor():
     """THEORY §4: Adam's M = H Fbar/(|g|+eps) (c1 - c2 |g|/(|g|+eps)) per coordinate, so
     R's sign flips where c1 = c2 |g_j|/(|g_j|+eps): b1 = b2 as eps -> 0, moved by eps."""
     for eps in (1e-8, 0.5):
         s = SweepScenario.parse(f"opt=adam&eps={eps}&x=b1:0.3:0.97:9&y=b2:0.3:0.97:8&steps=1")
-        res = compute_sweep(s)
         theta = torch.tensor([[s.x0, s.y0]], requires_grad=True)
         (g,) = torch.autograd.grad(batched(s.expression)(theta).sum(), theta)
         r = (g.abs() / (g.abs() + eps))[0].numpy()  # |g_j| / (|g_j| + eps), per coordinate
-        c1 = (res.x / (1 - res.x))[None, :, None]
-        c2 = (res.y / (1 - res.y))[:, None, None]
+        c1 = (s.x.values / (1 - s.x.values))[None, :, None]
+        c2 = (s.y.values / (1 - s.y.values))[:, None, None]
         factor = c1 - c2 * r  # (ny, nx, 2)
         expected = np.where((factor > 0).all(-1), 1, np.where((factor < 0).all(-1), -1, 0))
-        assert (res.metrics["effect"] == expected).all()
+        sign = _start_sign(s)
+        assert (sign == expected).all()
         if eps < 1e-6:  # the boundary is b1 = b2
-            below = res.y[:, None] > res.x[None, :]
-            assert (res.metrics["effect"][below] == -1).all()
-            assert (res.metrics["effect"][~below] == 1).all()
+            below = s.y.values[:, None] > s.x.values[None, :]
+            assert (sign[below] == -1).all()
+            assert (sign[~below] == 1).all()
         else:  # eps moves it: some b2 > b1 cells regularize
-            assert (res.metrics["effect"][res.y[:, None] > res.x[None, :]] >= 0).any()
+            assert (sign[s.y.values[:, None] > s.x.values[None, :]] >= 0).any()
 
 
 @pytest.mark.parametrize(
@@ -97,9 +106,51 @@ def test_adam_verdict_is_the_sign_of_c1_minus_c2_times_the_regime_factor():
         ("opt=lion&x=b2:0.5:0.99:3&y=b1:0.5:0.9:3", 0),  # exact sign: no correction
     ],
 )
-def test_verdict_of_the_other_optimizers(query, effect):
-    res = compute_sweep(SweepScenario.parse(query + "&steps=1"))
-    assert (res.metrics["effect"] == effect).all()
+def test_boundary_sign_of_the_other_optimizers(query, effect):
+    assert (_start_sign(SweepScenario.parse(query + "&steps=1")) == effect).all()
+
+
+CARD = {"regularizes": 1, "anti-regularizes": -1, "mixed": 0, "none": 0}
+
+
+def card(s, ix, iy) -> int:
+    """The regularizer card of cell (ix, iy), computed as /playground computes it."""
+    return CARD[compute.regularizer(s.cell(ix, iy)).effect]
+
+
+def test_effect_is_the_cards_verdict_where_the_start_sign_at_infinity_is_not():
+    """On Adam's diagonal b1 = b2 the start's sign at n -> infinity says +1 (eps > 0),
+    while the card (R from M^(n) at the run's step on the window) says mixed: the sweep
+    shows the card's verdict there and at random cells."""
+    s = SweepScenario.parse("opt=adam&x=b1:0.5:0.999:8&y=b2:0.5:0.999:8&steps=200")
+    effect = compute_sweep(s).metrics["effect"]
+    assert _start_sign(s)[1, 1] == 1 and card(s, 1, 1) == 0  # they differ at this cell
+    rng = np.random.default_rng(11)
+    cells = [(1, 1), (3, 3)] + [tuple(int(v) for v in rng.integers(8, size=2)) for _ in range(4)]
+    for ix, iy in cells:
+        assert effect[iy, ix] == card(s, ix, iy), (ix, iy)
+    assert {1, -1, 0} <= set(effect.ravel())
+
+
+@pytest.mark.parametrize(
+    "query",
+    SMALL
+    + [
+        "opt=nesterov&x=lr:0.005:0.1:3&y=b1:0.0:0.95:4&steps=100",
+        "opt=adamw&x=eps:0.0001:1:4:log&y=b1:0.5:0.99:3&steps=100",
+    ],
+    ids=lambda q: q.split("&")[0] + q.split("&")[-1],
+)
+def test_effect_equals_the_card_at_random_cells(query):
+    """Every direction case of THEORY §7 (a: hb, nesterov; b: adam, adamw; c: rmsprop,
+    lion eps > 0; flat: lion eps = 0), axes entering the weights, the readout (eps) and
+    the decay (wd)."""
+    s = SweepScenario.parse(query)
+    effect = compute_sweep(s).metrics["effect"]
+    rng = np.random.default_rng(len(query))
+    for _ in range(3):
+        ix, iy = int(rng.integers(s.x.n)), int(rng.integers(s.y.n))
+        assert effect[iy, ix] == card(s, ix, iy), (ix, iy)
 
 
 def test_diverged_cells_are_null_and_the_rest_goes_on(capsys):
@@ -222,7 +273,8 @@ def test_gallery_adam_sweep_shows_the_boundary_moving_with_eps():
     s = _gallery("Adam")
     effect = compute_sweep(s).metrics["effect"]
     above = s.y.values[:, None] > s.x.values[None, :]  # b2 > b1
-    assert (effect[above] == -1).any() and (effect[~above] == 1).all()
+    below = s.y.values[:, None] < s.x.values[None, :]
+    assert (effect[above] == -1).any() and (effect[below] == 1).all()
     assert (effect[above] == 0).any()  # "some cells just above the diagonal are mixed"
     assert not (effect[above] == 1).any()
     tiny = compute_sweep(s.updated(eps=1e-8)).metrics["effect"]

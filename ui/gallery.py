@@ -286,10 +286,11 @@ GALLERY = (
     Example(
         "Phase diagram: where Adam's memory anti-regularizes",
         "sweep",
-        "v=1&opt=adam&eps=0.1&x=b1:0.5:0.999:24&y=b2:0.5:0.999:24&steps=150",
-        "β₁ × β₂ cells: R = (c₁ − c₂)‖∇L‖₁ anti-regularizes above β₁ = β₂ where |∇L| ≫ ε; "
-        "with ε = 0.1 some cells just above the diagonal are mixed instead: where |∇L| is "
-        "below the crossover εc₁/(c₂ − c₁) the sign flips, so the boundary moves with ε.",
+        "v=1&opt=adam&eps=0.5&x=b1:0.5:0.999:24&y=b2:0.5:0.999:24&steps=150",
+        "β₁ × β₂ cells, each with its regularizer card's verdict: R = (c₁ − c₂)‖∇L‖₁ "
+        "anti-regularizes above β₁ = β₂ where |∇L| ≫ ε; with ε = 0.5 some cells just above "
+        "the diagonal are mixed instead: where |∇L| is below the crossover εc₁/(c₂ − c₁) "
+        "the sign flips, so the boundary moves with ε.",
         (
             Claim(
                 "every cell below the diagonal regularizes",

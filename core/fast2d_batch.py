@@ -1,0 +1,206 @@
+"""The three dynamics of a 2D expression loss for many trajectories at once, on numpy
+arrays (THEORY §7): the batched sibling of core.fast2d, for sweeps.
+
+Every array is laid out (coordinate, dynamics, trajectory) = (2, K, B), so a
+hyperparameter given per trajectory (B,) and a row of the weight tables broadcast along
+the last axis as they are.  A step is one evaluation of the symbolic gradient and
+Hessian (core.derivatives) on all 3 B points, the optimizer's readout and partials on
+arrays (the declaration's `rows` form), and O(1) recursive state per average: U(n+1) =
+phi(g_n) + r U(n), A(n) = (a phi(g_n) + c U(n)) / z(n).  The directions D_i of the
+corrected run follow the case of THEORY §7 that core.dynamics._Recursive finds: (b) m_i(n)
+Fbar, (a) sum_j C_ij(n) phi_j(g) + m_i(n) decay t, (c) every past Fbar^(b) contracted
+with the tails (O(n) a step).  A row that leaves the floats is recorded diverged at that
+step and repeats its last finite point, as in the torch engine, which stays the oracle
+and runs what this path does not cover (non-geometric weights, a CUDA start, d != 2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from core.derivatives import Derivatives
+from core.dynamics import DYNAMICS, Run, _Recursive
+from core.dynamics import simulate as torch_simulate
+from core.losses import batched
+from core.optimizers import Geometric, Optimizer
+
+Tensor = torch.Tensor
+_ELEMENTS = 1 << 21  # b-chunk size of case (c)'s stacked readouts, in elements
+
+
+def supported(opt: Optimizer) -> bool:
+    """Whether the declaration has everything the array path needs."""
+    return opt.rows is not None and all(
+        isinstance(av.weights, Geometric) and av.weights.recursive and av.slope is not None
+        for av in opt.averages
+    )
+
+
+def simulate(
+    expression: str, opt: Optimizer, theta0: Tensor, lr, steps: int, dynamics=DYNAMICS
+) -> Run:
+    """core.dynamics.simulate for the loss `expression`, with the same arguments and
+    result: rows of theta0 (B, 2) or (2,), `lr` a float or one per row, hyperparameters
+    of `opt` floats or one per row."""
+    theta0 = torch.atleast_2d(theta0)
+    if theta0.device.type != "cpu" or theta0.shape[1] != 2 or not supported(opt):
+        return torch_simulate(batched(expression), opt, theta0, lr, steps, dynamics)
+    order = tuple(k for k in DYNAMICS if k in dynamics)  # memory first, corrected last
+    B, K = theta0.shape[0], len(order)
+    engine = _Engine(Derivatives.of(expression), opt, steps, order, B)
+    h = np.asarray(lr, dtype=np.float64)
+    paths = np.empty((steps + 1, 2, K, B))
+    paths[0] = theta0.numpy().T[:, None, :]
+    alive = np.ones((K, B), dtype=bool)
+    diverged = np.full((K, B), -1)
+    with np.errstate(all="ignore"):  # inf and nan as torch has them, recorded below
+        for n in range(steps):
+            theta = paths[n]
+            step = np.subtract(theta, h * engine.update(n, theta, h), out=paths[n + 1])
+            if not np.isfinite(step).all() or not alive.all():
+                finite = np.isfinite(step).all(0)
+                diverged[alive & ~finite] = n + 1
+                alive &= finite
+                paths[n + 1] = np.where(alive, step, theta)
+    # each dynamics' paths as a (steps + 1, B, 2) view of the one buffer
+    view = torch.from_numpy(paths).permute(0, 2, 3, 1)
+    return Run(
+        **{k: view[:, order.index(k)] if k in order else None for k in DYNAMICS},
+        diverged={k: diverged[j] for j, k in enumerate(order)},
+    )
+
+
+class _Engine:
+    """One step's update (readout + decay, plus h M on the corrected rows) at theta
+    (2, K, B), the dynamics in DYNAMICS order; keeps the memory rows' recursive state."""
+
+    def __init__(self, derivatives, opt: Optimizer, steps: int, dynamics, B: int):
+        self.d, self.opt = derivatives, opt
+        self.plan, self.rows = _compact_plan(opt, steps)
+        plan = self.plan
+        self.memory = "memory" in dynamics  # then block 0
+        self.corrected = len(dynamics) - 1 if "corrected" in dynamics else None  # the last
+        self.decay = np.asarray(opt.decay, dtype=np.float64)
+        self.has_decay = bool(np.any(self.decay != 0.0))
+        self.state = [np.zeros((2, B)) for _ in opt.averages]
+        self.geometric = [
+            tuple(self.at(i, v) for v in (t.head, t.tail, t.ratio))
+            for i, t in enumerate(plan.tables)
+        ]
+
+    def at(self, i: int, column: np.ndarray) -> np.ndarray:
+        """A row of average i's tables (over its distinct weights), per trajectory (B,)."""
+        return column[..., self.rows[i]]
+
+    def _gradient(self, n: int, theta: np.ndarray):
+        """g at every row (2, K, B), and the Hessian entries at the corrected rows when
+        step n needs them (else None)."""
+        c = self.corrected
+        g = np.empty_like(theta)
+        if c is None or self.plan.hvp_count == 0 or n == 0:
+            g[0], g[1] = self.d.on_arrays(theta[0], theta[1], hessian=False)
+            return g, None
+        if c > 0:
+            g[0, :c], g[1, :c] = self.d.on_arrays(theta[0, :c], theta[1, :c], hessian=False)
+        g[0, c], g[1, c], *hessian = self.d.on_arrays(theta[0, c], theta[1, c])
+        return g, hessian
+
+    def update(self, n: int, theta: np.ndarray, h) -> np.ndarray:
+        opt, plan, c = self.opt, self.plan, self.corrected
+        g, hessian = self._gradient(n, theta)
+        feats = [av.feature(g) for av in opt.averages]
+        averages = []
+        for i, (a, tail, r) in enumerate(self.geometric):
+            f, W = feats[i], self.at(i, plan.W[i][n])
+            if not self.memory:
+                averages.append(W * f)
+                continue
+            A = np.empty_like(f)
+            A[:, 1:] = W * f[:, 1:]
+            U = self.state[i]
+            A[:, 0] = (a * f[:, 0] + tail * U) / self.at(i, plan.tables[i].z[n])
+            self.state[i] = f[:, 0] + r * U  # U(n+1) = phi(g_n) + r U(n)
+            averages.append(A)
+        update = opt.rows.value(g, *averages)
+        if self.has_decay:
+            update = update + self.decay * theta
+        if hessian is not None:  # the corrected rows: + h M^(n) (THEORY §2)
+            gc, ac = g[:, c], [a[:, c] for a in averages]
+            slopes = [
+                p * av.slope(gc)
+                for p, av in zip(opt.rows.partials(gc, *ac), opt.averages, strict=True)
+            ]
+            if plan.case == "b":  # D_i = m_i(n) Fbar: one product H Fbar
+                moments = [self.at(i, tb.moment[n]) for i, tb in enumerate(plan.tables)]
+                weight = sum(m * s for m, s in zip(moments, slopes, strict=True))
+                M = weight * _times(hessian, update[:, c])
+            else:
+                directions = self._directions(n, theta[:, c], gc, [f[:, c] for f in feats])
+                M = sum(s * _times(hessian, D) for s, D in zip(slopes, directions, strict=True))
+            update[:, c] += h * M
+        return update
+
+    def _directions(self, n, t, g, feats) -> list[np.ndarray]:
+        """D_i(n) (2, B) at the corrected rows, cases (a) and (c) of THEORY §7."""
+        plan = self.plan
+        decay = self.decay * t if self.has_decay else 0.0
+        out = []
+        for i, tb in enumerate(plan.tables):
+            D = self.at(i, tb.moment[n]) * decay
+            if plan.case == "a":
+                for j, f in enumerate(feats):
+                    D = D + self.at(i, plan.C[i][j][n]) * f
+            else:
+                D = D + self._stacked(i, n, g, feats)
+            out.append(D)
+        return out
+
+    def _stacked(self, i: int, n: int, g: np.ndarray, feats) -> np.ndarray:
+        """sum_{b<n} T_i(n, n-b) readout(g, W(b) phi(g)) (THEORY §7 c), in chunks of b."""
+        plan, B = self.plan, g.shape[-1]
+        total = np.zeros_like(g)
+        chunk = max(1, _ELEMENTS // (2 * B))
+        for first in range(0, n, chunk):
+            last = min(n, first + chunk)
+            scaled = [
+                self.at(j, W[first:last])[:, None, :] * f
+                for j, (W, f) in enumerate(zip(plan.W, feats, strict=True))
+            ]
+            readout = self.opt.rows.value(g, *scaled)  # (m, 2, B)
+            tails = self.at(i, plan.tables[i].tails(n, first)[: last - first])
+            total += np.einsum("bp,bdp->dp", tails, readout)
+        return total
+
+
+def _compact_plan(opt: Optimizer, steps: int) -> tuple[_Recursive, list[np.ndarray]]:
+    """core.dynamics._Recursive over the distinct weight settings only (a 64 x 64 sweep of
+    two hyperparameters has 64 per average), and for each average the column of each
+    trajectory in its tables: they cost O(steps x distinct), not O(steps x
+    trajectories).  A linear readout with several averages contracts the tables of one
+    average with the sums of another (case a): their columns are then shared."""
+    params = [
+        np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=np.float64)) for v in p))
+        for p in ((av.weights.head, av.weights.tail, av.weights.ratio) for av in opt.averages)
+    ]
+    if opt.linear and len(params) > 1:
+        joint = np.broadcast_arrays(*(v for p in params for v in p))
+        params = [joint[3 * i : 3 * i + 3] for i in range(len(params))]
+        keys = [np.stack(joint)] * len(params)
+    else:
+        keys = [np.stack(p) for p in params]
+    averages, rows = [], []
+    for av, p, key in zip(opt.averages, params, keys, strict=True):
+        _, first, inverse = np.unique(key, axis=1, return_index=True, return_inverse=True)
+        head, tail, ratio = (v[first] for v in p)
+        averages.append(replace(av, weights=replace(av.weights, head=head, tail=tail, ratio=ratio)))
+        rows.append(inverse.reshape(-1))
+    return _Recursive(replace(opt, averages=tuple(averages)), steps), rows
+
+
+def _times(hessian, v: np.ndarray) -> np.ndarray:
+    """H v at each row: hessian = (hxx, hxy, hyy) arrays (B,), v (2, B)."""
+    hxx, hxy, hyy = hessian
+    return np.stack([hxx * v[0] + hxy * v[1], hxy * v[0] + hyy * v[1]])

@@ -1,0 +1,239 @@
+"""The regularizer card's verdict (core.regularizer) for every cell of a sweep at once.
+
+A cell's card (core.compute.regularizer on its /playground scenario) integrates R from
+the field M^(n)/P^(n) on its window's grid (core.surfaces, THEORY §13), at the run's
+step n by default, and reads the verdict from h R with the thresholds of
+core.regularizer (SIGNED, NONE, MIXED; "mixed" where the sign map is not resolved at
+half the grid).  Here the same numbers come for all cells together:
+
+* the loss, its gradient and Hessian on the grid are shared (core.derivatives);
+* the cells fall into groups that share everything the readout sees at step n (the sums
+  W_i(n), the decay, and the hyperparameters that do not enter the weights).  In a group,
+  M^(n)/P^(n) is linear in per-cell numbers (THEORY §7): (b) D_i = m_i(n) Fbar gives
+  M/P = sum_i m_i(n) B_i, (a) a linear readout gives sum_ij C_ij(n) B_ij (+ the decay's
+  m_i(n) terms).  The least-squares integration is linear too, so R is integrated once
+  per basis field B and each cell's R is the same combination of the integrated bases;
+* case (c) (directions summing every past step, RMSprop and Lion eps > 0) has no such
+  split: every cell is its own group with one basis, O(n) per grid point (priced by
+  core.limits.sweep_seconds).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.derivatives import Derivatives
+from core.fast2d_batch import _compact_plan
+from core.optimizers import Optimizer, make_optimizer
+from core.regularizer import MIXED, NONE, SIGNED
+from core.surfaces import integrate_gradient
+
+_ELEMENTS = 1 << 21  # chunk sizes (elements) of case (c)'s stacked readouts and of cells
+EFFECT = {"regularizes": 1, "anti-regularizes": -1, "mixed": 0, "none": 0}
+
+
+def cases(opt: Optimizer, n: int) -> str:
+    """The direction case of THEORY §7 at step n ("flat" where M^(n) = 0)."""
+    if n == 0:
+        return "flat"
+    return _compact_plan(opt, n + 1)[0].case
+
+
+def verdicts(expression: str, name: str, hyper: dict, lr, window, grid: int, n: int) -> np.ndarray:
+    """+1 / -1 / 0 per cell: the card's verdict (regularizes / anti-regularizes / mixed or
+    none) for optimizer `name` with `hyper` (floats, or arrays with one value per cell),
+    step sizes `lr`, on the window's grid x grid points, R from M^(n)."""
+    cells = max([np.size(v) for v in hyper.values()] + [np.size(lr)])
+    lr = np.broadcast_to(np.asarray(lr, dtype=np.float64), (cells,))
+    grid_ = _Grid(expression, window, grid)
+    opt = make_optimizer(name, **hyper)
+    plan, rows = _compact_plan(opt, n + 1)
+    case = "flat" if n == 0 or plan.case == "flat" else plan.case
+    if case == "flat":  # M^(n) = 0: R = 0, no effect
+        return np.zeros(cells, dtype=np.int8)
+    group, first = _groups(name, hyper, plan, rows, n, cells, case)
+    reps = {k: (v[first] if np.ndim(v) else v) for k, v in hyper.items()}
+    bases = _bases(grid_, make_optimizer(name, **reps), n, case)  # (groups, nb, 2, P)
+    coef = _coefficients(opt, plan, rows, n, case, cells)  # (cells, nb)
+    fits = [
+        [grid_.integrate(bases[j, b]) for b in range(bases.shape[1])] for j in range(bases.shape[0])
+    ]
+    R = np.array([[f[0] for f in row] for row in fits])  # (groups, nb, G*G)
+    fine = np.array([[f[1] for f in row] for row in fits])  # (groups, nb, Gc*Gc)
+    coarse = np.array([[f[2] for f in row] for row in fits])
+    out = np.empty(cells, dtype=np.int8)
+    step = max(1, _ELEMENTS // (grid * grid * bases.shape[1]))
+    for lo in range(0, cells, step):
+        sl = slice(lo, min(cells, lo + step))
+        r, f, c = (np.einsum("cb,cbp->cp", coef[sl], a[group[sl]]) for a in (R, fine, coarse))
+        out[sl] = _verdict(lr[sl, None] * r, f, c, grid_.scale)
+    return out
+
+
+class _Grid:
+    """The window's grid as core.surfaces builds it, with the loss, g and H there."""
+
+    def __init__(self, expression: str, window, grid: int):
+        xmin, xmax, ymin, ymax = window
+        x, y = np.linspace(xmin, xmax, grid), np.linspace(ymin, ymax, grid)
+        yy, xx = np.meshgrid(y, x, indexing="ij")
+        self.t = np.stack([xx.ravel(), yy.ravel()])  # (2, P)
+        L, gx, gy, *self.hessian = Derivatives.of(expression).arrays(*self.t)
+        self.g = np.stack([gx, gy])
+        finite = L[np.isfinite(L)]
+        self.scale = float(np.ptp(finite)) if finite.size else 1.0
+        gnorm = np.hypot(gx, gy).reshape(grid, grid)
+        self.anchor = np.unravel_index(np.argmin(gnorm), gnorm.shape)
+        self.coarse_anchor = np.unravel_index(np.argmin(gnorm[::2, ::2]), gnorm[::2, ::2].shape)
+        self.G, self.dx, self.dy = grid, (xmax - xmin) / (grid - 1), (ymax - ymin) / (grid - 1)
+
+    def times(self, v: np.ndarray) -> np.ndarray:
+        """H v at every point (v: (2, P, ...))."""
+        hxx, hxy, hyy = (h[(...,) + (None,) * (v.ndim - 2)] for h in self.hessian)
+        return np.stack([hxx * v[0] + hxy * v[1], hxy * v[0] + hyy * v[1]])
+
+    def integrate(self, field: np.ndarray):
+        """R (anchored as the card anchors it), and the fine and coarse fits on the half
+        grid, both anchored at the coarse anchor (core.surfaces.compute_surfaces)."""
+        G = self.G
+        f = field.reshape(2, G, G)
+        R, _ = integrate_gradient(f[0], f[1], self.dx, self.dy)
+        sub = f[:, ::2, ::2]
+        coarse, _ = integrate_gradient(sub[0], sub[1], 2 * self.dx, 2 * self.dy)
+        fine = R[::2, ::2] - R[::2, ::2][self.coarse_anchor]
+        coarse = coarse - coarse[self.coarse_anchor]
+        return (R - R[self.anchor]).ravel(), fine.ravel(), coarse.ravel()
+
+
+def _verdict(hR: np.ndarray, fine: np.ndarray, coarse: np.ndarray, scale: float) -> np.ndarray:
+    """core.regularizer.verdict and _unless_unresolved, per row of hR (cells, points)."""
+    finite = np.isfinite(hR)
+    count = np.maximum(finite.sum(-1), 1)
+    a = np.where(finite, np.abs(hR), 0.0)
+    size = a.max(-1)
+    tiny = SIGNED * size[:, None]
+    pos = (np.where(finite, hR, 0.0) > tiny).sum(-1) / count
+    neg = (np.where(finite, hR, 0.0) < -tiny).sum(-1) / count
+    none = (size == 0.0) | (size <= NONE * scale) | (pos + neg == 0) | ~finite.any(-1)
+    effect = np.where(pos >= (1 - MIXED) * (pos + neg), 1, 0)
+    effect = np.where((effect == 0) & (neg >= (1 - MIXED) * (pos + neg)), -1, effect)
+    effect = np.where(none, 0, effect)
+    # the sign map at half resolution (THEORY §13): unresolved supports only "mixed"
+    big = np.maximum(np.abs(fine).max(-1), np.abs(coarse).max(-1))[:, None]
+    live = (np.abs(fine) > 1e-9 * big) | (np.abs(coarse) > 1e-9 * big)
+    agree = (np.sign(fine) == np.sign(coarse)) & live
+    n_live = live.sum(-1)
+    agreement = np.where(n_live > 0, agree.sum(-1) / np.maximum(n_live, 1), 1.0)
+    return np.where(agreement >= 0.9, effect, 0).astype(np.int8)
+
+
+def _weight_keys(name: str, hyper: dict) -> set[str]:
+    """The swept hyperparameters that change the averages' weights (the others, e.g.
+    eps, wd, enter the readout or the decay: they split the groups)."""
+    keys = set()
+    for k, v in hyper.items():
+        if np.ndim(v) == 0:
+            continue
+        only = {j: (w if j == k or np.ndim(w) == 0 else np.asarray(w)[0]) for j, w in hyper.items()}
+        opt = make_optimizer(name, **only)
+        weights = [
+            np.asarray(p)
+            for av in opt.averages
+            for p in (av.weights.head, av.weights.tail, av.weights.ratio)
+        ]
+        if any(p.ndim and np.ptp(p) > 0 for p in weights):
+            keys.add(k)
+    return keys
+
+
+def _groups(name, hyper, plan, rows, n, cells, case):
+    """Each cell's group and the first cell of each group: cells share a group when the
+    readout sees the same at step n (case c: the same settings altogether)."""
+    columns = [np.broadcast_to(np.asarray(v, dtype=np.float64), (cells,)) for v in hyper.values()]
+    if case != "c":
+        weights = _weight_keys(name, hyper)
+        columns = [c for k, c in zip(hyper, columns, strict=True) if k not in weights]
+        columns += [np.broadcast_to(W[n][r], (cells,)) for W, r in zip(plan.W, rows, strict=True)]
+    key = np.stack(columns) if columns else np.zeros((1, cells))
+    _, first, group = np.unique(key, axis=1, return_index=True, return_inverse=True)
+    return group.reshape(-1), first
+
+
+def _bases(grid: _Grid, opt: Optimizer, n: int, case: str) -> np.ndarray:
+    """The basis fields (groups, nb, 2, P) of M^(n)/P^(n), one group per trajectory of
+    `opt` (its hyperparameters per group), as core.dynamics.fields_at_step and
+    core.surfaces' preconditioner compute them; non-finite values as 0."""
+    plan, rows = _compact_plan(opt, n + 1)
+    g, t = grid.g[..., None], grid.t[..., None]  # (2, P, 1): groups on the last axis
+    scales = [W[n][r] for W, r in zip(plan.W, rows, strict=True)]
+    feats = [av.feature(g) for av in opt.averages]
+    averages = [w * f for w, f in zip(scales, feats, strict=True)]
+    decay = np.asarray(opt.decay, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        fbar = opt.rows.value(g, *averages) + decay * t
+        tiny = np.finfo(np.float64).tiny ** 0.25  # core.surfaces.preconditioner
+        safe = np.where(np.abs(g) < tiny, tiny, g)
+        P = (
+            opt.rows.value(
+                safe, *(w * av.feature(safe) for w, av in zip(scales, opt.averages, strict=True))
+            )
+            / safe
+        )
+        slopes = [
+            p * av.slope(g)
+            for p, av in zip(opt.rows.partials(g, *averages), opt.averages, strict=True)
+        ]
+        moments = [tb.moment[n][r] for tb, r in zip(plan.tables, rows, strict=True)]
+        if case == "b":
+            hf = grid.times(fbar)
+            fields = [s * hf for s in slopes]
+        elif case == "a":
+            fields = [s * grid.times(f) for s in slopes for f in feats]
+            if np.any(decay != 0):
+                fields += [s * grid.times(decay * t) for s in slopes]
+        else:
+            fields = [
+                sum(
+                    s * grid.times(_stacked(opt, plan, rows, i, n, g, feats) + m * decay * t)
+                    for i, (s, m) in enumerate(zip(slopes, moments, strict=True))
+                )
+            ]
+        out = np.stack([np.broadcast_to(f, fbar.shape) / P for f in fields])  # (nb, 2, P, groups)
+    return np.where(np.isfinite(out), out, 0.0).transpose(3, 0, 1, 2)
+
+
+def _stacked(opt, plan, rows, i, n, g, feats) -> np.ndarray:
+    """sum_{b<n} T_i(n, n-b) readout(g, W(b) phi(g)) at every point and group (THEORY §7
+    c), chunked over b."""
+    groups = rows[0].size
+    total = np.zeros(g.shape[:2] + (groups,))
+    chunk = max(1, _ELEMENTS // (g.shape[0] * g.shape[1] * groups))
+    for first in range(0, n, chunk):
+        last = min(n, first + chunk)
+        scaled = [
+            W[first:last][:, r][:, None, None, :] * f
+            for W, r, f in zip(plan.W, rows, feats, strict=True)
+        ]
+        readout = opt.rows.value(g, *scaled)  # (m, 2, P, groups)
+        tails = plan.tables[i].tails(n, first)[: last - first][:, rows[i]]
+        total += np.einsum("bq,bdpq->dpq", tails, readout)
+    return total
+
+
+def _coefficients(opt, plan, rows, n, case, cells) -> np.ndarray:
+    """Each cell's numbers multiplying the basis fields (cells, nb)."""
+    moments = [
+        np.broadcast_to(tb.moment[n][r], (cells,)) for tb, r in zip(plan.tables, rows, strict=True)
+    ]
+    if case == "b":
+        return np.stack(moments, -1)
+    if case == "a":
+        out = [
+            np.broadcast_to(plan.C[i][j][n][rows[i]], (cells,))
+            for i in range(plan.p)
+            for j in range(plan.p)
+        ]
+        if np.any(np.asarray(opt.decay) != 0):
+            out += moments
+        return np.stack(out, -1)
+    return np.ones((cells, 1))
