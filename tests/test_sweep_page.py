@@ -6,8 +6,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import numpy as np
 from streamlit.testing.v1 import AppTest
+
+from core import compute
+from core.sweep import SweepScenario
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "app_pages/sweep.py"
@@ -22,7 +24,7 @@ def open_sweep(params: dict[str, str] | None = None) -> AppTest:
     return at
 
 
-def test_renders_and_the_verdict_counts_are_adams_closed_form():
+def test_renders_and_the_verdict_counts_are_the_cells_cards():
     at = open_sweep()
     assert not at.exception, at.exception
     assert not at.warning and not at.error
@@ -31,11 +33,13 @@ def test_renders_and_the_verdict_counts_are_adams_closed_form():
     found = re.search(
         r"regularizes in (\d+) cells, anti-regularizes in (\d+), mixed or none in (\d+)", text
     )
-    # eps = 1e-8 at a point where |g| >> eps: R = (c1 - c2)||g||_1 (THEORY §5)
-    b1, b2 = np.linspace(0.5, 0.99, 6), np.linspace(0.5, 0.999, 5)
-    c = (b1 / (1 - b1))[None, :] - (b2 / (1 - b2))[:, None]
-    assert found and tuple(map(int, found.groups())) == ((c >= 0).sum(), (c < 0).sum(), 0)
-    assert "diverged in 0 cells" in text
+    # each cell's regularizer card, computed as /playground computes it
+    s = SweepScenario.parse("&".join(f"{k}={v}" for k, v in SMALL.items()))
+    cards = [compute.regularizer(s.cell(ix, iy)).effect for iy in range(5) for ix in range(6)]
+    expected = tuple(cards.count(e) for e in ("regularizes", "anti-regularizes"))
+    assert found and tuple(map(int, found.groups())) == (*expected, 30 - sum(expected))
+    assert expected[0] > 0 and expected[1] > 0
+    assert "step n = 19" in text and "diverged in 0 cells" in text
 
 
 def test_url_sets_the_widgets():
