@@ -5,7 +5,7 @@ from functools import partial
 import streamlit as st
 
 from core.dynamics import DYNAMICS
-from ui import cache, controls, layout, plots, state
+from ui import cache, controls, grid, layout, plots, state
 
 st.title("Playground")
 s = state.PLANE.scenario()
@@ -48,7 +48,7 @@ with left:
 def perturbed_panel() -> None:
     """L + hR, in 2D or 3D: the toggle reruns this panel only."""
     three_d = st.query_params.get("3d") == "1"
-    lo, hi = (f"{q:.0%}" for q in plots.CLIP_3D)
+    lo, hi = (f"{q:.0%}" for q in grid.CLIP_3D)
     if three_d:
         st.markdown(
             f"**Perturbed loss L + hR** in 3D, clipped to its {lo}–{hi} quantiles (widened "

@@ -105,16 +105,7 @@ class Geometric:
             W = np.broadcast_to(head / (1.0 - ratio) if self.bias_corrected else head, z.shape)
         else:
             W = (head + tail * partial) / z
-        return GeometricTables(
-            head=head,
-            tail=tail,
-            ratio=ratio,
-            power=power,
-            partial=partial,
-            z=z,
-            W=W,
-            moment=tail * moment / z,
-        )
+        return GeometricTables(head, tail, ratio, power, partial, z, W, tail * moment / z)
 
     def limit(self) -> tuple[np.ndarray | float, np.ndarray | float]:
         """W(inf) = a + c/(1 - r) and sum_k k w(inf, k) = c/(1 - r)^2 (THEORY §7)."""

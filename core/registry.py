@@ -247,6 +247,42 @@ _B1 = "β₁ (momentum)"
 _B2 = "β₂ (second moment)"
 _EPS_HELP = "added to √v: the update bends on the scale ε (THEORY §11)"
 
+
+def _momentum_record(name: str, label: str, declare, b1: float, memory: str, power: int) -> Record:
+    """Heavy ball (power 1) and Nesterov (power 2): one β, R = β^power/(2(1-β)²)|g|²."""
+    form = _momentum_form(power)
+    return Record(
+        name=name,
+        label=label,
+        declare=declare,
+        hyper=(beta("b1", "β (momentum)", b1, "the buffer keeps β of itself per step"),),
+        memory=memory,
+        forms=(form,),
+        potential=form.R,
+        betas=("b1",),
+    )
+
+
+def _adam_record(name: str, label: str, declare, memory: str, decoupled: bool) -> Record:
+    """Adam, and AdamW with its decoupled weight decay (default 0.01)."""
+    return Record(
+        name=name,
+        label=label,
+        declare=declare,
+        hyper=(
+            beta("b1", _B1, 0.9, "the average of g keeps β₁ of itself per step"),
+            beta("b2", _B2, 0.999, "the average of g² keeps β₂ of itself per step"),
+            epsilon(1e-8, _EPS_HELP),
+            *((decay(0.01),) if decoupled else ()),
+        ),
+        memory=memory,
+        forms=_adam_forms(decay=decoupled),
+        potential=_adam_potential,
+        crossover=_adam_crossover,
+        betas=("b1", "b2"),
+    )
+
+
 RECORDS: dict[str, Record] = {
     r.name: r
     for r in (
@@ -259,33 +295,25 @@ RECORDS: dict[str, Record] = {
             forms=(ClosedForm("R = 0", "everywhere: no memory", _zero, _everywhere, True),),
             potential=_zero,
         ),
-        Record(
-            name="hb",
-            label="Heavy ball (SGD momentum)",
-            declare=optimizers.heavy_ball,
+        _momentum_record(
+            "hb",
+            "Heavy ball (SGD momentum)",
+            optimizers.heavy_ball,
             # 0.7, not PyTorch's usual 0.9: with 0.9 the memory spans ~10 steps and, at
             # the default step size, the corrected run leaves its regime (THEORY §8)
-            hyper=(beta("b1", "β (momentum)", 0.7, "the buffer keeps β of itself per step"),),
-            memory=(
-                "The momentum buffer sums past gradients with weights βᵏ; in the long run "
-                "the step is h·g/(1−β): gradient descent with the effective step h/(1−β)."
-            ),
-            forms=(_momentum_form(1),),
-            potential=lambda h, L, g, t: _momentum_form(1).R(h, L, g, t),
-            betas=("b1",),
+            0.7,
+            "The momentum buffer sums past gradients with weights βᵏ; in the long run "
+            "the step is h·g/(1−β): gradient descent with the effective step h/(1−β).",
+            power=1,
         ),
-        Record(
-            name="nesterov",
-            label="Nesterov",
-            declare=optimizers.nesterov,
-            hyper=(beta("b1", "β (momentum)", 0.9, "the buffer keeps β of itself per step"),),
-            memory=(
-                "Nesterov's look-ahead weighs the current gradient by 1+β and older ones "
-                "by βᵏ⁺¹; the long-run step is h·g/(1−β)."
-            ),
-            forms=(_momentum_form(2),),
-            potential=lambda h, L, g, t: _momentum_form(2).R(h, L, g, t),
-            betas=("b1",),
+        _momentum_record(
+            "nesterov",
+            "Nesterov",
+            optimizers.nesterov,
+            0.9,
+            "Nesterov's look-ahead weighs the current gradient by 1+β and older ones "
+            "by βᵏ⁺¹; the long-run step is h·g/(1−β).",
+            power=2,
         ),
         Record(
             name="rmsprop",
@@ -307,42 +335,21 @@ RECORDS: dict[str, Record] = {
             potential=_adam_potential,
             betas=("b2",),
         ),
-        Record(
-            name="adam",
-            label="Adam",
-            declare=optimizers.adam,
-            hyper=(
-                beta("b1", _B1, 0.9, "the average of g keeps β₁ of itself per step"),
-                beta("b2", _B2, 0.999, "the average of g² keeps β₂ of itself per step"),
-                epsilon(1e-8, _EPS_HELP),
-            ),
-            memory=(
-                "Adam divides a bias-corrected average of past gradients (β₁) by the root "
-                "of one of past g² (β₂)."
-            ),
-            forms=_adam_forms(decay=False),
-            potential=_adam_potential,
-            crossover=_adam_crossover,
-            betas=("b1", "b2"),
+        _adam_record(
+            "adam",
+            "Adam",
+            optimizers.adam,
+            "Adam divides a bias-corrected average of past gradients (β₁) by the root "
+            "of one of past g² (β₂).",
+            decoupled=False,
         ),
-        Record(
-            name="adamw",
-            label="AdamW",
-            declare=optimizers.adamw,
-            hyper=(
-                beta("b1", _B1, 0.9, "the average of g keeps β₁ of itself per step"),
-                beta("b2", _B2, 0.999, "the average of g² keeps β₂ of itself per step"),
-                epsilon(1e-8, _EPS_HELP),
-                decay(0.01),
-            ),
-            memory=(
-                "AdamW is Adam's update plus the decoupled weight decay λθ, which has no "
-                "memory of its own."
-            ),
-            forms=_adam_forms(decay=True),
-            potential=_adam_potential,
-            crossover=_adam_crossover,
-            betas=("b1", "b2"),
+        _adam_record(
+            "adamw",
+            "AdamW",
+            optimizers.adamw,
+            "AdamW is Adam's update plus the decoupled weight decay λθ, which has no "
+            "memory of its own.",
+            decoupled=True,
         ),
         Record(
             name="lion",

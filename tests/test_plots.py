@@ -6,7 +6,8 @@ import numpy as np
 from core.losses import ZOO, batched
 from core.optimizers import make_optimizer
 from core.surfaces import compute_surfaces
-from ui.plots import field_figure, on_grid, quiver
+from ui.grid import on_grid
+from ui.plots import field_figure, quiver
 
 
 def test_runs_are_placed_on_the_surface_by_bilinear_interpolation():

@@ -15,8 +15,16 @@ from core.datasets import Dataset
 from core.dynamics import DYNAMICS
 from core.landscape import Slice
 from core.network import Fit, NetworkResult
-from ui.plots import contour_map, loss_lines
-from ui.style import NEUTRAL, STYLE, MapScale, end_marker, frame, run_style
+from ui.plots import contour_map, end_at, loss_lines, marker_at, path_line
+from ui.style import (
+    NEUTRAL,
+    START_MARKER,
+    STYLE,
+    MapScale,
+    colorbar,
+    frame,
+    run_style,
+)
 
 # the two optimizers of compare mode: apart from the dynamics' red, blue and orange
 OPT_COLORS = {"adamw": "#7b3fa0", "lion": "#1b9e77"}
@@ -198,7 +206,7 @@ def fit_figure(fit: Fit, data: Dataset, height: int = 380) -> go.Figure:
                 contours={"start": 0.0, "end": 1.0, "size": 0.1},
                 line={"width": 0},
                 showscale=col == len(DYNAMICS),
-                colorbar={"title": {"text": "P(label 1)", "side": "right"}, "thickness": 10},
+                colorbar=colorbar("P(label 1)"),
                 hovertemplate="(%{x:.2f}, %{y:.2f})<br>P(label 1) = %{z:.3f}<extra></extra>",
                 name="P(label 1)",
                 showlegend=False,
@@ -281,37 +289,10 @@ def landscape_figure(sl: Slice, perturbed: bool = False, height: int = 440) -> g
         p = p[ok]
         if not len(p):
             continue
-        traces.append(
-            go.Scatter(
-                x=p[:, 0],
-                y=p[:, 1],
-                mode="lines",
-                hovertemplate=f"<b>{k}</b> (%{{x:.3f}}, %{{y:.3f}})<extra></extra>",
-                **run_style(k),
-            )
-        )
-        traces.append(
-            go.Scatter(
-                x=[p[-1, 0]],
-                y=[p[-1, 1]],
-                mode="markers",
-                marker=end_marker(k),
-                legendgroup=k,
-                showlegend=False,
-                hoverinfo="skip",
-            )
-        )
-    start = sl.paths["memory"][0]
-    traces.append(
-        go.Scatter(
-            x=[start[0]],
-            y=[start[1]],
-            mode="markers",
-            marker={"symbol": "star", "size": 14, "color": "black", "line": {"color": "white"}},
-            name="initialization",
-            hoverinfo="skip",
-        )
-    )
+        traces.append(path_line(k, p, f"<b>{k}</b> (%{{x:.3f}}, %{{y:.3f}})<extra></extra>"))
+        traces.append(end_at(k, p[-1], legendgroup=k))
+    start = START_MARKER | {"size": 14, "line": {"color": "white"}}
+    traces.append(marker_at(sl.paths["memory"][0], start, name="initialization", hoverinfo="skip"))
     fig = go.Figure(traces)
     xt, yt = _axis_titles(sl)
     fig.update_xaxes(title=xt, range=[sl.a[0], sl.a[-1]], showgrid=False, zeroline=False)

@@ -1,5 +1,6 @@
 """The figures of the 2D pages (maps, runs, 3D view, fields, sign maps, order plots) and
-the grid helpers they share; how they look comes from ui.style."""
+the traces the other figure modules share; how they look comes from ui.style, the
+numbers read off grids from ui.grid."""
 
 from __future__ import annotations
 
@@ -12,14 +13,17 @@ from core.order import OrderStudy
 from core.regularizer import SIGNED, verdict
 from core.surfaces import Surfaces
 from ui import raster
+from ui.grid import clip_range, log_levels, on_grid, perturbation, signed
 from ui.style import (
     LEGEND_BAND,
     MAP_SCALE,
     NEUTRAL,
     SIGN_COLORS,
     SLIDER_BAND,
+    START_MARKER,
     STYLE,
     MapScale,
+    colorbar,
     end_marker,
     frame,
     run_style,
@@ -27,18 +31,6 @@ from ui.style import (
 
 MAX_FRAMES = 60  # animation frames: enough for a smooth scrub, few for the browser
 LEVELS = 22  # filled contour levels of a map
-CLIP_3D = (0.01, 0.9)  # quantiles of L + hR the 3D view is clipped to
-
-
-def log_levels(z: np.ndarray) -> np.ndarray:
-    """log10(z - min + delta): contour lines that resolve both the walls and the valley
-    floor (also for L + hR, which can be negative)."""
-    finite = z[np.isfinite(z)]
-    if finite.size == 0:
-        return np.zeros_like(z)
-    lo, hi = finite.min(), finite.max()
-    delta = 1e-3 * (hi - lo) + 1e-12
-    return np.log10(np.clip(z - lo, 0.0, None) + delta)
 
 
 def projector(fig: go.Figure) -> go.Figure:
@@ -106,6 +98,33 @@ def loss_lines(x, y, z: np.ndarray, dash: str = "dot", ncontours: int = 22) -> g
     )
 
 
+def invisible_points(
+    x: np.ndarray, y: np.ndarray, customdata: np.ndarray, size: int, hovertemplate: str, name: str
+) -> go.Scatter:
+    """Invisible markers carrying values: hovering one reads them, clicking one reports
+    it to st.plotly_chart's on_select."""
+    return go.Scatter(
+        x=x,
+        y=y,
+        customdata=customdata,
+        mode="markers",
+        marker={"size": size, "opacity": 0},
+        hovertemplate=hovertemplate,
+        showlegend=False,
+        name=name,
+    )
+
+
+def marker_at(point, marker: dict, **kwargs) -> go.Scatter:
+    """One marker at `point` (x, y): where a run starts or ends."""
+    return go.Scatter(x=[point[0]], y=[point[1]], mode="markers", marker=marker, **kwargs)
+
+
+def end_at(k: str, point, **kwargs) -> go.Scatter:
+    """Dynamics k's end marker at `point`, out of the legend and the hover."""
+    return marker_at(point, end_marker(k), showlegend=False, hoverinfo="skip", **kwargs)
+
+
 def _point_grid(
     surf: Surfaces, z: np.ndarray, name: str, clickable: bool, n: int = 28
 ) -> go.Scatter:
@@ -116,16 +135,13 @@ def _point_grid(
     )
     values = on_grid(surf.x, surf.y, z, np.stack([gx.ravel(), gy.ravel()], axis=-1))
     action = "click: start here " if clickable else ""
-    return go.Scatter(
-        x=gx.ravel(),
-        y=gy.ravel(),
-        customdata=values,
-        mode="markers",
-        marker={"size": 14, "opacity": 0},
-        hovertemplate=f"{action}(%{{x:.2f}}, %{{y:.2f}})<br>{name} = %{{customdata:.4g}}"
-        "<extra></extra>",
-        showlegend=False,
-        name="start here" if clickable else name,
+    return invisible_points(
+        gx.ravel(),
+        gy.ravel(),
+        values,
+        14,
+        f"{action}(%{{x:.2f}}, %{{y:.2f}})<br>{name} = %{{customdata:.4g}}<extra></extra>",
+        "start here" if clickable else name,
     )
 
 
@@ -174,25 +190,25 @@ def _picture_map(
     )
 
 
+def path_line(k: str, p: np.ndarray, hovertemplate: str, **kwargs) -> go.Scatter:
+    """Dynamics k's path p (n, 2) as a line, drawn as on every page."""
+    return go.Scatter(
+        x=p[:, 0], y=p[:, 1], mode="lines", hovertemplate=hovertemplate, **run_style(k), **kwargs
+    )
+
+
 def _paths(summary: PathSummary) -> list[go.Scatter]:
     """The three runs, memory first so the approximations are drawn on top of it."""
     traces = []
     for k in DYNAMICS:
         p = summary.paths[k]
         steps = np.arange(len(p))
-        traces.append(
-            go.Scatter(
-                x=p[:, 0],
-                y=p[:, 1],
-                mode="lines",
-                customdata=np.stack([steps, summary.losses[k]], axis=-1),
-                hovertemplate=(
-                    f"<b>{k}</b><br>n = %{{customdata[0]}}<br>(%{{x:.4f}}, %{{y:.4f}})"
-                    "<br>L = %{customdata[1]:.6g}<extra></extra>"
-                ),
-                **run_style(k),
-            )
+        hover = (
+            f"<b>{k}</b><br>n = %{{customdata[0]}}<br>(%{{x:.4f}}, %{{y:.4f}})"
+            "<br>L = %{customdata[1]:.6g}<extra></extra>"
         )
+        data = np.stack([steps, summary.losses[k]], axis=-1)
+        traces.append(path_line(k, p, hover, customdata=data))
     return traces
 
 
@@ -219,17 +235,9 @@ def _markers(summary: PathSummary, at: int | None = None) -> list[dict]:
 
 
 def _start(summary: PathSummary) -> go.Scatter:
-    p = summary.paths["memory"][0]
-    return go.Scatter(
-        x=[p[0]],
-        y=[p[1]],
-        mode="markers",
-        marker={
-            "symbol": "star",
-            "size": 15,
-            "color": "black",
-            "line": {"color": "white", "width": 1},
-        },
+    return marker_at(
+        summary.paths["memory"][0],
+        START_MARKER,
         name="start",
         hovertemplate="start (%{x:.4f}, %{y:.4f})<extra></extra>",
     )
@@ -338,33 +346,6 @@ def trajectory_figure(
         _animate(fig, summary, first_marker)
     extra = SLIDER_BAND if animated else 0
     return frame(fig, height + extra, title, bottom=LEGEND_BAND + extra)
-
-
-def on_grid(x: np.ndarray, y: np.ndarray, z: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """z (indexed [iy, ix]) at the points (n, 2) by bilinear interpolation; nan outside."""
-    px, py = points[:, 0], points[:, 1]
-    ix = np.clip(np.searchsorted(x, px) - 1, 0, len(x) - 2)
-    iy = np.clip(np.searchsorted(y, py) - 1, 0, len(y) - 2)
-    tx = (px - x[ix]) / (x[ix + 1] - x[ix])
-    ty = (py - y[iy]) / (y[iy + 1] - y[iy])
-    v = (1 - ty) * ((1 - tx) * z[iy, ix] + tx * z[iy, ix + 1]) + ty * (
-        (1 - tx) * z[iy + 1, ix] + tx * z[iy + 1, ix + 1]
-    )
-    outside = (px < x[0]) | (px > x[-1]) | (py < y[0]) | (py > y[-1])
-    return np.where(outside, np.nan, v)
-
-
-def clip_range(z: np.ndarray, keep: np.ndarray | None = None) -> tuple[float, float]:
-    """The CLIP_3D quantiles of z's finite values, widened to hold the values `keep`
-    (along the runs): a corner spike cannot flatten the valley the runs travel, and
-    the runs are never cut off."""
-    finite = z[np.isfinite(z)]
-    if finite.size == 0:
-        return 0.0, 1.0
-    lo, hi = (float(q) for q in np.quantile(finite, CLIP_3D))
-    if keep is not None and np.isfinite(keep).any():
-        lo, hi = min(lo, float(np.nanmin(keep))), max(hi, float(np.nanmax(keep)))
-    return (lo, hi) if hi > lo else (lo - 0.5, lo + 0.5)
 
 
 def surface3d_figure(surf: Surfaces, summary: PathSummary, height: int = 480) -> go.Figure:
@@ -489,19 +470,6 @@ def field_figure(surf: Surfaces, height: int = 420, arrows: int = 17) -> go.Figu
     return frame(fig, height, bottom=0)
 
 
-def perturbation(surf: Surfaces) -> np.ndarray:
-    """hR = (L + hR) - L on the grid: what the memory adds to the loss."""
-    return surf.perturbed - surf.loss
-
-
-def _signed(hR: np.ndarray) -> np.ndarray:
-    """hR where its sign is resolved, 0 elsewhere: the verdict's threshold (THEORY §9),
-    |hR| below SIGNED x its largest value being at the level of the grid's error."""
-    finite = np.abs(hR[np.isfinite(hR)])
-    tiny = SIGNED * finite.max() if finite.size else 0.0
-    return np.where(np.abs(hR) > tiny, hR, 0.0)
-
-
 def _share(fraction: float) -> str:
     """A share of the window in whole percent, never rounded to 0% or 100%."""
     if 0 < fraction < 0.005:
@@ -545,7 +513,7 @@ def sign_figure(surf: Surfaces, height: int = 420) -> go.Figure:
     lowers it, deeper where it is larger (a log-compressed size, so one hue still shows
     structure when the sign is uniform)."""
     raw = perturbation(surf)
-    hR = _signed(raw)  # unresolved signs drawn white
+    hR = signed(raw)  # unresolved signs drawn white
     size = np.abs(hR)
     positive = size[np.isfinite(size) & (size > 0)]
     unit = float(np.median(positive)) if positive.size else 1.0
@@ -566,12 +534,7 @@ def sign_figure(surf: Surfaces, height: int = 420) -> go.Figure:
                 colorscale=scale,
                 customdata=raw,
                 hovertemplate="(%{x:.2f}, %{y:.2f})<br>hR = %{customdata:.4g}<extra></extra>",
-                colorbar={
-                    "title": {"text": "hR", "side": "right"},
-                    "tickvals": ticks,
-                    "ticktext": [f"{v:.2g}" for v in values],
-                    "thickness": 10,
-                },
+                colorbar=colorbar("hR", ticks, [f"{v:.2g}" for v in values]),
                 name="hR",
             ),
             loss_lines(surf.x, surf.y, surf.loss, dash="solid", ncontours=18),

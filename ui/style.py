@@ -68,6 +68,26 @@ def run_style(k: str, width: float | None = None) -> dict:
     }
 
 
+def colorbar(title: str | None = None, ticks=None, labels=None) -> dict:
+    """Every map's colour bar: thin, its title along its right side, and (given) ticks
+    with their labels."""
+    bar: dict = {"thickness": 10}
+    if title is not None:
+        bar["title"] = {"text": title, "side": "right"}
+    if ticks is not None:
+        bar |= {"tickvals": ticks, "ticktext": labels}
+    return bar
+
+
+# where the runs start: a star, white-rimmed to stand out on any map
+START_MARKER = {
+    "symbol": "star",
+    "size": 15,
+    "color": "black",
+    "line": {"color": "white", "width": 1},
+}
+
+
 def end_marker(k: str, diverged: bool = False, scale: float = 1.0) -> dict:
     """The marker of dynamics k's last point: nested shapes, so coinciding ends all show;
     a cross where the run diverged."""
@@ -114,12 +134,7 @@ class MapScale:
     def colorbar(self, title: str) -> dict:
         """A colour bar labelled with values of z (not of their levels)."""
         ticks = np.linspace(0.0, 1.0, 5)
-        return {
-            "title": {"text": title, "side": "right"},
-            "thickness": 10,
-            "tickvals": ticks,
-            "ticktext": [f"{v:.3g}" for v in self.value(ticks)],
-        }
+        return colorbar(title, ticks, [f"{v:.3g}" for v in self.value(ticks)])
 
 
 def frame(

@@ -11,7 +11,8 @@ from plotly.subplots import make_subplots
 from core.dynamics import DYNAMICS
 from core.sweep import SweepResult
 from ui.controls import HYPER_LABELS
-from ui.style import frame
+from ui.plots import invisible_points
+from ui.style import colorbar, frame
 
 AXIS_LABELS = HYPER_LABELS | {"lr": "learning rate h"}
 DIVERGING = "RdBu_r"  # negative blue, positive red, white at 0
@@ -51,24 +52,25 @@ def _diverged_marks(res: SweepResult, runs=DYNAMICS) -> go.Scatter:
     )
 
 
+def _cells(res: SweepResult, z: np.ndarray, bar: dict, **kwargs) -> go.Heatmap:
+    """The cells' values z (ny, nx) as a heatmap (hovering reads the click layer)."""
+    return go.Heatmap(x=res.x, y=res.y, z=z, colorbar=bar, hoverinfo="skip", **kwargs)
+
+
 def click_layer(res: SweepResult, z: np.ndarray, label: str, fmt: str = ".3g") -> go.Scatter:
     """Invisible markers on the cell centres; customdata carries (ix, iy, value)."""
     xx, yy = np.meshgrid(res.x, res.y)
     iyy, ixx = np.indices(z.shape)
     data = np.stack([ixx.ravel(), iyy.ravel(), z.ravel().astype(float)], -1)
     s = res.scenario
-    return go.Scatter(
-        x=xx.ravel(),
-        y=yy.ravel(),
-        customdata=data,
-        mode="markers",
-        marker={"size": 10, "opacity": 0},
-        hovertemplate=(
-            f"{s.x.key} = %{{x:.4g}}, {s.y.key} = %{{y:.4g}}<br>{label}: "
-            f"%{{customdata[2]:{fmt}}}<br>click: open this cell on /playground<extra></extra>"
-        ),
-        showlegend=False,
-        name="cells",
+    return invisible_points(
+        xx.ravel(),
+        yy.ravel(),
+        data,
+        10,
+        f"{s.x.key} = %{{x:.4g}}, {s.y.key} = %{{y:.4g}}<br>{label}: "
+        f"%{{customdata[2]:{fmt}}}<br>click: open this cell on /playground<extra></extra>",
+        "cells",
     )
 
 
@@ -84,19 +86,19 @@ def heatmap_figure(
     """z (ny, nx) as a heatmap; log: colour by log10 (z > 0); diverging: white at 0;
     cells where one of `runs` diverged are marked."""
     shown = z.astype(float)
-    colorbar = {"title": {"text": label, "side": "right"}, "thickness": 10}
+    bar = colorbar(label)
     kwargs: dict = {"colorscale": SEQUENTIAL}
     if log:
         with np.errstate(divide="ignore", invalid="ignore"):
             shown = np.where(z > 0, np.log10(z), np.nan)
-        colorbar["title"]["text"] = f"log₁₀ {label}"
+        bar["title"]["text"] = f"log₁₀ {label}"
     elif diverging:
         finite = np.abs(shown[np.isfinite(shown)])
         top = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
         kwargs = {"colorscale": DIVERGING, "zmid": 0.0, "zmin": -top, "zmax": top}
     fig = go.Figure(
         [
-            go.Heatmap(x=res.x, y=res.y, z=shown, colorbar=colorbar, hoverinfo="skip", **kwargs),
+            _cells(res, shown, bar, **kwargs),
             _diverged_marks(res, runs),
             click_layer(res, z, label),
         ]
@@ -154,22 +156,8 @@ def effect_figure(res: SweepResult, height: int = 420) -> go.Figure:
     for v in (-1, 0, 1):
         t0, t1 = (v + 1) / 3, (v + 2) / 3
         scale += [[t0, EFFECT_COLORS[v]], [t1, EFFECT_COLORS[v]]]
-    traces = [
-        go.Heatmap(
-            x=res.x,
-            y=res.y,
-            z=effect,
-            zmin=-1.5,
-            zmax=1.5,
-            colorscale=scale,
-            colorbar={
-                "tickvals": [-1, 0, 1],
-                "ticktext": [EFFECT_WORDS[v] for v in (-1, 0, 1)],
-                "thickness": 10,
-            },
-            hoverinfo="skip",
-        )
-    ]
+    bar = colorbar(None, [-1, 0, 1], [EFFECT_WORDS[v] for v in (-1, 0, 1)])
+    traces = [_cells(res, effect, bar, zmin=-1.5, zmax=1.5, colorscale=scale)]
     b = res.boundary
     for key, dash in (("kappa_min", "solid"), ("kappa_max", "dash")):
         k = b[key]
