@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from playwright.async_api import async_playwright  # noqa: E402
 
-from tests.browser import ARGS, CHROMIUM, serve  # noqa: E402
+from tests.browser import ARGS, CHROMIUM, serve, server_pid  # noqa: E402
 
 TIMEOUT_S = 420  # per tab: 20 tabs share two CPU cores with the server
 
@@ -36,17 +36,9 @@ SCENARIOS = [
 ]
 
 
-def server_rss(port: str) -> int:
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                cmd = (proc / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if b"streamlit" in b" ".join(cmd) and port.encode() in cmd:
-                pages = int((proc / "statm").read_text().split()[1])
-                return pages * os.sysconf("SC_PAGE_SIZE")
-    raise LookupError(f"no streamlit server on port {port}")
+def server_rss(base: str) -> int:
+    pages = int(Path(f"/proc/{server_pid(base)}/statm").read_text().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE")
 
 
 async def session(browser, base: str, i: int) -> tuple[float | None, str | None]:
@@ -79,15 +71,14 @@ async def session(browser, base: str, i: int) -> tuple[float | None, str | None]
 
 async def main(sessions: int) -> None:
     with serve() as base:
-        port = base.rsplit(":", 1)[1]
-        before = server_rss(port)
+        before = server_rss(base)
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             t0 = time.perf_counter()
             results = await asyncio.gather(*(session(browser, base, i) for i in range(sessions)))
             wall = time.perf_counter() - t0
             await browser.close()
-        after = server_rss(port)
+        after = server_rss(base)
     times = sorted(t for t, _ in results if t is not None)
     errors = [e for _, e in results if e is not None]
     print(f"sessions: {sessions} concurrent, on {len(SCENARIOS)} pages; wall {wall:.1f} s")

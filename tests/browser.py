@@ -1,5 +1,6 @@
-"""The harness of the browser tests and benchmarks: `streamlit run app.py` on a free port,
-Debian's Chromium through Playwright, and waits for a finished script run."""
+"""The harness of the browser tests and benchmarks: `streamlit run app.py` on a free port
+(and its process), Debian's Chromium through Playwright, and waits for a finished script
+run.  The pytest fixtures built on it are in tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -80,6 +82,37 @@ def serve(timeout: float = 60) -> Iterator[str]:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def server_pid(base: str) -> int:
+    """The process id of the streamlit server at base URL (its port on the command line)."""
+    port = base.rsplit(":", 1)[1]
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmd = (proc / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"streamlit" in b" ".join(cmd) and port.encode() in cmd:
+                return int(proc.name)
+    raise LookupError(f"no streamlit process on port {port}")
+
+
+@contextlib.contextmanager
+def chromium(width: int = 1440, height: int = 900) -> Iterator:
+    """A Playwright browser context of Debian's Chromium in a fresh profile, with a
+    width x height viewport; closed on exit."""
+    from playwright import sync_api
+
+    with sync_api.sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
+        context = p.chromium.launch_persistent_context(
+            profile,
+            executable_path=CHROMIUM,
+            args=ARGS,
+            viewport={"width": width, "height": height},
+        )
+        yield context
+        context.close()
 
 
 def settle(page, timeout: float = 120) -> None:

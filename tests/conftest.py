@@ -1,3 +1,34 @@
+import pytest
 import torch
 
 torch.set_default_dtype(torch.float64)
+
+
+# --- the browser tests' fixtures (tests/browser.py; imported only where they are used) ---
+
+
+@pytest.fixture(scope="module")
+def server():
+    """The app on a free local port for one test module; its base URL."""
+    from browser import serve
+
+    with serve() as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def context(request):
+    """A fresh Chromium for one test module, with the module's VIEWPORT (width, height)."""
+    from browser import chromium
+
+    with chromium(*getattr(request.module, "VIEWPORT", (1440, 900))) as context:
+        yield context
+
+
+@pytest.fixture
+def page(context):
+    """A new tab, closed after the test (unless the test closed it)."""
+    page = context.new_page()
+    yield page
+    if not page.is_closed():
+        page.close()

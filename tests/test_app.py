@@ -6,24 +6,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import app_harness
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import compute
 from core.scenario import Scenario
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 SMALL = {"v": "1", "steps": "20", "grid": "16", "hs": "0.04,0.02", "T": "0.4"}
 PAGES = ("home", "playground", "theory", "compare", "gallery", "about")
 
 
 def open_page(page: str, params: dict[str, str] | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params.update(SMALL if params is None else params)
-    at.run()  # the entry point registers the pages; then open the one asked for
-    if page != "home":
-        at.switch_page(f"app_pages/{page}.py").run()
-    return at
+    return app_harness.open_page(page, SMALL if params is None else params)
 
 
 def warnings(at: AppTest) -> list[str]:
@@ -125,7 +120,7 @@ def test_teaching_mode_hides_the_sidebar_of_every_page(page):
 def test_page_scripts_leave_the_sidebar_to_one_helper():
     """The teaching-mode test and the sidebar block were written out on six pages;
     ui.layout.sidebar is the one place that decides."""
-    for script in sorted(Path(APP).parent.glob("app_pages/*.py")):
+    for script in sorted(Path(app_harness.APP).parent.glob("app_pages/*.py")):
         text = script.read_text()
         assert "st.sidebar" not in text and "teaching()" not in text, script.name
 

@@ -3,15 +3,12 @@ Playwright.  Screenshots go to artifacts/ (gitignored)."""
 
 from __future__ import annotations
 
-import tempfile
 from urllib.parse import quote
 
 import pytest
-from browser import ARGS, CHROMIUM, ROOT, serve, skip_or_fail
+from browser import ROOT, chromium, skip_or_fail
 
 skip_or_fail(pytest)
-
-from playwright import sync_api  # noqa: E402
 
 ARTIFACTS = ROOT / "artifacts"
 LION_CUSTOM = (
@@ -22,19 +19,10 @@ LION_CUSTOM = (
 
 
 @pytest.fixture(scope="module")
-def server():
-    with serve() as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
 def page(server):
-    with sync_api.sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
-        context = p.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, args=ARGS, viewport={"width": 1500, "height": 2000}
-        )
+    """One tab for the whole module (its tests continue each other's state)."""
+    with chromium(1500, 2000) as context:
         yield context.new_page()
-        context.close()
 
 
 def _open(page, url: str, charts: int = 1) -> None:

@@ -4,16 +4,13 @@ and play keep the map, the 3D view and non-finite losses are labelled."""
 
 from __future__ import annotations
 
-import tempfile
 from urllib.parse import quote
 
 import numpy as np
 import pytest
-from browser import ARGS, CHROMIUM, path, query, serve, settle, skip_or_fail
+from browser import path, query, settle, skip_or_fail
 
 skip_or_fail(pytest)
-
-from playwright import sync_api  # noqa: E402
 
 from core import compute  # noqa: E402
 from core.scenario import Scenario  # noqa: E402
@@ -32,29 +29,6 @@ TOUR = (
     "Home",
     "Playground",
 )
-
-
-@pytest.fixture(scope="module")
-def server():
-    with serve() as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-def browser_context():
-    with sync_api.sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
-        context = p.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, args=ARGS, viewport={"width": 1440, "height": 900}
-        )
-        yield context
-        context.close()
-
-
-@pytest.fixture
-def page(browser_context):
-    page = browser_context.new_page()
-    yield page
-    page.close()
 
 
 def _no_exception(page) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from test_browser import _check, _open, page, server  # noqa: F401  (fixtures)
+from test_browser import _check, _open, page  # noqa: F401  (the module-scoped tab)
 
 from core.scenario import Scenario
 from core.sweep import SweepScenario

@@ -4,21 +4,14 @@ compare mode.  A tiny net and few steps keep it fast."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from app_harness import assert_clean, open_page
 from streamlit.testing.v1 import AppTest
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-PAGE = "app_pages/network.py"
 SMALL = {"v": "1", "steps": "20", "n": "60", "width": "8"}
 
 
 def open_network(params: dict[str, str] | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params.update(SMALL if params is None else params)
-    at.run()  # the entry point registers the pages; then open this one
-    at.switch_page(PAGE).run()
-    return at
+    return open_page("network", SMALL if params is None else params)
 
 
 def warnings(at: AppTest) -> str:
@@ -27,9 +20,7 @@ def warnings(at: AppTest) -> str:
 
 def test_renders_with_small_defaults():
     at = open_network()
-    assert not at.exception, at.exception
-    assert not at.warning and not at.error
-    assert at.title[0].value == "Small networks"
+    assert_clean(at, "Small networks")
     assert len(at.metric) == 5
     assert at.latex  # the regularizer's formula
 

@@ -6,8 +6,8 @@ links, the network compare sidebar and the /theory table."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
+import app_harness
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -16,16 +16,11 @@ from core import compute
 from core.scenario import Scenario
 from ui import plots, style
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 SMALL = {"v": "1", "steps": "20", "grid": "16"}
 
 
 def open_page(page: str, params: dict[str, str]) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params.update(params)
-    at.run()
-    if page != "home":
-        at.switch_page(f"app_pages/{page}.py").run()
+    at = app_harness.open_page(page, params)
     assert not at.exception, at.exception
     return at
 

@@ -4,31 +4,23 @@ difference matches the per-seed numbers, URL -> widgets -> URL, bad values warne
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
+from app_harness import assert_clean, open_page
 from streamlit.testing.v1 import AppTest
 
 from core.study import StudyScenario, chunk
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-PAGE = "app_pages/study.py"
 SMALL = {"v": "1", "seeds": "5", "steps": "30", "n": "60", "width": "6"}
 
 
 def open_study(params: dict[str, str] | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params.update(SMALL if params is None else params)
-    at.run()
-    at.switch_page(PAGE).run()
-    return at
+    return open_page("study", SMALL if params is None else params)
 
 
 def test_renders_and_the_paired_sentence_matches_the_seeds():
     at = open_study()
-    assert not at.exception, at.exception
-    assert not at.warning and not at.error
-    assert at.title[0].value == "Seed study"
+    assert_clean(at, "Seed study")
     text = next(m.value for m in at.markdown if "per seed: mean" in m.value)
     found = re.search(r"mean (\S+), 95% interval \[(\S+), (\S+)\]", text)
     mean, lo, hi = (float(v) for v in found.groups())

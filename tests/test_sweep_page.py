@@ -4,31 +4,23 @@ URL -> widgets, widgets -> URL, bad values warned about or refused with their ke
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
+from app_harness import assert_clean, open_page
 from streamlit.testing.v1 import AppTest
 
 from core import compute
 from core.sweep import SweepScenario
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-PAGE = "app_pages/sweep.py"
 SMALL = {"v": "1", "x": "b1:0.5:0.99:6", "y": "b2:0.5:0.999:5", "steps": "20"}
 
 
 def open_sweep(params: dict[str, str] | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params.update(SMALL if params is None else params)
-    at.run()
-    at.switch_page(PAGE).run()
-    return at
+    return open_page("sweep", SMALL if params is None else params)
 
 
 def test_renders_and_the_verdict_counts_are_the_cells_cards():
     at = open_sweep()
-    assert not at.exception, at.exception
-    assert not at.warning and not at.error
-    assert at.title[0].value == "Phase diagram"
+    assert_clean(at, "Phase diagram")
     text = at.caption[0].value
     found = re.search(
         r"regularizes in (\d+) cells, anti-regularizes in (\d+), mixed or none in (\d+)", text
