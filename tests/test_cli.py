@@ -101,3 +101,29 @@ def test_reports_write_null_for_every_non_finite_number():
     assert finite_or_none([1.0, math.nan, -math.inf]) == [1.0, None, None]
     assert finite_or_none(np.array([[1.0, np.inf], [np.nan, 3.0]])) == [[1.0, None], [None, 3.0]]
     assert all(type(v) is float for v in finite_or_none(np.arange(3.0)))
+
+
+@pytest.mark.parametrize(
+    "command, query",
+    [
+        ("network", "steps=4&n=40&width=3"),
+        ("sweep", "x=b1:0.5:0.9:3&y=b2:0.5:0.9:2&steps=5"),
+        ("study", "seeds=2&steps=3&n=40&width=3"),
+    ],
+)
+def test_one_report_module_writes_what_the_cli_prints(command, query, capsys):
+    """core.report is the one module of documents: the network, sweep and study reports
+    lived in their computation modules (core.network, core.sweep, core.study)."""
+    from core import report
+    from core.network_scenario import NetworkScenario
+    from core.study import StudyScenario, compute_study
+    from core.sweep import SweepScenario, compute_sweep
+
+    assert cli.main([command, query]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    document = {
+        "network": lambda: report.network_json(NetworkScenario.parse(query)),
+        "sweep": lambda: report.sweep_json(compute_sweep(SweepScenario.parse(query))),
+        "study": lambda: report.study_json(compute_study(StudyScenario.parse(query))),
+    }[command]()
+    assert printed == json.loads(json.dumps(document, default=lambda v: v.item()))
