@@ -65,6 +65,7 @@ def _changed(page: state.PageState, key: str) -> None:
         refused[key] = page.refused.format(key=err.key, message=message)
         return
     page.publish(new)
+    page.changed_by_user(key)
 
 
 def apply(**changes) -> None:

@@ -3,7 +3,9 @@
 A page calls `scenario()` of its PageState: it parses st.query_params (lenient: each bad
 value falls back to its default with a visible warning naming the key), writes the
 normalized query back, and sets the sidebar widgets to it on every run (controlled
-widgets: a widget state Streamlit forgot can never pass for a user change).  A user's
+widgets: a widget state Streamlit forgot can never pass for a user change), except a
+widget the user has just changed to the value the scenario took: writing it would undo
+a click made while the run started.  A user's
 change reaches ui.controls through the widget's on_change callback, which derives the
 next scenario and publishes it with `publish()` before the page reruns, so the URL, the
 widgets and the figures never disagree, and a copied URL reproduces the page in a fresh
@@ -82,6 +84,14 @@ class PageState:
         return f"{self.session}_published"
 
     @property
+    def _changed(self) -> str:  # session key of the fields the user changed since the last run
+        return f"{self.session}_changed"
+
+    def changed_by_user(self, name: str) -> None:
+        """From a widget's on_change: the browser shows field `name`'s new value."""
+        st.session_state.setdefault(self._changed, set()).add(name)
+
+    @property
     def refusals(self) -> str:
         """Session key of {field: message} for widget values the scenario refused: those
         widgets keep the user's value, with the message under them, for one run."""
@@ -112,9 +122,14 @@ class PageState:
         text.url_warnings(warnings)
         self.publish(s)
         refused = st.session_state.get(self.refusals, {})
+        # a widget the user just changed already shows s's value: writing it would make
+        # the browser show this run's value and undo a click made while the run started
+        changed = st.session_state.pop(self._changed, set())
         for name, value in self.widget_values(s).items():
-            if name not in refused:
-                st.session_state[self.key(name)] = value
+            key = self.key(name)
+            if name in refused or (name in changed and st.session_state.get(key) == value):
+                continue
+            st.session_state[key] = value
         return s
 
     def _trusted(self, raw: dict[str, str]) -> bool:
