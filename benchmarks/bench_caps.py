@@ -7,7 +7,7 @@ ui.cache calls) in a fresh process, which reports its wall time and its peak RSS
 worst of each page is printed against the targets (<= 5 s, <= 1 GiB).  The cost model's
 prediction is printed next to each measurement.
 
-    python benchmarks/bench_caps.py [--pages playground,compare,theory,network] [--quick]
+    python benchmarks/bench_caps.py [--pages playground,compare,theory,network,sweep] [--quick]
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ warm = Scenario.parse("v=1&steps=5&grid=10")
 compute.summary(warm), compute.surfaces(warm)  # imports and first-call costs
 network.view(NetworkScenario.parse("v=1&steps=2&n=20&width=2"))
 before = rss()
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 if page == "network":
     network.view(NetworkScenario.parse(query))
 elif page == "network-compare":
@@ -63,14 +63,17 @@ elif page == "network-compare":
         network.result(s.with_optimizer(opt))
 elif page == "theory":
     compute.order(Scenario.parse(query))
+elif page == "sweep":
+    from core.sweep import SweepScenario, compute_sweep
+    compute_sweep(SweepScenario.parse(query))
 else:
     s = Scenario.parse(query)
     for opt in (s.cmp if page == "compare" else (s.opt,)):
         r = s.with_optimizer(opt) if page == "compare" else s
         compute.summary(r), compute.surfaces(r)
-seconds = time.perf_counter() - t0
+seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-print(json.dumps({"seconds": seconds, "rss_before": before, "rss_peak": peak}))
+print(json.dumps({"seconds": seconds, "cpu": cpu, "rss_before": before, "rss_peak": peak}))
 """
 
 
@@ -157,11 +160,37 @@ def network_corners(quick: bool):
             )
 
 
+# /sweep: the axes of each direction case (THEORY §7): b (Adam's b1 x b2: one group; AdamW's
+# wd x eps: a group per cell), a (heavy ball), c (RMSprop, Lion eps > 0: O(steps) per cell)
+AXES_SWEEP = [
+    "opt=adam&x=b1:0.5:0.999:{n}&y=b2:0.5:0.999:{n}",
+    "opt=adamw&x=wd:0:1:{n}&y=eps:0.001:1:{n}:log",
+    "opt=hb&x=lr:0.005:0.1:{n}&y=b1:0.0:0.95:{n}",
+    "opt=rmsprop&x=b2:0.5:0.999:{n}&y=eps:0.0001:1:{n}:log",
+    "opt=lion&x=eps:0.0001:1:{n}:log&y=b1:0.5:0.99:{n}",
+]
+
+
+def sweep_corners(quick: bool):
+    from core.sweep import SweepScenario, sweep_seconds_of
+
+    for axes, n in itertools.product(AXES_SWEEP[:: 2 if quick else 1], (limits.MAX_AXIS, 16, 4)):
+        base = "v=1&" + axes.format(n=n)
+        steps = largest(
+            lambda k, b=base: _parses(SweepScenario, f"{b}&steps={k}"), 1, limits.MAX_SWEEP_STEPS
+        )
+        if steps:
+            s = SweepScenario.parse(f"{base}&steps={steps}")
+            fields = {k: getattr(s, k) for k in ("opt", "lr", "b1", "b2", "eps", "wd", "steps")}
+            yield s.to_query(), sweep_seconds_of(fields | {"x": s.x}, s.y)
+
+
 PAGES = {
     "playground": playground_corners,
     "compare": compare_corners,
     "theory": theory_corners,
     "network": network_corners,
+    "sweep": sweep_corners,
 }
 
 
@@ -185,6 +214,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer corners per page")
     args = parser.parse_args()
     print(f"threads: torch 1, OMP/MKL/OPENBLAS {THREADS}; budget {limits.BUDGET_S} s predicted")
+    print(f"load average at the start: {os.getloadavg()[0]:.2f} (CPU s: the process's own time)")
     print(f"targets: <= {TARGET_S} s and <= {TARGET_BYTES / 2**30:.0f} GiB per page computation")
     worst_all = []
     for page in args.pages.split(","):
@@ -197,7 +227,8 @@ def main() -> None:
             peak = m["rss_peak"] / 2**20
             grown = (m["rss_peak"] - m["rss_before"]) / 2**20
             print(
-                f"  {page:10s} {m['seconds']:6.2f} s (model {predicted:5.2f} s) "
+                f"  {page:10s} {m['seconds']:6.2f} s (CPU {m['cpu']:5.2f} s, model "
+                f"{predicted:5.2f} s) "
                 f"peak RSS {peak:6.0f} MiB (+{grown:5.0f})  {query}",
                 flush=True,
             )

@@ -544,10 +544,11 @@ class Derivatives:
 
     def on_arrays(self, x: np.ndarray, y: np.ndarray, hessian: bool = True) -> tuple:
         """The gradient (and Hessian) entries on float64 numpy arrays of one shape, as in
-        `hessian` and `gradient` (five entries, or two); torch's inf and nan, no warnings.
-        For batched engines: no copies beyond broadcasting constant entries."""
-        with np.errstate(all="ignore"):
-            out = self._array_parts["hessian" if hessian else "gradient"](x, y)
+        `hessian` and `gradient` (five entries, or two); torch's inf and nan.  For batched
+        engines, called once a step: no copies beyond broadcasting constant entries, and
+        no np.errstate of its own (the caller's, around its loop: entering one costs more
+        than a small step)."""
+        out = self._array_parts["hessian" if hessian else "gradient"](x, y)
         return tuple(v if isinstance(v, np.ndarray) else np.full(x.shape, v) for v in out)
 
     def tensors(self, x: Tensor, y: Tensor, hessian: bool = True) -> tuple[Tensor, ...]:

@@ -38,7 +38,6 @@ FIT_GRID = 60  # decision-boundary grid (FIT_GRID^2 inputs), or points of a 1D f
 # --- phase diagrams (/sweep, python -m core sweep) ---
 MAX_AXIS = 64  # cells per axis: at most 64 x 64 = 4096 cells
 MAX_SWEEP_STEPS = 2000
-MAX_SWEEP_WORK = 64 * 64 * 1000  # cells x steps (benchmarks/bench_sweep.py: the 2 s case)
 
 # --- many-seed network studies (/study, python -m core study) ---
 MAX_SEEDS = 256
@@ -123,6 +122,36 @@ def slice_grid(units: int, n_train: int) -> int:
     backward at grid^2 parameter vectors) takes at most a quarter of the budget."""
     per_point = SLICE_NET_S * units * n_train
     return max(5, min(SLICE_GRID, math.isqrt(int(BUDGET_S / 4 / per_point))))
+
+
+# /sweep (core.fast2d_batch, core.sweep_verdict), measured by bench_caps.py --pages sweep:
+# the three dynamics per step and per cell and step (numpy arrays of all cells), the history
+# of case (c) per cell and past step; the verdict per cell and grid point (each cell's R combined from
+# its group's integrated bases, and read), per group and basis field (the field and two
+# least-squares fits), and in case (c) per cell (its directions as a function of one
+# coordinate: interpolant nodes summed over the past, O(n)).
+SWEEP_STEP_S = 5e-4  # per step whatever the cells: ~100 numpy calls
+SWEEP_CELL_STEP_S = 2.5e-7
+SWEEP_HISTORY_S = 4e-8
+SWEEP_POINT_S = 2e-8
+SWEEP_BASIS_S = 1.5e-3
+SWEEP_C_CELL_S = 4e-3
+SWEEP_C_STEP_S = 1.2e-5
+
+
+def sweep_seconds(
+    cells: int, steps: int, points: int, case: str, groups: int, bases: int, history: bool
+) -> float:
+    """/sweep: `cells` cells of `steps` steps, the verdict on `points` grid points with R
+    from M^(n) (`case` of THEORY §7, `groups` x `bases` integrated fields)."""
+    seconds = (SWEEP_STEP_S + SWEEP_CELL_STEP_S * cells) * steps
+    if history:
+        seconds += SWEEP_HISTORY_S * cells * steps * steps / 2
+    if case != "flat":
+        seconds += SWEEP_POINT_S * cells * points + SWEEP_BASIS_S * groups * bases
+    if case == "c":
+        seconds += cells * (SWEEP_C_CELL_S + SWEEP_C_STEP_S * steps)
+    return seconds
 
 
 def over_budget(seconds: float, what: str, keys: str) -> str | None:

@@ -14,8 +14,9 @@ half the grid).  Here the same numbers come for all cells together:
   m_i(n) terms).  The least-squares integration is linear too, so R is integrated once
   per basis field B and each cell's R is the same combination of the integrated bases;
 * case (c) (directions summing every past step, RMSprop and Lion eps > 0) has no such
-  split: every cell is its own group with one basis, O(n) per grid point (priced by
-  core.limits.sweep_seconds).
+  split: every cell is its own group with one basis, whose directions are one function of
+  a coordinate of g (core.coordinate), interpolated on the grid as the card does (priced
+  by core.limits.sweep_seconds).
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from __future__ import annotations
 import numpy as np
 
 from core.derivatives import Derivatives
+from core.dynamics import _Recursive
 from core.fast2d_batch import _compact_plan
-from core.optimizers import Optimizer, make_optimizer
+from core.optimizers import make_optimizer
 from core.regularizer import MIXED, NONE, SIGNED
 from core.surfaces import integrate_gradient
 
@@ -32,11 +34,20 @@ _ELEMENTS = 1 << 21  # chunk sizes (elements) of case (c)'s stacked readouts and
 EFFECT = {"regularizes": 1, "anti-regularizes": -1, "mixed": 0, "none": 0}
 
 
-def cases(opt: Optimizer, n: int) -> str:
-    """The direction case of THEORY §7 at step n ("flat" where M^(n) = 0)."""
-    if n == 0:
-        return "flat"
-    return _compact_plan(opt, n + 1)[0].case
+def size(name: str, hyper: dict, n: int, count: bool = True) -> tuple[str, int, int]:
+    """What `verdicts` will compute, for the cost model: the direction case of THEORY §7
+    ("flat": M^(n) = 0), the number of groups and of basis fields per group.  Without
+    `count` the groups are bounded by the cells (no O(n) tables)."""
+    cells = max([np.size(v) for v in hyper.values()] + [1])
+    opt = make_optimizer(name, **hyper)
+    plan, rows = _compact_plan(opt, n + 1 if count else 2)
+    case = "flat" if n == 0 or plan.case == "flat" else plan.case
+    nb = {"flat": 0, "b": plan.p, "c": 1}.get(case, plan.p * plan.p)
+    if case == "a" and np.any(np.asarray(opt.decay) != 0):
+        nb += plan.p
+    if case == "c" or case == "flat" or not count:
+        return case, cells, nb
+    return case, len(_groups(name, hyper, plan, rows, n, cells, case)[1]), nb
 
 
 def verdicts(expression: str, name: str, hyper: dict, lr, window, grid: int, n: int) -> np.ndarray:
@@ -53,7 +64,7 @@ def verdicts(expression: str, name: str, hyper: dict, lr, window, grid: int, n: 
         return np.zeros(cells, dtype=np.int8)
     group, first = _groups(name, hyper, plan, rows, n, cells, case)
     reps = {k: (v[first] if np.ndim(v) else v) for k, v in hyper.items()}
-    bases = _bases(grid_, make_optimizer(name, **reps), n, case)  # (groups, nb, 2, P)
+    bases = _bases(grid_, name, reps, n, case)  # (groups, nb, 2, P)
     coef = _coefficients(opt, plan, rows, n, case, cells)  # (cells, nb)
     fits = [
         [grid_.integrate(bases[j, b]) for b in range(bases.shape[1])] for j in range(bases.shape[0])
@@ -159,10 +170,12 @@ def _groups(name, hyper, plan, rows, n, cells, case):
     return group.reshape(-1), first
 
 
-def _bases(grid: _Grid, opt: Optimizer, n: int, case: str) -> np.ndarray:
+def _bases(grid: _Grid, name: str, reps: dict, n: int, case: str) -> np.ndarray:
     """The basis fields (groups, nb, 2, P) of M^(n)/P^(n), one group per trajectory of
-    `opt` (its hyperparameters per group), as core.dynamics.fields_at_step and
-    core.surfaces' preconditioner compute them; non-finite values as 0."""
+    optimizer `name` with `reps` (hyperparameters per group), as
+    core.dynamics.fields_at_step and core.surfaces' preconditioner compute them;
+    non-finite values as 0."""
+    opt = make_optimizer(name, **reps)
     plan, rows = _compact_plan(opt, n + 1)
     g, t = grid.g[..., None], grid.t[..., None]  # (2, P, 1): groups on the last axis
     scales = [W[n][r] for W, r in zip(plan.W, rows, strict=True)]
@@ -192,14 +205,38 @@ def _bases(grid: _Grid, opt: Optimizer, n: int, case: str) -> np.ndarray:
             if np.any(decay != 0):
                 fields += [s * grid.times(decay * t) for s in slopes]
         else:
+            sums = _coordinate_sums(name, reps, n, grid.g)
+            if sums is None:  # no function of one coordinate: the sums at every point
+                sums = [_stacked(opt, plan, rows, i, n, g, feats) for i in range(plan.p)]
             fields = [
                 sum(
-                    s * grid.times(_stacked(opt, plan, rows, i, n, g, feats) + m * decay * t)
-                    for i, (s, m) in enumerate(zip(slopes, moments, strict=True))
+                    s * grid.times(D + m * decay * t)
+                    for s, D, m in zip(slopes, sums, moments, strict=True)
                 )
             ]
         out = np.stack([np.broadcast_to(f, fbar.shape) / P for f in fields])  # (nb, 2, P, groups)
     return np.where(np.isfinite(out), out, 0.0).transpose(3, 0, 1, 2)
+
+
+def _coordinate_sums(name: str, reps: dict, n: int, g: np.ndarray) -> list | None:
+    """sum_{b<n} T_i(n, n-b) Fbar^(b) at every point (2, P, groups) for each average i,
+    group by group as the card computes it: one function of a coordinate of g
+    (core.coordinate, interpolated on a grid); None where a group's plan has none."""
+    groups = max([np.size(v) for v in reps.values()] + [1])
+    out = None
+    for j in range(groups):
+        hyper = {k: (float(np.asarray(v)[j]) if np.ndim(v) else v) for k, v in reps.items()}
+        plan = _Recursive(make_optimizer(name, **hyper), n + 1)
+        if plan.case == "flat":  # e.g. Lion's eps = 0 cell among eps > 0: M = 0 there
+            F = np.zeros((g.size, plan.p))
+        elif getattr(plan, "coordinate", None) is None:
+            return None
+        else:  # (P * 2, p), row-major over (P, 2)
+            F = plan.coordinate(n, np.ascontiguousarray(g.T))
+        if out is None:
+            out = np.empty((F.shape[1], 2, g.shape[1], groups))
+        out[..., j] = F.reshape(g.shape[1], 2, -1).transpose(2, 1, 0)
+    return list(out)
 
 
 def _stacked(opt, plan, rows, i, n, g, feats) -> np.ndarray:

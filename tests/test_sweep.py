@@ -7,11 +7,12 @@ import math
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scenarios import refusal
 
 from core import cli, compute
+from core.limits import BUDGET_S
 from core.losses import batched
 from core.report import sweep_csv, sweep_json
 from core.sweep import (
@@ -21,6 +22,7 @@ from core.sweep import (
     SweepScenario,
     _kappa_grid,
     compute_sweep,
+    sweep_seconds_of,
     verdict,
 )
 
@@ -189,7 +191,12 @@ def test_cli_sweep_json_layout(capsys):
         ("x=b1:a:1:8", "x", "not a number"),
         ("x=b1:0.1:0.9", "x", "key:lo:hi:n"),
         ("x=b1:0.1:0.9:8&y=b1:0.2:0.5:4", "y", "both axes sweep b1"),
-        ("x=b1:0.1:0.9:64&y=b2:0.1:0.9:64&steps=2000", "y", "exceeds the cap"),
+        ("x=b1:0.1:0.9:64&y=b2:0.1:0.9:64&steps=2001", "steps", "out of range"),
+        # a group of cells per (wd, eps): 8192 integrated fields (11 s measured)
+        ("opt=adamw&x=wd:0:1:64&y=eps:0.001:1:64:log&steps=300", "y", "would take about"),
+        # case (c): every cell's directions sum its past (RMSprop, Lion eps > 0)
+        ("opt=rmsprop&x=b2:0.5:0.999:24&y=eps:0.0001:1.0:24:log&steps=200", "y", "would take"),
+        ("opt=lion&x=eps:0.0001:1:64:log&y=b1:0.5:0.99:64&steps=100", "y", "would take"),
         ("opt=gd", "opt", "not one of"),
         ("steps=2001", "steps", "out of range"),
     ],
@@ -198,6 +205,15 @@ def test_bad_queries_are_refused_with_the_key_named(query, key, words):
     assert words in refusal(SweepScenario, query, key)
     s, warnings = SweepScenario.from_query(query)  # the page: a default and a warning
     assert warnings and s == SweepScenario.parse(s.to_query())
+
+
+@pytest.mark.parametrize("opt", sorted(DEFAULT_AXES))
+def test_every_default_sweep_and_adams_64_by_64_by_1000_are_admitted(opt):
+    """The cost model (core.limits.sweep_seconds) admits what computes in the budget:
+    each optimizer's default sweep, and the benchmark's 64 x 64 x 1000 Adam sweep."""
+    assert SweepScenario.parse(f"opt={opt}").opt == opt
+    big = SweepScenario.parse("opt=adam&x=b1:0.5:0.999:64&y=b2:0.5:0.999:64&steps=1000")
+    assert big.x.n * big.y.n * big.steps == 64 * 64 * 1000
 
 
 def test_cli_bad_sweep_is_one_stderr_line_and_exit_2(capsys):
@@ -228,6 +244,8 @@ def sweeps(draw):
         log = draw(st.booleans()) and a > 0
         axes.append(Axis(key, a, b, draw(st.integers(2, MAX_AXIS)), log))
     steps = draw(st.integers(1, 200))
+    fields = {"opt": opt, "lr": 0.02, **_hyper(opt), "steps": steps, "x": axes[0]}
+    assume(sweep_seconds_of(fields, axes[1]) <= BUDGET_S)  # what the cost model admits
     return SweepScenario(opt=opt, **_hyper(opt), steps=steps, x=axes[0], y=axes[1])
 
 
