@@ -124,12 +124,12 @@ def slice_grid(units: int, n_train: int) -> int:
     return max(5, min(SLICE_GRID, math.isqrt(int(BUDGET_S / 4 / per_point))))
 
 
-# /sweep (core.fast2d_batch, core.sweep_verdict), measured by bench_caps.py --pages sweep:
-# the three dynamics per step and per cell and step (numpy arrays of all cells), the history
-# of case (c) per cell and past step; the verdict per cell and grid point (each cell's R combined from
-# its group's integrated bases, and read), per group and basis field (the field and two
-# least-squares fits), and in case (c) per cell (its directions as a function of one
-# coordinate: interpolant nodes summed over the past, O(n)).
+# /sweep (core.fast2d_batch, core.sweep_verdict), measured by bench_caps.py --pages sweep
+# (CPU seconds under load): the three dynamics per step and per cell and step (numpy arrays
+# of all cells), case (c)'s history per cell and past step; the verdict per cell and grid
+# point (each cell's R combined from its group's integrated bases, and read), per group
+# and basis field (the field and two least-squares fits), and in case (c) per cell (its
+# directions as a function of one coordinate: interpolant nodes summed over the past).
 SWEEP_STEP_S = 5e-4  # per step whatever the cells: ~100 numpy calls
 SWEEP_CELL_STEP_S = 2.5e-7
 SWEEP_HISTORY_S = 4e-8

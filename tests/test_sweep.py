@@ -7,12 +7,11 @@ import math
 import numpy as np
 import pytest
 import torch
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
-from scenarios import refusal
+from scenarios import admitted, refusal
 
 from core import cli, compute
-from core.limits import BUDGET_S
 from core.losses import batched
 from core.report import sweep_csv, sweep_json
 from core.sweep import (
@@ -22,7 +21,6 @@ from core.sweep import (
     SweepScenario,
     _kappa_grid,
     compute_sweep,
-    sweep_seconds_of,
     verdict,
 )
 
@@ -244,9 +242,8 @@ def sweeps(draw):
         log = draw(st.booleans()) and a > 0
         axes.append(Axis(key, a, b, draw(st.integers(2, MAX_AXIS)), log))
     steps = draw(st.integers(1, 200))
-    fields = {"opt": opt, "lr": 0.02, **_hyper(opt), "steps": steps, "x": axes[0]}
-    assume(sweep_seconds_of(fields, axes[1]) <= BUDGET_S)  # what the cost model admits
-    return SweepScenario(opt=opt, **_hyper(opt), steps=steps, x=axes[0], y=axes[1])
+    fields = dict(opt=opt, **_hyper(opt), steps=steps, x=axes[0], y=axes[1])
+    return admitted(SweepScenario, fields)  # what the cost model admits
 
 
 def compute_keys(opt):
