@@ -23,7 +23,7 @@ import numpy as np
 from core.optimizers import GeometricTables, Optimizer
 
 _ELEMENTS = 1 << 21  # coordinates * past steps per chunk of the exact sums
-_DEGREES = (32, 64, 128, 256, 512)
+_DEGREES = (32, 64, 128, 256, 512, 1024)
 _SCALE = 2.0**-40  # s = this * max|x|: asinh is linear below s, logarithmic above
 _CHECK = 1e-10  # largest error against the exact sums at the checks, relative to max|F|
 _INTERPOLATE_FROM = 4096  # coordinates: below this the exact sums cost less

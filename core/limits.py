@@ -57,11 +57,16 @@ MAX_STUDY_CURVES = 1_000_000  # runs x (steps + 1): the curves kept, 16 MB
 # small tensor ops) plus, per training point, the hidden activations (width x depth,
 # elementwise work dominates small networks) and the parameters (matrix products).
 STEP_2D_S = 5e-05  # one step of the three 2D dynamics, per trajectory row
-HISTORY_2D_S = 1.2e-7  # per past step of a step, per row, when the optimizer sums its past
+# per past step of a step, per row, when the optimizer sums its past (THEORY §7 c: one
+# (2, n) block of numpy a step; 5000 steps of Lion eps = 0.1: 0.31 s CPU, RMSprop 0.46 s)
+HISTORY_2D_S = 2e-8
 GRID_2D_S = 2e-6  # one grid point of the 2D surfaces
-# M^(n) on the grid when the optimizer sums its past: every past step at every point
-# (Lion eps = 0.1 at steps=2199, grid=200: 8.4-11.6 s measured, RMSprop alike)
-GRID_HISTORY_S = 1.2e-7
+# M^(n) on the grid when the optimizer sums its past: the directions as a function of one
+# coordinate (core.coordinate), interpolated from at most 2 x 2,047 node sums over the
+# past, whatever the grid: per step of n (5000 steps, grid 200: 0.15-0.32 s CPU measured).
+# Should the interpolant fail its check, the exact sums cost 2 grid^2 n x ~8e-9 s (3.2 s
+# at the caps): no built-in readout has needed them.
+GRID_HISTORY_S = 4e-5
 STEP_NET_S = 0.0042  # fixed overhead of one network step
 STEP_PARAM_S = 4.2e-07  # per parameter of one step (the optimizer's vector operations)
 ACT_TRAIN_S = 2.45e-07  # per hidden activation x training point of one step
@@ -85,7 +90,7 @@ def plane_run_seconds(steps: int, rows: int = 1, history: bool = False) -> float
 
 def plane_seconds(steps: int, grid: int, history: bool = False) -> float:
     """/playground, or one optimizer of /compare: trajectories and surfaces."""
-    surfaces = (GRID_2D_S + (GRID_HISTORY_S * steps if history else 0.0)) * grid * grid
+    surfaces = GRID_2D_S * grid * grid + (GRID_HISTORY_S * steps if history else 0.0)
     return plane_run_seconds(steps, 1, history) + surfaces
 
 

@@ -31,7 +31,8 @@ def _network_seconds(s: NetworkScenario) -> float:
         # the issue's 38.5 s /theory URL (AdamW, b2 = 0.99999999, 19,000 steps) runs in
         # 0.6 s on the history-free engine and is admitted; RMSprop still sums its past
         ("opt=rmsprop&T=1.9&hs=0.0001,0.2", "hs"),
-        ("opt=lion&eps=0.1&T=1&hs=0.0001,0.0002", "hs"),  # 8.2 s measured (bench_caps)
+        # Lion eps > 0 sums its past at every step: 19,000 steps, 2.5 s CPU a row (two rows)
+        ("opt=lion&eps=0.1&T=1.9&hs=0.0001,0.2", "hs"),
     ],
 )
 def test_worst_2d_urls_are_refused(query, key):
@@ -109,12 +110,17 @@ def test_every_2d_scenario_fits_the_budget(params):
     assert limits.order_seconds(s.T, s.hs, history) <= limits.BUDGET_S
 
 
-def test_compare_page_refuses_a_comparison_over_budget():
+def test_compare_page_refuses_a_comparison_over_budget(monkeypatch):
+    """The costliest /compare the caps allow (5000 steps, grid 200, four optimizers,
+    RMSprop summing its past) fits the budget since M^(n) on the grid is interpolated
+    (2.1 s CPU measured); the page's refusal is checked under a budget below that."""
     from core.compute import compare_seconds
     from tests.test_app import open_page
 
     query = {"v": "1", "steps": "5000", "grid": "200", "cmp": "rmsprop,adam,lion,hb"}
-    assert compare_seconds(Scenario.parse(query)) > limits.BUDGET_S
+    predicted = compare_seconds(Scenario.parse(query))
+    assert predicted <= limits.BUDGET_S
+    monkeypatch.setattr(limits, "BUDGET_S", predicted / 2)
     at = open_page("compare", query)
     assert not at.exception
     assert [e.value for e in at.error] and "of computing" in at.error[0].value
