@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from core import limits  # noqa: E402
+from core.compute import compare_seconds  # noqa: E402
 from core.dynamics import sums_history  # noqa: E402
 from core.network_scenario import (  # noqa: E402
     NetworkScenario,
@@ -96,7 +97,8 @@ def _parses(cls, query: str) -> bool:
 
 
 OPTIMIZERS_2D = ["opt=adamw", "opt=lion&eps=0.1", "opt=rmsprop", "opt=hb&b1=0.9"]
-LOSSES_2D = ["loss=rosenbrock", "loss=custom&f=sin(3*x)*cos(3*y)+tanh(x*y)+x^2"]
+# a query string: "+" is written %2B (a bare "+" reads as a space)
+LOSSES_2D = ["loss=rosenbrock", "loss=custom&f=sin(3*x)*cos(3*y)%2Btanh(x*y)%2Bx^2"]
 
 
 def playground_corners(quick: bool):
@@ -104,8 +106,9 @@ def playground_corners(quick: bool):
         base = f"v=1&{opt}&{loss}&grid={limits.MAX_GRID}"
         steps = largest(lambda n, b=base: _parses(Scenario, f"{b}&steps={n}"), 1, limits.MAX_STEPS)
         if steps:
-            q = f"{base}&steps={steps}"
-            yield q, limits.plane_seconds(steps, limits.MAX_GRID)
+            s = Scenario.parse(f"{base}&steps={steps}")
+            history = sums_history(make_optimizer(s.opt, **s.hyper))
+            yield s.to_query(), limits.plane_seconds(steps, limits.MAX_GRID, history)
 
 
 def compare_corners(quick: bool):
@@ -115,12 +118,13 @@ def compare_corners(quick: bool):
 
         def fits(n: int, b: str = base) -> bool:
             return _parses(Scenario, f"{b}&steps={n}") and (
-                limits.plane_seconds(n, limits.MAX_GRID, 4) <= limits.BUDGET_S
+                compare_seconds(Scenario.parse(f"{b}&steps={n}")) <= limits.BUDGET_S
             )
 
         steps = largest(fits, 1, limits.MAX_STEPS)
         if steps:
-            yield f"{base}&steps={steps}", limits.plane_seconds(steps, limits.MAX_GRID, 4)
+            s = Scenario.parse(f"{base}&steps={steps}")
+            yield s.to_query(), compare_seconds(s)
 
 
 def theory_corners(quick: bool):
