@@ -390,11 +390,12 @@ def compute_sweep(s: SweepScenario) -> SweepResult:
     for k in ("memoryless", "corrected"):
         m[f"gap_{k}"] = masked(grid((finals[k] - finals["memory"]).norm(dim=-1)), k, "memory")
 
-    def distance(k: str) -> Tensor:  # per coordinate: the paths may be strided views
-        return torch.hypot(*(r[k][..., j] - r.memory[..., j] for j in (0, 1)))
+    def farthest(k: str) -> Tensor:  # per coordinate: the paths may be strided views
+        dx, dy = (r[k][..., j] - r.memory[..., j] for j in (0, 1))
+        return (dx * dx + dy * dy).amax(0).sqrt()
 
     with np.errstate(invalid="ignore", divide="ignore"):
-        worst = {k: distance(k).amax(0) for k in ("memoryless", "corrected")}
+        worst = {k: farthest(k) for k in ("memoryless", "corrected")}
         ratio = grid(worst["corrected"] / worst["memoryless"])
     m["theory_error"] = masked(ratio, *DYNAMICS)
     for name in ("loss", "grad_norm", "sharpness"):

@@ -73,11 +73,18 @@ def verdicts(expression: str, name: str, hyper: dict, lr, window, grid: int, n: 
     fine = np.array([[f[1] for f in row] for row in fits])  # (groups, nb, Gc*Gc)
     coarse = np.array([[f[2] for f in row] for row in fits])
     out = np.empty(cells, dtype=np.int8)
-    step = max(1, _ELEMENTS // (grid * grid * bases.shape[1]))
+    order = np.argsort(group, kind="stable")  # a group's cells together: one product each
+    step = max(1, _ELEMENTS // (grid * grid))
     for lo in range(0, cells, step):
-        sl = slice(lo, min(cells, lo + step))
-        r, f, c = (np.einsum("cb,cbp->cp", coef[sl], a[group[sl]]) for a in (R, fine, coarse))
-        out[sl] = _verdict(lr[sl, None] * r, f, c, grid_.scale)
+        idx = order[lo : lo + step]
+        g = group[idx]
+        segments = np.split(np.arange(idx.size), np.flatnonzero(np.diff(g)) + 1)
+        r, f, c = (np.empty((idx.size, a.shape[-1])) for a in (R, fine, coarse))
+        for seg in segments:
+            j, weights = g[seg[0]], coef[idx[seg]]
+            r[seg], f[seg], c[seg] = weights @ R[j], weights @ fine[j], weights @ coarse[j]
+        with np.errstate(divide="ignore"):  # a flat window: scale 0, h/scale inf
+            out[idx] = _verdict(r, f, c, lr[idx] / grid_.scale)
     return out
 
 
@@ -116,16 +123,15 @@ class _Grid:
         return (R - R[self.anchor]).ravel(), fine.ravel(), coarse.ravel()
 
 
-def _verdict(hR: np.ndarray, fine: np.ndarray, coarse: np.ndarray, scale: float) -> np.ndarray:
-    """core.regularizer.verdict and _unless_unresolved, per row of hR (cells, points)."""
-    finite = np.isfinite(hR)
-    count = np.maximum(finite.sum(-1), 1)
-    a = np.where(finite, np.abs(hR), 0.0)
-    size = a.max(-1)
-    tiny = SIGNED * size[:, None]
-    pos = (np.where(finite, hR, 0.0) > tiny).sum(-1) / count
-    neg = (np.where(finite, hR, 0.0) < -tiny).sum(-1) / count
-    none = (size == 0.0) | (size <= NONE * scale) | (pos + neg == 0) | ~finite.any(-1)
+def _verdict(R: np.ndarray, fine: np.ndarray, coarse: np.ndarray, rate: np.ndarray):
+    """core.regularizer.verdict of h R and _unless_unresolved, per row of R (cells,
+    points), h = `rate` x the loss's variation on the window.  R is finite (its fields'
+    non-finite values are 0) and h > 0, so the signed shares are those of R."""
+    size = np.maximum(R.max(-1), -R.min(-1))
+    tiny = (SIGNED * size)[:, None]
+    pos = np.count_nonzero(R > tiny, axis=-1) / R.shape[-1]
+    neg = np.count_nonzero(R < -tiny, axis=-1) / R.shape[-1]
+    none = (size == 0.0) | (rate * size <= NONE) | (pos + neg == 0)
     effect = np.where(pos >= (1 - MIXED) * (pos + neg), 1, 0)
     effect = np.where((effect == 0) & (neg >= (1 - MIXED) * (pos + neg)), -1, effect)
     effect = np.where(none, 0, effect)
@@ -133,8 +139,8 @@ def _verdict(hR: np.ndarray, fine: np.ndarray, coarse: np.ndarray, scale: float)
     big = np.maximum(np.abs(fine).max(-1), np.abs(coarse).max(-1))[:, None]
     live = (np.abs(fine) > 1e-9 * big) | (np.abs(coarse) > 1e-9 * big)
     agree = (np.sign(fine) == np.sign(coarse)) & live
-    n_live = live.sum(-1)
-    agreement = np.where(n_live > 0, agree.sum(-1) / np.maximum(n_live, 1), 1.0)
+    n_live = np.count_nonzero(live, axis=-1)
+    agreement = np.where(n_live > 0, np.count_nonzero(agree, axis=-1) / np.maximum(n_live, 1), 1.0)
     return np.where(agreement >= 0.9, effect, 0).astype(np.int8)
 
 
