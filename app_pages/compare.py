@@ -13,9 +13,7 @@ s = state.PLANE.scenario()
 def sidebar() -> None:
     st.subheader("Optimizers")
     controls.compare(s)
-    st.subheader("Loss and start")
-    controls.loss(s)
-    controls.start(s)
+    controls.loss_and_start(s)
     controls.steps(s)
 
 

@@ -14,9 +14,7 @@ s = state.PLANE.scenario()
 def sidebar() -> None:
     st.subheader("Optimizer")
     controls.optimizer(s)
-    st.subheader("Loss and start")
-    controls.loss(s)
-    controls.start(s)
+    controls.loss_and_start(s)
     controls.steps(s)
     controls.perturbation_step(s)
 

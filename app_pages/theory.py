@@ -16,9 +16,7 @@ def sidebar() -> None:
     controls.order_study(s)
     st.subheader("Optimizer")
     controls.optimizer(s, lr=False)
-    st.subheader("Loss and start")
-    controls.loss(s)
-    controls.start(s)
+    controls.loss_and_start(s)
 
 
 layout.sidebar(sidebar)

@@ -170,6 +170,13 @@ def start(s: Scenario) -> None:
     )
 
 
+def loss_and_start(s: Scenario) -> None:
+    """The sidebar section every 2D page has: the loss, then where the runs start."""
+    st.subheader("Loss and start")
+    loss(s)
+    start(s)
+
+
 def steps(s: Scenario) -> None:
     widget(
         PLANE,
