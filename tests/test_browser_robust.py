@@ -5,47 +5,21 @@ closed tab stops its computation."""
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
-from tests.browser import ARGS, CHROMIUM, query, serve, settle, skip_or_fail
+from tests.browser import query, server_pid, settle, skip_or_fail
 
 skip_or_fail(pytest)
-
-from playwright import sync_api  # noqa: E402
 
 LINK_KEY = "%5BSession%20expired%3A%20click%20here%5D(https%3A%2F%2Fevil.example%2Flogin)"
 IMAGE_KEY = "!%5Bx%5D(https%3A%2F%2Fevil.example%2Fpixel.png)"
 # a network run near the time budget: long enough to be stopped in the middle
 HEAVY = "network?v=1&width=32&depth=2&n=400&steps=150&seed=7"
-
-
-@pytest.fixture(scope="module")
-def server():
-    with serve() as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-def context():
-    with sync_api.sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
-        context = p.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, args=ARGS, viewport={"width": 1440, "height": 1200}
-        )
-        yield context
-        context.close()
-
-
-@pytest.fixture
-def page(context):
-    page = context.new_page()
-    yield page
-    if not page.is_closed():
-        page.close()
+VIEWPORT = (1440, 1200)  # the conftest fixtures' browser
 
 
 @pytest.mark.parametrize("key", [LINK_KEY, IMAGE_KEY])
@@ -86,26 +60,13 @@ def test_a_rerun_storm_leaves_url_widget_and_share_box_in_agreement(server, page
     assert float(_share_query(page)["lr"]) == shown
 
 
-def _server_pid(server: str) -> int:
-    port = server.rsplit(":", 1)[1]
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                cmd = (proc / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if b"streamlit" in b" ".join(cmd) and port.encode() in cmd:
-                return int(proc.name)
-    raise LookupError(f"no streamlit process on port {port}")
-
-
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def test_a_closed_tab_stops_its_run(server, context):
-    pid = _server_pid(server)
+    pid = server_pid(server)
     page = context.new_page()
     page.goto(f"{server}/{HEAVY}")
     page.wait_for_selector('[data-testid="stSpinner"]', timeout=60_000)
