@@ -125,23 +125,36 @@ def end_at(k: str, point, **kwargs) -> go.Scatter:
     return marker_at(point, end_marker(k), showlegend=False, hoverinfo="skip", **kwargs)
 
 
-def _point_grid(
-    surf: Surfaces, z: np.ndarray, name: str, clickable: bool, n: int = 28
-) -> go.Scatter:
-    """Invisible points over a picture map: hovering one reads the map's value there and
-    (clickable) clicking one reports its (x, y) to on_select."""
+def _point_grid(surf: Surfaces, z: np.ndarray, name: str, n: int = 28) -> go.Scatter:
+    """Invisible points over a picture map: hovering one reads the map's value there,
+    clicking one reports its (x, y) to on_select (Streamlit reports no clicks on a
+    heatmap)."""
     gx, gy = np.meshgrid(
         np.linspace(surf.x[0], surf.x[-1], n), np.linspace(surf.y[0], surf.y[-1], n)
     )
     values = on_grid(surf.x, surf.y, z, np.stack([gx.ravel(), gy.ravel()], axis=-1))
-    action = "click: start here " if clickable else ""
     return invisible_points(
         gx.ravel(),
         gy.ravel(),
         values,
         14,
-        f"{action}(%{{x:.2f}}, %{{y:.2f}})<br>{name} = %{{customdata:.4g}}<extra></extra>",
-        "start here" if clickable else name,
+        f"click: start here (%{{x:.2f}}, %{{y:.2f}})<br>{name} = %{{customdata:.4g}}"
+        "<extra></extra>",
+        "start here",
+    )
+
+
+def _hover_map(surf: Surfaces, z: np.ndarray, name: str) -> go.Heatmap:
+    """A transparent heatmap over a picture map: hovering reads the map's value at every
+    grid point, drawn as one image (invisible points cost the browser an SVG node each)."""
+    return go.Heatmap(
+        x=surf.x,
+        y=surf.y,
+        z=z,
+        opacity=0,
+        showscale=False,
+        hovertemplate=f"(%{{x:.2f}}, %{{y:.2f}})<br>{name} = %{{z:.4g}}<extra></extra>",
+        name=name,
     )
 
 
@@ -336,7 +349,7 @@ def trajectory_figure(
     name, z = ("L", surf.loss) if z is None else ("L + hR", z)
     fig = AnimatedFigure()
     _picture_map(fig, surf, z, name, scale, lines=name != "L")
-    fig.add_trace(_point_grid(surf, z, name, clickable, n=28 if clickable else 18))
+    fig.add_trace(_point_grid(surf, z, name) if clickable else _hover_map(surf, z, name))
     fig.add_traces(_paths(summary) + [_start(summary)])
     first_marker = len(fig.data)
     fig.add_traces(_markers(summary))
