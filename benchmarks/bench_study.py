@@ -41,6 +41,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     print(f"torch threads {torch.get_num_threads()}, OMP/MKL/OPENBLAS_NUM_THREADS=1, CPU float64")
+    print(f"load average (1 min) at the start: {os.getloadavg()[0]:.2f}")
 
     s = StudyScenario.parse(f"seeds={args.seeds}&steps={args.steps}")
     batched = timed(lambda: compute_study(s))
@@ -71,7 +72,8 @@ def main() -> None:
     print(f"  local Ray, 2 one-thread workers: {on_ray:7.2f} s")
     print(
         f"  throughput ratio Ray / in-process: {ratio:.2f} (target >= {TARGET_RAY:g}: "
-        f"{'met' if ratio >= TARGET_RAY else 'missed'})"
+        f"{'met' if ratio >= TARGET_RAY else 'missed'}); load average (1 min) now "
+        f"{os.getloadavg()[0]:.2f}: other processes take the two cores from the workers"
     )
 
 
