@@ -4,7 +4,9 @@ Every cell is one setting of two hyperparameters (the axes); all cells run the t
 dynamics of THEORY §1 together, as ONE batched core.dynamics.simulate call whose rows
 carry their own hyperparameters.  Per cell: how far memory moves the run (distances
 at the end, change in final loss, gradient norm and sharpness), how well the corrected
-run tracks it, and the theory's verdict (the sign of R, THEORY §5).
+run tracks it, and the theory's verdict: each cell's regularizer card (core.sweep_verdict,
+THEORY §5, §13), with the sign of R's coefficient at the start as n -> infinity traced
+between the cells (`kappa`).
 
 The sweep is a scenario (SweepScenario): its URL query, e.g.
 `opt=adam&x=b1:0.5:0.99:32&y=b2:0.9:0.999:32`, round-trips exactly, and each cell is an
@@ -58,7 +60,7 @@ from core.scenario import (
 )
 
 Tensor = torch.Tensor
-FINE = 160  # the verdict's boundary is traced on a FINE x FINE grid (closed form, cheap)
+FINE = 160  # the start's sign boundary (n -> inf) on a FINE x FINE grid (closed form, cheap)
 
 # The axes a sweep opens with, per optimizer: the pairs where its theory has a boundary
 # (Adam's b1 = b2, Lion's eps, heavy ball's h x beta).  Optimizers without two
@@ -269,7 +271,8 @@ METRICS = {
     "sharpness_memory": "largest Hessian eigenvalue at the end, memory run",
     "sharpness_memoryless": "largest Hessian eigenvalue at the end, memoryless run",
     "delta_sharpness": "sharpness: memory − memoryless",
-    "effect": "the theory's verdict: sign of R (+1 regularizes, −1 anti-, 0 mixed/none)",
+    "effect": "each cell's regularizer card: R from M^(n) at the last step on the window "
+    "(+1 regularizes, −1 anti-, 0 mixed/none)",
 }
 
 
@@ -331,12 +334,6 @@ def kappa(loss, opt: Optimizer, theta: Tensor) -> tuple[Tensor, Tensor]:
     hi = torch.where(informative, ratio, -math.inf).amax(-1)
     none = ~informative.any(-1)
     return torch.where(none, nan, lo), torch.where(none, nan, hi)
-
-
-def verdict(lo: np.ndarray, hi: np.ndarray, tol: float = 1e-12) -> np.ndarray:
-    """+1 where every kappa_j > 0, -1 where every kappa_j < 0, 0 otherwise."""
-    with np.errstate(invalid="ignore"):
-        return np.where(lo > tol, 1, np.where(hi < -tol, -1, 0)).astype(np.int8)
 
 
 def _kappa_grid(s: SweepScenario, xs: np.ndarray, ys: np.ndarray, loss, dev):

@@ -31,7 +31,6 @@ from core.regularizer import MIXED, NONE, SIGNED
 from core.surfaces import integrate_gradient
 
 _ELEMENTS = 1 << 21  # chunk sizes (elements) of case (c)'s stacked readouts and of cells
-EFFECT = {"regularizes": 1, "anti-regularizes": -1, "mixed": 0, "none": 0}
 
 
 def size(name: str, hyper: dict, n: int, count: bool = True) -> tuple[str, int, int]:

@@ -149,8 +149,10 @@ def _domain(fig: go.Figure, j: int) -> tuple[float, float]:
 
 
 def effect_figure(res: SweepResult, height: int = 420) -> go.Figure:
-    """The verdict per cell (three colours) and where it changes, traced on a fine grid
-    (the zero lines of the smallest and the largest kappa_j)."""
+    """The verdict per cell (three colours: each cell's regularizer card, R from M^(n) at
+    the run's step on the window), and the sign of R's coefficient at the start as
+    n -> infinity traced on a fine grid (the zero lines of the smallest and the largest
+    kappa_j)."""
     effect = res.metrics["effect"].astype(float)
     scale = []
     for v in (-1, 0, 1):
@@ -171,9 +173,9 @@ def effect_figure(res: SweepResult, height: int = 420) -> go.Figure:
                     line={"width": 2.5, "color": "#111", "dash": dash},
                     showscale=False,
                     hoverinfo="skip",
-                    name="edge of min κⱼ > 0 (regularizes)"
+                    name="edge of min κⱼ > 0 (at the start, n → ∞)"
                     if key == "kappa_min"
-                    else "edge of max κⱼ < 0 (anti-regularizes)",
+                    else "edge of max κⱼ < 0 (at the start, n → ∞)",
                     showlegend=True,
                 )
             )
