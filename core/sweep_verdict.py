@@ -82,7 +82,7 @@ def verdicts(expression: str, name: str, hyper: dict, lr, window, grid: int, n: 
         for seg in segments:
             j, weights = g[seg[0]], coef[idx[seg]]
             r[seg], f[seg], c[seg] = weights @ R[j], weights @ fine[j], weights @ coarse[j]
-        with np.errstate(divide="ignore"):  # a flat window: scale 0, h/scale inf
+        with np.errstate(divide="ignore", invalid="ignore"):  # a flat loss: scale 0, rate inf
             out[idx] = _verdict(r, f, c, lr[idx] / grid_.scale)
     return out
 

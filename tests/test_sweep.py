@@ -326,3 +326,15 @@ def test_another_optimizer_keeps_the_axes_that_still_apply():
     assert (lion.opt, lion.x, lion.y, lion.b2) == ("lion", s.x, s.y, 0.99)
     rms = s.with_optimizer("rmsprop")  # no b1: its own default axes
     assert (rms.opt, str(rms.x), str(rms.y)) == ("rmsprop", *DEFAULT_AXES["rmsprop"])
+
+
+def test_a_constant_loss_has_no_effect_and_warns_nothing():
+    """g = 0 and a flat window (the loss varies by 0): R = 0, 'none' in every cell, as
+    the card says; no floating-point warning on the way."""
+    import warnings
+
+    s = SweepScenario.parse("opt=lion&loss=custom&f=2&x=eps:0.01:1:3:log&y=b1:0.5:0.9:3&steps=20")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        effect = compute_sweep(s).metrics["effect"]
+    assert (effect == 0).all() and card(s, 1, 1) == 0
