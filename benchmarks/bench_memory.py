@@ -3,9 +3,9 @@
 process's RSS after each page.  Target: <= 1.5 GiB after all of them.
 
 The scenarios are the corners of benchmarks/bench_caps.py (steps at the largest value
-the caps allow), made distinct by the seed (networks) or the start (2D).
+the caps allow), made distinct by the seed (networks) or the start (2D pages, sweeps).
 
-    python benchmarks/bench_memory.py [--count 100] [--pages playground,compare,theory,network]
+    python benchmarks/bench_memory.py [--count 100] [--pages playground,compare,...,sweep]
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from bench_caps import PAGES  # noqa: E402
 
 from core.network_scenario import NetworkScenario  # noqa: E402
 from core.scenario import Scenario  # noqa: E402
+from core.sweep import SweepScenario  # noqa: E402
 from ui import cache  # noqa: E402
 
 TARGET_BYTES = 1.5 * 2**30
@@ -48,6 +49,8 @@ def load(page: str, query: str) -> None:
         cache.network_view(NetworkScenario.parse(query))
     elif page == "theory":
         cache.order(Scenario.parse(query))
+    elif page == "sweep":
+        cache.sweep(SweepScenario.parse(query))
     else:
         s = Scenario.parse(query)
         for r in [s.with_optimizer(o) for o in s.cmp] if page == "compare" else [s]:
