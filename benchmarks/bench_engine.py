@@ -78,7 +78,7 @@ def main() -> None:
     for name, h, factor in CASES:
         steps = max(1, int(args.steps * factor))
         opt = make_optimizer(name, **h)
-        t = interleaved(
+        t = _medians(
             {
                 "naive": naive(name, h, starts, lr, steps),
                 "memory": lambda o=opt, n=steps: simulate(LOSS, o, starts, lr, n, ("memory",)),
@@ -86,18 +86,17 @@ def main() -> None:
             },
             args.repeats,
         )
-        base = t["naive"]["median"]
-        label = _label(name, h)
+        base = t["naive"]
         print(
-            f"{label:<31}{steps:>6}{base:9.3f}{t['memory']['median'] / base:7.2f}x"
-            f"{t['all']['median'] / base:7.2f}x"
+            f"{_label(name, h):<31}{steps:>6}{base:9.3f}{t['memory'] / base:7.2f}x"
+            f"{t['all'] / base:7.2f}x"
         )
 
     print("\none trajectory, 1000 steps, all three dynamics: float path vs torch engine")
     start = torch.tensor(ZOO["reference"].start, dtype=torch.float64)
     for name, h, _ in CASES:
         opt = make_optimizer(name, **h)
-        t = interleaved(
+        t = _medians(
             {
                 "naive": naive(name, h, start[None], lr, 1000),
                 "fast2d": lambda o=opt: fast2d.simulate(EXPRESSION, o, start, lr, 1000),
@@ -105,13 +104,17 @@ def main() -> None:
             },
             args.repeats,
         )
-        base = t["naive"]["median"]
-        label = _label(name, h)
+        base = t["naive"]
         print(
-            f"{label:<31}fast2d {t['fast2d']['median'] * 1e3:7.1f} ms "
-            f"({t['fast2d']['median'] / base:.3f}x naive), torch engine "
-            f"{t['torch']['median'] * 1e3:7.1f} ms ({t['torch']['median'] / base:.2f}x)"
+            f"{_label(name, h):<31}fast2d {t['fast2d'] * 1e3:7.1f} ms "
+            f"({t['fast2d'] / base:.3f}x naive), torch engine "
+            f"{t['torch'] * 1e3:7.1f} ms ({t['torch'] / base:.2f}x)"
         )
+
+
+def _medians(fns: dict, repeats: int) -> dict[str, float]:
+    """Median seconds of each function, timed round-robin."""
+    return {k: v["median"] for k, v in interleaved(fns, repeats).items()}
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import numpy as np
 from core.optimizers import GeometricTables, Optimizer
 
 _ELEMENTS = 1 << 21  # coordinates * past steps per chunk of the exact sums
-_DEGREES = (32, 64, 128, 256, 512, 1024)
+_DEGREES = (32, 64, 128, 256, 512, 1024)  # each twice the last: nested nodes
 _SCALE = 2.0**-40  # s = this * max|x|: asinh is linear below s, logarithmic above
 _CHECK = 1e-10  # largest error against the exact sums at the checks, relative to max|F|
 _INTERPOLATE_FROM = 4096  # coordinates: below this the exact sums cost less
@@ -97,9 +97,15 @@ class CoordinateDirections:
             return self.exact(n, x)
         s = _SCALE * top
         T = float(np.arcsinh(top / s))
+        values = None
         for degree in _DEGREES:
             t = 0.5 * T * (1.0 - np.cos(np.pi * np.arange(degree + 1) / degree))
-            values = self.exact(n, sign * s * np.sinh(t))
+            if values is None:
+                values = self.exact(n, sign * s * np.sinh(t))
+            else:  # the degrees double: the even nodes are the last degree's, summed before
+                previous, values = values, np.empty((degree + 1, values.shape[1]))
+                values[0::2] = previous
+                values[1::2] = self.exact(n, sign * s * np.sinh(t[1::2]))
             coefficients = _chebyshev(values)
             scale = np.abs(values).max()
             if not np.isfinite(scale):
