@@ -38,7 +38,7 @@ with st.spinner(f"Running {len(runs)} optimizers…"):
 # one colour scale for every map side by side (L and each optimizer's L + hR)
 scale = style.MapScale.of(*(z for _, _, surf, _ in results for z in (surf.loss, surf.perturbed)))
 columns = st.columns(len(runs))
-for col, (r, summary, surf, report) in zip(columns, results, strict=True):
+for i, (col, (r, summary, surf, report)) in enumerate(zip(columns, results, strict=True)):
     with col:
         st.subheader(controls.OPTIMIZER_NAMES[r.opt])
         layout.divergence_warnings(summary)
@@ -48,7 +48,8 @@ for col, (r, summary, surf, report) in zip(columns, results, strict=True):
         layout.chart(
             plots.trajectory_figure(
                 surf, summary, height=layout.height(380), animated=False, scale=scale
-            )
+            ),
+            f"compare-{i}-map",
         )
         st.markdown("**Perturbed loss L + hR** (dotted lines: L)")
         layout.chart(
@@ -59,7 +60,8 @@ for col, (r, summary, surf, report) in zip(columns, results, strict=True):
                 height=layout.height(380),
                 animated=False,
                 scale=scale,
-            )
+            ),
+            f"compare-{i}-perturbed",
         )
         layout.surface_caption(surf)
         layout.regularizer_card(r, report)

@@ -36,7 +36,7 @@ with st.spinner("Computing the thumbnails…"):
     for i, example in enumerate(GALLERY):
         with columns[i % 3].container(border=True):
             st.markdown(f"**{example.title}**")
-            layout.chart(thumbnail(example.page, example.query), static=True, key=f"thumb-{i}")
+            layout.chart(thumbnail(example.page, example.query), f"thumb-{i}", static=True)
             st.caption(example.blurb)
             st.caption("Claims, checked: " + "; ".join(c.text for c in example.claims) + ".")
             layout.page_link(example.page, f"Open in /{example.page} →", example.query)

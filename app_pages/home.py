@@ -47,5 +47,5 @@ with picture:
         fig = plots.trajectory_figure(
             cache.surfaces(s), cache.summary(s), height=360, animated=False
         )
-    layout.chart(fig)
+    layout.chart(fig, "home-map")
     st.caption(example.title + ": " + example.blurb)

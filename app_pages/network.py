@@ -97,6 +97,7 @@ def single_page(s: NetworkScenario) -> None:
         )
 
     layout.chart_pair(
+        "network-runs",
         ("**Loss per dynamics**", plots.loss_figure(r, height=layout.height(340))),
         (
             "**Distance of each memoryless run to the memory run**",
@@ -106,7 +107,7 @@ def single_page(s: NetworkScenario) -> None:
 
     st.subheader("The implicit regularizer along training")
     layout.regularizer_card(s, r.regularizer, where="the memory run's steps")
-    layout.chart(plots.regularizer_figure(r, height=layout.height(440)))
+    layout.chart(plots.regularizer_figure(r, height=layout.height(440)), "network-regularizer")
     st.caption(
         "The curves are evaluated along the memory run with the full-batch training "
         "gradient g = ∇L. h·R is the n → ∞ perturbation from a potential that equals each "
@@ -123,11 +124,12 @@ def single_page(s: NetworkScenario) -> None:
             "P(label 1) of each final network; the line is its decision boundary P = 0.5. "
             "Filled points: training data; hollow points: test data."
         )
-    layout.chart(plots.fit_figure(fit, dataset(s), height=layout.height(380)))
+    layout.chart(plots.fit_figure(fit, dataset(s), height=layout.height(380)), "network-fit")
 
     st.subheader("Loss landscape around the final parameters")
     sl = v.landscape
     layout.chart_pair(
+        "network-landscape",
         (
             "**Training loss L** with the three runs projected",
             plots.landscape_figure(sl, height=layout.height(440)),
@@ -185,6 +187,7 @@ def compare_page(s: NetworkScenario) -> None:
     st.markdown("\n".join(table))
     layout.chart(
         plots.compare_figure(results, OPTIMIZER_NAMES, height=layout.height(400)),
+        "network-compare",
     )
     for row in rows:  # full width: AdamW's formula is long
         st.markdown(f"#### {OPTIMIZER_NAMES[row.opt]}")

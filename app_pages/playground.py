@@ -1,7 +1,5 @@
 """/playground: one optimizer on one loss, the three dynamics and the perturbed loss."""
 
-from functools import partial
-
 import streamlit as st
 
 from core.dynamics import DYNAMICS
@@ -33,12 +31,10 @@ layout.accuracy_note(s, summary)
 left, right = st.columns(2)
 with left:
     st.markdown("**Loss L with the three runs** · click the map to start there")
-    key = f"map-{s.to_query()}"  # a new scenario is a new chart: no stale selection
     layout.chart(
         plots.trajectory_figure(surf, summary, height=layout.height(460), clickable=True),
-        key=key,
-        on_select=partial(controls.start_from_click, key),
-        selection_mode="points",
+        "playground-map",
+        on_click=controls.start_at,
     )
 
 
@@ -52,11 +48,15 @@ def perturbed_panel() -> None:
             f"**Perturbed loss L + hR** in 3D, clipped to its {lo}–{hi} quantiles (widened "
             "to hold the runs)"
         )
-        layout.chart(plots.surface3d_figure(surf, summary, height=layout.height(555)))
+        layout.chart(
+            plots.surface3d_figure(surf, summary, height=layout.height(555)),
+            "playground-perturbed-3d",
+        )
     else:
         st.markdown("**Perturbed loss L + hR** (dotted lines: L), same colours as L")
         layout.chart(
-            plots.trajectory_figure(surf, summary, z=surf.perturbed, height=layout.height(460))
+            plots.trajectory_figure(surf, summary, z=surf.perturbed, height=layout.height(460)),
+            "playground-perturbed",
         )
     toggle, caption = st.columns([1, 3])
     with toggle:
@@ -98,6 +98,7 @@ _metric(
 )
 
 layout.chart_pair(
+    "playground-correction",
     (
         "**Memory correction field** (arrows: −M, how it pushes the iterate)",
         plots.field_figure(surf, height=layout.height(400)),

@@ -27,7 +27,7 @@ st.caption(
     f"{s.steps} full-batch steps. Means with 95% t-intervals over the seeds; sharpness by "
     "power iteration with Hessian-vector products."
 )
-layout.chart(plots.means_figure(res, height=layout.height(460)))
+layout.chart(plots.means_figure(res, height=layout.height(460)), "study-means")
 
 lr_index = 0
 if len(s.lrs) > 1:
@@ -56,10 +56,14 @@ with left:
         f"{diff['hi'] if diff['hi'] is None else format(diff['hi'], '.4g')}] over "
         f"{diff['n']} seeds: {verdict}."
     )
-    layout.chart(plots.paired_figure(res, metric, lr_index, height=layout.height(380)))
+    layout.chart(
+        plots.paired_figure(res, metric, lr_index, height=layout.height(380)), "study-paired"
+    )
 with right:
     st.markdown("**Implicit regularizer h·R along training** (THEORY §5, memory run)")
-    layout.chart(plots.regularizer_figure(res, lr_index, height=layout.height(420)))
+    layout.chart(
+        plots.regularizer_figure(res, lr_index, height=layout.height(420)), "study-regularizer"
+    )
 
 with st.expander("Share"):
     layout.share_box(PAGE, s, STUDY)

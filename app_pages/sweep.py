@@ -42,7 +42,7 @@ charts = [f"{prefix}-{name}" for name in ("gap", "error", "changes", "effect")]
 
 
 def chart(fig, key: str) -> None:
-    layout.chart(fig, key=key, on_select="rerun", selection_mode="points")
+    layout.selectable_chart(fig, key)
 
 
 left, right = st.columns(2)

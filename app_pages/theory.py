@@ -34,7 +34,7 @@ with st.spinner(f"Running {sum(round(s.T / h) for h in s.hs)} steps over {len(s.
 
 plot, numbers = st.columns([3, 2])
 with plot:
-    layout.chart(plots.order_figure(study, height=layout.height(440)))
+    layout.chart(plots.order_figure(study, height=layout.height(440)), "theory-order")
 with numbers:
     c, m = st.columns(2)
     used = f"fitted on the {study.fit_rows} asymptotic rows" if study.fit_rows else "no row fits"

@@ -3,6 +3,7 @@ then the page asked for, as a link to it would open it."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -25,3 +26,14 @@ def assert_clean(at: AppTest, title: str) -> None:
     assert not at.exception, at.exception
     assert not at.warning and not at.error, [m.value for m in (*at.warning, *at.error)]
     assert at.title[0].value == title
+
+
+def figures(at: AppTest) -> list[dict]:
+    """The plotly figures on the page: those drawn in place (ui.live_chart, a components
+    v2 element carrying the figure's JSON) and st.plotly_chart's (the selectable ones)."""
+    live = [
+        json.loads(json.loads(e.proto.json)["spec"])
+        for e in at.get("bidi_component")
+        if e.proto.component_name == "live_chart"
+    ]
+    return live + [json.loads(c.proto.spec) for c in at.get("plotly_chart")]

@@ -148,8 +148,8 @@ def test_the_3d_view_of_the_perturbed_loss_renders_and_stays_in_the_url():
     at.toggle(key="w_3d").set_value(True).run()
     assert not at.exception, at.exception
     assert at.query_params["3d"] == "1"  # a shared link keeps the 3D view
-    specs = [c.proto.spec for c in at.get("plotly_chart")]
-    assert any('"type":"surface"' in spec.replace(" ", "") for spec in specs)
+    figures = app_harness.figures(at)
+    assert any(t["type"] == "surface" for f in figures for t in f["data"])
     assert any("clipped" in m.value for m in at.markdown)  # the 3D caption, not "dotted"
     at.number_input(key="w_lr").set_value(0.03).run()  # a new scenario keeps the view
     assert at.query_params["3d"] == "1" and at.toggle(key="w_3d").value

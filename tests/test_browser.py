@@ -46,7 +46,7 @@ def _check(page, name: str, charts: int) -> None:
     errors = page.locator('[data-testid="stException"]')
     assert errors.count() == 0, errors.first.inner_text()[:500]
     if charts:
-        assert page.locator('[data-testid="stPlotlyChart"]').count() >= charts
+        assert page.locator(".js-plotly-plot").count() >= charts
 
 
 def test_shared_playground_link(server, page):
@@ -80,7 +80,7 @@ def test_pages_render(server, page, path, charts):
         # a page without charts: its title and typeset formulas, and no chart
         assert page.get_by_role("heading", name="About & formulas").count() == 1
         assert page.locator(".katex").count() > 0
-        assert page.locator('[data-testid="stPlotlyChart"]').count() == 0
+        assert page.locator(".js-plotly-plot").count() == 0
     _check(page, path.split("?")[0] or "home", charts=charts)
 
 

@@ -114,6 +114,8 @@ def test_compare_page_refuses_a_comparison_over_budget(monkeypatch):
     """The costliest /compare the caps allow (5000 steps, grid 200, four optimizers,
     RMSprop summing its past) fits the budget since M^(n) on the grid is interpolated
     (2.1 s CPU measured); the page's refusal is checked under a budget below that."""
+    import app_harness
+
     from core.compute import compare_seconds
     from tests.test_app import open_page
 
@@ -124,4 +126,4 @@ def test_compare_page_refuses_a_comparison_over_budget(monkeypatch):
     at = open_page("compare", query)
     assert not at.exception
     assert [e.value for e in at.error] and "of computing" in at.error[0].value
-    assert not at.get("plotly_chart")
+    assert not app_harness.figures(at)

@@ -5,8 +5,6 @@ links, the network compare sidebar and the /theory table."""
 
 from __future__ import annotations
 
-import json
-
 import app_harness
 import numpy as np
 import pytest
@@ -25,8 +23,7 @@ def open_page(page: str, params: dict[str, str]) -> AppTest:
     return at
 
 
-def figures(at: AppTest) -> list[dict]:
-    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+figures = app_harness.figures
 
 
 def _bar(trace: dict) -> bool:

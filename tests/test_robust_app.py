@@ -11,6 +11,7 @@ from pathlib import Path
 from unittest import mock
 from urllib.parse import parse_qsl
 
+import app_harness
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -77,7 +78,7 @@ def test_duplicate_optimizers_on_compare():
     assert not at.exception, at.exception
     (warning,) = _alerts(at)
     assert "cmp: " in warning and "listed 2 times" in warning
-    assert len(at.get("plotly_chart")) == 4  # the default pair, two charts each
+    assert len(app_harness.figures(at)) == 4  # the default pair, two charts each
 
 
 def test_error_details_are_off():

@@ -73,11 +73,9 @@ def apply(**changes) -> None:
     PLANE.publish(PLANE.current().updated(**changes))
 
 
-def start_from_click(chart_key: str) -> None:
-    """on_select of a map: the clicked point becomes the start."""
-    points = st.session_state[chart_key].selection.points
-    if points:
-        apply(x0=round(float(points[0]["x"]), 4), y0=round(float(points[0]["y"]), 4))
+def start_at(x: float, y: float) -> None:
+    """A click on the map: the clicked point becomes the start."""
+    apply(x0=round(x, 4), y0=round(y, 4))
 
 
 def widget(page: state.PageState, key: str, draw: Callable, *args, **kwargs) -> None:

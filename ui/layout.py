@@ -21,7 +21,7 @@ from core.registry import memory_lengths, record
 from core.regularizer import Report, residual_text
 from core.report import paths_csv, simulate_json
 from core.scenario import OptimizerQuery, Scenario
-from ui import cache, pages, plots, state
+from ui import cache, live_chart, pages, plots, state
 from ui.style import STYLE
 
 EFFECT_BADGE = {
@@ -56,21 +56,46 @@ def height(normal: int) -> int:
     return int(normal * 1.45) if state.teaching() else normal
 
 
-def chart(fig, static: bool = False, **kwargs):
-    """A plotly figure at full width (larger type in teaching mode); the modebar keeps
-    its PNG export."""
-    if state.teaching():
-        plots.projector(fig)
-    config = {"displaylogo": False, "staticPlot": static}
-    return st.plotly_chart(fig, width="stretch", config=config, **kwargs)
+def _teaching(fig):
+    return plots.projector(fig) if state.teaching() else fig
 
 
-def chart_pair(left: tuple[str, object], right: tuple[str, object]) -> None:
-    """Two (caption, figure) side by side, each caption above its chart."""
-    for column, (caption, fig) in zip(st.columns(2), (left, right), strict=True):
+def chart(fig, key: str, static: bool = False, on_click=None) -> None:
+    """A plotly figure at full width (larger type in teaching mode), drawn in place
+    under `key` (ui.live_chart: a changed figure is drawn once, an unchanged one not
+    again); the modebar keeps its PNG export.  on_click(x, y) gets a clicked point's
+    coordinates."""
+    config = {
+        "displaylogo": False,
+        "staticPlot": static,
+        "modeBarButtonsToRemove": ["lasso2d", "select2d"],
+    }
+    live_chart.live_chart(_teaching(fig), key, config, on_click)
+
+
+def selectable_chart(fig, key: str) -> dict:
+    """A plotly figure whose clicked point reruns the page and comes back as
+    st.plotly_chart's selection (a chart that leaves the page on a click)."""
+    config = {"displaylogo": False}
+    return st.plotly_chart(
+        _teaching(fig),
+        width="stretch",
+        config=config,
+        key=key,
+        on_select="rerun",
+        selection_mode="points",
+    )
+
+
+def chart_pair(key: str, left: tuple[str, object], right: tuple[str, object]) -> None:
+    """Two (caption, figure) side by side, each caption above its chart; their keys are
+    `key`-left and `key`-right."""
+    for column, side, (caption, fig) in zip(
+        st.columns(2), ("left", "right"), (left, right), strict=True
+    ):
         with column:
             st.markdown(caption)
-            chart(fig)
+            chart(fig, f"{key}-{side}")
 
 
 def divergence_warnings(summary: PathSummary | NetworkResult) -> None:

@@ -125,35 +125,18 @@ def end_at(k: str, point, **kwargs) -> go.Scatter:
     return marker_at(point, end_marker(k), showlegend=False, hoverinfo="skip", **kwargs)
 
 
-def _point_grid(surf: Surfaces, z: np.ndarray, name: str, n: int = 28) -> go.Scatter:
-    """Invisible points over a picture map: hovering one reads the map's value there,
-    clicking one reports its (x, y) to on_select (Streamlit reports no clicks on a
-    heatmap)."""
-    gx, gy = np.meshgrid(
-        np.linspace(surf.x[0], surf.x[-1], n), np.linspace(surf.y[0], surf.y[-1], n)
-    )
-    values = on_grid(surf.x, surf.y, z, np.stack([gx.ravel(), gy.ravel()], axis=-1))
-    return invisible_points(
-        gx.ravel(),
-        gy.ravel(),
-        values,
-        14,
-        f"click: start here (%{{x:.2f}}, %{{y:.2f}})<br>{name} = %{{customdata:.4g}}"
-        "<extra></extra>",
-        "start here",
-    )
-
-
-def _hover_map(surf: Surfaces, z: np.ndarray, name: str) -> go.Heatmap:
+def _hover_map(surf: Surfaces, z: np.ndarray, name: str, clickable: bool) -> go.Heatmap:
     """A transparent heatmap over a picture map: hovering reads the map's value at every
-    grid point, drawn as one image (invisible points cost the browser an SVG node each)."""
+    grid point, drawn as one image (invisible points cost the browser an SVG node each);
+    on a clickable map a click on it reports the grid point (ui.live_chart)."""
+    where = "click: start here (%{x:.2f}, %{y:.2f})" if clickable else "(%{x:.2f}, %{y:.2f})"
     return go.Heatmap(
         x=surf.x,
         y=surf.y,
         z=z,
         opacity=0,
         showscale=False,
-        hovertemplate=f"(%{{x:.2f}}, %{{y:.2f}})<br>{name} = %{{z:.4g}}<extra></extra>",
+        hovertemplate=f"{where}<br>{name} = %{{z:.4g}}<extra></extra>",
         name=name,
     )
 
@@ -275,7 +258,7 @@ def _divergence_labels(fig: go.Figure, summary: PathSummary) -> None:
 
 class AnimatedFigure(go.Figure):
     """A figure with client-side animation frames and their slider kept as plain dicts,
-    merged in on export (to_dict, which st.plotly_chart calls): plotly validating 60
+    merged in on export (to_dict, which to_json and st.plotly_chart call): plotly validating 60
     frames and 60 slider steps as go objects took ~0.7-1.8 s per chart."""
 
     def __init__(self, *args, **kwargs):
@@ -349,7 +332,7 @@ def trajectory_figure(
     name, z = ("L", surf.loss) if z is None else ("L + hR", z)
     fig = AnimatedFigure()
     _picture_map(fig, surf, z, name, scale, lines=name != "L")
-    fig.add_trace(_point_grid(surf, z, name) if clickable else _hover_map(surf, z, name))
+    fig.add_trace(_hover_map(surf, z, name, clickable))
     fig.add_traces(_paths(summary) + [_start(summary)])
     first_marker = len(fig.data)
     fig.add_traces(_markers(summary))

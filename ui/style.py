@@ -8,8 +8,9 @@ markers are nested (a large red ring, a medium blue square, a small orange diamo
 overlapping ends stay visible too.  Legends sit under the plot area, out of the data
 and away from the modebar.  Maps shown side by side share one colour scale (MapScale).
 
-Figures keep transparent backgrounds and leave fonts and axes to Streamlit's theme
-(st.plotly_chart's default theme="streamlit"), so they read on light and dark themes;
+Figures keep transparent backgrounds and leave fonts and axes to the app's theme (the
+charts drawn in place take its text colour and font, ui/live_chart.js; st.plotly_chart's
+theme="streamlit" does the same), so they read on light and dark themes;
 the map colours are explicit and light, so the trajectory colours contrast with them on
 either theme.
 """
@@ -137,6 +138,15 @@ class MapScale:
         return colorbar(title, ticks, [f"{v:.3g}" for v in self.value(ticks)])
 
 
+def _has_colorbar(trace) -> bool:
+    """Whether plotly draws a colour bar beside this trace (heatmaps and contours show
+    one unless told not to; markers only when asked)."""
+    if trace.type in ("heatmap", "contour", "histogram2d"):
+        return trace.showscale is not False
+    marker = getattr(trace, "marker", None)
+    return bool(marker is not None and getattr(marker, "showscale", None))
+
+
 def frame(
     fig: go.Figure,
     height: int,
@@ -150,11 +160,13 @@ def frame(
     default room for the title, if any)."""
     fig.update_layout(
         height=height,
+        # margins that already hold the y ticks, a colour bar and the x axis title:
+        # plotly widens a margin that is too narrow by drawing the whole chart again
         margin={
-            "l": 10,
-            "r": 10,
-            "t": (40 if title else 10) if top is None else top,
-            "b": bottom + 45,
+            "l": 62,
+            "r": 95 if any(_has_colorbar(t) for t in fig.data) else 18,
+            "t": (40 if title else 20) if top is None else top,
+            "b": bottom + 54,
         },
         title={"text": title, "x": 0.02, "font": {"size": 15}} if title else None,
         paper_bgcolor="rgba(0,0,0,0)",

@@ -1,0 +1,90 @@
+"""Charts drawn in place (ui.live_chart), in a real browser: a changed setting redraws
+each changed chart once, in the same element, and an unchanged one not at all; the
+margins already hold every chart (plotly draws a chart again to widen a margin); the
+charts take the app theme's text colour, light or dark."""
+
+from __future__ import annotations
+
+import pytest
+from browser import settle, skip_or_fail
+
+skip_or_fail(pytest)
+
+URL = "playground?v=1&steps=60&grid=30"
+
+# tag every chart's element and count its draws from now on
+DATA = "JSON.stringify(g.data.map(t => [t.x, t.y, t.z, t.customdata]))"
+WATCH = f"""() => document.querySelectorAll('.js-plotly-plot').forEach((g, i) => {{
+    g.__tag = i; g.__draws = 0; g.__before = {DATA};
+    g.on('plotly_afterplot', () => {{ g.__draws += 1; }});
+}})"""
+SEEN = f"""() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(g => ({{
+    tag: g.__tag, draws: g.__draws, changed: g.__before !== {DATA}}}))"""
+
+
+def _open(page, url: str) -> None:
+    page.goto(url)
+    settle(page)
+    page.wait_for_function(
+        "() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 4",
+        timeout=60_000,
+    )
+    page.wait_for_timeout(1000)
+
+
+def test_a_changed_setting_redraws_each_changed_chart_once_in_place(server, page):
+    _open(page, f"{server}/{URL}")
+    page.evaluate(WATCH)
+    field = page.locator('[data-testid="stSidebar"] input[aria-label="learning rate h"]')
+    field.fill("0.03")
+    field.press("Enter")
+    page.wait_for_function("() => location.search.includes('lr=0.03')", timeout=30_000)
+    settle(page)
+    page.wait_for_timeout(1500)
+    seen = page.evaluate(SEEN)
+    assert [c["tag"] for c in seen] == [0, 1, 2, 3], seen  # the same four elements
+    assert seen[0]["changed"] and seen[1]["changed"], seen  # the runs moved on both maps
+    for chart in seen:  # a changed figure is drawn once, an unchanged one not again
+        assert chart["draws"] == (1 if chart["changed"] else 0), seen
+
+
+def test_the_margins_hold_every_chart(server, page):
+    """Plotly widens a margin too narrow for a colour bar, the ticks or the legend by
+    drawing the whole chart a second time: the margins given are the ones drawn."""
+    _open(page, f"{server}/{URL}")
+    drawn = page.evaluate(
+        """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(g => {
+            const m = g.layout.margin, s = g._fullLayout._size;
+            return [[m.l, m.r, m.t, m.b], [s.l, s.r, s.t, s.b]]; })"""
+    )
+    assert len(drawn) == 4
+    for given, used in drawn:
+        assert given == used, drawn
+
+
+LUMINANCE = """() => {
+    const fill = getComputedStyle(document.querySelector('.js-plotly-plot .xtick text')).fill;
+    const [r, g, b] = fill.match(/[0-9.]+/g).map(Number);
+    return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255; }"""
+
+
+@pytest.mark.parametrize(("scheme", "light_text"), [("dark", True), ("light", False)])
+def test_the_charts_take_the_theme_text_colour(server, page, scheme, light_text):
+    page.emulate_media(color_scheme=scheme)
+    _open(page, f"{server}/{URL}")
+    luminance = page.evaluate(LUMINANCE)
+    assert (luminance > 0.6) if light_text else (luminance < 0.4), (scheme, luminance)
+
+
+WIDTHS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(
+    g => [g._fullLayout.width, g.clientWidth])"""
+
+
+def test_the_charts_follow_their_column_width(server, page):
+    _open(page, f"{server}/{URL}")
+    wide = page.evaluate(WIDTHS)
+    page.set_viewport_size({"width": 1000, "height": 900})
+    page.wait_for_timeout(1500)
+    narrow = page.evaluate(WIDTHS)
+    for (before, _), (after, column) in zip(wide, narrow, strict=True):
+        assert after < before and abs(after - column) <= 1, (wide, narrow)
