@@ -9,7 +9,9 @@ clock starts in the page right before the key press and stops at the last
 `plotly_afterplot` of any chart once the script run is over and no chart has drawn for
 a quiet second.  A new value each time (nothing cached) is the measure; the baseline in
 the same run is a value the page showed before (ui.cache hit: the server only renders,
-the browser only draws).  Target (issue 8): <= 1 s median on /playground.  The step
+the browser only draws).  Target (issue 8): <= 1 s median on /playground.  The number
+of chart draws a new value caused is printed too (ui.live_chart: one per changed chart,
+where st.plotly_chart remounted every chart and drew it twice).  The step
 scrubber is dragged with the websocket watched: the number of messages it sent to the
 server is printed (target: 0, no round trip).  The server inherits the pinned thread
 counts; both are printed.
@@ -61,7 +63,8 @@ def _commit(page, label: str, value: str) -> float:
     field = page.locator(f'[data-testid="stSidebar"] input[aria-label="{label}"]')
     field.fill(value)
     t0 = page.evaluate(
-        "() => { window.__bench.last = 0; window.__bench.done = 0; return performance.now(); }"
+        "() => { window.__bench.last = 0; window.__bench.done = 0; window.__bench.draws = 0;"
+        " return performance.now(); }"
     )
     field.press("Enter")
     return t0
@@ -81,15 +84,22 @@ def _drawn(page, t0: float, quiet_ms: float = 1000, timeout_s: float = 120) -> t
 
 
 def _lr_changes(page, label: str, values: list[str], repeats: int) -> dict[str, list[float]]:
-    """Round-robin: a new learning rate, then one the page showed before (cached)."""
-    times = {"new": [], "cached": [], "script new": [], "script cached": []}
+    """Round-robin: a new learning rate, then one the page showed before (cached); the
+    times and the number of chart draws each change caused."""
+    times = {k: [] for k in ("new", "cached", "script new", "script cached", "draws new")}
     for i in range(repeats):
         for kind, value in (("new", values[i + 1]), ("cached", values[0])):
             t0 = _commit(page, label, value)
             script, drawn = _drawn(page, t0)
             times[kind].append(drawn)
             times[f"script {kind}"].append(script)
+            if kind == "new":
+                times["draws new"].append(page.evaluate("() => window.__bench.draws"))
     return times
+
+
+def _charts(page) -> int:
+    return page.locator(".js-plotly-plot").count()
 
 
 def _scrub(page) -> tuple[int, float]:
@@ -110,7 +120,7 @@ def _scrub(page) -> tuple[int, float]:
     return len(sent), elapsed
 
 
-def _report(name: str, times: dict[str, list[float]]) -> None:
+def _report(name: str, times: dict[str, list[float]], page_charts: int) -> None:
     med = {k: statistics.median(v) for k, v in times.items()}
     print(
         f"{name}: changed lr -> every figure drawn: median {med['new']:.2f} s "
@@ -118,6 +128,8 @@ def _report(name: str, times: dict[str, list[float]]) -> None:
         f"baseline (cached scenario): {med['cached']:.2f} s (script {med['script cached']:.2f} s); "
         f"ratio {med['new'] / med['cached']:.2f}x; all new: "
         + ", ".join(f"{t:.2f}" for t in times["new"])
+        + f"; chart draws per change (median) {med['draws new']:g} of "
+        f"{page_charts} charts"
     )
 
 
@@ -148,7 +160,7 @@ def main() -> int:
         settle(page)
         page.wait_for_timeout(1500)
         lrs = [f"{0.02 + 0.0005 * i:g}" for i in range(a.repeats + 1)]
-        _report("/playground", _lr_changes(page, "learning rate h", lrs, a.repeats))
+        _report("/playground", _lr_changes(page, "learning rate h", lrs, a.repeats), _charts(page))
 
         sent, seconds = _scrub(page)
         print(
@@ -169,7 +181,7 @@ def main() -> int:
         settle(page)
         page.wait_for_timeout(1500)
         lrs = [f"{0.01 + 0.0005 * i:g}" for i in range(a.repeats + 1)]
-        _report("/network", _lr_changes(page, "learning rate h", lrs, a.repeats))
+        _report("/network", _lr_changes(page, "learning rate h", lrs, a.repeats), _charts(page))
         browser.close()
     print("load average (1, 5, 15 min) after: " + ", ".join(f"{x:.1f}" for x in os.getloadavg()))
     return 0
