@@ -11,7 +11,7 @@ import logging
 
 import streamlit as st
 
-from ui import pages, state
+from ui import live_chart, pages, state
 
 state.arrive()
 st.set_page_config(
@@ -24,6 +24,9 @@ st.set_page_config(
 
 # teaching mode projects in class: no sidebar, navigation on top
 page = st.navigation(pages.all_pages(), position="top" if state.teaching() else "sidebar")
+if not state.teaching():  # teaching mode has no sidebar: its charts load plotly.js
+    with st.sidebar:
+        live_chart.preload()
 try:
     page.run()
 except Exception:  # st.stop and st.rerun are BaseExceptions: they pass through

@@ -31,9 +31,12 @@ def assert_clean(at: AppTest, title: str) -> None:
 def figures(at: AppTest) -> list[dict]:
     """The plotly figures on the page: those drawn in place (ui.live_chart, a components
     v2 element carrying the figure's JSON) and st.plotly_chart's (the selectable ones)."""
-    live = [
-        json.loads(json.loads(e.proto.json)["spec"])
-        for e in at.get("bidi_component")
-        if e.proto.component_name == "live_chart"
+    return [json.loads(c["spec"]) for c in live_charts(at)] + [
+        json.loads(c.proto.spec) for c in at.get("plotly_chart")
     ]
-    return live + [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def live_charts(at: AppTest) -> list[dict]:
+    """The data of every chart drawn in place (not the element that preloads plotly.js)."""
+    elements = [e for e in at.get("bidi_component") if e.proto.component_name == "live_chart"]
+    return [d for d in (json.loads(e.proto.json) for e in elements) if "spec" in d]

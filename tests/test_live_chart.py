@@ -26,15 +26,25 @@ def test_plotly_js_is_served_from_the_installed_package():
 def test_the_playground_charts_carry_their_whole_figures():
     at = app_harness.open_page("playground", {"v": "1", "steps": "30", "grid": "20"})
     assert not at.exception, at.exception
-    charts = [e.proto for e in at.get("bidi_component") if e.proto.component_name == "live_chart"]
-    keys = [c.id.rsplit("-", 2)[-2:] for c in charts]
-    assert len(charts) == 4 and len({c.id for c in charts}) == 4, keys
-    for chart in charts:
-        data = json.loads(chart.json)
+    charts = app_harness.live_charts(at)
+    assert len(charts) == 4 and len({c["revision"] for c in charts}) == 4
+    for data in charts:
         figure = json.loads(data["spec"])
         assert figure["data"] and data["height"] == figure["layout"]["height"]
         assert data["plotly"] == "/app/static/plotly.min.js"
-    clickable = [json.loads(c.json)["clickable"] for c in charts]
-    assert clickable == [True, False, False, False]  # only the map of L starts a run
-    first = json.loads(json.loads(charts[0].json)["spec"])
+    assert [c["clickable"] for c in charts] == [True, False, False, False]  # the map of L
+    first = json.loads(charts[0]["spec"])
     assert len(first["frames"]) > 1  # the step scrubber's frames travel with the figure
+
+
+def test_every_page_preloads_plotly_js():
+    """The sidebar starts loading plotly.js before a page's computation is over."""
+    for page in ("home", "about", "playground"):
+        at = app_harness.open_page(page, {})
+        assert not at.exception, at.exception
+        loaders = [
+            json.loads(e.proto.json)
+            for e in at.sidebar.get("bidi_component")
+            if e.proto.component_name == "live_chart"
+        ]
+        assert loaders == [{"preload": True, "plotly": "/app/static/plotly.min.js"}], page

@@ -57,6 +57,12 @@ def _plotly_url() -> str:
     return f"/{base}/app/static/plotly.min.js" if base else "/app/static/plotly.min.js"
 
 
+def preload() -> None:
+    """Start loading plotly.js in the browser before the page's charts arrive (they
+    come after its computation): an element with no chart and no height."""
+    _MOUNT(key="plotly-preload", data={"preload": True, "plotly": _plotly_url()}, height=1)
+
+
 def live_chart(
     fig: go.Figure,
     key: str,
