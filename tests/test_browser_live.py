@@ -88,3 +88,14 @@ def test_the_charts_follow_their_column_width(server, page):
     narrow = page.evaluate(WIDTHS)
     for (before, _), (after, column) in zip(wide, narrow, strict=True):
         assert after < before and abs(after - column) <= 1, (wide, narrow)
+
+
+def test_plotly_js_comes_from_streamlit_s_own_module(server, page):
+    """The charts use the plotly.js Streamlit ships (one download, cached for good), not
+    the app's copy, which is only the fallback."""
+    _open(page, f"{server}/{URL}")
+    loaded = page.evaluate(
+        "() => performance.getEntriesByType('resource').map(e => e.name.split('/').pop())"
+    )
+    assert any(name.startswith("PlotlyChart.") for name in loaded), loaded
+    assert "plotly.min.js" not in loaded

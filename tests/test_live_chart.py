@@ -9,6 +9,7 @@ from pathlib import Path
 
 import app_harness
 import plotly
+import streamlit as st
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
@@ -23,6 +24,15 @@ def test_plotly_js_is_served_from_the_installed_package():
     assert config["server"]["enableStaticServing"] is True
 
 
+def test_streamlit_s_plotly_module_is_found():
+    """The charts' first source of plotly.js: the module Streamlit's own charts load."""
+    from ui import live_chart
+
+    name = live_chart._streamlit_chunk()
+    assert name is not None and name.startswith("PlotlyChart.") and name.endswith(".js")
+    assert "window.Plotly=" in (Path(st.__file__).parent / "static/static/js" / name).read_text()
+
+
 def test_the_playground_charts_carry_their_whole_figures():
     at = app_harness.open_page("playground", {"v": "1", "steps": "30", "grid": "20"})
     assert not at.exception, at.exception
@@ -31,7 +41,8 @@ def test_the_playground_charts_carry_their_whole_figures():
     for data in charts:
         figure = json.loads(data["spec"])
         assert figure["data"] and data["height"] == figure["layout"]["height"]
-        assert data["plotly"] == "/app/static/plotly.min.js"
+        assert data["plotly"]["app"] == "/app/static/plotly.min.js"
+        assert data["plotly"]["streamlit"].startswith("/static/js/PlotlyChart.")
     assert [c["clickable"] for c in charts] == [True, False, False, False]  # the map of L
     first = json.loads(charts[0]["spec"])
     assert len(first["frames"]) > 1  # the step scrubber's frames travel with the figure
@@ -47,4 +58,5 @@ def test_every_page_preloads_plotly_js():
             for e in at.sidebar.get("bidi_component")
             if e.proto.component_name == "live_chart"
         ]
-        assert loaders == [{"preload": True, "plotly": "/app/static/plotly.min.js"}], page
+        assert len(loaders) == 1 and loaders[0]["preload"], page
+        assert loaders[0]["plotly"]["app"] == "/app/static/plotly.min.js", page

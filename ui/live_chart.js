@@ -8,7 +8,9 @@ let loading = null; // plotly.js is loaded once per page, by the first chart
 // 0.2 s of server CPU when idle, seconds while a script run holds the GIL) but never a
 // partial response; the script then runs from the bytes fetched.
 async function fetchPlotly(url) {
-  const response = await fetch(url, { headers: { Range: "bytes=0-" } });
+  const response = await fetch(new URL(url, window.location.href), {
+    headers: { Range: "bytes=0-" },
+  });
   if (!response.ok) throw new Error(`plotly.js did not load from ${url} (${response.status})`);
   const source = URL.createObjectURL(new Blob([await response.text()], { type: "text/javascript" }));
   await new Promise((resolve, reject) => {
@@ -21,10 +23,25 @@ async function fetchPlotly(url) {
   return window.Plotly;
 }
 
-function loadPlotly(url) {
+// Streamlit's own chart module, when the server found it, defines window.Plotly as it
+// loads (served uncompressed, cached for good, compiled once); our copy otherwise.
+async function importPlotly(urls) {
+  if (urls.streamlit) {
+    try {
+      // a full URL: this module runs from a blob: URL, against which paths do not resolve
+      await import(new URL(urls.streamlit, window.location.href).href);
+    } catch (err) {
+      console.warn("Streamlit's plotly module did not load; using the app's copy", err);
+    }
+    if (window.Plotly) return window.Plotly;
+  }
+  return fetchPlotly(urls.app);
+}
+
+function loadPlotly(urls) {
   if (window.Plotly) return Promise.resolve(window.Plotly);
   if (!loading) {
-    loading = fetchPlotly(url).catch((err) => {
+    loading = importPlotly(urls).catch((err) => {
       loading = null; // the next chart tries again
       throw err;
     });

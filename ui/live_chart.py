@@ -7,9 +7,12 @@ mounting).  On /playground's four charts that was ~1 s of the browser's main thr
 per changed setting; drawn in place, each changed chart is drawn once and an unchanged
 one not at all (benchmarks/bench_browser.py prints both).
 
-plotly.js itself comes from the installed plotly package, served by Streamlit's static
-file serving (.streamlit/config.toml: server.enableStaticServing) from static/, where
-`_serve_plotly_js` copies it: the page needs no network."""
+plotly.js comes from the server, never the network: first from the module Streamlit's
+own charts load (it defines window.Plotly; served uncompressed and cached for good), or,
+should this Streamlit not have it, from the installed plotly package's copy, which
+`_serve_plotly_js` puts in static/ for Streamlit's static file serving
+(.streamlit/config.toml: server.enableStaticServing).  The sidebar starts loading it
+before a page's computation is over (`preload`)."""
 
 from __future__ import annotations
 
@@ -52,15 +55,32 @@ _MOUNT = st.components.v2.component(
 )
 
 
-def _plotly_url() -> str:
+def _streamlit_chunk() -> str | None:
+    """The file of Streamlit's own plotly chart module, which defines window.Plotly as it
+    loads (None if this Streamlit has not exactly one)."""
+    chunks = list((Path(st.__file__).parent / "static" / "static" / "js").glob("PlotlyChart.*.js"))
+    return chunks[0].name if len(chunks) == 1 else None
+
+
+_STREAMLIT_CHUNK = _streamlit_chunk()
+
+
+def _plotly_urls() -> dict[str, str | None]:
+    """Where the browser finds plotly.js: Streamlit's chart module first (uncompressed,
+    cached for good, compiled once per browser), the app's copy otherwise."""
     base = st.get_option("server.baseUrlPath").strip("/")
-    return f"/{base}/app/static/plotly.min.js" if base else "/app/static/plotly.min.js"
+    root = f"/{base}" if base else ""
+    chunk = _STREAMLIT_CHUNK
+    return {
+        "streamlit": f"{root}/static/js/{chunk}" if chunk else None,
+        "app": f"{root}/app/static/plotly.min.js",
+    }
 
 
 def preload() -> None:
     """Start loading plotly.js in the browser before the page's charts arrive (they
     come after its computation): an element with no chart and no height."""
-    _MOUNT(key="plotly-preload", data={"preload": True, "plotly": _plotly_url()}, height=1)
+    _MOUNT(key="plotly-preload", data={"preload": True, "plotly": _plotly_urls()}, height=1)
 
 
 def live_chart(
@@ -87,7 +107,7 @@ def live_chart(
             "revision": revision,
             "height": int(fig.layout.height or 450),
             "clickable": on_click is not None,
-            "plotly": _plotly_url(),
+            "plotly": _plotly_urls(),
         },
         on_click_change=clicked,
     )
