@@ -13,8 +13,9 @@ the browser only draws).  Target (issue 8): <= 1 s median on /playground.  The n
 of chart draws a new value caused is printed too (ui.live_chart: one per changed chart,
 where st.plotly_chart remounted every chart and drew it twice).  The step
 scrubber is dragged with the websocket watched: the number of messages it sent to the
-server is printed (target: 0, no round trip).  The server inherits the pinned thread
-counts; both are printed.
+server is printed (target: 0, no round trip).  Last, the first visit: a fresh browser
+profile opening /playground, to its four charts drawn.  The server inherits the pinned
+thread counts; both are printed.
 """
 
 import argparse
@@ -96,6 +97,25 @@ def _lr_changes(page, label: str, values: list[str], repeats: int) -> dict[str, 
             if kind == "new":
                 times["draws new"].append(page.evaluate("() => window.__bench.draws"))
     return times
+
+
+def _first_visit(browser, base: str, width: int, i: int) -> float:
+    """Seconds from navigating a fresh context to /playground (a scenario not computed
+    before) until its four charts are drawn and the script run is over."""
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    t0 = time.perf_counter()
+    page.goto(f"{base}/playground?v=1&lr={0.03 + 0.0005 * i:g}")
+    page.wait_for_function(
+        "() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 4 && "
+        "document.querySelector('[data-testid=stApp]')"
+        ".getAttribute('data-test-script-state') === 'notRunning'",
+        timeout=120_000,
+        polling=50,
+    )
+    seconds = time.perf_counter() - t0
+    context.close()
+    return seconds
 
 
 def _charts(page) -> int:
@@ -182,6 +202,13 @@ def main() -> int:
         page.wait_for_timeout(1500)
         lrs = [f"{0.01 + 0.0005 * i:g}" for i in range(a.repeats + 1)]
         _report("/network", _lr_changes(page, "learning rate h", lrs, a.repeats), _charts(page))
+
+        first = [_first_visit(browser, base, a.width, i) for i in range(a.repeats)]
+        print(
+            f"/playground first visit (a new browser profile, nothing cached) to every figure "
+            f"drawn: median {statistics.median(first):.2f} s; all: "
+            + ", ".join(f"{t:.2f}" for t in first)
+        )
         browser.close()
     print("load average (1, 5, 15 min) after: " + ", ".join(f"{x:.1f}" for x in os.getloadavg()))
     return 0
