@@ -111,9 +111,18 @@ export default function ({ data, parentElement, setTriggerValue }) {
         }).observe(gd);
       }
       gd.__clickable = data.clickable;
+      parentElement.querySelector(".live-chart-error")?.remove();
       return drawn;
     })
     .catch((err) => {
-      gd.textContent = `This chart could not be drawn: ${err.message}`;
+      gd.__revision = undefined; // the next rerun tries again
+      // said beside the chart (as text, never markup), which stays for the next figure
+      let note = parentElement.querySelector(".live-chart-error");
+      if (!note) {
+        note = document.createElement("p");
+        note.className = "live-chart-error";
+        gd.after(note);
+      }
+      note.textContent = `This chart could not be drawn: ${err.message}`;
     });
 }
