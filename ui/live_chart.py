@@ -95,8 +95,7 @@ def live_chart(
     revision = hashlib.sha1(spec.encode() + repr(sorted(config.items())).encode()).hexdigest()
 
     def clicked() -> None:
-        point = st.session_state[key].get("click")
-        if on_click is not None and point:
+        if point := st.session_state[key].get("click"):
             on_click(float(point["x"]), float(point["y"]))
 
     _MOUNT(
@@ -109,5 +108,6 @@ def live_chart(
             "clickable": on_click is not None,
             "plotly": _plotly_urls(),
         },
-        on_click_change=clicked,
+        # a chart without on_click has no click event for the page to handle
+        **({"on_click_change": clicked} if on_click is not None else {}),
     )
