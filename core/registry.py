@@ -61,14 +61,17 @@ def decay(default: float) -> Hyperparameter:
 class ClosedForm:
     """R in closed form (THEORY §5) and where it holds.
 
-    R(hyper, L, g, theta) gives R per row of g (R, d); inside(hyper, g) says per row, or
-    per coordinate (R, d), whether the regime holds there (neglected terms below TOL)."""
+    R(hyper, L, g, theta) gives R per row of g (R, d).  Where it holds is where the terms
+    it neglects are below TOL of the field M/P: on a 2D grid that is checked on the field
+    itself (core.surfaces.form_checks); along a run, with no Hessian at hand, inside(hyper,
+    g) reads the regime's conditions on the gradient alone, per row or per coordinate
+    (R, d).  defined(hyper): the settings the form speaks about at all."""
 
     formula: str  # LaTeX
     regime: str  # words
     R: Callable[[Hyper, Tensor, Tensor, Tensor], Tensor]
     inside: Callable[[Hyper, Tensor], Tensor]
-    exact: bool = False  # R itself where inside (not a limit's leading term)
+    defined: Callable[[Hyper], bool] = lambda h: True
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,8 @@ class Record:
     memory: str  # what the memory is, one sentence
     forms: tuple[ClosedForm, ...]  # closed forms of R, each with its regime
     # R at any point for every setting: exact for the closed forms in their regimes,
-    # otherwise exact where H is diagonal (THEORY §9); used where no grid exists
+    # otherwise exact where H is diagonal and there is no weight decay (THEORY §9);
+    # used where no grid exists
     potential: Callable[[Hyper, Tensor, Tensor, Tensor], Tensor]
     smooth: Callable[[Hyper], bool] = lambda h: True  # THEORY §11, assumption 1
     not_smooth: str = ""  # why, when it is not
@@ -169,7 +173,11 @@ def _adam_large(h: Hyper, g: Tensor) -> Tensor:
 def _adam_small(h: Hyper, g: Tensor) -> Tensor:
     """|g_j| << eps: g/(|g|+eps) ~ g/eps and c2 |g|/(|g|+eps) small against c1."""
     a, eps = g.abs(), h["eps"]
-    return (a <= TOL * eps) & (_c(h["b2"]) * a <= TOL * _c(h["b1"]) * (a + eps)) & (eps > 0)
+    return (a <= TOL * eps) & (_c(h["b2"]) * a <= TOL * _c(h["b1"]) * (a + eps))
+
+
+def _smoothed(h: Hyper) -> bool:
+    return h["eps"] > 0
 
 
 def _adam_crossover(h: Hyper) -> float | None:
@@ -202,6 +210,7 @@ def _adam_forms(decay: bool) -> tuple[ClosedForm, ...]:
             "|∂L/∂θⱼ| ≪ ε (n → ∞)",
             small,
             _adam_small,
+            defined=_smoothed,
         ),
     )
 
@@ -217,7 +226,6 @@ def _momentum_form(power: int) -> ClosedForm:
         "everywhere (n → ∞)",
         R,
         _everywhere,
-        exact=True,
     )
 
 
@@ -225,8 +233,58 @@ def _lion_c(h: Hyper) -> float:
     return h["b1"] / (1 - h["b2"])
 
 
+def _lion_coefficient(h: Hyper, g: Tensor) -> Tensor:
+    """c eps/(g_j^2 + eps) per coordinate: the factor of H Fbar in M/P (THEORY §5)."""
+    return _lion_c(h) * h["eps"] / (g * g + h["eps"])
+
+
+def _lion_equal_coefficients(h: Hyper, g: Tensor) -> Tensor:
+    """Per row: no weight decay, and the coefficients agree within TOL, so that the
+    neglected commutator sum_j H_ij Fbar_j (k_j - k_i) is small whatever H is."""
+    k = _lion_coefficient(h, g)
+    spread = k.amax(-1) - k.amin(-1)
+    return (spread <= TOL * k.amax(-1)) & (h.get("wd", 0.0) == 0.0)
+
+
+def _lion_small(h: Hyper, g: Tensor) -> Tensor:
+    """g_j^2 << eps: the coefficient is c to TOL and sign_eps(g) ~ g/sqrt(eps)."""
+    return g * g <= TOL * h["eps"]
+
+
+def _lion_forms() -> tuple[ClosedForm, ...]:
+    """Lion's M/P is K H (sign_eps(g) + wd theta) with K = diag(c eps/(g_j^2 + eps)).
+    Where H is diagonal K H sign_eps(g) is the gradient of c sum_j (sqrt(eps) -
+    eps/sqrt(g_j^2 + eps)), but K H theta is the gradient of no function of L, g and
+    theta: the weight decay has a closed form only where K = c, for g_j^2 << eps
+    (THEORY §5)."""
+
+    def small(h, L, g, t):
+        return _lion_c(h) * (_sq(g) / (2 * math.sqrt(h["eps"])) + h["wd"] * _decay_term(t, L, g))
+
+    return (
+        ClosedForm(
+            r"R = \frac{\beta_1}{1-\beta_2}\sum_j\Big(\sqrt{\varepsilon}"
+            r" - \frac{\varepsilon}{\sqrt{(\partial_j L)^2+\varepsilon}}\Big)",
+            "n → ∞, λ = 0; exact where the Hessian is diagonal (or the coefficients "
+            "ε/((∂ⱼL)² + ε) are equal)",
+            lambda h, L, g, t: _lion_potential(h | {"wd": 0.0}, L, g, t),
+            _lion_equal_coefficients,
+            defined=_smoothed,
+        ),
+        ClosedForm(
+            r"R = \frac{\beta_1}{1-\beta_2}\Big(\frac{\|\nabla L\|_2^2}{2\sqrt{\varepsilon}}"
+            r" + \lambda (\theta\cdot\nabla L - L)\Big)",
+            "(∂ⱼL)² ≪ ε (n → ∞)",
+            small,
+            _lion_small,
+            defined=_smoothed,
+        ),
+    )
+
+
 def _lion_potential(h: Hyper, L: Tensor, g: Tensor, theta: Tensor) -> Tensor:
-    """c sum_j (sqrt(eps) - eps/sqrt(g_j^2 + eps)) (+ weight decay as for Adam, §9);
+    """c sum_j (sqrt(eps) - eps/sqrt(g_j^2 + eps)) (+ weight decay as for Adam, §9: its
+    closed form where g_j^2 << eps, an approximation elsewhere);
     0 for the exact sign, whose correction is 0 (THEORY §3, §11)."""
     eps = h["eps"]
     if eps == 0.0:
@@ -234,8 +292,7 @@ def _lion_potential(h: Hyper, L: Tensor, g: Tensor, theta: Tensor) -> Tensor:
     R = _lion_c(h) * (math.sqrt(eps) - eps / torch.sqrt(g * g + eps)).sum(-1)
     wd = h.get("wd", 0.0)
     if wd:
-        kbar = (_lion_c(h) * eps / (g * g + eps)).mean(-1)
-        R = R + wd * kbar * _decay_term(theta, L, g)
+        R = R + wd * _lion_coefficient(h, g).mean(-1) * _decay_term(theta, L, g)
     return R
 
 
@@ -292,7 +349,7 @@ RECORDS: dict[str, Record] = {
             declare=optimizers.gd,
             hyper=(),
             memory="Gradient descent has no memory: each step uses the current gradient only.",
-            forms=(ClosedForm("R = 0", "everywhere: no memory", _zero, _everywhere, True),),
+            forms=(ClosedForm("R = 0", "everywhere: no memory", _zero, _everywhere),),
             potential=_zero,
         ),
         _momentum_record(
@@ -369,15 +426,7 @@ RECORDS: dict[str, Record] = {
                 "Lion steps by the sign of a mix of its momentum (β₁) and the current "
                 "gradient; the momentum averages past gradients (β₂)."
             ),
-            forms=(
-                ClosedForm(
-                    r"R = \frac{\beta_1}{1-\beta_2}\sum_j\Big(\sqrt{\varepsilon}"
-                    r" - \frac{\varepsilon}{\sqrt{(\partial_j L)^2+\varepsilon}}\Big)",
-                    "ε > 0, n → ∞; exact where the Hessian is diagonal",
-                    lambda h, L, g, t: _lion_potential(h | {"wd": 0.0}, L, g, t),
-                    lambda h, g: _everywhere(h, g) & (h["eps"] > 0),
-                ),
-            ),
+            forms=_lion_forms(),
             potential=_lion_potential,
             smooth=lambda h: h["eps"] > 0,
             not_smooth=(

@@ -20,6 +20,8 @@ from core.registry import record
 MIXED = 0.1  # a verdict needs >= 1 - MIXED of the points on one side (THEORY §9)
 NONE = 1e-9  # |h R| below NONE x the loss's variation is no effect
 SIGNED = 1e-3  # |h R| below SIGNED x its largest value has no sign (THEORY §9)
+# an integrated R's estimated grid error above this share of its range is said (§13)
+GRID_ERROR = 0.05
 EFFECTS = ("regularizes", "anti-regularizes", "mixed", "none")
 
 
@@ -59,7 +61,9 @@ def verdict(hR, scale: float = 1.0, reference: float | None = None) -> Verdict:
 
 @dataclass(frozen=True)
 class FormCheck:
-    """A closed form of R and the share of the points inside its regime."""
+    """A closed form of R and the share of the points inside its regime: on a window's
+    grid, where its neglected terms are below TOL of the field M/P (checked on the field);
+    along a run, where the regime's conditions on the gradient hold (core.registry)."""
 
     formula: str
     regime: str
@@ -81,6 +85,9 @@ class Report:
     limit_fraction: float  # rms |M^(n)/P| / rms |M^inf/P|: how much of the limit n has
     residual: float
     warnings: tuple[str, ...]
+    # an R on a grid: its estimated error over its range (THEORY §13; 0 in closed form);
+    # None along a run, where R is evaluated, not fitted
+    grid_error: float | None = None
 
     @property
     def in_regime(self) -> bool:
@@ -97,11 +104,22 @@ class Report:
         return self.window.effect
 
 
-def _inside(opt: str, hyper: dict, g: np.ndarray) -> tuple[FormCheck, ...]:
-    gt = torch.as_tensor(g.reshape(-1, g.shape[-1]), dtype=torch.float64)
+def _checks(opt: str, shares) -> tuple[FormCheck, ...]:
     return tuple(
-        FormCheck(f.formula, f.regime, float(f.inside(hyper, gt).double().mean()))
-        for f in record(opt).forms
+        FormCheck(f.formula, f.regime, share)
+        for f, share in zip(record(opt).forms, shares, strict=True)
+    )
+
+
+def _inside(opt: str, hyper: dict, g: np.ndarray) -> tuple[FormCheck, ...]:
+    """The regimes along a run, from the gradient alone (no field to check against)."""
+    gt = torch.as_tensor(g.reshape(-1, g.shape[-1]), dtype=torch.float64)
+    return _checks(
+        opt,
+        (
+            float(f.inside(hyper, gt).double().mean()) if f.defined(hyper) else 0.0
+            for f in record(opt).forms
+        ),
     )
 
 
@@ -169,17 +187,25 @@ def window_report(opt: str, hyper: dict, lr: float, surf, path: np.ndarray | Non
             f"M/P is not a gradient: {surf.residual:.0%} of it is left over by the best R "
             "at both resolutions (THEORY §13)"
         )
+    if surf.grid_error > GRID_ERROR:
+        warnings.append(
+            f"grid error: the integrated R's error is estimated at {surf.grid_error:.0%} of "
+            f"its range on the window (above {GRID_ERROR:.0%}, from this grid and half of "
+            "it; the fit's residual cannot see it); raise the grid or narrow the window "
+            "(THEORY §13)"
+        )
     window = _unless_unresolved(verdict(hR, scale), surf)
     return Report(
         opt=opt,
         n=surf.n,
         window=window,
         run=run,
-        forms=_inside(opt, hyper, surf.grad),
+        forms=_checks(opt, surf.forms_inside),
         crossover=record(opt).crossover(hyper),
         limit_fraction=surf.limit_fraction,
         residual=surf.residual,
         warnings=tuple(warnings),
+        grid_error=surf.grid_error,
     )
 
 
@@ -191,6 +217,15 @@ def residual_text(surf) -> str:
     if surf.discretization:
         return f"fit residual {both}: shrinks with the grid, so discretization (kinks)"
     return f"non-gradient part of M/P: {both}"
+
+
+def grid_error_text(grid_error: float | None) -> str:
+    """An integrated R's estimated grid error in words (THEORY §13); "" where there is none
+    (a closed form, a run)."""
+    if not grid_error:
+        return ""
+    matters = f"; above {GRID_ERROR:.0%}, it matters" if grid_error > GRID_ERROR else ""
+    return f"grid error ≈ {grid_error:.1%} of R's range (from this grid and half of it{matters})"
 
 
 def run_report(opt: str, hyper: dict, lr: float, L, g, theta, n: int | None = None) -> tuple:

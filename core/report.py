@@ -65,6 +65,7 @@ def regularizer_json(s: Scenario) -> dict:
         "source": surf.source,
         "residual": surf.residual,
         "residual_half_grid": surf.residual_coarse,
+        "grid_error": surf.grid_error,
         "residual_note": residual_text(surf),
         "sign_agreement_half_grid": surf.sign_agreement,
         "warnings": list(rep.warnings),

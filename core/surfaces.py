@@ -2,12 +2,14 @@
 correction M, and the perturbed loss L + h R with the regularization sign map.
 
 Every grid point is a row of one batched computation.  R comes from M^(n) at the run's
-own step n (THEORY §1, finite n) or from its limit n -> infinity.  In the limit it is in
-closed form where a record's form is exact on the whole window (heavy ball, Nesterov);
-otherwise it is integrated from the field grad R = M / P by a least-squares (Neumann
-Poisson) solve, on the grid and on the grid at half resolution, so that a residual that
-shrinks under refinement (discretization: kinks, steep fields) is told from one that does
-not (a non-gradient part), and an unresolved sign map is flagged (THEORY §13).
+own step n (THEORY §1, finite n) or from its limit n -> infinity.  Each closed form of
+the record is checked against the limit field on the grid (the share of the window where
+it holds); in the limit R is in closed form where a form is exact on the whole window
+(heavy ball, Nesterov; Lion where H is diagonal and λ = 0); otherwise it is integrated
+from the field grad R = M / P by a least-squares (Neumann Poisson) solve, on the grid and
+on the grid at half resolution, so that a residual that shrinks under refinement
+(discretization: kinks, steep fields) is told from one that does not (a non-gradient
+part), the grid error is estimated, and an unresolved sign map is flagged (THEORY §13).
 """
 
 from __future__ import annotations
@@ -17,11 +19,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from core.autodiff import grad_and_hvp
 from core.dynamics import asymptotic_fields, fields_at_step, limit_moments, readout_at
 from core.optimizers import Optimizer
-from core.registry import record
+from core.registry import TOL, record
 
 Tensor = torch.Tensor
+
+EXACT = 1e-9  # a closed form whose neglected terms are this small (relative) is R itself
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,12 @@ class Surfaces:
     limit_fraction: float  # rms |M^(n)/P^(n)| / rms |M^inf/P^inf| over the window
     residual_coarse: float  # the residual on the grid at half resolution
     sign_agreement: float  # share of the coarse points where both fits give R's sign
+    # max |R - exact R| over R's range, estimated from the grid and its half (0 for a
+    # closed form): what the residual cannot see (THEORY §13)
+    grid_error: float
+    # per record form (THEORY §5): the share of the points where its gradient is within
+    # TOL of the limit field M/P, i.e. where its neglected terms are below TOL
+    forms_inside: tuple[float, ...]
 
     @property
     def sign(self) -> np.ndarray:
@@ -56,12 +67,48 @@ class Surfaces:
         return self.residual < 0.8 * self.residual_coarse
 
 
-def _closed_form_R(opt_name: str, hyper: dict, L: Tensor, g: Tensor, pts: Tensor):
-    """R of THEORY §5 from a record's form that is exact and holds on the whole window."""
-    for form in record(opt_name).forms:
-        if form.exact and bool(form.inside(hyper, g).all()):
-            return form.R(hyper, L, g, pts), f"closed form: {form.formula}"
-    return None
+def form_gradients(loss, forms, hyper: dict, pts: Tensor, L: Tensor) -> list[Tensor]:
+    """grad R of each closed form at the points (R, 2), by the chain rule through
+    R(L, g, theta): dR/dL g + H dR/dg + dR/dtheta, the products with H in one batch."""
+    rows = len(pts)
+    g_all, hvp = grad_and_hvp(loss, pts.repeat(len(forms), 1))
+    g = g_all[:rows]
+    direct, along_g = [], []
+    for form in forms:
+        inputs = [a.detach().clone().requires_grad_(True) for a in (L, g, pts)]
+        with torch.enable_grad():
+            R = form.R(hyper, *inputs)
+            parts = [None] * 3  # R = 0 (gradient descent) has no graph
+            if R.requires_grad:
+                parts = torch.autograd.grad(R.sum(), inputs, allow_unused=True)
+        dL, dg, dt = (
+            torch.zeros_like(a) if p is None else p for a, p in zip(inputs, parts, strict=True)
+        )
+        direct.append(dL[:, None] * g + dt)
+        along_g.append(dg)
+    hv = hvp(torch.cat(along_g)).split(rows)
+    return [d + h for d, h in zip(direct, hv, strict=True)]
+
+
+def form_checks(loss, opt_name: str, hyper: dict, pts: Tensor, L: Tensor, field) -> tuple:
+    """Where each closed form of the record holds: the share of the points where the
+    terms it neglects, M/P - grad R_form (M/P the limit field, THEORY §5), are at most
+    TOL of M/P.  This checks each regime's condition itself (|g| against eps, a diagonal
+    Hessian, weight decay) on the grid, not a proxy for it.  Also returns the first form
+    whose neglected terms are at rounding level on the whole window (R itself), or None."""
+    forms = record(opt_name).forms
+    size = np.linalg.norm(field, axis=-1)
+    shares, exact = [], None
+    grads = form_gradients(loss, forms, hyper, pts, L)
+    for i, (form, grad) in enumerate(zip(forms, grads, strict=True)):
+        if not form.defined(hyper):
+            shares.append(0.0)
+            continue
+        neglected = np.linalg.norm(grad.cpu().numpy() - field, axis=-1)
+        shares.append(float(np.mean(neglected <= TOL * size)))
+        if exact is None and neglected.max() <= EXACT * size.max():
+            exact = i
+    return tuple(shares), exact
 
 
 def integrate_gradient(fx: np.ndarray, fy: np.ndarray, dx: float, dy: float):
@@ -156,10 +203,12 @@ def compute_surfaces(
     coarse_anchor = np.unravel_index(np.argmin(gnorm[::2, ::2]), gnorm[::2, ::2].shape)
     field = field.reshape(grid, grid, 2)
     dx, dy = (xmax - xmin) / (grid - 1), (ymax - ymin) / (grid - 1)
-    closed = _closed_form_R(opt.name, hyper, values, g, pts) if n is None and closed_form else None
-    if closed is not None:
-        R = closed[0].reshape(grid, grid).cpu().numpy()
-        source, residual, residual_coarse, agreement = closed[1], 0.0, 0.0, 1.0
+    shares, exact = form_checks(loss, opt.name, hyper, pts, values, limit)
+    if n is None and closed_form and exact is not None:
+        form = record(opt.name).forms[exact]
+        R = form.R(hyper, values, g, pts).reshape(grid, grid).cpu().numpy()
+        source = f"closed form: {form.formula}"
+        residual, residual_coarse, agreement, grid_error = 0.0, 0.0, 1.0, 0.0
     else:
         R, residual = integrate_gradient(field[..., 0], field[..., 1], dx, dy)
         sub = field[::2, ::2]
@@ -171,6 +220,11 @@ def compute_surfaces(
         live = (np.abs(fine) > 1e-9 * scale) | (np.abs(coarse) > 1e-9 * scale)
         agree = np.sign(fine) == np.sign(coarse)
         agreement = float(agree[live].mean()) if live.any() else 1.0
+        # Richardson: the fit is second order (trapezoid targets), so R's error on this
+        # grid is about a third of its change from the half grid; high where the half
+        # grid does not resolve a steep field, low where the field jumps (THEORY §13)
+        span = float(np.ptp(R))
+        grid_error = float(np.abs(fine - coarse).max() / (3 * span)) if span > 0 else 0.0
         step = "the limit n → ∞" if n is None else f"step n = {n}"
         source = f"integrated from M/P at {step} (least squares)"
     R = _anchored(R, anchor)
@@ -189,4 +243,6 @@ def compute_surfaces(
         limit_fraction=limit_fraction,
         residual_coarse=residual_coarse,
         sign_agreement=agreement,
+        grid_error=grid_error,
+        forms_inside=shares,
     )

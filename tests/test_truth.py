@@ -364,6 +364,25 @@ def test_playground_card_states_regimes_crossover_and_n():
     assert "step n = 99" in text and "memory 1/(1−β)" in text
 
 
+def test_playground_card_checks_lions_form_and_says_the_grid_error():
+    """The issue's separable Lion with wd = 2 (grid 60): both Lion forms are outside the
+    view (0% of the window), the integrated R's grid error is stated beside its residual
+    and said to matter (above 5%); without weight decay R is the closed form, inside."""
+    query = "v=1&opt=lion&eps=0.01&wd=2&lr=0.01&loss=custom&f=0.5*x^2+2*y^2&rn=inf"
+    s = Scenario.parse(query.replace("+", "%2B"))
+    surf, rep = compute.surfaces(s), compute.regularizer(s)
+    text = _texts(_open("playground", query))
+    assert text.count("holds on 0% of the window · ✗ the view is outside it") == 2
+    assert f"grid error ≈ {surf.grid_error:.1%} of R's range" in text
+    assert f"residual {rep.residual:.2g}" in text and "above 5%, it matters" in text
+    assert any(w.startswith("grid error") for w in rep.warnings) and surf.grid_error > 0.05
+    assert "No closed form describes this view" in text
+    text = _texts(_open("playground", query.replace("wd=2", "wd=0")))
+    assert "holds on 100% of the window · ✓ the view is inside it" in text
+    assert "R: closed form" in text and "grid error" not in text
+    assert ":green-badge[regularizes]" in text
+
+
 def test_about_renders_the_theory_document():
     at = _open("about", "v=1")
     titles = [e.label for e in at.get("expander")]

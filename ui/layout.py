@@ -17,8 +17,8 @@ from core.dynamics import DYNAMICS
 from core.network import NetworkResult
 from core.order import farther_reason
 from core.query import QueryMixin
-from core.registry import memory_lengths, record
-from core.regularizer import Report, residual_text
+from core.registry import TOL, memory_lengths, record
+from core.regularizer import Report, grid_error_text, residual_text
 from core.report import paths_csv, simulate_json
 from core.scenario import OptimizerQuery, Scenario
 from ui import cache, live_chart, pages, plots, state
@@ -159,8 +159,8 @@ def smooth_family(s) -> None:
 
 def surface_caption(surf) -> None:
     """Where R comes from, and how far to trust an integrated one (THEORY §13)."""
-    note = residual_text(surf)
-    st.caption(f"R: {surf.source}" + (f" · {note}" if note else ""))
+    notes = [t for t in (residual_text(surf), grid_error_text(surf.grid_error)) if t]
+    st.caption(" · ".join([f"R: {surf.source}", *notes]))
 
 
 def loss_warnings(
@@ -208,10 +208,21 @@ def regularizer_card(s: OptimizerQuery, report: Report, where: str = "the window
     if report.n is not None:
         step += f" ({report.limit_fraction:.0%} of the n → ∞ correction)"
     st.caption(" · ".join(parts) + f" · R from {step}")
+    fit = grid_error_text(report.grid_error)
+    if fit:
+        st.caption(f"R fitted on the grid: residual {report.residual:.2g} · {fit}")
+    if report.forms:
+        st.caption(
+            "Each closed form is checked on the field over the window: it holds at a point "
+            f"where the terms it neglects are below {TOL:.0%} of M/P there (THEORY §5)."
+            if report.grid_error is not None
+            else "Along the run the regimes are read from the gradient alone, coordinate by "
+            "coordinate (no Hessian at hand, THEORY §5)."
+        )
     for form in report.forms:
         st.latex(form.formula)
         mark = "✓ the view is inside it" if form.holds else "✗ the view is outside it"
-        st.caption(f"holds where {form.regime}: {form.inside:.0%} of the points · {mark}")
+        st.caption(f"regime: {form.regime} · holds on {form.inside:.0%} of {where} · {mark}")
     if report.crossover is not None:
         st.caption(
             "The field's coefficient c₁ − c₂|g|/(|g| + ε) changes sign at "
