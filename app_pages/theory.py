@@ -1,9 +1,9 @@
 """/theory: the order study of the current scenario (THEORY §1)."""
 
-import math
-
 import streamlit as st
 
+from core.order import SETTLED
+from core.query import ScenarioError
 from core.registry import ASYMPTOTIC_MEMORIES, longest_memory, record
 from ui import cache, controls, layout, plots, state
 
@@ -37,21 +37,29 @@ with plot:
     layout.chart(plots.order_figure(study, height=layout.height(440)), "theory-order")
 with numbers:
     c, m = st.columns(2)
-    used = f"fitted on the {study.fit_rows} asymptotic rows" if study.fit_rows else "no row fits"
+    used = f"fitted on the {study.fit_rows} asymptotic rows" if study.reached else "no row fits"
     c.metric(
         "fitted slope · corrected",
-        f"{study.fit_corrected:.2f}" if math.isfinite(study.fit_corrected) else "–",
+        f"{study.fit_corrected:.2f}" if study.reached else "–",
         help=f"expected → 2; {used}",
     )
     m.metric(
         "fitted slope · memoryless",
-        f"{study.fit_memoryless:.2f}" if math.isfinite(study.fit_memoryless) else "–",
+        f"{study.fit_memoryless:.2f}" if study.reached else "–",
         help=f"expected → 1; {used}",
     )
-    st.caption(
-        f"Slopes {used} (THEORY §12): no run diverged, errors below a tenth of the run's "
-        "extent, consecutive local slopes within 0.2."
-    )
+    if study.reached:
+        st.caption(
+            f"Slopes {used}, h ≤ {study.h[-study.fit_rows]:g} (THEORY §12): the run of rows "
+            "at the smallest h where no run diverged, the errors are below a tenth of the "
+            "run's extent, the corrected error is below the memoryless one and consecutive "
+            f"local slopes agree within {SETTLED:g}."
+        )
+    else:
+        st.caption(
+            "No slope is fitted: this study has not reached its asymptotic regime "
+            "(THEORY §12; the warning below says why)."
+        )
     rows = []
     for i, h in enumerate(study.h):
         rows.append(
@@ -69,6 +77,17 @@ with numbers:
 
 for w in study.warnings:
     st.warning(w, icon=":material/warning:")
+if study.next_h:
+    smaller = (study.h[-1], *study.next_h)
+    try:
+        layout.page_link(
+            "theory",
+            f"Run the study at h = {', '.join(f'{h:g}' for h in smaller)}",
+            s.updated(hs=smaller).to_query(),
+            icon=":material/arrow_downward:",
+        )
+    except ScenarioError as err:
+        st.caption(f"This app cannot run the study at the smaller h: {err}")
 
 st.subheader("Reading the slopes")
 rec = record(s.opt)
@@ -81,8 +100,9 @@ st.markdown(
     "horizon holds many memory lengths: roughly "
     f"**T/h ≥ {ASYMPTOTIC_MEMORIES}/(1−β) = {needed:.0f} steps**, "
     f"i.e. h ≤ {s.T / needed:.3g} for T = {s.T:g}.  At larger h the local slopes are "
-    "*pre-asymptotic*: they climb towards 2 as h shrinks, and this page fits only the rows "
-    "where they have settled (THEORY §12)."
+    "*pre-asymptotic*: they climb towards 2 as h shrinks, and this page fits only the run "
+    "of settled rows at the smallest h, and none while, for a smooth update, that run is "
+    "still below 2 and 1 (THEORY §12)."
 )
 if not rec.smooth(s.hyper):
     st.info(rec.not_smooth, icon=":material/info:")

@@ -14,7 +14,7 @@ from core.dynamics import DYNAMICS, Run, sums_history
 from core.losses import batched
 from core.optimizers import Optimizer, make_optimizer
 from core.order import OrderStudy, order_study
-from core.registry import record
+from core.registry import longest_memory, record
 from core.regularizer import Report, window_report
 from core.scenario import Scenario
 from core.surfaces import Surfaces, compute_surfaces
@@ -67,8 +67,16 @@ def regularizer(s: Scenario, surf: Surfaces | None = None, runs=None) -> Report:
 
 def order(s: Scenario) -> OrderStudy:
     smooth = record(s.opt).smooth(s.hyper)
+    _, memory_length = longest_memory(s.opt, s.hyper)
     return order_study(
-        s.expression, optimizer(s), start(s), s.hs, s.T, fast2d.simulate, smooth=smooth
+        s.expression,
+        optimizer(s),
+        start(s),
+        s.hs,
+        s.T,
+        fast2d.simulate,
+        smooth=smooth,
+        memory_length=memory_length,
     )
 
 

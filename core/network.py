@@ -26,7 +26,7 @@ from core.network_scenario import NetworkScenario, dataset, model, train_size
 from core.optimizers import make_optimizer
 from core.order import OrderStudy, order_study
 from core.query import ScenarioError
-from core.registry import record
+from core.registry import longest_memory, record
 from core.regularizer import Report, run_report
 from core.training import (
     Check,
@@ -283,4 +283,6 @@ def order(
         raise ScenarioError("hs", message)
     loss = training_loss(mlp, dataset(s), s.batch, steps, s.seed, dev)
     smooth = record(s.opt).smooth(s.hyper)
-    return order_study(loss, opt, mlp.init(s.seed, device=dev), hs, horizon, smooth=smooth)
+    _, memory_length = longest_memory(s.opt, s.hyper)
+    theta0 = mlp.init(s.seed, device=dev)
+    return order_study(loss, opt, theta0, hs, horizon, smooth=smooth, memory_length=memory_length)

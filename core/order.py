@@ -11,25 +11,34 @@ import numpy as np
 import torch
 
 from core.dynamics import DYNAMICS, simulate
+from core.limits import MAX_ORDER_STEPS
 from core.optimizers import Optimizer
+from core.registry import ASYMPTOTIC_MEMORIES
 
 SMALL = 0.1  # an error is small against the run when below SMALL x its extent
-SETTLED = 0.2  # local slopes have settled when neighbours differ by at most this
+SETTLED = 0.2  # local slopes have settled when consecutive ones differ by at most this
+ORDERS = {"corrected": 2.0, "memoryless": 1.0}  # THEORY §1: O(h²) and O(h)
 
 
 @dataclass(frozen=True)
 class OrderStudy:
-    h: tuple[float, ...]
+    h: tuple[float, ...]  # decreasing
     corrected: tuple[float, ...]  # max_n |memory - corrected| over n <= T/h (inf: diverged)
     memoryless: tuple[float, ...]  # max_n |memory - memoryless|
     slopes_corrected: tuple[float, ...]  # between consecutive h: log ratio of errors
     slopes_memoryless: tuple[float, ...]
     fit_corrected: float  # least-squares slope over the asymptotic rows (nan: none)
     fit_memoryless: float
-    asymptotic: tuple[bool, ...]  # per h: THEORY §12's three conditions hold
-    fit_rows: int  # how many errors (per series) the fitted slopes use
+    asymptotic: tuple[bool, ...]  # per h: in the run of rows the fit uses (THEORY §12)
+    fit_rows: int  # how many errors (per series) the fitted slopes use; 0: none
     extent: tuple[float, ...]  # per h: max_n |memory_n - theta_0|, the run's scale
+    next_h: tuple[float, ...]  # no fit: the smaller step sizes to add (next_step_sizes)
     warnings: tuple[str, ...]
+
+    @property
+    def reached(self) -> bool:
+        """Whether the study reached its asymptotic regime: some rows are fitted."""
+        return self.fit_rows > 0
 
 
 def local_slopes(h, err) -> tuple[float, ...]:
@@ -46,28 +55,103 @@ def fitted_slope(h, err) -> float:
     return float(np.polyfit(np.log(h[ok]), np.log(err[ok]), 1)[0])
 
 
-def _settled(slopes: tuple[float, ...], i: int) -> bool:
-    """Slope i (between rows i and i+1) is within SETTLED of a finite neighbour."""
-    here = slopes[i]
-    near = [slopes[j] for j in (i - 1, i + 1) if 0 <= j < len(slopes)]
-    return np.isfinite(here) and any(np.isfinite(v) and abs(v - here) <= SETTLED for v in near)
+def _hs(values) -> str:
+    return ", ".join(f"{v:g}" for v in values)
 
 
-def diagnose(h, corrected, memoryless, extent, diverged, smooth: bool = True):
-    """(asymptotic per row, rows the fit uses, warnings) for an order study."""
-    h, c, m, ext = (np.asarray(v, dtype=float) for v in (h, corrected, memoryless, extent))
+def _measured(c, m, ext):
+    """Per row: both errors finite and nonzero; and also small against the run's extent."""
     finite = np.isfinite(c) & np.isfinite(m) & (c > 0) & (m > 0)
-    small = finite & (np.maximum(c, m) <= SMALL * ext)
-    sc, sm = local_slopes(h, c), local_slopes(h, m)
-    asym = np.zeros(len(h), dtype=bool)
-    for i in range(len(h) - 1):
-        if small[i] and small[i + 1] and _settled(sc, i) and _settled(sm, i):
-            asym[i] = asym[i + 1] = True
+    return finite, finite & (np.maximum(c, m) <= SMALL * ext)
+
+
+def asymptotic_run(h, corrected, memoryless, extent, smooth: bool = True):
+    """(first row, reason): the rows an order fit may use are first row ... last (THEORY
+    §12), or none (first row None, and the reason in words).  Rows by decreasing h.
+
+    The run ends at the smallest h: the theorem is a limit h -> 0, and slopes that still
+    change below a run show that the run was not yet in it.  Every row of it has finite,
+    nonzero errors below SMALL of the run's extent, and the corrected error below the
+    memoryless one; consecutive local slopes agree within SETTLED, in both series; it
+    holds at least two slopes (one cannot settle).  For a smooth update the theorem
+    bounds the errors by C h² and C h, so a fitted slope below an order by more than
+    SETTLED is not yet the limit: the run's largest h is then dropped, and so on."""
+    h, c, m, ext = (np.asarray(v, dtype=float) for v in (h, corrected, memoryless, extent))
+    finite, small = _measured(c, m, ext)
+    usable = small & (c < m)
+    slopes = np.array([local_slopes(h, c), local_slopes(h, m)])
+    last = len(h) - 1
+    if last < 2:
+        return None, "a fit needs three step sizes (two slopes that can agree)"
+    if not usable[last]:
+        fault = (
+            "a run diverged or an error is zero"
+            if not finite[last]
+            else "the errors are not small against the run's extent"
+            if not small[last]
+            else "the corrected error is not below the memoryless one"
+        )
+        return None, f"at the smallest h = {h[last]:g} {fault}"
+    first = last
+    while (
+        first > 0
+        and usable[first - 1]
+        and (first == last or (np.abs(slopes[:, first - 1] - slopes[:, first]) <= SETTLED).all())
+    ):
+        first -= 1
+    if last - first < 2:
+        if not usable[first - 1]:
+            return None, f"the errors at h = {h[first - 1]:g}, one row above, are not usable"
+        shown = "; ".join(f"{k} {_hs(np.round(slopes[i, -2:], 2))}" for i, k in enumerate(ORDERS))
+        return None, f"the last two local slopes differ by more than {SETTLED:g} ({shown})"
+    if smooth:
+
+        def fits(i: int) -> list[float]:
+            return [fitted_slope(h[i:], e[i:]) for e in (c, m)]
+
+        def reach(i: int) -> bool:
+            return all(f >= p - SETTLED for f, p in zip(fits(i), ORDERS.values(), strict=True))
+
+        start = next((i for i in range(first, last - 1) if reach(i)), None)
+        if start is None:
+            fc, fm = fits(first)
+            return None, (
+                f"the settled slopes at h ≤ {h[first]:g} fit {fc:.2f} (corrected) and "
+                f"{fm:.2f} (memoryless), below the theorem's orders 2 and 1 by more than "
+                f"{SETTLED:g}, which a smooth update reaches as h -> 0"
+            )
+        first = start
+    return first, ""
+
+
+def next_step_sizes(h_min: float, horizon: float, memory_length: float) -> tuple[float, ...]:
+    """The step sizes a study short of its asymptotic regime should add: halvings of its
+    smallest h, at least two (a fit needs two settled slopes) and on until the horizon
+    holds ASYMPTOTIC_MEMORIES memory lengths, T/h >= 20/(1-β) (THEORY §1)."""
+    out = [h_min / 2, h_min / 4]
+    while horizon / out[-1] < ASYMPTOTIC_MEMORIES * memory_length:
+        out.append(out[-1] / 2)
+    return tuple(out)
+
+
+def diagnose(
+    h, corrected, memoryless, extent, diverged, smooth=True, horizon=1.0, memory_length=1.0
+):
+    """(rows the fit uses, next_h, warnings) for an order study, rows by decreasing h;
+    memory_length: the longest memory 1/(1-β) in steps."""
+    h, c, m, ext = (np.asarray(v, dtype=float) for v in (h, corrected, memoryless, extent))
+    finite, small = _measured(c, m, ext)
+    first, why = asymptotic_run(h, c, m, ext, smooth)
+    fitted = np.zeros(len(h), dtype=bool)
+    if first is not None:
+        fitted[first:] = True
     warnings = []
     for k, rows in diverged.items():
         if rows:
-            hs = ", ".join(f"{h[j]:g}" for j in rows)
-            warnings.append(f"divergence: the {k} run diverged at h = {hs}; no slope uses it")
+            warnings.append(
+                f"divergence: the {k} run diverged at h = {_hs(h[j] for j in rows)}; "
+                "no slope uses it"
+            )
     if not smooth:
         warnings.append(
             "non-smooth update: the theorem assumes a differentiable update (THEORY §11); "
@@ -75,27 +159,44 @@ def diagnose(h, corrected, memoryless, extent, diverged, smooth: bool = True):
         )
     large = finite & ~small
     if large.any():
-        hs = ", ".join(f"{v:g}" for v in h[large])
         warnings.append(
-            f"pre-asymptotic: at h = {hs} the errors are not small against the run's "
-            f"extent (above {SMALL:g} of it)"
+            f"pre-asymptotic: at h = {_hs(h[large])} the errors are not small against the "
+            f"run's extent (above {SMALL:g} of it)"
         )
-    if not asym.any():
-        warnings.append(
-            "pre-asymptotic: no two consecutive local slopes agree within "
-            f"{SETTLED:g}; no slope is fitted (lower h, or raise T)"
-        )
-    elif not asym[finite].all():
-        hs = ", ".join(f"{v:g}" for v in h[finite & ~asym])
-        warnings.append(f"pre-asymptotic rows at h = {hs} are left out of the fit")
     worse = finite & (c >= m)
     if worse.any():
-        hs = ", ".join(f"{v:g}" for v in h[worse])
         warnings.append(
-            f"corrected no better than memoryless at h = {hs}: the expansion needs h small "
-            "against the memory length and the scale on which the update bends (THEORY §11)"
+            f"corrected no better than memoryless at h = {_hs(h[worse])}: the expansion needs "
+            "h small against the memory length and the scale on which the update bends "
+            "(THEORY §11)"
         )
-    return asym, warnings
+    next_h: tuple[float, ...] = ()
+    if ((c == 0) & (m == 0)).all():
+        warnings.append(
+            "no memory effect: the three runs coincide at every h (errors 0), so there is "
+            "no order to fit"
+        )
+    elif first is None:
+        next_h = next_step_sizes(float(h.min()), horizon, memory_length)
+        study = (h.min(), *next_h)
+        steps = sum(round(horizon / v) for v in study)
+        over = (
+            f"; a study of h = {_hs(study)} takes {steps} steps, over this app's limit of "
+            f"{MAX_ORDER_STEPS}"
+            if steps > MAX_ORDER_STEPS
+            else ""
+        )
+        needed = ASYMPTOTIC_MEMORIES * memory_length
+        warnings.append(
+            f"not asymptotic: {why}, so no slope is fitted. Try smaller step sizes: "
+            f"h = {_hs(next_h)} (halvings of the smallest h, at least two, and until "
+            f"T/h ≥ {ASYMPTOTIC_MEMORIES}/(1−β) = {needed:.3g} steps, THEORY §1){over}"
+        )
+    elif first > 0:
+        warnings.append(
+            f"pre-asymptotic rows at h = {_hs(h[:first])} are left out of the fit (THEORY §12)"
+        )
+    return fitted, next_h, warnings
 
 
 def order_study(
@@ -106,13 +207,15 @@ def order_study(
     horizon: float,
     engine=simulate,
     smooth: bool = True,
+    memory_length: float = 1.0,
 ) -> OrderStudy:
-    """All step sizes run as one batch (one row each, per-row h) up to the longest
-    horizon; each row's error is taken over its own n <= round(T/h).  `engine` is
-    core.dynamics.simulate (`loss` a batched function) or core.fast2d.simulate (`loss`
-    an expression).  `smooth`: whether the update is differentiable (the optimizer's
-    record, THEORY §11)."""
-    hs = tuple(float(h) for h in hs)
+    """All step sizes run as one batch (one row each, per-row h, by decreasing h) up to
+    the longest horizon; each row's error is taken over its own n <= round(T/h).
+    `engine` is core.dynamics.simulate (`loss` a batched function) or
+    core.fast2d.simulate (`loss` an expression).  `smooth`: whether the update is
+    differentiable (the optimizer's record, THEORY §11); `memory_length`: its longest
+    memory 1/(1-β) in steps (core.registry.longest_memory)."""
+    hs = tuple(sorted((float(h) for h in hs), reverse=True))  # slopes between neighbours
     steps = [max(1, round(horizon / h)) for h in hs]
     run = engine(loss, opt, theta0.reshape(1, -1).repeat(len(hs), 1), np.array(hs), max(steps))
     errors = {"corrected": [], "memoryless": []}
@@ -128,10 +231,9 @@ def order_study(
             gap = (run[k][: n + 1, row] - memory).norm(dim=-1)
             bad = row in diverged["memory"] or row in diverged[k]
             errors[k].append(float("inf") if bad else float(gap.max()))
-    asym, warnings = diagnose(
-        hs, errors["corrected"], errors["memoryless"], extent, diverged, smooth
-    )
-    used = np.flatnonzero(asym)
+    c, m = errors["corrected"], errors["memoryless"]
+    fitted, next_h, warnings = diagnose(hs, c, m, extent, diverged, smooth, horizon, memory_length)
+    used = np.flatnonzero(fitted)
     pick = lambda e: np.asarray(e)[used]  # noqa: E731
     return OrderStudy(
         h=hs,
@@ -141,9 +243,10 @@ def order_study(
         slopes_memoryless=local_slopes(hs, errors["memoryless"]),
         fit_corrected=fitted_slope(pick(hs), pick(errors["corrected"])),
         fit_memoryless=fitted_slope(pick(hs), pick(errors["memoryless"])),
-        asymptotic=tuple(bool(a) for a in asym),
+        asymptotic=tuple(bool(a) for a in fitted),
         fit_rows=len(used),
         extent=tuple(extent),
+        next_h=next_h,
         warnings=tuple(warnings),
     )
 

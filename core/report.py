@@ -88,6 +88,8 @@ def order_json(s: Scenario) -> dict:
         "asymptotic": list(st.asymptotic),
         "fitted_slope": finite_or_none([st.fit_corrected, st.fit_memoryless]),
         "fitted_rows": st.fit_rows,
+        "asymptotic_regime": st.reached,
+        "next_h": list(st.next_h),  # no fit: the smaller step sizes to try
         "warnings": list(st.warnings),
     }
 

@@ -5,9 +5,12 @@ fast."""
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 import app_harness
+import numpy as np
 import pytest
+from scipy.stats import linregress
 from streamlit.testing.v1 import AppTest
 
 from core import compute
@@ -133,6 +136,39 @@ def test_theory_study_settings():
     at.text_input(key="w_hs").input("0.04, oops").run()
     assert at.query_params["hs"] == "0.04,0.02,0.01"
     assert at.error
+
+
+def test_theory_fits_only_asymptotic_rows_and_says_when_there_are_none():
+    """Issue 17 (6): Lion on Himmelblau has not reached its asymptotic regime: no slope
+    shown, the caption and the warning say so, and a link runs the smaller h the warning
+    names.  RMSProp's fit uses only its last three rows, and the page says which."""
+    lion = (
+        "v=1&opt=lion&b1=0.5&b2=0.6&eps=0.25&wd=0.1&loss=himmelblau&T=1"
+        "&hs=0.08,0.04,0.02,0.01,0.005"
+    )
+    at = open_page("theory", dict(parse_qsl(lion)))
+    study = compute.order(Scenario.parse(lion))
+    assert not at.exception and not study.reached
+    assert [m.value for m in at.metric] == ["–", "–"]
+    assert any("not reached its asymptotic regime" in c.value for c in at.caption)
+    (said,) = [w for w in warnings(at) if w.startswith("not asymptotic")]
+    (link,) = [k for k in at.get("page_link") if k.proto.label.startswith("Run the study")]
+    hs = [float(v) for v in dict(parse_qsl(link.proto.query_string))["hs"].split(",")]
+    assert hs == [0.005, 0.0025, 0.00125] and "h = 0.0025, 0.00125" in said
+    assert at.dataframe[0].value["asymptotic"].str.startswith("✗").all()
+
+    rms = "v=1&opt=rmsprop&b2=0.7&eps=0.01&T=1&hs=0.08,0.04,0.02,0.01,0.005,0.0025"
+    at = open_page("theory", dict(parse_qsl(rms)))
+    study = compute.order(Scenario.parse(rms))
+    h, c, m = (np.array(v) for v in (study.h, study.corrected, study.memoryless))
+    fitted = h <= 0.01  # the rows after the last where corrected is no better
+    assert (c[~fitted] >= m[~fitted]).any() and (c[fitted] < m[fitted]).all()
+    slopes = [linregress(np.log(h[fitted]), np.log(e[fitted])).slope for e in (c, m)]
+    assert [m.value for m in at.metric] == [f"{v:.2f}" for v in slopes]
+    assert any("fitted on the 3 asymptotic rows, h ≤ 0.01" in c.value for c in at.caption)
+    frame = at.dataframe[0].value
+    assert list(frame["asymptotic"] == "✓") == list(fitted)
+    assert not any(k.proto.label.startswith("Run the study") for k in at.get("page_link"))
 
 
 def test_compare_selection():

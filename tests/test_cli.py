@@ -61,6 +61,25 @@ def test_order_prints_errors_and_slopes():
     assert len(out["slopes"]["corrected"]) == 2 and out["slopes"]["corrected"][-1] > 1.3
 
 
+def test_order_json_says_when_the_study_is_not_asymptotic():
+    """Issue 17 (6): Lion on Himmelblau has settled slopes 1.15-1.30 that are still
+    climbing; the JSON fits nothing (null), says so, and names the step sizes to add."""
+    query = "opt=lion&b1=0.5&b2=0.6&eps=0.25&wd=0.1&loss=himmelblau&x0=-0.3&y0=-0.9&T=1"
+    res = run_cli("order", query, "--h", "0.08,0.04,0.02,0.01,0.005")
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["fitted_slope"] == [None, None] and out["fitted_rows"] == 0
+    assert not any(out["asymptotic"])
+    assert out["asymptotic_regime"] is False and out["next_h"] == [0.0025, 0.00125]
+    (said,) = [w for w in out["warnings"] if w.startswith("not asymptotic")]
+    assert "h = 0.0025, 0.00125" in said
+    # a study that reaches its regime: fitted, and the rows it fits are the last ones
+    res = run_cli("order", "opt=hb&b1=0.5", "--h", "0.008,0.004,0.002,0.001", "--horizon", "0.25")
+    out = json.loads(res.stdout)
+    assert out["asymptotic_regime"] is True and out["next_h"] == []
+    assert out["asymptotic"] == [True] * 4 and out["fitted_slope"][0] > 1.8
+
+
 @pytest.mark.parametrize(
     ("args", "needle"),
     [

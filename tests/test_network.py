@@ -14,6 +14,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scenarios import admitted, refusal
+from scipy.stats import linregress
 
 from core.datasets import CLASSIFICATION, DATASETS, make_dataset
 from core.limits import MAX_NET_STEPS, MAX_WIDTH
@@ -170,6 +171,21 @@ def test_smooth_adamw_slopes_match_theory():
     study = order(s, (0.02, 0.01, 0.005), 1.0)
     assert np.allclose(study.slopes_corrected, (1.97, 1.99), atol=0.05)
     assert np.allclose(study.slopes_memoryless, (1.02, 1.01), atol=0.07)
+    assert study.reached and study.fit_rows == 3 and not study.next_h
+
+
+def test_pre_asymptotic_network_study_fits_nothing():
+    """Issue 17 (6), the network's order study under THEORY §12's rule: with eps = 0.1
+    the update bends on a smaller scale and the least-squares slope over h = 0.02 ...
+    0.005 is still below 2 - 0.2, so no slope is fitted and the study names the step
+    sizes to add (before: a fit of 1.75 and no warning)."""
+    s = NetworkScenario.parse("opt=adamw&b1=0.5&b2=0.7&eps=0.1&wd=0.01&split=0")
+    study = order(s, (0.02, 0.01, 0.005), 1.0)
+    h, c = np.log(study.h), np.log(study.corrected)
+    assert linregress(h, c).slope < 1.8
+    assert study.fit_rows == 0 and np.isnan(study.fit_corrected)
+    assert study.next_h == (0.0025, 0.00125)
+    assert any(w.startswith("not asymptotic") for w in study.warnings)
 
 
 def test_heavy_ball_slopes_approach_two_and_one():

@@ -190,13 +190,14 @@ def test_order_with_errors_of_the_runs_size_warns(capsys):
 
 def test_diagnose_accepts_clean_orders_and_rejects_unsettled_slopes():
     h = np.array([0.04, 0.02, 0.01, 0.005])
-    asym, warnings = diagnose(h, h**2, h, np.ones(4), {})
-    assert asym.all() and not warnings
+    fitted, next_h, warnings = diagnose(h, h**2, h, np.ones(4), {})
+    assert fitted.all() and not next_h and not warnings
     climbing = 0.01 * 2.0 ** -np.cumsum([0, 1.2, 1.5, 1.8])  # slopes 1.2, 1.5, 1.8
-    asym, warnings = diagnose(h, climbing, h * 0.5, np.ones(4), {})
-    assert not asym.any() and any("pre-asymptotic" in w for w in warnings)
-    asym, warnings = diagnose(h, h**2, h, np.ones(4), {}, smooth=False)
-    assert any("non-smooth" in w for w in warnings)
+    fitted, next_h, warnings = diagnose(h, climbing, h * 0.5, np.ones(4), {})
+    assert not fitted.any() and any("not asymptotic" in w for w in warnings)
+    assert next_h == (0.0025, 0.00125)
+    fitted, _, warnings = diagnose(h, h**2, h, np.ones(4), {}, smooth=False)
+    assert fitted.all() and any("non-smooth" in w for w in warnings)
 
 
 def test_simulate_json_warns_when_corrected_is_farther(capsys):
