@@ -108,12 +108,21 @@ def single_page(s: NetworkScenario) -> None:
     st.subheader("The implicit regularizer along training")
     layout.regularizer_card(s, r.regularizer, where="the memory run's steps")
     layout.chart(plots.regularizer_figure(r, height=layout.height(440)), "network-regularizer")
-    st.caption(
-        "The curves are evaluated along the memory run with the full-batch training "
-        "gradient g = ∇L. h·R is the n → ∞ perturbation from a potential that equals each "
-        "closed form of THEORY §5 inside its regime and is exact where the Hessian is "
-        "diagonal (THEORY §9): its sign along the run is the verdict above."
-    )
+    if r.regularizer.effect == "undefined":
+        st.caption(
+            "The curves are evaluated along the memory run with the full-batch training "
+            "gradient g = ∇L. h·R is not defined here: the update is not smooth, outside "
+            "the theorem (THEORY §11), so no perturbation is drawn."
+        )
+    else:
+        st.caption(
+            "The curves are evaluated along the memory run with the full-batch training "
+            f"gradient g = ∇L. h·R is built from the correction M⁽ⁿ⁾ at the run's step "
+            f"n = {r.regularizer.n}, as on the 2D card (THEORY §1), by a potential that has "
+            "each closed form of THEORY §5 in its regime, its coefficients the sums of "
+            "M⁽ⁿ⁾ (THEORY §9): its sign along the run is the verdict above. Dotted: the "
+            "same in the limit n → ∞."
+        )
 
     task = dataset(s).task
     title = "Learned decision boundary" if task == "classification" else "Learned fit"
@@ -128,17 +137,23 @@ def single_page(s: NetworkScenario) -> None:
 
     st.subheader("Loss landscape around the final parameters")
     sl = v.landscape
-    layout.chart_pair(
-        "network-landscape",
-        (
-            "**Training loss L** with the three runs projected",
-            plots.landscape_figure(sl, height=layout.height(440)),
-        ),
-        (
-            "**Perturbed loss L + hR** (dotted lines: L)",
-            plots.landscape_figure(sl, perturbed=True, height=layout.height(440)),
-        ),
+    loss_panel = (
+        "**Training loss L** with the three runs projected",
+        plots.landscape_figure(sl, height=layout.height(440)),
     )
+    if r.regularizer.effect == "undefined":
+        st.markdown(loss_panel[0])
+        layout.chart(loss_panel[1], "network-landscape-left")
+        st.caption("No perturbed loss L + hR: h·R is not defined here (THEORY §11).")
+    else:
+        layout.chart_pair(
+            "network-landscape",
+            loss_panel,
+            (
+                f"**Perturbed loss L + hR** at n = {r.regularizer.n} (dotted lines: L)",
+                plots.landscape_figure(sl, perturbed=True, height=layout.height(440)),
+            ),
+        )
     if sl.plane == "random":
         plane = (
             "two random directions, each neuron's row rescaled to that neuron's weights "
@@ -173,16 +188,21 @@ def compare_page(s: NetworkScenario) -> None:
 
     table = [
         "| optimizer | hyperparameters | train loss | test loss | gap (test − train) "
-        "| verdict along the run | h·R > 0 on the run | h·R at the end | mean h·R |",
-        "|---|---|---|---|---|---|---|---|---|",
+        f"| verdict along the run | h·R > 0 on the run | h·R at the end (n = {s.regularizer_step}) "
+        "| mean h·R | h·R at the end, limit n → ∞ |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         hyper = ", ".join(f"{k} = {v:g}" for k, v in row.hyper.items())
+        if row.effect == "undefined":
+            share = end = mean = limit = "outside the theorem"
+        else:
+            share, end = f"{row.positive_fraction:.0%}", _fmt(row.hR)
+            mean, limit = _fmt(row.hR_mean), _fmt(row.hR_limit)
         table.append(
             f"| {OPTIMIZER_NAMES[row.opt]} | {hyper} | {_fmt(row.train_loss)} | "
             f"{_fmt(row.test_loss)} | **{_fmt(row.gap)}** | "
-            f"{layout.EFFECT_BADGE[row.effect]} | {row.positive_fraction:.0%} | "
-            f"{_fmt(row.hR)} | {_fmt(row.hR_mean)} |"
+            f"{layout.EFFECT_BADGE[row.effect]} | {share} | {end} | {mean} | {limit} |"
         )
     st.markdown("\n".join(table))
     layout.chart(

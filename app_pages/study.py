@@ -4,7 +4,7 @@ paired per-seed differences and h R along training.  Computation: core.study."""
 
 import streamlit as st
 
-from core.study import summary
+from core.study import paired_verdict, study_warnings, summary
 from ui import cache, layout
 from ui import study_controls as controls
 from ui import study_plots as plots
@@ -24,9 +24,13 @@ stats = summary(res)
 st.caption(
     f"{a} and {b} (each with its usual hyperparameters) from the same {s.seeds} "
     f"initializations (seeds {s.seed}…{s.seed + s.seeds - 1}) on one {s.data} data set, "
-    f"{s.steps} full-batch steps. Means with 95% t-intervals over the seeds; sharpness by "
-    "power iteration with Hessian-vector products."
+    f"{s.steps} full-batch steps. Means with 95% t-intervals over the seeds; sharpness: "
+    "the Hessian's largest eigenvalue (Lanczos on Hessian-vector products, the full "
+    f"Hessian for small networks); h·R from the correction M⁽ⁿ⁾ at the runs' step "
+    f"n = {s.regularizer_step} (THEORY §1), hollow markers and dotted lines: its limit n → ∞."
 )
+for w in study_warnings(res):  # conditions of the reading, as on the regularizer card
+    st.info(w, icon=":material/warning:")
 layout.chart(plots.means_figure(res, height=layout.height(460)), "study-means")
 
 lr_index = 0
@@ -42,25 +46,24 @@ with left:
         "paired per seed", list(plots.LABELS), format_func=plots.LABELS.get, index=2
     )
     diff = stats[lr_key][f"{b} - {a}"][metric]
-    if diff["lo"] is None:
-        verdict = "too few seeds for an interval"
-    elif diff["lo"] > 0:
-        verdict = f"{b} is higher: the interval excludes 0"
-    elif diff["hi"] < 0:
-        verdict = f"{b} is lower: the interval excludes 0"
+    verdict = paired_verdict(res, metric, lr_index)
+    if diff["n"] == 0:
+        st.markdown(f"**{plots.LABELS[metric]}**, {b} − {a} per seed: {verdict}.")
     else:
-        verdict = "the interval contains 0: no difference shown at this sample size"
-    st.markdown(
-        f"**{plots.LABELS[metric]}**, {b} − {a} per seed: mean {diff['mean']:.4g}, 95% "
-        f"interval [{diff['lo'] if diff['lo'] is None else format(diff['lo'], '.4g')}, "
-        f"{diff['hi'] if diff['hi'] is None else format(diff['hi'], '.4g')}] over "
-        f"{diff['n']} seeds: {verdict}."
-    )
+        st.markdown(
+            f"**{plots.LABELS[metric]}**, {b} − {a} per seed: mean {diff['mean']:.4g}, 95% "
+            f"interval [{diff['lo'] if diff['lo'] is None else format(diff['lo'], '.4g')}, "
+            f"{diff['hi'] if diff['hi'] is None else format(diff['hi'], '.4g')}] over "
+            f"{diff['n']} seeds: {verdict}."
+        )
     layout.chart(
         plots.paired_figure(res, metric, lr_index, height=layout.height(380)), "study-paired"
     )
 with right:
-    st.markdown("**Implicit regularizer h·R along training** (THEORY §5, memory run)")
+    st.markdown(
+        f"**Implicit regularizer h·R along training** (THEORY §5, memory run; M⁽ⁿ⁾ at "
+        f"n = {s.regularizer_step}, dotted: n → ∞)"
+    )
     layout.chart(
         plots.regularizer_figure(res, lr_index, height=layout.height(420)), "study-regularizer"
     )

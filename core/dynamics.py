@@ -391,6 +391,41 @@ def limit_moments(weights, n: int = 10**9) -> tuple[np.ndarray, np.ndarray]:
         K *= 2
 
 
+def step_moments(opt: Optimizer, n: int | None) -> list[tuple[float, float]]:
+    """Per average i, (W_i(n), m_i(n)) with D_i(n) = m_i(n) Fbar^(n) (THEORY §2, §9): what
+    replaces W = 1 and c = beta/(1-beta) in a closed form of R at step n.
+
+    n None: the limits W_i(inf) and sum_k k w_i(inf, k).  Finite n, with the tails
+    T(n, j) = sum_{k>=j} w(n, k): m = sum_{b<n} T(n, n-b) s(b), where s(b) = W(b)/W(n)
+    for a linear readout (heavy ball, Nesterov: Fbar^(b) = s(b) Fbar^(n), exact) and
+    s = 1 otherwise, i.e. m = sum_k k w(n, k): exact where every W_i is constant (Adam),
+    and S_k = k Fbar^(n) where it is not (RMSProp, Lion), exact in the limit."""
+    if n is None:
+        return [tuple(float(v) for v in limit_moments(av.weights)) for av in opt.averages]
+    out = []
+    for av in opt.averages:
+        w = np.asarray(av.weights(n, np.arange(n + 1)), dtype=np.float64)
+        tails = np.cumsum(w[::-1])[::-1]  # tails[j] = T(n, j)
+        past = np.arange(n)
+        share = _weight_sums(av.weights, n)[:n] / w.sum() if opt.linear and n else np.ones(n)
+        out.append((float(w.sum()), float((tails[n - past] * share).sum())))
+    return out
+
+
+def _weight_sums(weights, n: int) -> np.ndarray:
+    """W(b) for b = 0..n: the closed-form tables for geometric weights (THEORY §7), else
+    the sums."""
+    if isinstance(weights, Geometric) and weights.recursive:
+        return weights.tables(n).W[:, 0]
+    return np.array([np.asarray(weights(b, np.arange(b + 1))).sum() for b in range(n + 1)])
+
+
+def moments_exact(opt: Optimizer) -> bool:
+    """Whether step_moments' m_i(n) is exact at every n: a linear readout, or weight sums
+    W_i(b) that do not change with b."""
+    return opt.linear or all(getattr(av.weights, "constant_sum", False) for av in opt.averages)
+
+
 def asymptotic_fields(loss, opt: Optimizer, theta: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """g, Fbar and M for n -> infinity at the points theta (R, d) (THEORY §4, derived
     generically): W_i -> W_i(inf), S_k -> k Fbar, so D_i = (sum_k k w_i(inf, k)) Fbar."""

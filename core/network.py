@@ -53,7 +53,8 @@ class NetworkResult:
     # the full-batch training gradient g along the memory run (also with mini-batches)
     grad_sq: np.ndarray  # ||g||_2^2
     grad_l1: np.ndarray  # ||g||_1 along the memory run
-    hR: np.ndarray  # h R (see `perturbation`) along the memory run
+    hR: np.ndarray  # h R^(n) (see `perturbation`) along the memory run, n = `n`
+    hR_limit: np.ndarray  # the same with n -> infinity: the limit
     regularizer: Report  # the verdict along the run and the closed forms' regimes
     diverged: dict[str, int | None]  # dynamics -> first non-finite step, or None
     final: dict[str, np.ndarray]  # dynamics -> final parameters (d,)
@@ -83,7 +84,7 @@ def result_of(s: NetworkScenario, run: Run, device=None, check: Check = None) ->
     train = data_loss(mlp, data.task, *as_tensors(data.x_train, data.y_train, dev))
     test = data_loss(mlp, data.task, *as_tensors(data.x_test, data.y_test, dev))
     L, g = values_and_grads(train, mlp, len(data.y_train), paths["memory"], check)
-    hR, report = run_report(s.opt, s.hyper, s.lr, L, g, paths["memory"])
+    hR, limit, report = run_report(s.opt, s.hyper, s.lr, L, g, paths["memory"], s.regularizer_step)
     return NetworkResult(
         scenario=s,
         d=mlp.size,
@@ -96,6 +97,7 @@ def result_of(s: NetworkScenario, run: Run, device=None, check: Check = None) ->
         grad_sq=(g * g).sum(-1).cpu().numpy(),
         grad_l1=g.abs().sum(-1).cpu().numpy(),
         hR=hR,
+        hR_limit=limit,
         regularizer=report,
         diverged={k: run.diverged_at(k) for k in run.diverged},
         # a copy: a view would keep the whole (steps + 1, 3, d) buffer alive
@@ -167,7 +169,7 @@ def landscape(
     train = data_loss(mlp, data.task, *as_tensors(data.x_train, data.y_train, dev))
     return loss_slice(
         lambda t: values_and_grads(train, mlp, len(data.y_train), t, check),
-        lambda L, g, t: perturbation(s.opt, s.hyper, L, g, t),
+        lambda L, g, t: perturbation(s.opt, s.hyper, L, g, t, s.regularizer_step),
         s.lr,
         s.plane,
         center,
@@ -201,9 +203,10 @@ class CompareRow:
     test_loss: float
     gap: float  # test - train
     effect: str  # the verdict along the memory run (core.regularizer.verdict)
-    positive_fraction: float  # share of the run's steps where h R > 0
-    hR: float  # h R at the end of the memory run
-    hR_mean: float  # h R averaged over the memory run
+    positive_fraction: float  # share of the run's steps where h R > 0 (NaN: undefined)
+    hR: float  # h R^(n) at the end of the memory run (NaN: not defined)
+    hR_mean: float  # h R^(n) averaged over the memory run
+    hR_limit: float  # h R at the end in the limit n -> infinity
 
 
 def compare(s: NetworkScenario, opts: tuple[str, ...] = ("adamw", "lion")) -> list[CompareRow]:
@@ -228,6 +231,7 @@ def compare_rows(results: list[NetworkResult]) -> list[CompareRow]:
                 positive_fraction=r.regularizer.window.positive_fraction,
                 hR=float(r.hR[-1]),
                 hR_mean=float(np.mean(r.hR)),
+                hR_limit=float(r.hR_limit[-1]),
             )
         )
     return rows
@@ -238,6 +242,7 @@ _EFFECT_WORDS = {
     "anti-regularizes": "anti-regularizes",
     "mixed": "has a mixed effect",
     "none": "has no effect on the loss",
+    "undefined": "has no h·R: its update is not smooth, outside the theorem (THEORY §11)",
 }
 
 
@@ -246,8 +251,12 @@ def compare_text(rows: list[CompareRow]) -> str:
     the gaps in order, and each memory's measured verdict."""
     names = {row.opt: record(row.opt).label for row in rows}
     parts = [
-        f"{names[row.opt]}'s memory {_EFFECT_WORDS[row.effect]} "
-        f"along its run (h·R > 0 on {row.positive_fraction:.0%} of the steps)"
+        f"{names[row.opt]}'s memory {_EFFECT_WORDS[row.effect]}"
+        + (
+            ""
+            if row.effect == "undefined"
+            else f" along its run (h·R > 0 on {row.positive_fraction:.0%} of the steps)"
+        )
         for row in rows
     ]
     finite = [row for row in rows if math.isfinite(row.gap)]

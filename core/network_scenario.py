@@ -109,6 +109,12 @@ class NetworkData(QueryMixin):
     act: str
     seed: int
 
+    @property
+    def regularizer_step(self) -> int:
+        """The step n whose M^(n) h R is built from: the run's last update, n = steps - 1
+        (every network run and study has `steps`), as on the 2D card (THEORY §1)."""
+        return self.steps - 1
+
 
 # Query presets for a page.  The defaults are each optimizer's usual ones; with
 # AdamW's eps = 1e-8 the correction H Fbar / (|g| + eps) is huge wherever a gradient

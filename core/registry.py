@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 import torch
 
 from core import optimizers
+from core.dynamics import step_moments
 from core.optimizers import Optimizer
 
 Tensor = torch.Tensor
 Hyper = dict[str, float]
+Sums = list[tuple[float, float]]  # per average (W_i(n), m_i(n)): core.dynamics.step_moments
 
 # a closed form's regime holds at a point where its neglected terms are below TOL
 # relative to the kept ones (THEORY §9)
@@ -82,10 +84,11 @@ class Record:
     hyper: tuple[Hyperparameter, ...]
     memory: str  # what the memory is, one sentence
     forms: tuple[ClosedForm, ...]  # closed forms of R, each with its regime
-    # R at any point for every setting: exact for the closed forms in their regimes,
-    # otherwise exact where H is diagonal and there is no weight decay (THEORY §9);
-    # used where no grid exists
-    potential: Callable[[Hyper, Tensor, Tensor, Tensor], Tensor]
+    # R at any point for every setting, with the step's sums in place of W = 1 and
+    # c = beta/(1-beta): each closed form in its regime, otherwise exact where H is
+    # diagonal and there is no weight decay (THEORY §9); used where no grid exists
+    # (`perturbation`)
+    potential: Callable[[Hyper, Tensor, Tensor, Tensor, Sums], Tensor]
     smooth: Callable[[Hyper], bool] = lambda h: True  # THEORY §11, assumption 1
     not_smooth: str = ""  # why, when it is not
     family: tuple[str, tuple[float, ...]] | None = None  # a smooth family to show instead
@@ -102,6 +105,14 @@ class Record:
     def optimizer(self, **hyper: float) -> Optimizer:
         keys = {p.key for p in self.hyper}
         return self.declare(**{k: v for k, v in hyper.items() if k in keys})
+
+    def perturbation(self, hyper: Hyper, L: Tensor, g: Tensor, theta: Tensor, n) -> Tensor:
+        """R per row of g and theta (N, d) at step n (None: n -> infinity) from the
+        potential with the sums of M^(n) (THEORY §1, §9); NaN where the update is not
+        smooth: there R is not defined, the case is outside the theorem (THEORY §11)."""
+        if not self.smooth(hyper):
+            return torch.full_like(L, math.nan)
+        return self.potential(hyper, L, g, theta, step_moments(self.optimizer(**hyper), n))
 
 
 # --- pieces of the closed forms -------------------------------------------------------
@@ -146,21 +157,28 @@ def _psi2(a: Tensor, eps: float) -> Tensor:
     return eps * torch.where(x < 1e-2, series, x - 2 * torch.log1p(x) + x / (1 + x))
 
 
-def _adam_coefficient(h: Hyper, g: Tensor) -> Tensor:
-    """c1 - c2 |g|/(|g| + eps) per coordinate: the factor of H Fbar in M/P (§5)."""
-    a = g.abs()
-    return _c(h.get("b1", 0.0)) - _c(h["b2"]) * a / (a + h["eps"])
-
-
-def _adam_potential(h: Hyper, L: Tensor, g: Tensor, theta: Tensor) -> Tensor:
-    """sum_j Psi(|g_j|) + wd kbar (theta.g - L), THEORY §9 (RMSProp: c1 = 0)."""
-    a = g.abs()
-    c1, c2, eps = _c(h.get("b1", 0.0)), _c(h["b2"]), h["eps"]
-    R = (c1 * _psi1(a, eps) - c2 * _psi2(a, eps)).sum(-1)
+def _adam_family(h: Hyper, L: Tensor, g: Tensor, theta: Tensor, first, second) -> Tensor:
+    """sum_j Psi(|g_j|) + wd kbar (theta.g - L), THEORY §9, with the sums (W, m) of the
+    gradient's and the square's averages.  Fbar = W1 g/(x + eps), x = sqrt(W2) |g|, and
+    M/P = (m1/W1 - (m2/W2) x/(x + eps)) H Fbar give Psi = (m1/W2) psi1(x)
+    - (W1 m2/W2^2) psi2(x): c1 psi1(|g|) - c2 psi2(|g|) in the limit (W = 1, m = c)."""
+    (W1, m1), (W2, m2), eps = first, second, h["eps"]
+    x = math.sqrt(W2) * g.abs()
+    R = (m1 / W2 * _psi1(x, eps) - W1 * m2 / W2**2 * _psi2(x, eps)).sum(-1)
     wd = h.get("wd", 0.0)
     if wd:
-        R = R + wd * _adam_coefficient(h, g).mean(-1) * _decay_term(theta, L, g)
+        kbar = (m1 / W1 - m2 / W2 * x / (x + eps)).mean(-1)  # the factor of H theta in M/P
+        R = R + wd * kbar * _decay_term(theta, L, g)
     return R
+
+
+def _adam_potential(h: Hyper, L: Tensor, g: Tensor, theta: Tensor, sums: Sums) -> Tensor:
+    return _adam_family(h, L, g, theta, *sums)
+
+
+def _rmsprop_potential(h: Hyper, L: Tensor, g: Tensor, theta: Tensor, sums: Sums) -> Tensor:
+    """Adam's without a first moment: the gradient itself (W1 = 1, m1 = 0)."""
+    return _adam_family(h, L, g, theta, (1.0, 0.0), sums[0])
 
 
 def _adam_large(h: Hyper, g: Tensor) -> Tensor:
@@ -267,7 +285,7 @@ def _lion_forms() -> tuple[ClosedForm, ...]:
             r" - \frac{\varepsilon}{\sqrt{(\partial_j L)^2+\varepsilon}}\Big)",
             "n → ∞, λ = 0; exact where the Hessian is diagonal (or the coefficients "
             "ε/((∂ⱼL)² + ε) are equal)",
-            lambda h, L, g, t: _lion_potential(h | {"wd": 0.0}, L, g, t),
+            lambda h, L, g, t: _lion_R(h | {"wd": 0.0}, L, g, t, 1.0, _lion_c(h)),
             _lion_equal_coefficients,
             defined=_smoothed,
         ),
@@ -282,27 +300,40 @@ def _lion_forms() -> tuple[ClosedForm, ...]:
     )
 
 
-def _lion_potential(h: Hyper, L: Tensor, g: Tensor, theta: Tensor) -> Tensor:
-    """c sum_j (sqrt(eps) - eps/sqrt(g_j^2 + eps)) (+ weight decay as for Adam, §9: its
-    closed form where g_j^2 << eps, an approximation elsewhere);
-    0 for the exact sign, whose correction is 0 (THEORY §3, §11)."""
+def _lion_R(h: Hyper, L: Tensor, g: Tensor, theta: Tensor, W: float, m: float) -> Tensor:
+    """(m/W^2) sum_j (sqrt(eps) - eps/sqrt(W^2 g_j^2 + eps)) (+ weight decay as for Adam,
+    §9): Fbar = sign_eps(W g) and M/P = m eps/(W^2 g^2 + eps)^(3/2) H g where H is
+    diagonal; c = m, W = 1 in the limit.  The weight decay's term is closed where
+    g_j^2 << eps, an approximation elsewhere.  0 for the exact sign (M = 0, THEORY §3)."""
     eps = h["eps"]
     if eps == 0.0:
         return torch.zeros_like(L)
-    R = _lion_c(h) * (math.sqrt(eps) - eps / torch.sqrt(g * g + eps)).sum(-1)
+    q = (W * g) ** 2 + eps
+    R = m / W**2 * (math.sqrt(eps) - eps / torch.sqrt(q)).sum(-1)
     wd = h.get("wd", 0.0)
     if wd:
-        R = R + wd * _lion_coefficient(h, g).mean(-1) * _decay_term(theta, L, g)
+        kbar = (m / W * eps / q).mean(-1)  # the factor of H theta in M/P
+        R = R + wd * kbar * _decay_term(theta, L, g)
     return R
 
 
-def _zero(h: Hyper, L: Tensor, g: Tensor, theta: Tensor) -> Tensor:
+def _lion_potential(h: Hyper, L: Tensor, g: Tensor, theta: Tensor, sums: Sums) -> Tensor:
+    return _lion_R(h, L, g, theta, *sums[0])
+
+
+def _zero(h: Hyper, L: Tensor, g: Tensor, theta: Tensor, sums: Sums = ()) -> Tensor:
     return torch.zeros_like(L)
 
 
 _B1 = "β₁ (momentum)"
 _B2 = "β₂ (second moment)"
 _EPS_HELP = "added to √v: the update bends on the scale ε (THEORY §11)"
+
+
+def _momentum_potential(h: Hyper, L: Tensor, g: Tensor, theta: Tensor, sums: Sums) -> Tensor:
+    """m/2 ||g||^2: M = H D = m H Fbar and P = W, so M/P = m H g (THEORY §5, finite n),
+    the closed form's beta^power/(1-beta)^2 in the limit."""
+    return sums[0][1] / 2 * _sq(g)
 
 
 def _momentum_record(name: str, label: str, declare, b1: float, memory: str, power: int) -> Record:
@@ -315,7 +346,7 @@ def _momentum_record(name: str, label: str, declare, b1: float, memory: str, pow
         hyper=(beta("b1", "β (momentum)", b1, "the buffer keeps β of itself per step"),),
         memory=memory,
         forms=(form,),
-        potential=form.R,
+        potential=_momentum_potential,
         betas=("b1",),
     )
 
@@ -389,7 +420,7 @@ RECORDS: dict[str, Record] = {
                     lambda h, g: h["eps"] <= TOL * (g.abs() + h["eps"]),
                 ),
             ),
-            potential=_adam_potential,
+            potential=_rmsprop_potential,
             betas=("b2",),
         ),
         _adam_record(

@@ -15,14 +15,18 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from core.registry import record
+from core.dynamics import moments_exact
+from core.registry import longest_memory, record
 
 MIXED = 0.1  # a verdict needs >= 1 - MIXED of the points on one side (THEORY §9)
 NONE = 1e-9  # |h R| below NONE x the loss's variation is no effect
 SIGNED = 1e-3  # |h R| below SIGNED x its largest value has no sign (THEORY §9)
 # an integrated R's estimated grid error above this share of its range is said (§13)
 GRID_ERROR = 0.05
-EFFECTS = ("regularizes", "anti-regularizes", "mixed", "none")
+# memory lengths after which S_k = k Fbar^(n) no longer shows in a potential (THEORY §9)
+SETTLED_MEMORIES = 10
+# "undefined": no R to read, the update is not smooth (outside the theorem, THEORY §11)
+EFFECTS = ("regularizes", "anti-regularizes", "mixed", "none", "undefined")
 
 
 @dataclass(frozen=True)
@@ -123,16 +127,39 @@ def _inside(opt: str, hyper: dict, g: np.ndarray) -> tuple[FormCheck, ...]:
     )
 
 
-def _common_warnings(opt: str, hyper: dict, n: int | None, limit_fraction: float) -> list:
+def percent(share: float) -> str:
+    """A share as a percentage with two significant digits below 10% (0.33%, not 0%)."""
+    return f"{share:.0%}" if abs(share) >= 0.1 else f"{100 * share:.2g}%"
+
+
+def common_warnings(opt: str, hyper: dict, n: int | None, limit_fraction: float) -> list:
     rec, out = record(opt), []
     if not rec.smooth(hyper):
         out.append(f"non-smooth update: {rec.not_smooth}")
     if n is not None and abs(limit_fraction - 1) > MIXED:
         out.append(
-            f"finite n: at step n = {n} the correction is {limit_fraction:.0%} of its "
+            f"finite n: at step n = {n} the correction is {percent(limit_fraction)} of its "
             "n → ∞ limit, so the limit's closed forms misstate its size (THEORY §1)"
         )
     return out
+
+
+def potential_warnings(opt: str, hyper: dict, n: int | None) -> list[str]:
+    """Where R^(n) comes from a potential (networks, studies): whether its sums take
+    S_k = k Fbar^(n), which is exact only once W_i(b) has settled (THEORY §9)."""
+    rec = record(opt)
+    if n is None or not rec.smooth(hyper) or moments_exact(rec.optimizer(**hyper)):
+        return []
+    # the step count, rounded first: 1/(1 - 0.8) is 5.000000000000001 in floats
+    settled = math.ceil(round(SETTLED_MEMORIES * longest_memory(opt, hyper)[1], 9))
+    if n >= settled:
+        return []
+    return [
+        f"approximate h·R: {rec.label}'s weight sums W(b) grow along the run, and R at step "
+        f"n = {n} takes S_k = k·F̄⁽ⁿ⁾ (THEORY §9), exact after about {SETTLED_MEMORIES} "
+        f"memory lengths (n ≥ {settled}); before, it can be off by tens of percent "
+        "and more in the first steps"
+    ]
 
 
 def bilinear(surf, points: np.ndarray, z: np.ndarray) -> np.ndarray:
@@ -166,7 +193,7 @@ def window_report(opt: str, hyper: dict, lr: float, surf, path: np.ndarray | Non
     run's path (N, 2), with the closed forms' regimes on the window."""
     scale = float(np.ptp(surf.loss[np.isfinite(surf.loss)])) if np.isfinite(surf.loss).any() else 1
     hR = lr * surf.R
-    warnings = _common_warnings(opt, hyper, surf.n, surf.limit_fraction)
+    warnings = common_warnings(opt, hyper, surf.n, surf.limit_fraction)
     run = None
     if path is not None and len(path):
         along = bilinear(surf, path, hR)
@@ -228,22 +255,43 @@ def grid_error_text(grid_error: float | None) -> str:
     return f"grid error ≈ {grid_error:.1%} of R's range (from this grid and half of it{matters})"
 
 
-def run_report(opt: str, hyper: dict, lr: float, L, g, theta, n: int | None = None) -> tuple:
+def run_report(opt: str, hyper: dict, lr: float, L, g, theta, n: int | None) -> tuple:
     """h R along a run (rows of L (N,), g and theta (N, d)) from the record's potential
-    (THEORY §9), its verdict and the regimes along the run: (hR, Report)."""
+    with the sums of M^(n), n the run's step (THEORY §1, §9), the same in the limit
+    n -> infinity, the verdict and the regimes along the run: (hR, hR_limit, Report).
+
+    The report's limit_fraction is rms h R^(n) / rms h R^inf over the run, the two
+    curves shown; the finite-n warning reads it as on the 2D card."""
     rec = record(opt)
-    hR = (lr * rec.potential(hyper, L, g, theta)).cpu().numpy()
+    hR, limit = ((lr * rec.perturbation(hyper, L, g, theta, k)).cpu().numpy() for k in (n, None))
     Ln = L.cpu().numpy()
     scale = float(np.ptp(Ln[np.isfinite(Ln)])) if np.isfinite(Ln).any() else 1.0
-    v = verdict(hR, max(scale, float(np.abs(Ln[np.isfinite(Ln)]).max(initial=0.0))))
-    return hR, Report(
-        opt=opt,
-        n=n,
-        window=v,
-        run=v,
-        forms=_inside(opt, hyper, g.cpu().numpy()),
-        crossover=rec.crossover(hyper),
-        limit_fraction=1.0,
-        residual=0.0,
-        warnings=tuple(_common_warnings(opt, hyper, None, 1.0)),
+    if rec.smooth(hyper):
+        v = verdict(hR, max(scale, float(np.abs(Ln[np.isfinite(Ln)]).max(initial=0.0))))
+    else:
+        v = Verdict("undefined", math.nan, math.nan, 0)
+    fraction = rms_ratio(hR, limit)
+    return (
+        hR,
+        limit,
+        Report(
+            opt=opt,
+            n=n,
+            window=v,
+            run=v,
+            forms=_inside(opt, hyper, g.cpu().numpy()),
+            crossover=rec.crossover(hyper),
+            limit_fraction=fraction,
+            residual=0.0,
+            warnings=tuple(
+                common_warnings(opt, hyper, n, fraction) + potential_warnings(opt, hyper, n)
+            ),
+        ),
     )
+
+
+def rms_ratio(a: np.ndarray, b: np.ndarray) -> float:
+    """rms a / rms b over the points where both are finite; 1 where b has no size."""
+    ok = np.isfinite(a) & np.isfinite(b)
+    size = float(np.sqrt(np.mean(b[ok] ** 2))) if ok.any() else 0.0
+    return float(np.sqrt(np.mean(a[ok] ** 2))) / size if size > 0 else 1.0

@@ -15,10 +15,10 @@ from core.dynamics import DYNAMICS
 from core.network import NetworkResult
 from core.network_scenario import NetworkScenario
 from core.order import run_warnings
-from core.registry import memory_lengths, record
+from core.registry import record
 from core.regularizer import residual_text
 from core.scenario import Scenario
-from core.study import StudyResult, summary
+from core.study import StudyResult, study_warnings, summary
 from core.sweep import METRICS, SweepResult
 
 
@@ -112,10 +112,11 @@ def paths_csv(summary: PathSummary) -> str:
 
 
 def network_warnings(r: NetworkResult) -> list[str]:
-    """What a reader of this run must know (THEORY §9, §11): divergence, overflow, a
-    corrected run farther from the memory run than the memoryless one, a non-smooth
-    update, and a perturbation built from a limit the run has not reached."""
-    s, out = r.scenario, list(r.regularizer.warnings)
+    """What a reader of this run must know (THEORY §9, §11): the regularizer's warnings
+    (a non-smooth update, a correction far from its n -> infinity limit at the run's
+    step), divergence, overflow, and a corrected run farther from the memory run than
+    the memoryless one."""
+    out = list(r.regularizer.warnings)
     for k in DYNAMICS:
         if r.diverged[k] is not None:
             out.append(f"divergence: the {k} run diverged at step {r.diverged[k]}")
@@ -128,12 +129,6 @@ def network_warnings(r: NetworkResult) -> list[str]:
             f"{far['memoryless']:.3g}): h is not small against the scale on which the "
             "update bends or the memory length (THEORY §11)"
         )
-    for key, steps, reached in memory_lengths(s.opt, s.hyper, s.steps - 1):
-        if reached < 0.9:
-            out.append(
-                f"finite n: {key}'s memory spans {steps:.4g} steps and the run has "
-                f"{s.steps}; h·R uses the n → ∞ correction, which overstates it (THEORY §1)"
-            )
     return out
 
 
@@ -153,7 +148,10 @@ def network_json(s: NetworkScenario) -> dict:
             "positive_fraction": finite_or_none(r.regularizer.window.positive_fraction),
             "grad_sq": finite_or_none(r.grad_sq),
             "grad_l1": finite_or_none(r.grad_l1),
+            "n": r.regularizer.n,
             "hR": finite_or_none(r.hR),
+            "hR_limit": finite_or_none(r.hR_limit),
+            "limit_fraction": finite_or_none(r.regularizer.limit_fraction),
         },
         "diverged": r.diverged,
         "warnings": network_warnings(r),
@@ -207,5 +205,7 @@ def study_json(res: StudyResult) -> dict:
             for opt, metrics in res.per_seed.items()
         },
         "diverged": {opt: v.tolist() for opt, v in res.diverged.items()},
+        "n": s.regularizer_step,  # the step of M^(n) behind hR_*; hR_limit_*: n -> infinity
         "summary": summary(res),
+        "warnings": study_warnings(res),
     }

@@ -2,7 +2,7 @@
 the same data from the same S initializations, optionally over a small grid of learning
 rates, with the statistics of THEORY §5's application (Lion's memory does not
 anti-regularize, AdamW's does): final train and test loss, generalization gap,
-sharpness (power iteration with Hessian-vector products) and the implicit regularizer
+sharpness (the Hessian's largest eigenvalue, core.sharpness) and the implicit regularizer
 h R along training; means with 95% intervals and per-seed paired differences.
 
 Seeds vary the initialization (seed0 + i); the data set is drawn once from seed0, so
@@ -49,13 +49,19 @@ from core.query import (
     numbers,
     query_dataclass,
 )
+from core.registry import record
+from core.regularizer import common_warnings, potential_warnings, rms_ratio
 from core.scenario import HYPER_DEFAULTS
+from core.sharpness import sharpness
 from core.training import as_tensors, data_loss, perturbation, values_and_grads
 
 Tensor = torch.Tensor
 CHUNK = 8  # seeds per batched simulate call (and per Ray task)
-POWER_ITERATIONS = 30  # Hessian-vector products per sharpness estimate
 METRICS = ("train_loss", "test_loss", "gap", "sharpness", "hR_final", "hR_mean")
+# each h R metric (M^(n) at the run's last update) and the same in the limit n -> infinity
+LIMITS = {"hR_final": "hR_limit_final", "hR_mean": "hR_limit_mean"}
+STATISTICS = METRICS + tuple(LIMITS.values())
+REGULARIZER = (*LIMITS, *LIMITS.values())  # the metrics of h R: not defined off the theorem
 
 
 def _check_opts(opts: tuple, s) -> None:
@@ -137,36 +143,14 @@ class StudyScenario(NetworkData):
 # --- one chunk: plain arguments in, numpy arrays out (a Ray task runs exactly this) ----
 
 
-def sharpness(loss, theta: Tensor, seeds, iterations: int = POWER_ITERATIONS) -> Tensor:
-    """The dominant Hessian eigenvalue of the loss at each row of theta (R, d), by power
-    iteration on Hessian-vector products (one graph, double backward); each row starts
-    from a unit vector drawn from its own seed, so a row's value does not depend on the
-    rows beside it."""
-    start = [
-        torch.randn(
-            theta.shape[1], generator=torch.Generator().manual_seed(int(k)), dtype=torch.float64
-        )
-        for k in seeds
-    ]
-    v = torch.stack(start).to(theta)
-    v = v / v.norm(dim=-1, keepdim=True)
-    t = theta.detach().requires_grad_(True)
-    rayleigh = torch.zeros(theta.shape[0], dtype=theta.dtype, device=theta.device)
-    with torch.enable_grad():
-        (g,) = torch.autograd.grad(loss(t).sum(), t, create_graph=True)
-        for _ in range(iterations):
-            (hv,) = torch.autograd.grad(g, t, v, retain_graph=True)
-            rayleigh = (v * hv).sum(-1)
-            v = hv / hv.norm(dim=-1, keepdim=True).clamp_min(1e-300)
-    return rayleigh.detach()
-
-
 def chunk(query: str, opt: str, seeds: tuple[int, ...], device: str = "cpu") -> dict:
     """Train optimizer `opt` from each seed's initialization at each learning rate of the
     study `query` (one batched simulate; rows ordered seed-major), and measure.
 
     Returns arrays of shape (len(seeds), len(lrs)) per metric, and the curves
-    (len(seeds), len(lrs), steps + 1) of the training loss and of h R along the run."""
+    (len(seeds), len(lrs), steps + 1) of the training loss and of h R along the run, R
+    from M^(n) at the run's last update and in the limit n -> infinity (NaN where the
+    update is not smooth: not defined, THEORY §11)."""
     s = StudyScenario.parse(query)
     dev = torch.device(device)
     data = make_dataset(s.data, s.n, s.noise, s.split, s.seed)
@@ -181,8 +165,11 @@ def chunk(query: str, opt: str, seeds: tuple[int, ...], device: str = "cpu") -> 
     paths = run.memory  # (steps + 1, S K, d)
     T = s.steps + 1
     L, g = values_and_grads(train, mlp, len(data.y_train), paths.reshape(-1, d))
-    R = perturbation(opt, hyper, L, g, paths.reshape(-1, d)).reshape(T, S * K)
-    hR = (torch.as_tensor(lr, device=dev) * R).T  # (S K, T)
+    h = torch.as_tensor(lr, device=dev)
+    hR, limit = (
+        (h * perturbation(opt, hyper, L, g, paths.reshape(-1, d), n).reshape(T, S * K)).T
+        for n in (s.regularizer_step, None)
+    )  # (S K, T) each
     final = paths[-1]
     with torch.no_grad():
         train_final = train(final)
@@ -201,7 +188,10 @@ def chunk(query: str, opt: str, seeds: tuple[int, ...], device: str = "cpu") -> 
         "sharpness": shaped(sharp),
         "hR_final": shaped(hR[:, -1]),
         "hR_mean": shaped(hR.mean(-1)),
+        "hR_limit_final": shaped(limit[:, -1]),
+        "hR_limit_mean": shaped(limit.mean(-1)),
         "hR_curve": shaped(hR, T),
+        "hR_limit_curve": shaped(limit, T),
         "train_curve": shaped(L.reshape(T, S * K).T, T),
         "diverged": run.diverged["memory"].reshape(S, K),
     }
@@ -237,8 +227,9 @@ def _run_chunks(jobs: list[tuple], address: str | None) -> list[dict]:
 
 @dataclass(frozen=True, eq=False)
 class StudyResult:
-    """per_seed[opt][metric]: (S, K) arrays (NaN where the run diverged), curves[opt]
-    [name]: (S, K, steps + 1); seeds, lrs as run."""
+    """per_seed[opt][metric]: (S, K) arrays for every metric of STATISTICS (NaN where the
+    run diverged or the value is not defined), curves[opt][name]: (S, K, steps + 1);
+    seeds, lrs as run."""
 
     scenario: StudyScenario
     seeds: list[int]
@@ -259,8 +250,8 @@ def compute_study(s: StudyScenario, address: str | None = None) -> StudyResult:
     for j, opt in enumerate(s.opts):
         parts = results[j * n : (j + 1) * n]
         joined = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-        per_seed[opt] = {k: joined[k] for k in METRICS}
-        curves[opt] = {k: joined[k] for k in ("hR_curve", "train_curve")}
+        per_seed[opt] = {k: joined[k] for k in STATISTICS}
+        curves[opt] = {k: joined[k] for k in ("hR_curve", "hR_limit_curve", "train_curve")}
         diverged[opt] = joined["diverged"]
     return StudyResult(s, s.seed_list, per_seed, curves, diverged)
 
@@ -313,9 +304,67 @@ def summary(res: StudyResult) -> dict:
     a, b = res.scenario.opts
     out = {}
     for k, lr in enumerate(res.scenario.lrs):
-        entry = {opt: {m: interval(res.per_seed[opt][m][:, k]) for m in METRICS} for opt in (a, b)}
+        entry = {
+            opt: {m: interval(res.per_seed[opt][m][:, k]) for m in STATISTICS} for opt in (a, b)
+        }
         entry[f"{b} - {a}"] = {
-            m: interval(res.per_seed[b][m][:, k] - res.per_seed[a][m][:, k]) for m in METRICS
+            m: interval(res.per_seed[b][m][:, k] - res.per_seed[a][m][:, k]) for m in STATISTICS
         }
         out[fmt(lr)] = entry
     return out
+
+
+def study_warnings(res: StudyResult) -> list[str]:
+    """What a reader of the study must know, the page and the JSON alike: per optimizer
+    the regularizer card's warnings by its rule (a non-smooth update, whose h R is not
+    defined; a correction far from its n -> infinity limit at the run's step, read from
+    h R against the limit over every run), diverged runs, and runs without a sharpness."""
+    s, out = res.scenario, []
+    for opt in s.opts:
+        label = record(opt).label
+        hR, limit = (res.curves[opt][k] for k in ("hR_curve", "hR_limit_curve"))
+        fraction = rms_ratio(hR, limit)
+        hyper = HYPER_DEFAULTS[opt]
+        n = s.regularizer_step
+        said = common_warnings(opt, hyper, n, fraction) + potential_warnings(opt, hyper, n)
+        out += [f"{label}: {w}" for w in said]
+        dead = res.diverged[opt] >= 0
+        for k, lr in enumerate(s.lrs):
+            if dead[:, k].any():
+                out.append(
+                    f"{label}: {int(dead[:, k].sum())} of {len(res.seeds)} runs diverged at "
+                    f"h = {lr:g}; the means leave them out"
+                )
+        missing = int((~dead & ~np.isfinite(res.per_seed[opt]["sharpness"])).sum())
+        if missing:
+            out.append(
+                f"{label}: no sharpness for {missing} of {dead.size} runs (the Lanczos solver "
+                "did not converge, or the Hessian is not finite); the means leave them out"
+            )
+    return out
+
+
+def outside_theorem(opt: str) -> bool:
+    """Whether the optimizer's update (with the defaults a study uses) is not smooth: its
+    h R is not defined (THEORY §11)."""
+    return not record(opt).smooth(HYPER_DEFAULTS[opt])
+
+
+def paired_verdict(res: StudyResult, metric: str, k: int) -> str:
+    """What the paired difference (second optimizer minus first) of `metric` at the k-th
+    learning rate shows over the seeds, read from its 95% interval."""
+    a, b = res.scenario.opts
+    undefined = [o for o in (a, b) if outside_theorem(o)]
+    if metric in REGULARIZER and undefined:
+        names = " and ".join(record(o).label for o in undefined)
+        return f"not defined: h·R of {names} is outside the theorem (THEORY §11)"
+    diff = interval(res.per_seed[b][metric][:, k] - res.per_seed[a][metric][:, k])
+    if diff["n"] == 0:
+        return "no seed has both values"
+    if diff["lo"] is None:
+        return "too few seeds for an interval"
+    if diff["lo"] > 0:
+        return f"{b} is higher: the interval excludes 0"
+    if diff["hi"] < 0:
+        return f"{b} is lower: the interval excludes 0"
+    return "the interval contains 0: no difference shown at this sample size"

@@ -58,6 +58,7 @@ from core.scenario import (
     OptimizerQuery,
     Scenario,
 )
+from core.sharpness import sharpness
 
 Tensor = torch.Tensor
 FINE = 160  # the start's sign boundary (n -> inf) on a FINE x FINE grid (closed form, cheap)
@@ -280,15 +281,6 @@ def _finals(paths: Tensor) -> Tensor:
     return paths[-1]
 
 
-def _hessians(loss, theta: Tensor) -> Tensor:
-    """The 2 x 2 Hessians (R, 2, 2) at the rows of theta (R, 2): one graph, two HVPs."""
-    R = theta.shape[0]
-    _, hvp = grad_and_hvp(loss, theta.repeat(2, 1))
-    eye = torch.eye(2, dtype=theta.dtype, device=theta.device)
-    columns = hvp(eye.repeat_interleave(R, 0)).split(R)
-    return torch.stack(columns, -1)
-
-
 def _moments(av_weights) -> tuple:
     """W(inf) and sum_k k w(inf, k) (THEORY §7: closed forms for geometric weights)."""
     if isinstance(av_weights, Geometric):
@@ -377,7 +369,7 @@ def compute_sweep(s: SweepScenario) -> SweepResult:
     with torch.no_grad():
         values = loss(ends)
     g, _ = grad_and_hvp(loss, ends, hessian=False)
-    sharp = torch.linalg.eigvalsh(_hessians(loss, ends))[:, -1]
+    sharp = sharpness(loss, ends)
     per = lambda t, j: grid(t[j * B : (j + 1) * B])  # noqa: E731
     m = {}
     for j, k in enumerate(DYNAMICS):

@@ -157,8 +157,9 @@ def values_and_grads(
     return torch.cat(out_v), torch.cat(out_g)
 
 
-def perturbation(opt: str, hyper: dict, L: Tensor, g: Tensor, theta: Tensor) -> Tensor:
-    """R per row from the optimizer record's potential (THEORY §9): each closed form of
-    §5 in its regime, exact where H is diagonal otherwise; 0 for gradient descent and
-    exact-sign Lion (no correction, THEORY §11)."""
-    return record(opt).potential(hyper, L, g, theta)
+def perturbation(opt: str, hyper: dict, L: Tensor, g: Tensor, theta: Tensor, n) -> Tensor:
+    """R per row at step n (None: n -> infinity) from the optimizer record's potential
+    (THEORY §9, core.registry.Record.perturbation): each closed form of §5 in its regime,
+    exact where H is diagonal otherwise; 0 for gradient descent, NaN for exact-sign Lion
+    (not defined: outside the theorem, THEORY §11)."""
+    return record(opt).perturbation(hyper, L, g, theta, n)

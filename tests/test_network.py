@@ -16,10 +16,11 @@ from hypothesis import strategies as st
 from scenarios import admitted, refusal
 from scipy.stats import linregress
 
+from core import network
 from core.datasets import CLASSIFICATION, DATASETS, make_dataset
 from core.limits import MAX_NET_STEPS, MAX_WIDTH
 from core.mlp import MLP
-from core.network import compare, fit, landscape, order, result
+from core.network import compare, compare_text, fit, landscape, order, result
 from core.network_scenario import PRESETS, NetworkScenario
 from core.optimizers import make_optimizer
 from core.report import network_json
@@ -329,12 +330,73 @@ def test_no_test_set_gives_null_test_losses_and_mini_batches_run():
     assert all(v is not None for v in out["train_loss"]["corrected"])
 
 
+def heavy_ball_sums(b: float, n: int) -> tuple[float, float]:
+    """W(n) and C(n) of THEORY §5 (finite n) by their defining sums: w(n, k) = b^k,
+    W(n) = sum_k w(n, k), C(n) = sum_{b'<n} W(b') T(n, n-b'), T(n, j) = sum_{k>=j} w(n, k)."""
+    W = [sum(b**k for k in range(m + 1)) for m in range(n + 1)]
+    T = [sum(b**k for k in range(j, n + 1)) for j in range(n + 1)]
+    return W[n], sum(W[m] * T[n - m] for m in range(n))
+
+
+def adam_moment(b: float, n: int) -> float:
+    """sum_k k w(n, k) of a bias-corrected EMA, w(n, k) = (1-b) b^k / (1 - b^(n+1))."""
+    return sum(k * (1 - b) * b**k for k in range(n + 1)) / (1 - b ** (n + 1))
+
+
 def test_regularizer_terms_follow_the_coefficient():
     s = NetworkScenario.parse("opt=hb&b1=0.5&steps=5&n=40&width=4")
     r = result(s)
-    c = 0.5 / (2 * 0.25)
-    np.testing.assert_allclose(r.hR, s.lr * c * r.grad_sq, rtol=1e-12)
+    W, C = heavy_ball_sums(0.5, 4)  # the run's last update, n = steps - 1
+    np.testing.assert_allclose(r.hR, s.lr * C / (2 * W) * r.grad_sq, rtol=1e-12)
+    np.testing.assert_allclose(r.hR_limit, s.lr * 0.5 / (2 * 0.25) * r.grad_sq, rtol=1e-12)
     assert result(s.with_optimizer("gd")).hR.max() == 0.0
+
+
+def test_network_h_R_is_the_value_at_the_runs_own_step():
+    """Issue 17, finding 2: AdamW's defaults for 20 steps end at the correction of step
+    19, not the n -> infinity one 306 times larger.  Where |g| >> eps the two differ by
+    (m1(n) - m2(n))/(c1 - c2), the moments by their defining sums."""
+    out = network_json(NetworkScenario.parse("steps=20&b2=0.999"))
+    reg = out["regularizer"]
+    assert reg["n"] == 19
+    ratio = (adam_moment(0.9, 19) - adam_moment(0.999, 19)) / (9 - 999)
+    # to the coordinates' eps/|g| (a few of them are small): rel 1e-4
+    assert reg["hR"][-1] == pytest.approx(ratio * reg["hR_limit"][-1], rel=1e-4)
+    assert reg["hR"][-1] == pytest.approx(-0.0519, abs=1e-3)
+    assert reg["hR_limit"][-1] == pytest.approx(-15.89, abs=0.01)
+    assert reg["limit_fraction"] == pytest.approx(ratio, rel=1e-3)
+
+
+@pytest.mark.parametrize(
+    "query, fraction",
+    [
+        ("opt=hb&b1=0.9&steps=22", heavy_ball_sums(0.9, 21)[1] / heavy_ball_sums(0.9, 21)[0] / 90),
+        (
+            "opt=adam&b1=0.9&b2=0.95&steps=45",
+            (adam_moment(0.9, 44) - adam_moment(0.95, 44)) / (9 - 19),
+        ),
+    ],
+)
+def test_finite_n_warns_by_the_cards_rule(query, fraction):
+    """R^(n)/R^inf of 0.575 and 0.54: the 2D card's rule (more than 10% from the
+    limit) warns, with the share it read."""
+    out = network_json(NetworkScenario.parse(query))
+    assert out["regularizer"]["limit_fraction"] == pytest.approx(fraction, rel=1e-4)  # |g| >> eps
+    assert abs(fraction - 1) > 0.1
+    said = [w for w in out["warnings"] if w.startswith("finite n")]
+    assert said and f"{fraction:.0%}" in said[0]
+    assert not network.result(NetworkScenario.parse(query)).regularizer.in_regime
+
+
+def test_exact_sign_lion_has_no_h_R():
+    """Issue 17, finding 3 on /network: the exact sign's h R is not defined (null), its
+    verdict says so, and no finite-n claim is made about it."""
+    out = network_json(NetworkScenario.parse("opt=lion&steps=10&n=40&width=4"))
+    reg = out["regularizer"]
+    assert reg["effect"] == "undefined" and reg["positive_fraction"] is None
+    assert set(reg["hR"]) == {None} and set(reg["hR_limit"]) == {None}
+    assert any(w.startswith("non-smooth update") for w in out["warnings"])
+    assert not any(w.startswith("finite n") for w in out["warnings"])
 
 
 def test_fit_and_landscape_shapes():
@@ -356,7 +418,10 @@ def test_compare_adamw_against_lion():
     s = NetworkScenario.parse("steps=10&n=60&width=6")
     rows = {r.opt: r for r in compare(s)}
     assert rows["adamw"].effect == "anti-regularizes" and rows["adamw"].hR < 0
-    assert rows["lion"].effect == "none" and rows["lion"].hR == 0.0
+    assert rows["lion"].effect == "undefined" and np.isnan(rows["lion"].hR)
+    text = compare_text(list(rows.values()))
+    assert "Lion's memory has no h·R: its update is not smooth, outside the theorem" in text
+    assert "nan" not in text
     assert rows["adamw"].hyper == HYPER_DEFAULTS["adamw"]
     for r in rows.values():
         assert r.gap == pytest.approx(r.test_loss - r.train_loss)

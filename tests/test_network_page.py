@@ -97,3 +97,37 @@ def test_compare_mode():
     assert "AdamW" in text and "Lion" in text and "anti-regularizes" in text
     at.toggle(key="wn_compare").set_value(False).run()
     assert "compare" not in at.query_params
+
+
+def _texts(at: AppTest) -> str:
+    parts = [e.value for kind in ("markdown", "caption", "info") for e in at.get(kind)]
+    return " ".join(str(p) for p in parts)
+
+
+def test_finite_n_is_warned_by_the_cards_rule():
+    """Issue 17, finding 2: heavy ball 0.9 after 22 steps has R^(21) = 58% of its limit;
+    the card says which n h R is built from and warns."""
+    at = open_network(SMALL | {"opt": "hb", "b1": "0.9", "steps": "22"})
+    assert not at.exception
+    info = " ".join(e.value for e in at.info)
+    assert "finite n: at step n = 21 the correction is 58% of its n → ∞ limit" in info
+    assert "at the run's step n = 21" in _texts(at)
+
+
+def test_exact_sign_lion_is_outside_the_theorem():
+    """Issue 17, finding 3 on /network: no measured 0, no perturbed landscape."""
+    at = open_network(SMALL | {"opt": "lion"})
+    assert not at.exception
+    text = _texts(at)
+    assert "not defined: outside the theorem" in text  # the card's badge
+    assert "h·R is not defined here" in text
+    assert "Perturbed loss" not in text and "no effect on the loss" not in text
+    assert "h·R > 0 on" not in text and "the verdict is read from R itself" not in text
+
+
+def test_compare_mode_says_lion_is_outside_the_theorem():
+    at = open_network(SMALL | {"compare": "1"})
+    assert not at.exception
+    table = next(m.value for m in at.markdown if "| optimizer |" in m.value)
+    lion = next(line for line in table.splitlines() if line.startswith("| Lion"))
+    assert "outside the theorem" in lion and "nan" not in lion

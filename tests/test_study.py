@@ -1,5 +1,6 @@
 """Many-seed network studies (core.study): each seed's run equals torch.optim / lion-pytorch
-training the same network, the sharpness equals the Hessian's top eigenvalue, the
+training the same network (the sharpness: tests/test_sharpness.py), h R is the value at
+the run's own step n and Lion's is not defined, the warnings are the page's, the
 intervals equal textbook values, Ray stays unimported in process, the CLI prints JSON
 and bad input is refused."""
 
@@ -16,8 +17,7 @@ from scenarios import refusal
 from core import cli
 from core.datasets import make_dataset
 from core.mlp import MLP
-from core.study import StudyScenario, chunk, interval, sharpness, t_quantile
-from core.training import data_loss
+from core.study import StudyScenario, chunk, compute_study, interval, study_warnings, t_quantile
 
 QUERY = "seeds=3&steps=25&n=60&width=6&lrs=0.02,0.005&seed=7"
 
@@ -56,24 +56,10 @@ def test_each_seed_and_lr_equals_a_torch_optimizer_run(opt):
             assert out["test_loss"][i, k] == pytest.approx(test, rel=1e-9)
             assert out["gap"][i, k] == pytest.approx(test - train, rel=1e-8, abs=1e-12)
             assert out["train_curve"][i, k, -1] == out["train_loss"][i, k]
-    if opt == "lion":  # exact sign: no memory correction, R = 0 (THEORY §5)
-        assert (out["hR_curve"] == 0).all()
+    if opt == "lion":  # exact sign: R is not defined, outside the theorem (THEORY §11)
+        assert np.isnan(out["hR_curve"]).all() and np.isnan(out["hR_limit_curve"]).all()
     else:  # AdamW's defaults: c1 - c2 = 9 - 999 < 0, R anti-regularizes along the run
-        assert (out["hR_curve"][..., 1:] < 0).all()
-
-
-def test_sharpness_is_the_top_hessian_eigenvalue():
-    data = make_dataset("moons", 40, 0.1, 0.0, 3)
-    mlp = MLP(2, 4, 1, "tanh")
-    loss = data_loss(mlp, data.task, torch.as_tensor(data.x_train), torch.as_tensor(data.y_train))
-    theta = torch.stack([mlp.init(k) for k in (1, 2)])
-    got = sharpness(loss, theta, [1, 2], iterations=500)
-    for row, value in zip(theta, got, strict=True):
-        eig = torch.linalg.eigvalsh(
-            torch.autograd.functional.hessian(lambda t: loss(t[None])[0], row)
-        )
-        top = eig[eig.abs().argmax()]
-        assert float(value) == pytest.approx(float(top), rel=1e-8)
+        assert (out["hR_curve"][..., 1:] < 0).all() and (out["hR_limit_curve"] < 0).all()
 
 
 @pytest.mark.parametrize(
@@ -155,3 +141,36 @@ def test_a_ray_address_without_ray_is_one_clear_error(monkeypatch, capsys):
     assert cli.main(["study", "seeds=2&steps=2&n=40&width=3", "--ray", "auto"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "requirements-ray.txt" in err
+
+
+def test_study_h_R_is_at_the_runs_step_lion_is_not_defined_and_the_json_warns(capsys):
+    """Issue 17, findings 2 and 3: heavy ball's h R at the end is C(n)/W(n) of its limit
+    (the defining sums of THEORY §5 at n = steps - 1); exact-sign Lion's h R is null, its
+    interval empty; the JSON carries the list of warnings the page shows."""
+    query = "opts=hb,lion&seeds=3&steps=10&n=40&width=4"
+    assert cli.main(["study", query]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["n"] == 9
+    b, n = 0.7, 9  # heavy ball's default beta
+    W = [sum(b**k for k in range(m + 1)) for m in range(n + 1)]
+    T = [sum(b**k for k in range(j, n + 1)) for j in range(n + 1)]
+    share = sum(W[m] * T[n - m] for m in range(n)) / W[n] / (b / (1 - b) ** 2)
+    hb = out["per_seed"]["hb"]
+    np.testing.assert_allclose(
+        np.array(hb["hR_final"]), share * np.array(hb["hR_limit_final"]), rtol=1e-12
+    )
+    lion = out["per_seed"]["lion"]
+    for metric in ("hR_final", "hR_mean", "hR_limit_final", "hR_limit_mean"):
+        assert lion[metric] == [[None]] * 3
+        for entry in ("lion", "lion - hb"):
+            assert out["summary"]["0.01"][entry][metric] == {
+                "mean": None,
+                "lo": None,
+                "hi": None,
+                "n": 0,
+            }
+    warnings = out["warnings"]
+    assert warnings == study_warnings(compute_study(StudyScenario.parse(query)))
+    assert any(w.startswith("Lion: non-smooth update") for w in warnings)
+    finite_n = any(w.startswith("Heavy ball (SGD momentum): finite n") for w in warnings)
+    assert finite_n == (abs(share - 1) > 0.1)  # the 2D card's rule, on h R against its limit

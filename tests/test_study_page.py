@@ -9,7 +9,7 @@ import numpy as np
 from app_harness import assert_clean, open_page
 from streamlit.testing.v1 import AppTest
 
-from core.study import StudyScenario, chunk
+from core.study import StudyScenario, chunk, compute_study, study_warnings
 
 SMALL = {"v": "1", "seeds": "5", "steps": "30", "n": "60", "width": "6"}
 
@@ -56,3 +56,18 @@ def test_invalid_url_values_warn_with_their_key():
     assert not at.exception
     text = " ".join(w.value for w in at.warning)
     assert "opts:" in text and "seeds:" in text
+
+
+def test_the_page_shows_the_studys_warnings_and_lions_h_R_as_not_defined():
+    """Issue 17, finding 3: the warnings are the list the JSON carries (computed once,
+    core.study.study_warnings); the paired h R of exact-sign Lion is not a measured 0."""
+    at = open_study()
+    s = StudyScenario.parse("&".join(f"{k}={v}" for k, v in SMALL.items()))
+    shown = [e.value for e in at.info]
+    expected = study_warnings(compute_study(s))
+    assert expected and all(w in shown for w in expected)
+    paired = next(b for b in at.selectbox if b.label == "paired per seed")
+    paired.set_value("hR_final").run()
+    text = next(m.value for m in at.markdown if "per seed:" in m.value)
+    assert "not defined: h·R of Lion is outside the theorem" in text
+    assert "interval [" not in text

@@ -190,9 +190,9 @@ def test_run_regimes_read_from_the_gradient_check_lions_conditions():
     equal = torch.tensor([[0.01, -0.01], [0.002, 0.002]], dtype=torch.float64)
     L, theta = torch.zeros(2, dtype=torch.float64), torch.ones(2, 2, dtype=torch.float64)
     for g, first, second in ((unequal, 0.0, 0.5), (equal, 1.0, 1.0)):
-        _, rep = run_report("lion", hyper, 0.01, L, g, theta)
+        _, _, rep = run_report("lion", hyper, 0.01, L, g, theta, None)
         assert [f.inside for f in rep.forms] == [first, second]
-    _, rep = run_report("lion", hyper | {"wd": 0.1}, 0.01, L, equal, theta)
+    _, _, rep = run_report("lion", hyper | {"wd": 0.1}, 0.01, L, equal, theta, None)
     assert [f.inside for f in rep.forms] == [0.0, 1.0]  # wd: only the form that has it
 
 

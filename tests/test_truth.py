@@ -7,21 +7,25 @@ from __future__ import annotations
 
 import json
 import re
+from functools import partial
 from pathlib import Path
 
+import independent
 import numpy as np
 import pytest
 import torch
 
 from core import cli, compute, network, report
 from core.autodiff import grad_and_hvp
+from core.datasets import make_dataset
 from core.dynamics import asymptotic_fields, simulate
 from core.losses import batched
+from core.mlp import MLP
 from core.network_scenario import PRESETS, NetworkScenario, dataset, model
 from core.optimizers import OPTIMIZERS, make_optimizer
 from core.order import diagnose
-from core.registry import RECORDS, _psi1, _psi2
-from core.regularizer import verdict
+from core.registry import RECORDS, _psi1, _psi2, longest_memory
+from core.regularizer import SETTLED_MEMORIES, potential_warnings, verdict
 from core.report import network_json
 from core.scenario import HYPER_DEFAULTS, Scenario
 from core.surfaces import preconditioner
@@ -329,6 +333,87 @@ def test_adam_potential_integrates_its_field_coefficient():
         at = torch.tensor([a], dtype=torch.float64)
         assert float(_psi1(at, eps)) == pytest.approx(p1, rel=1e-6)
         assert float(_psi2(at, eps)) == pytest.approx(p2, rel=1e-6)
+
+
+def separable(t: torch.Tensor) -> torch.Tensor:
+    """A loss with a diagonal Hessian everywhere, three coordinates."""
+    return 0.5 * t[..., 0] ** 2 + 0.25 * t[..., 1] ** 4 + torch.log(torch.cosh(2 * t[..., 2]))
+
+
+def field_of_the_potential(opt: str, hyper: dict, loss, theta: torch.Tensor, n):
+    """grad R^(n) at theta (d,) by autograd through the record's potential."""
+    t = theta.clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(loss(t[None]).sum(), t, create_graph=True)
+    R = RECORDS[opt].perturbation(hyper, loss(t[None]), g[None], t[None], n)
+    (grad_R,) = torch.autograd.grad(R.sum(), t)
+    return grad_R
+
+
+def defining_field(update, loss, theta: torch.Tensor, n: int, approximate: bool):
+    """M^(n)/P^(n) from THEORY §1 (tests/independent.py: brute-force Jacobians of the
+    plain recursion), P^(n) = Fbar^(n)/g; approximate: S_k = k Fbar^(n) in place of the
+    sum of Fbar^(b) over b = n-k..n-1, the one approximation THEORY §9 states."""
+    fbar, M = independent.brute_force_fields(update, theta, n)
+    if approximate:
+        history = tuple(theta.detach().clone() for _ in range(n + 1))
+        jac = torch.autograd.functional.jacobian(lambda *h: update(list(h)), history)
+        M = sum(jac[n - k] @ (k * fbar) for k in range(1, n + 1))
+    t = theta.detach().clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(loss(t[None]).sum(), t)
+    return M / (fbar / g)
+
+
+NETWORK_DATA = make_dataset("moons", 12, 0.1, 0.0, 4)
+TINY = MLP(2, 2, 1, "tanh")  # 9 parameters, a full (not diagonal) Hessian
+TINY_LOSS = data_loss(
+    TINY,
+    "classification",
+    torch.as_tensor(NETWORK_DATA.x_train),
+    torch.as_tensor(NETWORK_DATA.y_train),
+)
+SEPARABLE_POINT = torch.tensor([0.7, -0.9, 0.2], dtype=torch.float64)
+
+
+@pytest.mark.parametrize(
+    "opt, hyper, loss, approximate",
+    [  # heavy ball and Nesterov: R^(n) = C(n)/(2 W(n)) ||g||^2 for any Hessian (THEORY §5)
+        ("hb", {"b1": 0.8}, TINY_LOSS, False),
+        ("nesterov", {"b1": 0.7}, TINY_LOSS, False),
+        # W(n) constant: exact where the Hessian is diagonal
+        ("adam", {"b1": 0.8, "b2": 0.9, "eps": 0.3}, separable, False),
+        # W(n) grows with n: S_k = k Fbar^(n) (THEORY §9)
+        ("rmsprop", {"b2": 0.8, "eps": 0.3}, separable, True),
+        ("lion", {"b1": 0.8, "b2": 0.7, "eps": 0.4, "wd": 0.0}, separable, True),
+    ],
+)
+@pytest.mark.parametrize("n", [1, 3, 8])
+def test_network_perturbation_at_step_n_is_the_potential_of_M_n(opt, hyper, loss, approximate, n):
+    """Issue 17, finding 2: h R on networks comes from M^(n) at the run's own n: its
+    gradient is M^(n)/P^(n) of the defining formula (THEORY §1-§2, §5)."""
+    theta = TINY.init(5) if loss is TINY_LOSS else SEPARABLE_POINT
+    update = partial(independent.UPDATES[opt], independent.gradient_of(loss), **hyper)
+    expected = defining_field(update, loss, theta, n, approximate)
+    got = field_of_the_potential(opt, hyper, loss, theta, n)
+    np.testing.assert_allclose(got.numpy(), expected.detach().numpy(), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "opt, hyper",
+    [("rmsprop", {"b2": 0.5, "eps": 0.3}), ("lion", {"b1": 0.8, "b2": 0.5, "eps": 0.4, "wd": 0.0})],
+)
+def test_approximate_sums_are_said_until_they_settle(opt, hyper):
+    """RMSProp's and Lion's W(b) grow with b: S_k = k Fbar^(n) is off early (the warning
+    says so) and exact once the memory has settled (no warning)."""
+    update = partial(independent.UPDATES[opt], independent.gradient_of(separable), **hyper)
+    settled = round(SETTLED_MEMORIES * longest_memory(opt, hyper)[1])
+
+    def error(n: int) -> float:
+        exact = defining_field(update, separable, SEPARABLE_POINT, n, False).detach()
+        got = field_of_the_potential(opt, hyper, separable, SEPARABLE_POINT, n)
+        return float((got - exact).norm() / exact.norm())
+
+    assert error(2) > 0.05 and potential_warnings(opt, hyper, 2)
+    assert error(settled) < 1e-4 and not potential_warnings(opt, hyper, settled)
 
 
 # --- the pages say it --------------------------------------------------------------

@@ -18,7 +18,7 @@ from core.network import NetworkResult
 from core.order import farther_reason
 from core.query import QueryMixin
 from core.registry import TOL, memory_lengths, record
-from core.regularizer import Report, grid_error_text, residual_text
+from core.regularizer import Report, grid_error_text, percent, residual_text
 from core.report import paths_csv, simulate_json
 from core.scenario import OptimizerQuery, Scenario
 from ui import cache, live_chart, pages, plots, state
@@ -29,6 +29,7 @@ EFFECT_BADGE = {
     "anti-regularizes": ":red-badge[anti-regularizes]",
     "mixed": ":orange-badge[mixed]",
     "none": ":gray-badge[no effect on the loss]",
+    "undefined": ":gray-badge[not defined: outside the theorem]",
 }
 
 
@@ -201,13 +202,17 @@ def regularizer_card(s: OptimizerQuery, report: Report, where: str = "the window
     regimes and whether the view is inside each, the memory lengths at the run's last
     step, the warnings."""
     st.markdown(f"**Implicit regularizer of the memory** {EFFECT_BADGE[report.effect]}")
-    parts = [f"h·R > 0 on {_share(report.window)} of {where}"]
-    if report.run is not None and report.run is not report.window:
-        parts.append(f"on {_share(report.run)} of the memory run's steps")
-    step = "n → ∞" if report.n is None else f"M⁽ⁿ⁾ at the run's step n = {report.n}"
-    if report.n is not None:
-        step += f" ({report.limit_fraction:.0%} of the n → ∞ correction)"
-    st.caption(" · ".join(parts) + f" · R from {step}")
+    undefined = report.effect == "undefined"
+    if undefined:
+        st.caption("h·R is not defined: the update is outside the theorem (THEORY §11)")
+    else:
+        parts = [f"h·R > 0 on {_share(report.window)} of {where}"]
+        if report.run is not None and report.run is not report.window:
+            parts.append(f"on {_share(report.run)} of the memory run's steps")
+        step = "n → ∞" if report.n is None else f"M⁽ⁿ⁾ at the run's step n = {report.n}"
+        if report.n is not None:
+            step += f" ({percent(report.limit_fraction)} of the n → ∞ correction)"
+        st.caption(" · ".join(parts) + f" · R from {step}")
     fit = grid_error_text(report.grid_error)
     if fit:
         st.caption(f"R fitted on the grid: residual {report.residual:.2g} · {fit}")
@@ -238,7 +243,7 @@ def regularizer_card(s: OptimizerQuery, report: Report, where: str = "the window
         st.caption(" · ".join(lengths))
     for w in report.warnings:  # conditions of the reading, not faults of the run
         st.info(w, icon=":material/warning:")
-    if not report.in_regime and report.forms and report.effect != "none":
+    if not report.in_regime and report.forms and report.effect not in ("none", "undefined"):
         st.caption("No closed form describes this view: the verdict is read from R itself.")
     st.caption(record(s.opt).memory)
 

@@ -93,22 +93,34 @@ def distance_figure(r: NetworkResult, height: int = 360) -> go.Figure:
 
 
 def regularizer_figure(r: NetworkResult, height: int = 420) -> go.Figure:
-    """||g||_2^2, ||g||_1 and h R along the memory run, stacked on one step axis."""
+    """||g||_2^2, ||g||_1 and h R along the memory run, stacked on one step axis: h R at
+    the run's step n (solid) and in the limit n -> infinity (dotted)."""
     reg = r.regularizer
-    titles = ("‖∇L‖₂²", "‖∇L‖₁", f"h·R (memory {reg.effect})")
+    if reg.effect == "undefined":
+        last = "h·R: not defined (outside the theorem)"
+    else:
+        last = f"h·R at n = {reg.n} (memory {reg.effect}) · dotted: n → ∞"
     fig = make_subplots(
-        rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.07, subplot_titles=titles
+        rows=3,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.07,
+        subplot_titles=("‖∇L‖₂²", "‖∇L‖₁", last),
     )
     color = STYLE["memory"]["color"]
-    for row, (y, name) in enumerate(
-        ((r.grad_sq, "‖∇L‖₂²"), (r.grad_l1, "‖∇L‖₁"), (r.hR, "h·R")), start=1
-    ):
+    lines = (
+        (1, r.grad_sq, "‖∇L‖₂²", {"color": color, "width": 2}),
+        (2, r.grad_l1, "‖∇L‖₁", {"color": color, "width": 2}),
+        (3, r.hR, f"h·R, n = {reg.n}", {"color": "#444444", "width": 2}),
+        (3, r.hR_limit, "h·R, n → ∞", {"color": "#444444", "width": 1.5, "dash": "dot"}),
+    )
+    for row, y, name, line in lines:
         fig.add_trace(
             go.Scatter(
                 x=np.arange(len(y)),
                 y=_finite(y),
                 mode="lines",
-                line={"color": color if row < 3 else "#444444", "width": 2},
+                line=line,
                 name=name,
                 showlegend=False,
                 hovertemplate="%{y:.4g}",
@@ -325,7 +337,10 @@ def compare_figure(
         rows=1,
         cols=2,
         horizontal_spacing=0.08,
-        subplot_titles=("generalization gap: test − train loss", "implicit regularizer h·R"),
+        subplot_titles=(
+            "generalization gap: test − train loss",
+            "implicit regularizer h·R at the run's step n",
+        ),
     )
     for opt, r in results.items():
         gap = r.test_loss["memory"] - r.train_loss["memory"]

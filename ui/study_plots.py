@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.query import fmt
-from core.study import METRICS, StudyResult, interval
+from core.study import LIMITS, METRICS, StudyResult, interval, outside_theorem
 from ui.network_plots import OPT_COLORS
 from ui.style import NEUTRAL, frame
 
@@ -19,7 +19,10 @@ LABELS = {
     "sharpness": "sharpness λ_max(H)",
     "hR_final": "h·R at the end",
     "hR_mean": "h·R averaged over the run",
+    "hR_limit_final": "h·R at the end, limit n → ∞",
+    "hR_limit_mean": "h·R averaged over the run, limit n → ∞",
 }
+UNDEFINED = "not defined: outside the theorem"
 PALETTE = ("#7b3fa0", "#1b9e77")
 
 
@@ -27,33 +30,54 @@ def color(res: StudyResult, opt: str) -> str:
     return OPT_COLORS.get(opt, PALETTE[res.scenario.opts.index(opt)])
 
 
+def _interval_arrays(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean, lo and hi of core.study.interval over the seeds, per column (NaN for None)."""
+    stats = [interval(values[:, k]) for k in range(values.shape[1])]
+    return tuple(
+        np.array([s[key] if s[key] is not None else np.nan for s in stats])
+        for key in ("mean", "lo", "hi")
+    )
+
+
 def means_figure(res: StudyResult, height: int = 420) -> go.Figure:
-    """One panel per metric: per learning rate, each optimizer's mean and 95% interval."""
+    """One panel per metric: per learning rate, each optimizer's mean and 95% interval;
+    the h R panels also show the limit n -> infinity (hollow markers)."""
     fig = make_subplots(2, 3, subplot_titles=[LABELS[m] for m in METRICS], vertical_spacing=0.2)
     lrs = [fmt(lr) for lr in res.scenario.lrs]
     for j, m in enumerate(METRICS):
         row, col = j // 3 + 1, j % 3 + 1
         for opt in res.scenario.opts:
-            stats = [interval(res.per_seed[opt][m][:, k]) for k in range(len(lrs))]
-            mean = np.array([s["mean"] if s["mean"] is not None else np.nan for s in stats])
-            lo = np.array([s["lo"] if s["lo"] is not None else np.nan for s in stats])
-            hi = np.array([s["hi"] if s["hi"] is not None else np.nan for s in stats])
-            fig.add_trace(
-                go.Scatter(
-                    x=[f"h = {v}" for v in lrs],
-                    y=mean,
-                    error_y={"type": "data", "array": hi - mean, "arrayminus": mean - lo},
-                    mode="markers",
-                    marker={"size": 10, "color": color(res, opt)},
-                    name=opt,
-                    legendgroup=opt,
-                    offsetgroup=opt,  # the two optimizers side by side at each h
-                    showlegend=j == 0,
-                    hovertemplate=f"{opt}: %{{y:.4g}}<extra></extra>",
-                ),
-                row,
-                col,
-            )
+            shown = [(m, opt, "circle")]
+            if m in LIMITS:
+                shown.append((LIMITS[m], f"{opt} · limit n → ∞", "circle-open"))
+            for metric, name, symbol in shown:
+                mean, lo, hi = _interval_arrays(res.per_seed[opt][metric])
+                fig.add_trace(
+                    go.Scatter(
+                        x=[f"h = {v}" for v in lrs],
+                        y=mean,
+                        error_y={"type": "data", "array": hi - mean, "arrayminus": mean - lo},
+                        mode="markers",
+                        marker={"size": 10, "color": color(res, opt), "symbol": symbol},
+                        name=name,
+                        legendgroup=name,
+                        offsetgroup=name,  # side by side at each h
+                        showlegend=j == 0 or (j == METRICS.index("hR_final") and name != opt),
+                        hovertemplate=f"{name}: %{{y:.4g}}<extra></extra>",
+                    ),
+                    row,
+                    col,
+                )
+            if m in LIMITS and outside_theorem(opt):
+                fig.add_annotation(
+                    text=f"{opt}: {UNDEFINED}",
+                    xref=f"x{j + 1 if j else ''} domain",
+                    yref=f"y{j + 1 if j else ''} domain",
+                    x=0.5,
+                    y=0.1 + 0.15 * res.scenario.opts.index(opt),
+                    showarrow=False,
+                    font={"color": NEUTRAL, "size": 11},
+                )
     fig.update_annotations(font_size=13)
     fig = frame(fig, height).update_layout(margin={"t": 50}, legend={"y": 1.08})
     return fig.update_layout(scattermode="group")
@@ -82,17 +106,28 @@ def paired_figure(res: StudyResult, metric: str, lr_index: int = 0, height: int 
 
 
 def regularizer_figure(res: StudyResult, lr_index: int = 0, height: int = 360) -> go.Figure:
-    """h R along the memory run: the mean over seeds and its 95% band, per optimizer."""
+    """h R along the memory run: the mean over seeds and its 95% band, per optimizer, and
+    the mean of its limit n -> infinity (dotted); an optimizer outside the theorem is named
+    instead of drawn."""
     fig = go.Figure()
     for opt in res.scenario.opts:
-        curves = res.curves[opt]["hR_curve"][:, lr_index]  # (S, steps + 1)
-        stats = [interval(curves[:, n]) for n in range(curves.shape[1])]
-        mean, lo, hi = (
-            np.array([s[k] if s[k] is not None else np.nan for s in stats])
-            for k in ("mean", "lo", "hi")
-        )
-        steps = np.arange(len(mean))
         c = color(res, opt)
+        if outside_theorem(opt):
+            fig.add_annotation(
+                text=f"{opt}: h·R {UNDEFINED}",
+                xref="paper",
+                yref="paper",
+                x=0.02,
+                y=0.02 + 0.08 * res.scenario.opts.index(opt),
+                xanchor="left",
+                showarrow=False,
+                font={"color": c},
+            )
+            continue
+        curves = res.curves[opt]
+        mean, lo, hi = _interval_arrays(curves["hR_curve"][:, lr_index])
+        limit, _, _ = _interval_arrays(curves["hR_limit_curve"][:, lr_index])
+        steps = np.arange(len(mean))
         fig.add_trace(
             go.Scatter(
                 x=np.concatenate([steps, steps[::-1]]),
@@ -106,6 +141,15 @@ def regularizer_figure(res: StudyResult, lr_index: int = 0, height: int = 360) -
             )
         )
         fig.add_trace(go.Scatter(x=steps, y=mean, mode="lines", line={"color": c}, name=opt))
+        fig.add_trace(
+            go.Scatter(
+                x=steps,
+                y=limit,
+                mode="lines",
+                line={"color": c, "dash": "dot", "width": 1.5},
+                name=f"{opt} · limit n → ∞",
+            )
+        )
     fig.add_hline(y=0, line={"color": NEUTRAL, "width": 1, "dash": "dot"})
     fig.update_xaxes(title="step n")
     fig.update_yaxes(title="h·R (mean, 95% band)")
