@@ -3,11 +3,9 @@ runs the three dynamics (all cells in one batched computation, core.sweep) and t
 heatmaps show where memory changes the run, where the corrected run describes it, and
 the theory's verdict.  A click on a cell opens it on /playground."""
 
-import json
-
 import streamlit as st
 
-from core.report import sweep_csv, sweep_json
+from core.report import sweep_csv, sweep_json, to_json
 from core.sweep import METRICS
 from ui import cache, layout, pages, state
 from ui import sweep_controls as controls
@@ -91,7 +89,7 @@ with st.expander("Metrics, export and share"):
     )
     b.download_button(
         "⬇ JSON",
-        json.dumps(sweep_json(res)),
+        to_json(sweep_json(res)),
         f"{stem}.json",
         "application/json",
         on_click="ignore",

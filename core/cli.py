@@ -1,18 +1,19 @@
 """python -m core simulate|order|network|sweep|study|regularizer 'QUERY': the page
-URLs' query strings on the command line, JSON on stdout; any bad input is one line on
-stderr and exit status 2."""
+URLs' query strings on the command line, JSON on stdout (numbers that are not finite as
+null; what the reader must know, such as a repeated key or a floating-point overflow, in
+its "warnings"); any bad input is one line on stderr and exit status 2; a reader that
+stops reading (| head) ends it quietly, with exit status 1."""
 
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import sys
-
-import numpy as np
+import warnings
 
 from core.expression import ExpressionError
 from core.network_scenario import NetworkScenario
-from core.query import ScenarioError, numbers
+from core.query import ScenarioError, escaped, numbers
 from core.report import (
     network_json,
     order_json,
@@ -20,6 +21,7 @@ from core.report import (
     simulate_json,
     study_json,
     sweep_json,
+    to_json,
 )
 from core.scenario import Scenario
 from core.study import StudyScenario, compute_study, ray_address
@@ -47,24 +49,44 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--h", help="comma-separated step sizes, e.g. 0.04,0.02,0.01")
             p.add_argument("--horizon", help="the horizon T (steps = round(T/h))")
     try:
-        out = run_command(parser.parse_args(argv))
+        with warnings.catch_warnings(record=True) as caught:
+            out = run_command(parser.parse_args(argv))
     except (ScenarioError, ExpressionError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {escaped(str(err))}", file=sys.stderr)  # one line, whatever it quotes
         return 2
-    json.dump(out, sys.stdout, default=_to_builtin)
-    sys.stdout.write("\n")
+    # said in the document, not printed on stderr: each distinct warning once
+    said = dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught)
+    out["warnings"] = [*out.get("warnings", []), *said]
+    return _write(to_json(out) + "\n")
+
+
+def _write(text: str) -> int:
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader has gone (| head): nothing to say to anyone
+        # Python flushes stdout again at exit; on /dev/null that cannot fail
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return 0
 
 
 def run_command(args) -> dict:
+    """The command's document, the query's warnings (a key given twice) first."""
+    cls = {"network": NetworkScenario, "study": StudyScenario, "sweep": SweepScenario}
+    s, notes = cls.get(args.command, Scenario).from_query(args.query, strict=True)
+    out = _document(args, s)
+    out["warnings"] = [*notes, *out.get("warnings", [])]
+    return out
+
+
+def _document(args, s) -> dict:
     if args.command == "network":
-        return network_json(NetworkScenario.parse(args.query))
+        return network_json(s)
     if args.command == "study":
-        s = StudyScenario.parse(args.query)
         return study_json(compute_study(s, ray_address(args.ray)))
     if args.command == "sweep":
-        return sweep_json(compute_sweep(SweepScenario.parse(args.query)))
-    s = Scenario.parse(args.query)
+        return sweep_json(compute_sweep(s))
     if args.command == "simulate":
         return simulate_json(s)
     if args.command == "regularizer":
@@ -81,9 +103,3 @@ def run_command(args) -> dict:
         except ValueError as err:
             raise ScenarioError("--horizon", str(err)) from None
     return order_json(s.updated(**changes) if changes else s)
-
-
-def _to_builtin(v):
-    if isinstance(v, np.generic):
-        return v.item()
-    raise TypeError(f"not JSON serializable: {type(v).__name__}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
@@ -21,21 +22,37 @@ from core.expression import MAX_LENGTH
 from core.limits import MAX_LIST
 
 VERSION = "1"
-_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+# ASCII digits only (re.ASCII): float() and int() would read any script's digits
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$", re.ASCII)
+MAX_KEY = 40  # characters of a key quoted in a message
+_WHOLE = re.compile(r"\s*\+?\d+\s*", re.ASCII)
+
+
+def escaped(text: str) -> str:
+    """`text` with its unprintable characters (line breaks, terminal escapes, bidi
+    controls) written as Python escapes: a key or value quoted in a message stays on one
+    line and shows what was sent, on a terminal and on a page."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class ScenarioError(ValueError):
     """A bad query value; str() names the key and the problem."""
 
     def __init__(self, key: str, message: str):
-        super().__init__(f"{key}: {message}")
+        super().__init__(f"{escaped(key)}: {message}")
         self.key = key
 
 
 # --- value parsers: text -> value, ValueError with a short reason ---------------------
 
 
+def _ascii_digits(text: str) -> None:
+    if any(c.isdigit() and not c.isascii() for c in text):
+        raise ValueError(f"{text!r} has digits other than 0-9")
+
+
 def number(text: str) -> float:
+    _ascii_digits(text)
     if not _NUMBER.match(text.strip()):
         raise ValueError(f"{text!r} is not a number")
     v = float(text)
@@ -45,7 +62,10 @@ def number(text: str) -> float:
 
 
 def integer(text: str) -> int:
-    if not re.fullmatch(r"\s*\+?\d{1,9}\s*", text):
+    """Any count of digits (the value's length is capped): the field's range check
+    names its limit."""
+    _ascii_digits(text)
+    if not _WHOLE.fullmatch(text):
         raise ValueError(f"{text!r} is not a whole number")
     return int(text)
 
@@ -104,11 +124,32 @@ def constant(v):
     return lambda _: v
 
 
-def _as_mapping(query: str | Mapping[str, Any]) -> dict[str, str]:
+def _as_mapping(query: str | Mapping[str, Any]) -> tuple[dict[str, str], list[str]]:
+    """Each key's value, the last where a key is given several times (a query string,
+    or a mapping to lists of values), and the warning that says so."""
     if isinstance(query, str):
         q = query.split("?", 1)[1] if "?" in query else query
-        return dict(parse_qsl(q.lstrip("?"), keep_blank_values=True))
-    return {k: (v[-1] if isinstance(v, list | tuple) else v) for k, v in query.items()}
+        pairs = parse_qsl(q.lstrip("?"), keep_blank_values=True)
+    else:
+        pairs = [
+            (k, w) for k, v in query.items() for w in (v if isinstance(v, list | tuple) else [v])
+        ]
+    raw = dict(pairs)
+    repeated = [k for k, n in Counter(k for k, _ in pairs).items() if n > 1]
+    if len(repeated) == 1:
+        return raw, [f"{escaped(repeated[0])}: given more than once, the last value taken"]
+    if repeated:
+        return raw, [
+            f"{len(repeated)} keys given more than once, the last value of each taken: "
+            + _listed(repeated)
+        ]
+    return raw, []
+
+
+def _listed(keys: list[str]) -> str:
+    """Many keys in one message: the first few, quoted and cut short, and how many more."""
+    listed = ", ".join(repr(k[:MAX_KEY]) for k in keys[:5])  # repr escapes
+    return listed + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
 
 
 def parse_fields(
@@ -118,18 +159,15 @@ def parse_fields(
     drop_inapplicable: bool = False,
 ) -> tuple[dict[str, Any], list[str]]:
     """Values for every spec (None where it does not apply), and the warnings."""
-    raw = _as_mapping(query)
+    raw, warnings = _as_mapping(query)
     known = {f.key for f in specs} | {"v"}
-    warnings = []
     unknown = [key for key in raw if key not in known]
     if unknown and strict:
         raise ScenarioError(unknown[0], "unknown key")
     if len(unknown) == 1:
-        warnings.append(f"{unknown[0]}: unknown key, ignored")
+        warnings.append(f"{escaped(unknown[0])}: unknown key, ignored")
     elif unknown:  # one warning for all of them, however many
-        listed = ", ".join(repr(k[:40]) for k in unknown[:5])
-        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
-        warnings.append(f"{len(unknown)} unknown keys ignored: {listed}{more}")
+        warnings.append(f"{len(unknown)} unknown keys ignored: {_listed(unknown)}")
     values: dict[str, Any] = {}
     for spec in specs:
         if not spec.applies(values):
@@ -170,7 +208,7 @@ class QueryMixin:
         Leniently, a check that fails even for its key's default (a cap on the work of
         several keys together) resets the last earlier key the query set, and so on
         until the scenario is valid: all-default scenarios always are."""
-        raw, notes = _as_mapping(query), []
+        raw, notes = _as_mapping(query)
         keys = [spec.key for spec in cls.SPECS]
         while True:
             values, warnings = parse_fields(cls.SPECS, raw, strict)

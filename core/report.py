@@ -1,10 +1,12 @@
 """The documents the CLI prints and the pages export: JSON of 2D runs, order studies,
 regularizer verdicts, networks, sweeps and studies, and CSV of 2D paths and sweeps, with
-the one rule every JSON report follows: no NaN or infinity, null instead."""
+the one rule every JSON report follows: no NaN or infinity, null instead (`to_json`, the
+one way a report becomes text, checks it)."""
 
 from __future__ import annotations
 
 import io
+import json
 import math
 
 import numpy as np
@@ -29,6 +31,22 @@ def finite_or_none(a):
     out = a.astype(object)
     out[~np.isfinite(a)] = None
     return out.tolist()
+
+
+def to_json(document: dict, indent: int | None = None) -> str:
+    """A report as JSON text, whatever it holds: numpy numbers and arrays as Python's,
+    every float through finite_or_none, and json's allow_nan=False to prove it."""
+    return json.dumps(_cleaned(document), indent=indent, allow_nan=False)
+
+
+def _cleaned(v):
+    if isinstance(v, dict):
+        return {k: _cleaned(x) for k, x in v.items()}
+    if isinstance(v, list | tuple | np.ndarray):
+        return [_cleaned(x) for x in v]
+    if isinstance(v, np.generic):
+        v = v.item()
+    return finite_or_none(v) if isinstance(v, float) else v
 
 
 def simulate_json(s: Scenario) -> dict:

@@ -14,9 +14,11 @@ part), the grid error is estimated, and an unresolved sign map is flagged (THEOR
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg
 import torch
 
 from core.autodiff import grad_and_hvp
@@ -135,8 +137,14 @@ def integrate_gradient(fx: np.ndarray, fy: np.ndarray, dx: float, dy: float):
     coeffs[0, 0] = 0.0  # R is defined up to a constant
     R = cy.T @ coeffs @ cx
     fit = np.concatenate([(np.diff(R, axis=1) - tx).ravel(), (np.diff(R, axis=0) - ty).ravel()])
-    size = np.sqrt((tx**2).sum() + (ty**2).sum())
-    return R, float(np.linalg.norm(fit) / size) if size > 0 else 0.0
+    size = math.hypot(_norm(tx), _norm(ty))
+    return R, _norm(fit) / size if size > 0 else 0.0
+
+
+def _norm(a: np.ndarray) -> float:
+    """The 2-norm of all of a's entries, scaled as BLAS nrm2 does: no overflow where the
+    entries are finite but their squares are not (a steep loss's field)."""
+    return float(scipy.linalg.norm(a.ravel(), check_finite=False))
 
 
 def _dct_basis(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -195,10 +203,10 @@ def compute_surfaces(
         scales = [float(np.asarray(av.weights(n, np.arange(n + 1))).sum()) for av in opt.averages]
         _, M = fields_at_step(loss, opt, pts, n)
         field = _field(opt, g, M, scales)
-    size = np.sqrt((limit**2).sum())
-    limit_fraction = float(np.sqrt((field**2).sum()) / size) if size > 0 else 1.0
+    size = _norm(limit)
+    limit_fraction = _norm(field) / size if size > 0 else 1.0
     norms = g.reshape(grid, grid, 2).cpu().numpy()
-    gnorm = np.linalg.norm(norms, axis=-1)
+    gnorm = np.hypot(norms[..., 0], norms[..., 1])
     anchor = np.unravel_index(np.argmin(gnorm), gnorm.shape)
     coarse_anchor = np.unravel_index(np.argmin(gnorm[::2, ::2]), gnorm[::2, ::2].shape)
     field = field.reshape(grid, grid, 2)

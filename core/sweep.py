@@ -47,6 +47,7 @@ from core.query import (
     constant,
     fmt,
     in_range,
+    integer,
     number,
     query_dataclass,
 )
@@ -104,10 +105,7 @@ def axis(text: str) -> Axis:
     if not m:
         raise ValueError(f"{text!r} is not key:lo:hi:n or key:lo:hi:n:log")
     key, lo, hi, n, scale = m.groups()
-    count = int(n) if re.fullmatch(r"\d{1,4}", n) else None
-    if count is None:
-        raise ValueError(f"{n!r} is not a whole number of cells")
-    return Axis(key, number(lo), number(hi), count, scale == "log")
+    return Axis(key, number(lo), number(hi), integer(n), scale == "log")  # _check_axis: n's range
 
 
 def sweepable(s: Mapping) -> tuple[str, ...]:

@@ -184,10 +184,10 @@ def _bases(grid: _Grid, name: str, reps: dict, n: int, case: str) -> np.ndarray:
     plan, rows = _compact_plan(opt, n + 1)
     g, t = grid.g[..., None], grid.t[..., None]  # (2, P, 1): groups on the last axis
     scales = [W[n][r] for W, r in zip(plan.W, rows, strict=True)]
-    feats = [av.feature(g) for av in opt.averages]
-    averages = [w * f for w, f in zip(scales, feats, strict=True)]
     decay = np.asarray(opt.decay, dtype=np.float64)
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"):  # a steep loss's g*g overflows: such entries end as 0
+        feats = [av.feature(g) for av in opt.averages]
+        averages = [w * f for w, f in zip(scales, feats, strict=True)]
         fbar = opt.rows.value(g, *averages) + decay * t
         tiny = np.finfo(np.float64).tiny ** 0.25  # core.surfaces.preconditioner
         safe = np.where(np.abs(g) < tiny, tiny, g)

@@ -2,6 +2,7 @@
 
 import json
 import math
+import os
 import subprocess
 import sys
 
@@ -145,4 +146,130 @@ def test_one_report_module_writes_what_the_cli_prints(command, query, capsys):
         "sweep": lambda: report.sweep_json(compute_sweep(SweepScenario.parse(query))),
         "study": lambda: report.study_json(compute_study(StudyScenario.parse(query))),
     }[command]()
-    assert printed == json.loads(json.dumps(document, default=lambda v: v.item()))
+    expected = json.loads(report.to_json(document))
+    expected.setdefault("warnings", [])  # the CLI's list of what the reader must know
+    assert printed == expected
+
+
+# --- issue 18, item 7: stdout is JSON, an error is one clean line, a closed pipe is quiet
+
+
+def strict_json(text: str):
+    """json.loads that refuses NaN and infinities (Python's json reads them by default)."""
+
+    def refuse(name):
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_to_json_writes_every_non_finite_number_as_null():
+    from core.report import to_json
+
+    document = {
+        "a": math.nan,
+        "b": np.float64(-np.inf),
+        "c": [np.array([1.5, np.nan]), (np.int64(3), np.bool_(True))],
+        "d": {"e": np.array([[np.inf]]), "f": "text"},
+    }
+    assert strict_json(to_json(document)) == {
+        "a": None,
+        "b": None,
+        "c": [[1.5, None], [3, True]],
+        "d": {"e": [[None]], "f": "text"},
+    }
+
+
+# a loss whose M/P overflows when squared on the grid (its residual was NaN, with numpy's
+# overflow warnings on stderr); a study whose runs diverge (NaN in its summary)
+OVERFLOWING = [
+    ("regularizer", "loss=custom&f=exp%28exp%28exp%28x%29%29%29"),
+    ("sweep", "opt=adam&loss=custom&f=exp(exp(exp(x)))&x=b1:0.5:0.9:3&y=b2:0.5:0.9:3&steps=30"),
+    ("study", "seeds=2&steps=10&n=40&width=3&lrs=1,10"),
+]
+
+
+@pytest.mark.parametrize(("command", "query"), OVERFLOWING, ids=[c for c, _ in OVERFLOWING])
+def test_stdout_is_strict_json_and_stderr_is_empty(command, query):
+    res = run_cli(command, query)
+    assert res.returncode == 0 and res.stderr == "", res.stderr
+    out = strict_json(res.stdout)
+    assert isinstance(out["warnings"], list)
+
+
+def test_floating_point_warnings_are_said_in_the_document(monkeypatch, capsys):
+    def overflowing(s):
+        return {"x": float(np.float64(1e308) * 10), "warnings": ["a run's own warning"]}
+
+    monkeypatch.setattr(cli, "simulate_json", overflowing)
+    assert cli.main(["simulate", "steps=2"]) == 0
+    captured = capsys.readouterr()
+    out = strict_json(captured.out)
+    assert out["x"] is None and captured.err == ""
+    assert out["warnings"] == [
+        "a run's own warning",
+        "RuntimeWarning: overflow encountered in scalar multiply",
+    ]
+
+
+ESCAPED = [
+    ("zz%0Azz=1", "zz\\nzz: unknown key"),
+    ("a%0D%0Ab=1", "a\\r\\nb: unknown key"),
+    ("%1B%5B31mRED%1B%5B0m=1", "\\x1b[31mRED\\x1b[0m: unknown key"),
+    ("steps=%1B%5B31m", "steps: '\\x1b[31m' is not a whole number"),
+]
+
+
+@pytest.mark.parametrize(
+    ("command", "query", "line"),
+    # every kind on one command, and one kind on every command (one process each)
+    [("simulate", q, line) for q, line in ESCAPED]
+    + [(c, *ESCAPED[2]) for c in ("order", "regularizer", "network", "sweep", "study")],
+)
+def test_an_error_is_one_line_with_its_control_characters_escaped(command, query, line):
+    res = run_cli(command, query)
+    assert res.returncode == 2 and res.stdout == ""
+    assert res.stderr == f"error: {line}\n"
+
+
+def test_an_argument_error_is_one_escaped_line_too():
+    res = run_cli("simulate", "steps=2", "--\x1b[2J\nx")  # argparse quotes it raw
+    assert res.returncode == 2 and res.stdout == ""
+    assert res.stderr.count("\n") == 1 and res.stderr[:-1].isprintable(), res.stderr
+    assert "\\x1b[2J\\nx" in res.stderr
+
+
+def test_a_closed_pipe_ends_quietly():
+    # the reader has gone before the first write (python -m core network '' | head -c 0)
+    read, write = os.pipe()
+    os.close(read)
+    with os.fdopen(write, "wb") as stdout:
+        res = subprocess.run(
+            [sys.executable, "-m", "core", "simulate", "steps=3"],
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    assert res.stderr == "" and res.returncode == 1
+
+
+def test_a_repeated_key_is_said_and_the_last_value_taken():
+    res = run_cli("simulate", "steps=3&steps=4")
+    assert res.returncode == 0 and res.stderr == ""
+    out = strict_json(res.stdout)
+    assert out["settings"]["steps"] == 4 and len(out["memory"]) == 5
+    assert out["warnings"][0] == "steps: given more than once, the last value taken"
+
+
+@pytest.mark.parametrize(
+    ("command", "query", "line"),
+    [
+        ("simulate", "steps=%D9%A3", "steps: '٣' has digits other than 0-9"),
+        ("simulate", "b1=%EF%BC%91", "b1: '１' has digits other than 0-9"),
+        ("sweep", "x=b1:0:1:100000", "x: 100000 cells on an axis (2 to 64)"),
+    ],
+)
+def test_digits_are_ascii_and_range_messages_name_the_limit(command, query, line):
+    res = run_cli(command, query)
+    assert res.returncode == 2 and res.stderr == f"error: {line}\n"

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core.query import escaped
 from tests.test_app import SMALL, open_page
 from ui.text import MAX_MESSAGE, plain
 
@@ -36,8 +37,8 @@ def test_plain_is_one_code_span_of_the_text(text):
     out = plain(text)
     fence, _, inner = CODE_SPAN.match(out).groups()
     assert not re.search(f"(?<!`){fence}(?!`)", inner)  # the span does not close early
-    assert inner == " ".join(text.split())[: len(inner)] or inner.endswith("…")
-    assert len(inner) <= MAX_MESSAGE and "\n" not in out
+    assert inner == escaped(" ".join(text.split()))[: len(inner)] or inner.endswith("…")
+    assert len(inner) <= MAX_MESSAGE and out.isprintable()  # no line break, no ESC
 
 
 def _messages(warning: str) -> list[str]:
@@ -97,3 +98,18 @@ def test_an_unexpected_error_is_one_friendly_message_and_logged(caplog):
     assert "Something went wrong" in error and "boom" not in error and "/srv" not in error
     logged = [r for r in caplog.records if r.name == "app"]
     assert logged and "boom in /srv/secret/path.py" in str(logged[0].exc_info[1])
+
+
+def test_a_key_with_control_characters_is_shown_escaped():
+    at = open_page("playground", SMALL | {"\x1b[31mRED\r\n": "1"})
+    (warning,) = _alerts(at)
+    assert _messages(warning) == [plain("\\x1b[31mRED\\r\\n: unknown key, ignored")]
+
+
+def test_a_repeated_key_warns_and_the_last_value_is_taken():
+    at = open_page("playground", SMALL | {"lr": ["0.5", "0.03"]})
+    assert not at.exception
+    (warning,) = _alerts(at)
+    assert _messages(warning) == [plain("lr: given more than once, the last value taken")]
+    assert at.number_input(key="w_lr").value == 0.03 and at.query_params["lr"] == "0.03"
+    assert not _alerts(at.run())  # the URL was written back with one lr: said once

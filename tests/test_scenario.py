@@ -186,3 +186,67 @@ def test_query_classes_take_their_defaults_from_their_specs():
         assert dataclasses.asdict(cls()) == dataclasses.asdict(cls(**defaults(cls.SPECS)))
         assert cls().to_params() == {"v": "1"}  # nothing differs from a default
     assert not hasattr(QueryMixin, "with_optimizer")  # optimizer code on its own mixin
+
+
+# --- issue 18, item 8: digits are ASCII, a repeated key warns, range messages name the limit
+
+NON_ASCII_DIGITS = st.characters(categories=["Nd"]).filter(lambda c: not c.isascii())
+
+
+@settings(max_examples=200, deadline=None)
+@given(NON_ASCII_DIGITS, st.sampled_from(["steps", "lr", "x0", "hs", "win", "grid", "T"]))
+def test_digits_other_than_ascii_are_refused_by_key(digit, key):
+    # float("٣") == 3.0 and int("１") == 1: the parser must not read them
+    default = getattr(Scenario(), key)
+    text = ",".join([digit] * len(default)) if isinstance(default, tuple) else digit
+    message = refusal(Scenario, f"{key}={text}", key)
+    assert "digits other than 0-9" in message
+    s, warnings = Scenario.from_query({key: text})
+    assert s == Scenario() and len(warnings) == 1 and warnings[0].startswith(f"{key}: ")
+
+
+@pytest.mark.parametrize(
+    ("cls", "query", "key", "limit"),
+    [
+        ("core.scenario.Scenario", "steps=99999999999", "steps", f"{MAX_STEPS}]"),
+        ("core.sweep.SweepScenario", "x=b1:0:0.9:100000", "x", "(2 to 64)"),
+        ("core.sweep.SweepScenario", "y=b2:0:0.9:65", "y", "(2 to 64)"),
+        ("core.network_scenario.NetworkScenario", "seed=99999999999", "seed", "999999999]"),
+    ],
+)
+def test_range_messages_name_the_limit(cls, query, key, limit):
+    import importlib
+
+    module, name = cls.rsplit(".", 1)
+    message = refusal(getattr(importlib.import_module(module), name), query, key)
+    assert limit in message and "whole number" not in message, message
+
+
+@settings(max_examples=100, deadline=None)
+@given(scenarios(), st.data())
+def test_a_repeated_key_warns_and_takes_the_last_value(s, data):
+    params = list(s.to_params().items())
+    key, value = data.draw(st.sampled_from(params))
+    first = data.draw(st.text(max_size=10))
+    # the query as a string and as a page's mapping to every value (st.query_params)
+    query = urlencode([(key, first), *params])
+    mapping = {k: [first, v] if k == key else [v] for k, v in params}
+    said = [f"{key}: given more than once, the last value taken"]
+    for given_ in (query, mapping):
+        assert Scenario.from_query(given_) == (s, said)
+        assert Scenario.from_query(given_, strict=True) == (s, said)
+    two = urlencode([("steps", "3"), ("lr", "0.1"), ("steps", "4"), ("lr", "0.2")])
+    assert Scenario.from_query(two)[1] == [
+        "2 keys given more than once, the last value of each taken: 'steps', 'lr'"
+    ]
+
+
+def test_keys_in_messages_have_their_control_characters_escaped():
+    cases = [("zz\nzz", "zz\\nzz"), ("a\r\nb", "a\\r\\nb"), ("\x1b[31mRED", "\\x1b[31mRED")]
+    for key, shown in cases:
+        with pytest.raises(ScenarioError) as err:
+            Scenario.parse(urlencode({key: "1"}))
+        assert str(err.value) == f"{shown}: unknown key" and err.value.key == key
+        assert Scenario.from_query({key: "1"})[1] == [f"{shown}: unknown key, ignored"]
+        many = Scenario.from_query({key: "1", key + "2": "1"})[1][0]
+        assert many.isprintable() and repr(key) in many

@@ -4,7 +4,6 @@ warnings, the implicit regularizer card and the share/export box."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from urllib.parse import parse_qsl
 
@@ -19,7 +18,7 @@ from core.order import farther_reason
 from core.query import QueryMixin
 from core.registry import TOL, memory_lengths, record
 from core.regularizer import Report, grid_error_text, percent, residual_text
-from core.report import paths_csv, simulate_json
+from core.report import paths_csv, simulate_json, to_json
 from core.scenario import OptimizerQuery, Scenario
 from ui import cache, live_chart, pages, plots, state
 from ui.style import STYLE
@@ -267,7 +266,7 @@ def downloads(s: Scenario, summary: PathSummary) -> None:
     )
     right.download_button(
         "⬇ JSON",
-        json.dumps(simulate_json(s), indent=1),
+        to_json(simulate_json(s), indent=1),
         f"{stem}.json",
         "application/json",
         on_click="ignore",

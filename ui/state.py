@@ -112,7 +112,8 @@ class PageState:
 
     def scenario(self):
         skip = (*APP_FLAGS, *self.page_flags)
-        raw = {k: v for k, v in st.query_params.to_dict().items() if k not in skip}
+        # every value of a key given twice: the parse takes the last and says so
+        raw = {k: v for k, v in _all_values().items() if k not in skip}
         if self.session in st.session_state and not self._trusted(raw):
             # navigation dropped the query (or history brought a foreign one): keep
             # showing this session's scenario, with this page's flags
@@ -132,7 +133,7 @@ class PageState:
             st.session_state[key] = value
         return s
 
-    def _trusted(self, raw: dict[str, str]) -> bool:
+    def _trusted(self, raw: dict[str, list[str]]) -> bool:
         """Whether the URL's query `raw` sets the scenario: any query (a shared link
         always has v=1) but, on a back/forward move, only one this session published."""
         if not raw:
@@ -158,7 +159,7 @@ class PageState:
         """Put s in the URL (with the flags) and the session; the next page run (or this
         one, from a callback) sets the widgets to it."""
         params = s.to_params() | self.flags()
-        if st.query_params.to_dict() != params:
+        if _all_values() != {k: [v] for k, v in params.items()}:  # a key given twice too
             st.query_params.from_dict(params)
         st.session_state[self.session] = s.to_query()
         published = st.session_state.setdefault(self._published, {})
@@ -178,6 +179,11 @@ class PageState:
         base = (st.context.url or "").rstrip("/")
         base = base.removesuffix(f"/{page}")  # the browser URL may still carry the page path
         return f"{base}/{page}?{urlencode(s.to_params() | self.flags())}"
+
+
+def _all_values() -> dict[str, list[str]]:
+    """The URL's query, every value of each key (to_dict keeps only the last)."""
+    return {k: st.query_params.get_all(k) for k in st.query_params}
 
 
 def _same(value):

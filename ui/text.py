@@ -10,6 +10,8 @@ import re
 
 import streamlit as st
 
+from core.query import escaped
+
 MAX_MESSAGE = 240  # characters of one message
 MAX_MESSAGES = 8  # messages listed in the warning; the rest are counted
 
@@ -17,7 +19,7 @@ MAX_MESSAGES = 8  # messages listed in the warning; the rest are counted
 def plain(text: str, limit: int = MAX_MESSAGE) -> str:
     """Markdown that shows exactly `text` (cut to `limit` characters, on one line), as
     code: nothing inside a code span is interpreted."""
-    text = " ".join(str(text).split())
+    text = escaped(" ".join(str(text).split()))  # what split() leaves: ESC, bidi controls
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     # a fence longer than any run of backticks inside; spaces keep edge backticks apart
