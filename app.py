@@ -11,7 +11,7 @@ import logging
 
 import streamlit as st
 
-from ui import live_chart, pages, state
+from ui import dropped_query, live_chart, pages, state
 
 state.arrive()
 st.set_page_config(
@@ -27,6 +27,7 @@ page = st.navigation(pages.all_pages(), position="top" if state.teaching() else 
 if not state.teaching():  # teaching mode has no sidebar: its charts load plotly.js
     with st.sidebar:
         live_chart.preload()
+dropped_query.check()
 try:
     page.run()
 except Exception:  # st.stop and st.rerun are BaseExceptions: they pass through

@@ -77,3 +77,19 @@ def test_a_closed_tab_stops_its_run(server, context):
     time.sleep(2.0)
     busy = _cpu_seconds(pid) - before
     assert busy < 0.4, f"the server computed {busy:.2f} s of CPU after the tab closed"
+
+
+def test_a_query_streamlit_dropped_is_said(server, page):
+    """Past 1,000 parameters Streamlit ignores the whole query: the page says so instead of
+    showing its defaults silently (issue 18)."""
+    keys = "&".join(f"k{i}=1" for i in range(1001))
+    page.goto(f"{server}/playground?v=1&steps=37&{keys}")
+    alert = page.locator('[data-testid="stAlert"]').filter(has_text="1,003 parameters")
+    alert.wait_for(timeout=60_000)
+    assert "all of it was ignored" in alert.inner_text()
+    settle(page)
+    # a query inside the limits is read, and nothing is said about dropping it
+    page.goto(f"{server}/playground?v=1&steps=37")
+    settle(page)
+    assert page.locator('[data-testid="stAlert"]').filter(has_text="ignored").count() == 0
+    assert query(page.url)["steps"] == "37"
