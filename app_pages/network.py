@@ -17,7 +17,7 @@ from core.network_scenario import NetworkScenario, dataset, model
 from core.order import farther_reason
 from core.query import ScenarioError
 from core.registry import record
-from ui import cache, layout
+from ui import cache, layout, text
 from ui import network_controls as nc
 from ui import network_plots as plots
 from ui.controls import OPTIMIZER_NAMES
@@ -53,9 +53,9 @@ def _run(label: str, fn, *args):
         with st.spinner(label):
             return fn(*args)
     except ScenarioError as err:
-        st.error(f"This scenario is refused. {err}", icon=":material/block:")
+        st.error(f"This scenario is refused. {text.plain(err)}", icon=":material/block:")
     except (ValueError, RuntimeError) as err:
-        st.error(f"The computation failed: {err}", icon=":material/error:")
+        st.error(f"The computation failed: {text.plain(err)}", icon=":material/error:")
     st.stop()
 
 

@@ -5,7 +5,7 @@ import streamlit as st
 from core.order import SETTLED
 from core.query import ScenarioError
 from core.registry import ASYMPTOTIC_MEMORIES, longest_memory, record
-from ui import cache, controls, layout, plots, state
+from ui import cache, controls, layout, plots, state, text
 
 st.title("Order of accuracy")
 s = state.PLANE.scenario()
@@ -87,7 +87,7 @@ if study.next_h:
             icon=":material/arrow_downward:",
         )
     except ScenarioError as err:
-        st.caption(f"This app cannot run the study at the smaller h: {err}")
+        st.caption(f"This app cannot run the study at the smaller h: {text.plain(err)}")
 
 st.subheader("Reading the slopes")
 rec = record(s.opt)

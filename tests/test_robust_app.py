@@ -113,3 +113,14 @@ def test_a_repeated_key_warns_and_the_last_value_is_taken():
     assert _messages(warning) == [plain("lr: given more than once, the last value taken")]
     assert at.number_input(key="w_lr").value == 0.03 and at.query_params["lr"] == "0.03"
     assert not _alerts(at.run())  # the URL was written back with one lr: said once
+
+
+def test_a_refused_typed_value_is_quoted_as_text_under_its_widget():
+    """Text typed into a field and refused comes back under the widget as a code span,
+    never as markdown (a link, an image)."""
+    at = open_page("theory", SMALL)
+    typed = "0.01,[click](https://evil.example/login)"
+    at.text_input(key="w_hs").set_value(typed).run()
+    (error,) = at.error
+    assert CODE_SPAN.match(error.value), error.value
+    assert "(https://evil.example/login)" in error.value

@@ -18,7 +18,7 @@ from core.losses import ZOO
 from core.query import ScenarioError, numbers
 from core.registry import RECORDS
 from core.scenario import MAX_STEPS, Scenario
-from ui import state
+from ui import state, text
 from ui.state import PLANE
 
 OPTIMIZER_NAMES = {k: r.label for k, r in RECORDS.items()}
@@ -82,7 +82,7 @@ def widget(page: state.PageState, key: str, draw: Callable, *args, **kwargs) -> 
     """draw(*args, **kwargs) as the widget mirroring field `key` of page's scenario."""
     draw(*args, key=page.key(key), on_change=_changed, args=(page, key), **kwargs)
     if message := st.session_state.get(page.refusals, {}).pop(key, None):
-        st.error(message, icon=":material/error:")
+        st.error(text.plain(message), icon=":material/error:")  # quotes typed text
 
 
 def flag_toggle(page: state.PageState, flag: str, label: str, help: str | None = None) -> bool:
