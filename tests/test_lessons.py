@@ -1,0 +1,159 @@
+"""The lessons of /lessons (issue 22): every answer a step states is the one its numbers
+give, and so is every claim of its words; a lesson whose answer the numbers contradict
+fails here; the lessons file refuses what it cannot teach; the URL holds lesson and step."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+from core.query import ScenarioError
+from ui import gallery, lessons
+from ui.lessons import LESSONS, LessonQuery, check, load, matches
+
+ROOT = Path(__file__).resolve().parents[1]
+TEXT = (ROOT / "ui" / "lessons.toml").read_text(encoding="utf-8")
+STEPS = [(lesson, k, step) for lesson in LESSONS for k, step in enumerate(lesson.steps, 1)]
+IDS = [f"{lesson.id}/{k}" for lesson, k, _ in STEPS]
+
+
+@pytest.mark.parametrize(("lesson", "k", "step"), STEPS, ids=IDS)
+def test_the_stated_answer_is_the_computed_one(lesson, k, step):
+    holds, measured = check(step)
+    assert holds, f"{lesson.id} step {k}: states {step.answer!r}, the numbers give {measured!r}"
+
+
+CLAIMS = [(lesson, k, step, c) for lesson, k, step in STEPS for c in step.claims]
+
+
+@pytest.mark.parametrize(
+    ("lesson", "k", "step", "claim"), CLAIMS, ids=[f"{s.id}/{k}: {c.text}" for s, k, _, c in CLAIMS]
+)
+def test_every_claim_of_a_step_holds(lesson, k, step, claim):
+    holds, measured = gallery.check(step, claim)
+    assert holds, f"{lesson.id} step {k}: {claim.text} (measured {measured!r})"
+
+
+# one stated answer of each kind of question, changed in a copy of the file to what the
+# numbers do not give: the check must fire
+MUTATIONS = [
+    ('answer = "memory"\n', 'answer = "memoryless"\n'),  # a choice
+    ("answer = 2.0\n", "answer = 1.0\n"),  # a number (the corrected slope)
+    ("answer = [-1.28, 0.0]\n", "answer = [0.99, 0.0]\n"),  # a click (the sharp well)
+]
+
+
+@pytest.mark.parametrize(("before", "after"), MUTATIONS)
+def test_a_stated_answer_the_numbers_contradict_fails_the_check(before, after):
+    assert TEXT.count(before) == 1
+    changed = [s for lesson in load(TEXT.replace(before, after)) for s in lesson.steps]
+    wrong = [s for s, s0 in zip(changed, (s for _, _, s in STEPS), strict=True) if s != s0]
+    assert len(wrong) == 1
+    holds, measured = check(wrong[0])
+    assert not holds, measured
+    original = STEPS[changed.index(wrong[0])][2]
+    assert check(original) == (True, measured)  # the same numbers, the original words
+
+
+def test_six_lessons_in_the_paper_s_order_with_every_kind_of_question():
+    assert [lesson.id for lesson in LESSONS] == [
+        "memory",
+        "correction",
+        "heavy-ball",
+        "adam",
+        "lion",
+        "network",
+    ]
+    assert {step.ask for _, _, step in STEPS} == set(lessons.ASKS)
+    assert all(2 <= len(lesson.steps) <= 4 for lesson in LESSONS)
+
+
+def test_every_step_is_a_page_s_scenario_and_cites_a_section_of_the_theory():
+    sections = set(re.findall(r"^## (\d+)\.", (ROOT / "docs" / "theory.md").read_text(), re.M))
+    for lesson, k, step in STEPS:
+        gallery.scenario(step)  # strict: a bad query raises
+        cited = re.findall(r"§(\d+)(?:, §(\d+))?", step.why)
+        numbers = {n for pair in cited for n in pair if n}
+        assert numbers and numbers <= sections, (lesson.id, k, step.why)
+        # two or three sentences (a decimal point or an ellipsis is not a full stop)
+        sentences = re.findall(r"[.?!](?:\s|$)", step.text.replace("e.g.", "eg"))
+        assert 1 <= len(sentences) <= 3, (lesson.id, k, step.text)
+
+
+ONE = """[[lesson]]
+id = "x"
+title = "X"
+blurb = "b"
+[[lesson.step]]
+page = "playground"
+query = "v=1"
+text = "t."
+question = "q?"
+ask = "choice"
+choices = [["memory", "memory"], ["memoryless", "memoryless"]]
+metric = "run ending lower: memory or memoryless"
+answer = "memory"
+figure = "map"
+why = "w (THEORY §1)."
+"""
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "message"),
+    [
+        ("run ending lower", "run ending lowest", "unknown metric"),
+        ('figure = "map"', 'figure = "mop"', "unknown metric or figure"),
+        ('answer = "memory"', 'answer = "corrected"', "not one of its choices"),
+        ('ask = "choice"', 'ask = "essay"', "ask is one of"),
+        ("(THEORY §1)", "(the paper)", "cites no section"),
+        ('answer = "memory"', 'ask2 = "x"\nanswer = "memory"', "x, step 1: unknown keys ask2"),
+    ],
+)
+def test_a_step_the_page_cannot_show_is_refused_with_its_lesson_and_step(before, after, message):
+    assert load(ONE)[0].steps[0].answer == "memory"
+    with pytest.raises(ValueError, match=message):
+        load(ONE.replace(before, after))
+
+
+def test_a_click_answer_is_a_point_and_lesson_ids_are_distinct():
+    click = ONE.replace('ask = "choice"', 'ask = "click"').replace(
+        'answer = "memory"', "answer = [1.0]"
+    )
+    with pytest.raises(ValueError, match="x, step 1: a click's answer is a point"):
+        load(click)
+    with pytest.raises(ValueError, match="distinct"):
+        load(ONE + ONE.replace("[[lesson]]", "[[lesson]]"))
+
+
+def test_matches_compares_choices_numbers_and_points():
+    assert matches("memory", "memory") and not matches("memory", "memoryless")
+    assert matches(1.9, 2.0, 0.3) and not matches(1.6, 2.0, 0.3)
+    assert matches((0.3, 0.4), (0.0, 0.0), 0.5) and not matches((0.3, 0.41), (0.0, 0.0), 0.5)
+    assert not matches(math.nan, 2.0, 0.3)
+    assert not matches(None, "memory")
+
+
+def test_the_url_holds_lesson_and_step():
+    q = LessonQuery.parse("lesson=adam&step=2")
+    assert (q.lesson, q.step) == ("adam", 2)
+    assert q.to_query() == "v=1&lesson=adam&step=2"
+    first = LessonQuery.parse("lesson=adam")
+    assert first.step == 1 and first.to_query() == "v=1&lesson=adam&step=1"  # always written
+    assert LessonQuery.parse(first.to_query()) == first
+    assert LessonQuery.parse("").to_query() == "v=1"  # the list of lessons
+    n = len(lessons.BY_ID["adam"].steps)
+    assert LessonQuery.parse(f"lesson=adam&step={n + 1}").step == n + 1  # the summary
+
+
+def test_a_bad_lesson_or_step_falls_back_with_a_warning_naming_its_key():
+    q, warnings = LessonQuery.from_query("lesson=nope&step=2")
+    assert q.lesson == "" and q.step is None
+    assert warnings[0].startswith("lesson: 'nope' is not one of memory, correction")
+    q, warnings = LessonQuery.from_query("lesson=lion&step=99")
+    assert (q.lesson, q.step) == ("lion", 1)
+    assert warnings == ["step: 99 is out of range [1, 4]; using the default 1"]
+    with pytest.raises(ScenarioError, match="step"):
+        LessonQuery.parse("lesson=lion&step=0")
