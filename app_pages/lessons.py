@@ -82,7 +82,7 @@ def prediction_widget(step: Step, key: str, done: bool) -> None:
         st.number_input(
             "Your prediction", value=None, format="%g", key=widget, placeholder="a number", **store
         )
-    else:
+    elif not done:  # after the reveal the prediction is said beside the answer
         where = _predictions().get(key)
         st.markdown(
             f"Your prediction: **{shown(step, where)}**"
@@ -99,8 +99,9 @@ def overview() -> None:
         "prediction, and why. Each lesson's step is in the URL: share it and the class "
         "opens the same step. Add teach=1 to the URL for a projector."
     )
+    columns = st.columns(3)
     for i, lesson in enumerate(LESSONS, 1):
-        with st.container(border=True):
+        with columns[(i - 1) % 3].container(border=True):
             st.markdown(f"**{i}. {lesson.title}**")
             st.caption(f"{lesson.blurb} {len(lesson.steps)} steps.")
             layout.page_link("lessons", "Start →", f"lesson={lesson.id}&step=1")
@@ -119,7 +120,9 @@ def step_view(lesson: Lesson, k: int) -> None:
     with figure:
         height = layout.height(420)
         fig = FIGURES[step.figure](step, height) if done else question_figure(step, height)
-        if fig is not None:
+        if fig is None:
+            st.caption("The study's figure is drawn with the reveal.")
+        else:
             fig = mark(fig, step, prediction, measured if done else None)
             on_click = (
                 (lambda x, y: predict(key, (round(x, 3), round(y, 3))))
@@ -128,7 +131,7 @@ def step_view(lesson: Lesson, k: int) -> None:
             )
             layout.chart(fig, f"lesson-{key}", on_click=on_click)
     with answer:
-        st.markdown(f"{'##' if teaching else '###'} {step.question}")
+        (st.header if teaching else st.subheader)(step.question, anchor=False)
         if not teaching:
             prediction_widget(step, key, done)
         if not done:
@@ -171,7 +174,7 @@ def revealed(step: Step, measured, prediction) -> None:
             f"{shown(step, measured)}: the numbers are what is shown.",
             icon=":material/warning:",
         )
-    st.markdown(f"{'##' if teaching else '####'} Answer: {shown(step, measured)}")
+    (st.header if teaching else st.subheader)(f"Answer: {shown(step, measured)}", anchor=False)
     if step.metric in EVIDENCE:
         st.caption(f"Computed from the runs: {EVIDENCE[step.metric](step)}")
     if not teaching:

@@ -26,7 +26,8 @@ def _runs(at) -> set[str]:
 
 
 def _markdown(at) -> str:
-    return "\n".join(m.value for m in at.markdown)
+    """The page's text: paragraphs and headings."""
+    return "\n".join(m.value for m in (*at.markdown, *at.header, *at.subheader))
 
 
 def test_the_list_links_every_lesson_to_its_first_step():
@@ -84,12 +85,12 @@ def test_a_number_is_judged_against_the_measured_slope():
 def test_teaching_mode_shows_the_question_large_and_the_reveal_behind_one_button():
     at = _open("lion", 2, teach="1")
     assert not at.exception and not at.radio and not at.number_input
-    assert "## What does the correction h·M add to Lion's loss?" in _markdown(at)
+    assert [h.value for h in at.header] == ["What does the correction h·M add to Lion's loss?"]
     reveal = at.button(key="reveal-lion/2")
     assert not reveal.disabled  # the class predicts aloud
     assert not at.get("page_link")  # nothing else on screen
     reveal.click().run()
-    assert "## Answer: nothing: M = 0" in _markdown(at)
+    assert at.header[-1].value == "Answer: nothing: M = 0"
     at.button(key="lesson-next").click().run()
     assert at.query_params["teach"] == "1" and at.query_params["step"] == "3"
 

@@ -88,7 +88,8 @@ def shown(step: Step, value) -> str:
         return dict(step.choices).get(value, value)
     if step.ask == "number":
         return f"{value:.3g}" if math.isfinite(value) else "none (no slope could be fitted)"
-    return f"({value[0]:.2f}, {value[1]:.2f})"
+    x, y = (round(v, 2) + 0.0 for v in value)  # + 0.0: no "-0.00"
+    return f"({x:.2f}, {y:.2f})"
 
 
 # --- what the reveal shows beside the answer: the numbers it was measured from --------
