@@ -6,12 +6,13 @@ the lesson and the step."""
 
 import streamlit as st
 
-from ui import layout, state
+from ui import layout
 from ui.lessons import (
     BY_ID,
     EVIDENCE,
     FIGURES,
     LESSONS,
+    ON_MAP,
     PAGE,
     Lesson,
     LessonQuery,
@@ -24,19 +25,8 @@ from ui.lessons import (
 )
 
 PREDICTIONS, REVEALED = "_lesson_predictions", "_lesson_revealed"  # session keys
-# teaching mode: type that reads from the back of a lecture hall (this app's own CSS)
-PROJECTOR = """<style>
-[data-testid="stMainBlockContainer"] [data-testid="stMarkdownContainer"] p,
-[data-testid="stMainBlockContainer"] [data-testid="stMarkdownContainer"] li {
-  font-size: 1.55rem; line-height: 1.45; }
-[data-testid="stMainBlockContainer"] h2 { font-size: 2.6rem; line-height: 1.25; }
-[data-testid="stMainBlockContainer"] button p { font-size: 1.45rem; }
-</style>"""
-
-teaching = state.teaching()
 q = PAGE.scenario()
-if teaching:
-    st.html(PROJECTOR)
+layout.projector_type()
 
 
 def _key(lesson: Lesson, k: int) -> str:
@@ -85,7 +75,7 @@ def prediction_widget(step: Step, key: str, done: bool) -> None:
     elif not done:  # after the reveal the prediction is said beside the answer
         where = _predictions().get(key)
         st.markdown(
-            f"Your prediction: **{shown(step, where)}**"
+            f"Your prediction{ON_MAP}: **{shown(step, where)}**"
             if where is not None
             else "Click the map to place your prediction."
         )
@@ -131,11 +121,10 @@ def step_view(lesson: Lesson, k: int) -> None:
             )
             layout.chart(fig, f"lesson-{key}", on_click=on_click)
     with answer:
-        (st.header if teaching else st.subheader)(step.question, anchor=False)
-        if not teaching:
-            prediction_widget(step, key, done)
+        layout.heading(step.question)
+        asked = layout.for_each_student(prediction_widget, step, key, done)
         if not done:
-            ready = teaching or prediction is not None
+            ready = prediction is not None or not asked  # teaching: the class predicts aloud
             st.button(
                 "Reveal the answer",
                 key=f"reveal-{key}",
@@ -174,17 +163,23 @@ def revealed(step: Step, measured, prediction) -> None:
             f"{shown(step, measured)}: the numbers are what is shown.",
             icon=":material/warning:",
         )
-    (st.header if teaching else st.subheader)(f"Answer: {shown(step, measured)}", anchor=False)
+    layout.heading(f"Answer: {shown(step, measured)}")
     if step.metric in EVIDENCE:
         st.caption(f"Computed from the runs: {EVIDENCE[step.metric](step)}")
-    if not teaching:
-        right = matches(prediction, measured, step.within)
-        close = f" (within {step.within:g})" if step.within else ""
-        verdict = f"right{close}" if right else "not this time"
-        st.markdown(f"Your prediction: {shown(step, prediction)} · **{verdict}**")
+    layout.for_each_student(beside, step, measured, prediction)
     st.markdown(f"**Why.** {step.why}")
-    if not teaching:
-        layout.page_link(step.page, f"Open this scenario in /{step.page} →", step.query)
+    layout.for_each_student(
+        layout.page_link, step.page, f"Open this scenario in /{step.page} →", step.query
+    )
+
+
+def beside(step: Step, measured, prediction) -> None:
+    """The student's prediction beside the measured answer."""
+    right = matches(prediction, measured, step.within)
+    close = f" (within {step.within:g})" if step.within else ""
+    verdict = f"right{close}" if right else "not this time"
+    on_map = ON_MAP if step.ask == "click" and prediction is not None else ""
+    st.markdown(f"Your prediction{on_map}: {shown(step, prediction)} · **{verdict}**")
 
 
 def summary_view(lesson: Lesson) -> None:

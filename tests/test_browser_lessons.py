@@ -65,7 +65,9 @@ def _predict(page, step) -> None:
         expect(area).to_be_visible(timeout=WAIT)
         box = area.bounding_box()
         page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-        expect(page.get_by_text(re.compile(r"^Your prediction: \("))).to_be_visible(timeout=WAIT)
+        expect(page.get_by_text(re.compile(r"^Your prediction .*: \(-?\d"))).to_be_visible(
+            timeout=WAIT
+        )
 
 
 def _walk(page, i: int, lesson) -> None:
@@ -123,6 +125,11 @@ def test_a_shared_step_link_opens_on_that_step(server, context):
     expect(page.get_by_text("Lesson 4 of 6 · step 2 of 3")).to_be_visible(timeout=WAIT)
     expect(page.get_by_role("heading", name="And now?")).to_be_visible()
     assert _answer(page).count() == 0  # teaching mode: the reveal behind its one button
+    sizes = page.evaluate(
+        "() => ['h2', '[data-testid=stMain] p'].map("
+        "s => parseFloat(getComputedStyle(document.querySelector(s)).fontSize))"
+    )
+    assert sizes[0] >= 40 and sizes[1] >= 24, sizes  # the question large, projector type
     _reveal(page).click()
     expect(_answer(page)).to_have_text("Answer: it regularizes", timeout=WAIT)
     assert query(page.url) == {"v": "1", "lesson": "adam", "step": "2", "teach": "1"}

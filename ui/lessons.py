@@ -28,6 +28,7 @@ from ui.gallery import Claim
 
 ASKS = ("choice", "number", "click")
 # a prediction on the map: a shape and colour no run and no start uses (ui.style)
+ON_MAP = " (the purple ✚ on the map)"
 PREDICTION = {
     "symbol": "cross",
     "size": 17,
@@ -87,7 +88,7 @@ def shown(step: Step, value) -> str:
     if step.ask == "choice":
         return dict(step.choices).get(value, value)
     if step.ask == "number":
-        return f"{value:.3g}" if math.isfinite(value) else "none (no slope could be fitted)"
+        return f"{value:.3g}" if math.isfinite(value) else "not defined here (nan)"
     x, y = (round(v, 2) + 0.0 for v in value)  # + 0.0: no "-0.00"
     return f"({x:.2f}, {y:.2f})"
 
@@ -196,7 +197,11 @@ def mark(fig: go.Figure, step: Step, prediction, measured) -> go.Figure:
             type="circle", x0=x - r, x1=x + r, y0=y - r, y1=y + r, line={"dash": "dot", "width": 2}
         )
     if prediction is not None:
-        fig.add_trace(plots.marker_at(prediction, PREDICTION, name="your prediction"))
+        hover = "your prediction (%{x:.2f}, %{y:.2f})<extra></extra>"
+        # out of the legend (a third row would run into a phone's x axis): the text says it
+        fig.add_trace(
+            plots.marker_at(prediction, PREDICTION, showlegend=False, hovertemplate=hover)
+        )
     return fig
 
 
