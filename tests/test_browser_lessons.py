@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser import chromium, query, skip_or_fail
+from browser import query, skip_or_fail
 
 skip_or_fail(pytest)
 
@@ -123,12 +123,13 @@ def test_a_shared_step_link_opens_on_that_step(server, context):
     page = context.new_page()  # a tab of its own: a session that predicted nothing
     page.goto(f"{server}/lessons?v=1&lesson=adam&step=2&teach=1")
     expect(page.get_by_text("Lesson 4 of 6 · step 2 of 3")).to_be_visible(timeout=WAIT)
-    expect(page.get_by_role("heading", name="And now?")).to_be_visible()
+    expect(page.get_by_role("heading", name="And now?")).to_be_visible(timeout=WAIT)
     assert _answer(page).count() == 0  # teaching mode: the reveal behind its one button
-    sizes = page.evaluate(
-        "() => ['h2', '[data-testid=stMain] p'].map("
-        "s => parseFloat(getComputedStyle(document.querySelector(s)).fontSize))"
-    )
+    size = "e => parseFloat(getComputedStyle(e).fontSize)"
+    sizes = [
+        page.get_by_role("heading", name="And now?").evaluate(size),
+        page.get_by_text(re.compile("^The same bowl and betas")).evaluate(size),
+    ]
     assert sizes[0] >= 40 and sizes[1] >= 24, sizes  # the question large, projector type
     _reveal(page).click()
     expect(_answer(page)).to_have_text("Answer: it regularizes", timeout=WAIT)
@@ -140,19 +141,18 @@ OVERFLOW = """() => Array.from(document.querySelectorAll('[data-testid=stMain] *
     .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).length"""
 
 
-def test_a_step_fits_a_phone_before_and_after_its_reveal(server):
+def test_a_step_fits_a_phone_before_and_after_its_reveal(server, page):
     """390 px, a phone in the lecture hall: nothing wider than the screen, the map, the
     question and its answer on the page."""
-    with chromium(390, 844) as phone:
-        page = phone.new_page()
-        page.goto(f"{server}/lessons?v=1&lesson=lion&step=1")
-        _at_step(page, 5, 1, 3)
-        page.wait_for_function(START_ONLY, timeout=WAIT)
-        assert page.evaluate(OVERFLOW) == 0
-        _predict(page, LESSONS[4].steps[0])  # a click on the map, on a phone
-        _idle(page)
-        _reveal(page).click()
-        expect(_answer(page)).to_be_visible(timeout=WAIT)
-        page.wait_for_function(RUNS, timeout=WAIT)
-        _idle(page)
-        assert page.evaluate(OVERFLOW) == 0
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{server}/lessons?v=1&lesson=lion&step=1")
+    _at_step(page, 5, 1, 3)
+    page.wait_for_function(START_ONLY, timeout=WAIT)
+    assert page.evaluate(OVERFLOW) == 0
+    _predict(page, LESSONS[4].steps[0])  # a click on the map, on a phone
+    _idle(page)
+    _reveal(page).click()
+    expect(_answer(page)).to_be_visible(timeout=WAIT)
+    page.wait_for_function(RUNS, timeout=WAIT)
+    _idle(page)
+    assert page.evaluate(OVERFLOW) == 0
