@@ -8,10 +8,16 @@ import math
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
+from scipy import stats
 
+from core import compute
+from core.dynamics import simulate
 from core.query import ScenarioError
-from ui import gallery, lessons
+from core.scenario import Scenario
+from ui import cache, gallery, lessons
 from ui.lessons import LESSONS, LessonQuery, check, load, matches
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -157,3 +163,60 @@ def test_a_bad_lesson_or_step_falls_back_with_a_warning_naming_its_key():
     assert warnings == ["step: 99 is out of range [1, 4]; using the default 1"]
     with pytest.raises(ScenarioError, match="step"):
         LessonQuery.parse("lesson=lion&step=0")
+
+
+# --- the quantities the lessons measure, against independent computations -------------
+
+
+def test_the_largest_hR_is_where_the_gradient_is_largest_for_heavy_ball():
+    """Heavy ball's R is beta/(2(1-beta)^2) |g|^2 in the limit (THEORY §5): its largest
+    value on the grid is where the analytic gradient's norm is."""
+    s = Scenario.parse("opt=hb&loss=custom&f=0.5*x^2%2B2*y^2%2Bx*y&win=-1,2,-1,1.5&rn=inf")
+    x, y = np.meshgrid(np.linspace(-1, 2, s.grid), np.linspace(-1, 1.5, s.grid))
+    g2 = (x + y) ** 2 + (4 * y + x) ** 2
+    iy, ix = np.unravel_index(np.argmax(g2), g2.shape)
+    assert gallery.METRICS["where hR is largest"](s) == pytest.approx((x[iy, ix], y[iy, ix]))
+
+
+def test_the_distances_and_gradients_along_the_runs_match_the_torch_engine():
+    """The runs of the batched torch engine (core.dynamics.simulate), and the gradient by
+    autograd: the largest distance between the corrected and memoryless runs, and which
+    one passes through smaller gradients on average."""
+    s = Scenario.parse("v=1&opt=hb")  # lesson 3, step 3
+    run = simulate(compute.loss(s), compute.optimizer(s), compute.start(s), s.lr, s.steps)
+    gap = (run.corrected[:, 0] - run.memoryless[:, 0]).norm(dim=-1).max()
+    measured = gallery.METRICS["largest distance between the corrected and memoryless runs"](s)
+    assert measured == pytest.approx(float(gap), rel=1e-9)
+
+    def mean_squared_gradient(path):
+        theta = path.clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(compute.loss(s)(theta).sum(), theta)
+        return float((g**2).sum(-1).mean())
+
+    squares = {k: mean_squared_gradient(run[k][:, 0]) for k in ("memoryless", "corrected")}
+    assert gallery.SMALLEST["run through smaller gradients: memoryless or corrected"](
+        s
+    ) == pytest.approx(squares, rel=1e-9)
+
+
+def _interval(v: np.ndarray) -> tuple[float, float]:
+    """scipy's 95% t-interval of the mean (nan where the values do not vary)."""
+    with np.errstate(invalid="ignore"):
+        return stats.t.interval(0.95, len(v) - 1, v.mean(), stats.sem(v))
+
+
+def test_the_study_s_verdicts_follow_scipy_s_paired_intervals():
+    s = gallery.scenario(lessons.BY_ID["network"].steps[0])
+    res = cache.study(s)
+    seeds = {o: res.per_seed[o] for o in s.opts}
+    for metric, name in (
+        ("train_loss", "lower final training loss"),
+        ("gap", "smaller generalization gap"),
+    ):
+        lo, hi = _interval(seeds["lion"][metric][:, 0] - seeds["adamw"][metric][:, 0])
+        expected = "lion" if hi < 0 else "adamw" if lo > 0 else gallery.NO_DIFFERENCE
+        assert gallery.METRICS[f"study: {name}"](s) == expected
+    below = [o for o in s.opts if _interval(seeds[o]["hR_mean"][:, 0])[1] < 0]
+    assert gallery.METRICS["study: optimizers whose h·R is below 0"](s) == (
+        " and ".join(below) or "neither"
+    )

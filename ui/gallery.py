@@ -167,16 +167,22 @@ def _corrected_from_memoryless(s: Scenario) -> float:
 NO_DIFFERENCE = "no difference shown"
 
 
+def study_interval(s: StudyScenario, opt: str, metric: str) -> dict:
+    """A study metric at the study's first learning rate (core.study.summary): one
+    optimizer's mean, 95% interval and seeds, or with opt "b - a" the same of the
+    per-seed difference."""
+    return next(iter(study_summary(cache.study(s)).values()))[opt][metric]
+
+
 def study_paired(s: StudyScenario, metric: str) -> dict:
-    """The per-seed difference (second optimizer minus first) of a study metric at its
-    first learning rate: mean, 95% interval, seeds (core.study.summary)."""
+    """The per-seed difference, second optimizer minus first, of a study metric."""
     a, b = s.opts
-    return next(iter(study_summary(cache.study(s)).values()))[f"{b} - {a}"][metric]
+    return study_interval(s, f"{b} - {a}", metric)
 
 
 def _study_lower(metric: str) -> Callable[[StudyScenario], str]:
-    """The optimizer whose metric is lower on every seed's pair, by the 95% interval of
-    the paired difference; NO_DIFFERENCE where the interval holds 0."""
+    """The optimizer whose metric is lower, by the 95% interval of the paired per-seed
+    difference; NO_DIFFERENCE where the interval holds 0 (or there is none)."""
 
     def lower(s: StudyScenario) -> str:
         diff, (a, b) = study_paired(s, metric), s.opts
@@ -187,11 +193,6 @@ def _study_lower(metric: str) -> Callable[[StudyScenario], str]:
         return NO_DIFFERENCE
 
     return lower
-
-
-def study_interval(s: StudyScenario, opt: str, metric: str) -> dict:
-    """One optimizer's mean and 95% interval of a study metric at its first learning rate."""
-    return next(iter(study_summary(cache.study(s)).values()))[opt][metric]
 
 
 def _study_anti_regularizing(s: StudyScenario) -> str:
