@@ -94,7 +94,7 @@ def overview() -> None:
         with columns[(i - 1) % 3].container(border=True):
             st.markdown(f"**{i}. {lesson.title}**")
             st.caption(f"{lesson.blurb} {len(lesson.steps)} steps.")
-            layout.page_link("lessons", "Start →", f"lesson={lesson.id}&step=1")
+            layout.page_link("lessons", f"Start lesson {i} →", f"lesson={lesson.id}&step=1")
 
 
 def step_view(lesson: Lesson, k: int) -> None:

@@ -178,6 +178,12 @@ def test_the_largest_hR_is_where_the_gradient_is_largest_for_heavy_ball():
     assert gallery.METRICS["where hR is largest"](s) == pytest.approx((x[iy, ix], y[iy, ix]))
 
 
+def test_the_largest_gradient_coordinate_of_a_bowl_is_at_its_window_s_edge():
+    s = gallery.scenario(lessons.BY_ID["adam"].steps[1])  # 0.005 (x^2 + y^2) on [-3, 3]^2
+    measured = gallery.METRICS["largest gradient coordinate on the window"](s)
+    assert measured == pytest.approx(0.01 * 3)
+
+
 def test_the_distances_and_gradients_along_the_runs_match_the_torch_engine():
     """The runs of the batched torch engine (core.dynamics.simulate), and the gradient by
     autograd: the largest distance between the corrected and memoryless runs, and which

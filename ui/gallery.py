@@ -157,6 +157,11 @@ def _largest_hR(s: Scenario) -> tuple[float, float]:
     return float(surf.x[ix]), float(surf.y[iy])
 
 
+def _largest_gradient(s: Scenario) -> float:
+    """The largest |dL/dtheta_j| on the window's grid."""
+    return float(np.nanmax(np.abs(cache.surfaces(s).grad)))
+
+
 def _corrected_from_memoryless(s: Scenario) -> float:
     """max over n of |corrected - memoryless|, over the steps where both are finite."""
     paths = cache.summary(s).paths
@@ -229,6 +234,7 @@ METRICS: dict[str, Callable] = {
     "memory end": _end_point("memory"),
     "memoryless end": _end_point("memoryless"),
     "where hR is largest": _largest_hR,
+    "largest gradient coordinate on the window": _largest_gradient,
     "largest distance between the corrected and memoryless runs": _corrected_from_memoryless,
     "study: optimizers whose h·R is below 0": _study_anti_regularizing,
     "study: lower final training loss": _study_lower("train_loss"),
