@@ -6,6 +6,19 @@ from core.scenario import Scenario
 from ui import cache, layout, plots
 from ui.gallery import GALLERY
 
+# every page, lessons first (a teacher's way in), each with its own icon (ui.pages)
+LINKS = (
+    ("lessons", "Lessons: predict, then reveal"),
+    ("playground", "Playground: one optimizer, three dynamics"),
+    ("theory", "Order of accuracy: O(h²) against O(h)"),
+    ("compare", "Compare optimizers: AdamW against Lion"),
+    ("network", "Small networks: the same three dynamics on an MLP"),
+    ("study", "Seed study: AdamW against Lion over many seeds"),
+    ("sweep", "Phase diagram: two hyperparameters on a grid"),
+    ("gallery", "Gallery of curated scenarios"),
+    ("about", "About: formulas, conventions, references"),
+)
+
 st.title("How memory in optimizers implicitly modifies the loss")
 
 text, picture = st.columns([3, 2])
@@ -26,20 +39,8 @@ with text:
         ":red[**━ memory**] (the optimizer, a wide band) · :blue[**╌ memoryless**] · "
         ":orange[**┈ corrected**] (memoryless + correction)"
     )
-    layout.page_link(
-        "playground", "Playground: one optimizer, three dynamics", icon=":material/tune:"
-    )
-    layout.page_link(
-        "theory", "Order of accuracy: O(h²) against O(h)", icon=":material/show_chart:"
-    )
-    layout.page_link("compare", "Compare optimizers: AdamW against Lion", icon=":material/compare:")
-    layout.page_link(
-        "network", "Small networks: the same three dynamics on an MLP", icon=":material/hub:"
-    )
-    layout.page_link("gallery", "Gallery of curated scenarios", icon=":material/photo_library:")
-    layout.page_link(
-        "about", "About: formulas, conventions, references", icon=":material/menu_book:"
-    )
+    for page, label in LINKS:
+        layout.page_link(page, label)
 with picture:
     example = GALLERY[0]
     s = Scenario.parse(example.query)

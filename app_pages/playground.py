@@ -32,7 +32,7 @@ left, right = st.columns(2)
 with left:
     st.markdown("**Loss L with the three runs** · click the map to start there")
     layout.chart(
-        plots.trajectory_figure(surf, summary, height=layout.height(460), clickable=True),
+        plots.trajectory_figure(surf, summary, height=layout.height(460), click="start here"),
         "playground-map",
         on_click=controls.start_at,
     )

@@ -2,7 +2,8 @@
 each opens a page with its full query string, and states what its caption claims as
 data (`Claim`): a measured quantity (METRICS), a comparison and a value.
 tests/test_gallery.py computes every claim, so a caption that its own numbers
-contradict cannot land."""
+contradict cannot land.  The lessons of /lessons (ui/lessons.py) measure their answers
+and claims with the same METRICS on the same scenarios (`scenario`, `check`)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from core import compute
 from core.network_scenario import NetworkScenario
 from core.scenario import Scenario
+from core.study import StudyScenario
+from core.study import summary as study_summary
 from core.sweep import SweepScenario
 from ui import cache
+from ui.grid import perturbation
 
 
 @dataclass(frozen=True)
@@ -38,8 +44,14 @@ class Example:
     claims: tuple[Claim, ...] = ()
 
 
+def _end_point(run: str) -> Callable[[Scenario], tuple[float, float]]:
+    """Where a run ends: its last finite point."""
+    return lambda s: tuple(float(v) for v in cache.summary(s).paths[run][-1])
+
+
 def _end(run: str, axis: int) -> Callable[[Scenario], float]:
-    return lambda s: float(cache.summary(s).paths[run][-1][axis])
+    point = _end_point(run)
+    return lambda s: point(s)[axis]
 
 
 def _gap_ratio(s: Scenario) -> float:
@@ -100,6 +112,105 @@ def _net_distance_ratio(s: NetworkScenario) -> float:
     return float(np.nanmax(r.distance["corrected"]) / np.nanmax(r.distance["memoryless"]))
 
 
+def _final_losses(s: Scenario) -> dict[str, float]:
+    summary = cache.summary(s)
+    return {k: float(summary.losses[k][-1]) for k in ("memory", "memoryless")}
+
+
+def _end_distances(s: Scenario) -> dict[str, float]:
+    """How far the memoryless and the corrected run end from the memory run's end."""
+    summary = cache.summary(s)
+    end = summary.paths["memory"][-1]
+    return {
+        k: float(np.linalg.norm(summary.paths[k][-1] - end)) for k in ("memoryless", "corrected")
+    }
+
+
+def _mean_squared_gradients(s: Scenario) -> dict[str, float]:
+    """The mean of |grad L|^2 over the points of the memoryless and the corrected run."""
+    summary, loss = cache.summary(s), compute.loss(s)
+    return {
+        k: float(
+            (loss.derivatives(torch.as_tensor(summary.paths[k]), False)[0] ** 2).sum(-1).mean()
+        )
+        for k in ("memoryless", "corrected")
+    }
+
+
+# A choice between runs, measured: each function gives a number per run, the metric of
+# the same name is the run with the smallest (the lessons show the numbers beside it).
+SMALLEST: dict[str, Callable[[Scenario], dict[str, float]]] = {
+    "run ending lower: memory or memoryless": _final_losses,
+    "run ending nearer the memory run: memoryless or corrected": _end_distances,
+    "run through smaller gradients: memoryless or corrected": _mean_squared_gradients,
+}
+
+
+def _smallest(numbers: Callable[[Scenario], dict[str, float]]) -> Callable[[Scenario], str]:
+    return lambda s: min((v, k) for k, v in numbers(s).items())[1]
+
+
+def _largest_hR(s: Scenario) -> tuple[float, float]:
+    """The grid point where h R, what the memory adds to the loss, is largest."""
+    surf = cache.surfaces(s)
+    iy, ix = np.unravel_index(np.nanargmax(perturbation(surf)), surf.loss.shape)
+    return float(surf.x[ix]), float(surf.y[iy])
+
+
+def _largest_gradient(s: Scenario) -> float:
+    """The largest |dL/dtheta_j| on the window's grid."""
+    return float(np.nanmax(np.abs(cache.surfaces(s).grad)))
+
+
+def _corrected_from_memoryless(s: Scenario) -> float:
+    """max over n of |corrected - memoryless|, over the steps where both are finite."""
+    paths = cache.summary(s).paths
+    n = min(len(paths["corrected"]), len(paths["memoryless"]))
+    return float(np.linalg.norm(paths["corrected"][:n] - paths["memoryless"][:n], axis=-1).max())
+
+
+NO_DIFFERENCE = "no difference shown"
+
+
+def study_interval(s: StudyScenario, opt: str, metric: str) -> dict:
+    """A study metric at the study's first learning rate (core.study.summary): one
+    optimizer's mean, 95% interval and seeds, or with opt "b - a" the same of the
+    per-seed difference."""
+    return next(iter(study_summary(cache.study(s)).values()))[opt][metric]
+
+
+def study_paired(s: StudyScenario, metric: str) -> dict:
+    """The per-seed difference, second optimizer minus first, of a study metric."""
+    a, b = s.opts
+    return study_interval(s, f"{b} - {a}", metric)
+
+
+def _study_lower(metric: str) -> Callable[[StudyScenario], str]:
+    """The optimizer whose metric is lower, by the 95% interval of the paired per-seed
+    difference; NO_DIFFERENCE where the interval holds 0 (or there is none)."""
+
+    def lower(s: StudyScenario) -> str:
+        diff, (a, b) = study_paired(s, metric), s.opts
+        if diff["lo"] is not None and diff["hi"] < 0:
+            return b
+        if diff["lo"] is not None and diff["lo"] > 0:
+            return a
+        return NO_DIFFERENCE
+
+    return lower
+
+
+def _study_anti_regularizing(s: StudyScenario) -> str:
+    """The optimizers whose h R averaged over the run is below 0 (95% interval), joined
+    by "and"; "neither"."""
+    below = [
+        o
+        for o in s.opts
+        if (v := study_interval(s, o, "hR_mean"))["hi"] is not None and v["hi"] < 0
+    ]
+    return " and ".join(below) or "neither"
+
+
 METRICS: dict[str, Callable] = {
     "effect": lambda s: cache.regularizer(s).effect,  # the verdict on the window
     "run effect": lambda s: cache.regularizer(s).run.effect,
@@ -119,6 +230,15 @@ METRICS: dict[str, Callable] = {
     "sweep memory divergences": _memory_divergences,
     "sweep error ratio at small h and beta": _error_ratio_at_small_h_and_beta,
     "network distance ratio": _net_distance_ratio,
+    **{name: _smallest(numbers) for name, numbers in SMALLEST.items()},
+    "memory end": _end_point("memory"),
+    "memoryless end": _end_point("memoryless"),
+    "where hR is largest": _largest_hR,
+    "largest gradient coordinate on the window": _largest_gradient,
+    "largest distance between the corrected and memoryless runs": _corrected_from_memoryless,
+    "study: optimizers whose h·R is below 0": _study_anti_regularizing,
+    "study: lower final training loss": _study_lower("train_loss"),
+    "study: smaller generalization gap": _study_lower("gap"),
 }
 _OPS = {"==": operator.eq, "<": operator.lt, ">": operator.gt, "<=": operator.le, ">=": operator.ge}
 
@@ -129,6 +249,8 @@ def scenario(example: Example, opt: str | None = None):
         s = NetworkScenario.parse(example.query.replace("&compare=1", ""))
     elif example.page == "sweep":
         return SweepScenario.parse(example.query)
+    elif example.page == "study":
+        return StudyScenario.parse(example.query)
     else:
         s = Scenario.parse(example.query)
     return s.with_optimizer(opt) if opt else s

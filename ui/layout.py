@@ -51,6 +51,39 @@ def sidebar(build: Callable[..., None], *args) -> None:
             build(*args)
 
 
+# teaching mode's type, read from the back of a lecture hall: the text of the main area
+# and its buttons larger, its headings (a lesson's question and answer) larger still
+_PROJECTOR_TYPE = """<style>
+[data-testid="stMainBlockContainer"] [data-testid="stMarkdownContainer"] p,
+[data-testid="stMainBlockContainer"] [data-testid="stMarkdownContainer"] li {
+  font-size: 1.55rem; line-height: 1.45; }
+[data-testid="stMainBlockContainer"] h2 { font-size: 2.6rem; line-height: 1.25; }
+[data-testid="stMainBlockContainer"] button p { font-size: 1.45rem; }
+</style>"""
+
+
+def projector_type() -> None:
+    """Teaching mode: the page's text at projector size (its figures grow by `height`
+    and plots.projector)."""
+    if state.teaching():
+        st.html(_PROJECTOR_TYPE)
+
+
+def heading(text: str) -> None:
+    """A heading the class must read (a question, its answer): larger in teaching mode."""
+    (st.header if state.teaching() else st.subheader)(text, anchor=False)
+
+
+def for_each_student(build: Callable[..., None], *args) -> bool:
+    """What one student uses on their own screen (a prediction, links to explore):
+    build(*args), except in teaching mode, where the class answers aloud.  Whether it
+    was drawn."""
+    if state.teaching():
+        return False
+    build(*args)
+    return True
+
+
 def height(normal: int) -> int:
     """Plots are taller in teaching mode (projected in class)."""
     return int(normal * 1.45) if state.teaching() else normal

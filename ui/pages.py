@@ -9,6 +9,7 @@ from streamlit.navigation.page import StreamlitPage
 # url path -> (script, title, icon); "" is the home page.  Shared links depend on the paths.
 _PAGES = {
     "": ("app_pages/home.py", "Home", ":material/home:"),
+    "lessons": ("app_pages/lessons.py", "Lessons", ":material/school:"),
     "playground": ("app_pages/playground.py", "Playground", ":material/tune:"),
     "theory": ("app_pages/theory.py", "Order of accuracy", ":material/show_chart:"),
     "compare": ("app_pages/compare.py", "Compare optimizers", ":material/compare:"),

@@ -125,11 +125,12 @@ def end_at(k: str, point, **kwargs) -> go.Scatter:
     return marker_at(point, end_marker(k), showlegend=False, hoverinfo="skip", **kwargs)
 
 
-def _hover_map(surf: Surfaces, z: np.ndarray, name: str, clickable: bool) -> go.Heatmap:
+def _hover_map(surf: Surfaces, z: np.ndarray, name: str, click: str | None) -> go.Heatmap:
     """A transparent heatmap over a picture map: hovering reads the map's value at every
     grid point, drawn as one image (invisible points cost the browser an SVG node each);
-    on a clickable map a click on it reports the grid point (ui.live_chart)."""
-    where = "click: start here (%{x:.2f}, %{y:.2f})" if clickable else "(%{x:.2f}, %{y:.2f})"
+    on a map that takes clicks (`click`: what a click does) a click on it reports the
+    grid point (ui.live_chart)."""
+    where = f"click: {click} (%{{x:.2f}}, %{{y:.2f}})" if click else "(%{x:.2f}, %{y:.2f})"
     return go.Heatmap(
         x=surf.x,
         y=surf.y,
@@ -320,19 +321,25 @@ def trajectory_figure(
     z: np.ndarray | None = None,
     title: str | None = None,
     height: int = 480,
-    clickable: bool = False,
+    click: str | None = None,
     animated: bool = True,
     scale: MapScale | None = None,
+    runs: bool = True,
 ) -> go.Figure:
     """The map of z (default: the loss; L + hR gets L's iso-lines dotted on top) with the
     three runs, start and end markers, divergence labels, and (animated) a step slider
     with a play button.  The colour scale is `scale`, by default the one L and L + hR
-    share."""
+    share.  `click`: what a click on the map does (its hover says so); without `runs`
+    the map shows the start alone (a lesson's question, before its reveal)."""
     scale = scale or MapScale.of(surf.loss, surf.perturbed)
     name, z = ("L", surf.loss) if z is None else ("L + hR", z)
     fig = AnimatedFigure()
     _picture_map(fig, surf, z, name, scale, lines=name != "L")
-    fig.add_trace(_hover_map(surf, z, name, clickable))
+    fig.add_trace(_hover_map(surf, z, name, click))
+    if not runs:
+        fig.add_trace(_start(summary))
+        _window_axes(fig, surf)
+        return frame(fig, height, title, bottom=LEGEND_BAND)
     fig.add_traces(_paths(summary) + [_start(summary)])
     first_marker = len(fig.data)
     fig.add_traces(_markers(summary))
