@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 
+from core import limits
 from core.expression import ExpressionError
 from core.network_scenario import NetworkScenario
 from core.query import ScenarioError, numbers
@@ -36,7 +37,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _Parser(prog="python -m core", description=__doc__)
+    parser = _Parser(
+        prog="python -m core",
+        description=__doc__,
+        epilog=f"Sizes are capped as on the pages, but a computation predicted to take up to "
+        f"{limits.CLI_BUDGET_S:g} s (core.limits) is admitted, where the pages refuse more "
+        f"than {limits.BUDGET_S:g} s: it runs on your machine.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("simulate", "order", "network", "sweep", "study", "regularizer"):
         p = sub.add_parser(name)
@@ -47,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--h", help="comma-separated step sizes, e.g. 0.04,0.02,0.01")
             p.add_argument("--horizon", help="the horizon T (steps = round(T/h))")
     try:
-        out = run_command(parser.parse_args(argv))
+        with limits.allowance(limits.CLI_BUDGET_S):  # this machine's time, not a server's
+            out = run_command(parser.parse_args(argv))
     except (ScenarioError, ExpressionError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -11,7 +11,7 @@ import torch
 
 from core import fast2d, limits
 from core.dynamics import DYNAMICS, Run, sums_history
-from core.losses import batched
+from core.losses import batched, loss_size
 from core.optimizers import Optimizer, make_optimizer
 from core.order import OrderStudy, order_study
 from core.registry import record
@@ -44,7 +44,8 @@ def compare_seconds(s: Scenario) -> float:
     """The predicted time of /compare: each optimizer of s.cmp with its usual defaults."""
     # from the records, not from scenarios: one of these may itself be over the budget
     history = [sums_history(record(name).optimizer(**record(name).defaults)) for name in s.cmp]
-    return sum(limits.plane_seconds(s.steps, s.grid, h) for h in history)
+    loss = loss_size(s.expression)
+    return sum(limits.plane_seconds(s.steps, s.grid, h, loss, runs=1) for h in history)
 
 
 def trajectories(s: Scenario) -> Run:
