@@ -90,9 +90,12 @@ GRID_2D_S = 2e-6  # one grid point of the 2D surfaces
 # M^(n) on the grid when the optimizer sums its past: the directions as a function of one
 # coordinate (core.coordinate), interpolated from at most 2 x 2,047 node sums over the
 # past, whatever the grid: per step of n (5000 steps, grid 200: 0.15-0.32 s CPU measured).
-# Should the interpolant fail its check, the exact sums cost 2 grid^2 n x ~8e-9 s (3.2 s
-# at the caps): no built-in readout has needed them.
+# No built-in loss has failed the interpolant's check.
 GRID_HISTORY_S = 4e-5
+# ... and where the check may fail (a user's loss: huge or infinite gradients on the
+# window), the exact sums: per grid point, coordinate and past step ((x+y+1)^36 with
+# RMSprop, 5000 steps, grid 200: 2.6 s of surfaces measured)
+EXACT_SUM_S = 8e-9
 # Networks: one pass of an MLP over its data costs, per row of parameters, a fixed part
 # (autograd calls, small tensor ops), a part per parameter (the optimizer's vector
 # operations, copies) and, per data point, a part per hidden activation (width x depth:
@@ -162,6 +165,13 @@ FLOAT_CALL_S = 3.5e-7
 ARRAY_LINE_S = 3e-6
 ARRAY_OP_S = 2e-9
 ARRAY_CALL_S = 4e-8
+# one 2D step of the torch engine (core.dynamics) for a run the float path hands over:
+# a fixed part, and per operation of the derivative code on one-element tensors (call
+# overheads); Adam and RMSprop with eps = 0 at a zero gradient measured 1.1-1.3 ms a step
+# for x^2 + y^2, 4-7 ms for 1,000-1,400 operations, 45-51 ms for the powers' 4,705
+TORCH_STEP_2D_S = 1.3e-3
+TORCH_OP_2D_S = 4e-6
+TORCH_CALL_2D_S = 3e-5
 # torch tensors (core.surfaces, the sweep's metrics and boundary), per element
 TORCH_OP_S = 5e-9
 TORCH_CALL_S = 2.7e-8
@@ -190,10 +200,20 @@ def tensor_seconds(loss: LossSize, points: int, hessian: bool) -> float:
     return points * (TORCH_OP_S * lines + TORCH_CALL_S * calls)
 
 
-def plane_run_seconds(steps: int, rows: int, history: bool, loss: LossSize) -> float:
+def torch_step_seconds(loss: LossSize) -> float:
+    """One step of the three 2D dynamics for one trajectory on the torch engine, where
+    the float path hands a run over (core.fast2d.leaves_the_floats)."""
+    (g, gc), (h, hc) = loss.gradient, loss.hessian
+    return TORCH_STEP_2D_S + TORCH_OP_2D_S * (2 * g + h) + TORCH_CALL_2D_S * (2 * gc + hc)
+
+
+def plane_run_seconds(
+    steps: int, rows: int, history: bool, loss: LossSize, torch: bool = False
+) -> float:
     """The three dynamics of `rows` 2D trajectories (`history`: the optimizer sums over
-    its past at every step)."""
-    seconds = float_step_seconds(loss) * steps * rows
+    its past at every step; `torch`: the run may go to the torch engine)."""
+    step = torch_step_seconds(loss) if torch else float_step_seconds(loss)
+    seconds = step * steps * rows
     if history:
         seconds += HISTORY_2D_S * steps * steps / 2 * rows
     return seconds
@@ -205,20 +225,35 @@ PLAYGROUND_RUNS = 3
 
 
 def plane_seconds(
-    steps: int, grid: int, history: bool, loss: LossSize, runs: int = PLAYGROUND_RUNS
+    steps: int,
+    grid: int,
+    history: bool,
+    loss: LossSize,
+    runs: int = PLAYGROUND_RUNS,
+    torch: bool = False,
+    exact: bool = False,
 ) -> float:
     """/playground (or, with runs = 1, one optimizer of /compare): the trajectories and
     the surfaces (the loss on the grid, the Hessian code at its points for M at n ->
-    infinity and at step n)."""
+    infinity and at step n; `exact`: a history's sums may not be interpolated)."""
     points = grid * grid
-    surfaces = GRID_2D_S * points + (GRID_HISTORY_S * steps if history else 0.0)
+    surfaces = GRID_2D_S * points + (history_seconds(points, steps, exact) if history else 0.0)
     surfaces += TORCH_OP_S * points * loss.nodes + tensor_seconds(loss, 2 * points, True)
-    return runs * plane_run_seconds(steps, 1, history, loss) + surfaces
+    return runs * plane_run_seconds(steps, 1, history, loss, torch) + surfaces
 
 
-def order_seconds(T: float, hs: tuple[float, ...], history: bool, loss: LossSize) -> float:
+def history_seconds(points: int, steps: int, exact: bool) -> float:
+    """M^(n) at `points` points when the optimizer sums its past (THEORY §7 c): the
+    interpolant's node sums, or (`exact`) the sums at every point."""
+    return EXACT_SUM_S * 2 * points * steps if exact else GRID_HISTORY_S * steps
+
+
+def order_seconds(
+    T: float, hs: tuple[float, ...], history: bool, loss: LossSize, torch: bool = False
+) -> float:
     """/theory: every step size is a row, run to the longest horizon."""
-    return plane_run_seconds(max(max(1, round(T / h)) for h in hs), len(hs), history, loss)
+    steps = max(max(1, round(T / h)) for h in hs)
+    return plane_run_seconds(steps, len(hs), history, loss, torch)
 
 
 def network_run_seconds(
@@ -309,12 +344,13 @@ def sweep_seconds(
     history: bool,
     loss: LossSize,
     boundary: int,
+    exact: bool = False,
 ) -> float:
     """/sweep: `cells` cells of `steps` steps (the gradient code on the memory and
     memoryless rows, the Hessian code on the corrected ones, each step), the metrics at
     the ends, the boundary (the Hessian code on `boundary` rows, torch), and the verdict
     on `points` grid points with R from M^(n) (`case` of THEORY §7, `groups` x `bases`
-    integrated fields)."""
+    integrated fields; `exact`: case (c)'s sums may not be interpolated)."""
     step = SWEEP_STEP_S + SWEEP_CELL_STEP_S * cells
     step += array_seconds(loss, 2 * cells, False) + array_seconds(loss, cells, True)
     seconds = step * steps
@@ -326,8 +362,9 @@ def sweep_seconds(
     if case != "flat":
         seconds += array_seconds(loss, points, True)  # L, g and H on the verdict's grid
         seconds += SWEEP_POINT_S * cells * points + SWEEP_BASIS_S * groups * bases
-    if case == "c":
-        seconds += cells * (SWEEP_C_CELL_S + SWEEP_C_STEP_S * steps)
+    if case == "c":  # `exact`: the interpolant may fail (a user's loss)
+        per_cell = SWEEP_C_STEP_S * steps if not exact else history_seconds(points, steps, True)
+        seconds += cells * (SWEEP_C_CELL_S + per_cell)
     return seconds
 
 

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from core import limits
 from core.dynamics import sums_history
 from core.expression import ExpressionError, parse
+from core.fast2d import leaves_the_floats
 from core.limits import MAX_COMPARE, MAX_COORD, MAX_GRID, MAX_ORDER_STEPS, MAX_STEPS, LossSize
 from core.losses import CUSTOM_WINDOW, ZOO, loss_size
 from core.optimizers import Optimizer, make_optimizer
@@ -82,8 +83,29 @@ def _check_steps_list(hs: tuple, s: Mapping) -> None:
         raise ValueError(f"T/h sums to {sum(steps)} steps (max {MAX_ORDER_STEPS})")
     if min(steps) < 1:
         raise ValueError("a step size is longer than the horizon T")
-    seconds = limits.order_seconds(s["T"], hs, sums_history(optimizer(s)), _loss(s))
+    seconds = order_seconds(s, hs)
     _check_cost(seconds, "the order study", "T, the smallest h or the size of f")
+
+
+def order_seconds(s: Mapping, hs: tuple[float, ...]) -> float:
+    """The cost model's time of /theory's order study, for the values parsed so far."""
+    opt = optimizer(s)
+    return limits.order_seconds(s["T"], hs, sums_history(opt), _loss(s), leaves_the_floats(opt))
+
+
+def plane_seconds(s: Mapping, steps: int, grid: int, runs: int = limits.PLAYGROUND_RUNS):
+    """The cost model's time of /playground (runs = 1: one optimizer of /compare), for
+    the values parsed so far."""
+    opt = optimizer(s)
+    return limits.plane_seconds(
+        steps,
+        grid,
+        sums_history(opt),
+        _loss(s),
+        runs,
+        torch=leaves_the_floats(opt),
+        exact=s["loss"] == "custom",  # a user's loss may defeat the history's interpolant
+    )
 
 
 def optimizer(s: Mapping) -> Optimizer:
@@ -105,24 +127,28 @@ def _check_cost(seconds: float, what: str, keys: str, most: str | None = None) -
 def _check_steps(steps: int, s: Mapping) -> None:
     in_range(1, MAX_STEPS)(steps, s)
     # the loss comes later in the query: priced at its cheapest here, in full by `grid`
-    seconds = limits.plane_run_seconds(steps, 1, sums_history(optimizer(s)), _CHEAPEST)
-    _check_cost(seconds, f"{steps} steps", "steps")
+    opt = optimizer(s)
+    history, torch = sums_history(opt), leaves_the_floats(opt)
+
+    def seconds(n: int) -> float:
+        return limits.plane_run_seconds(n, 1, history, _CHEAPEST, torch)
+
+    if seconds(steps) > limits.budget():
+        most = limits.largest(seconds, 1, steps)
+        _check_cost(seconds(steps), f"{steps} steps", "steps", f"at most {most}")
 
 
 def _check_grid(grid: int, s: Mapping) -> None:
     in_range(10, MAX_GRID)(grid, s)
-    history, loss = sums_history(optimizer(s)), _loss(s)
-
-    def seconds(steps: int) -> float:
-        return limits.plane_seconds(steps, grid, history, loss)
-
-    most = limits.largest(seconds, 1, s["steps"])
-    _check_cost(
-        seconds(s["steps"]),
-        f"{s['steps']} steps with a {grid}x{grid} grid",
-        "steps, grid or the size of f",
-        None if most is None else f"at most {most} steps with this grid and loss",
-    )
+    seconds = plane_seconds(s, s["steps"], grid)
+    if seconds > limits.budget():
+        most = limits.largest(lambda n: plane_seconds(s, n, grid), 1, s["steps"])
+        _check_cost(
+            seconds,
+            f"{s['steps']} steps with a {grid}x{grid} grid",
+            "steps, grid or the size of f",
+            None if most is None else f"at most {most} steps with this grid and loss",
+        )
 
 
 def _check_compare(opts: tuple, s: Mapping) -> None:

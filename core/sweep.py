@@ -166,7 +166,10 @@ def sweep_seconds_of(s: Mapping, y: Axis) -> float:
 
     def seconds(count: bool) -> float:
         case, groups, bases = sweep_verdict.size(s["opt"], hyper, steps - 1, count)
-        return sweep_seconds(xx.size, steps, grid, case, groups, bases, history, loss, boundary)
+        exact = s["loss"] == "custom"  # a user's loss may defeat case (c)'s interpolant
+        return sweep_seconds(
+            xx.size, steps, grid, case, groups, bases, history, loss, boundary, exact
+        )
 
     bound = seconds(False)
     return bound if bound <= BUDGET_S else seconds(True)

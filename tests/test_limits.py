@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scenarios import refusal
 
-from core import limits, network
+from core import limits, network, scenario
 from core.derivatives import source
 from core.dynamics import sums_history
 from core.expression import parse, size
@@ -33,13 +33,11 @@ def _network_seconds(s: NetworkScenario) -> float:
 
 
 def _plane_seconds(s: Scenario) -> float:
-    history = sums_history(make_optimizer(s.opt, **s.hyper))
-    return limits.plane_seconds(s.steps, s.grid, history, loss_size(s.expression))
+    return scenario.plane_seconds(vars(s), s.steps, s.grid)
 
 
 def _order_seconds(s: Scenario) -> float:
-    history = sums_history(make_optimizer(s.opt, **s.hyper))
-    return limits.order_seconds(s.T, s.hs, history, loss_size(s.expression))
+    return scenario.order_seconds(vars(s), s.hs)
 
 
 @pytest.mark.parametrize(
@@ -136,6 +134,63 @@ def test_the_cost_of_a_loss_grows_with_each_engine_path():
         lambda loss: limits.tensor_seconds(loss, 40000, True),
     ):
         assert price(small) < price(large)
+
+
+@pytest.mark.parametrize(
+    "opt, leaves", [("opt=adam&eps=0", True), ("opt=rmsprop&eps=0", True), ("opt=lion", False)]
+)
+def test_runs_the_float_path_hands_to_torch_are_priced_as_torch_runs(monkeypatch, opt, leaves):
+    """With eps = 0, Adam's and RMSprop's float readout divides by zero at a zero gradient
+    and core.fast2d hands the run to the torch engine (4.2 s for 5000 steps of x^2 + y^2
+    measured, against 0.25 s on floats): the cost model prices what really runs."""
+    from core import compute, fast2d
+
+    handed = []
+    torch_run = fast2d.torch_simulate
+    monkeypatch.setattr(
+        fast2d, "torch_simulate", lambda *a, **k: handed.append(1) or torch_run(*a, **k)
+    )
+    s = Scenario.parse(f"{opt}&x0=1&y0=1&loss=rosenbrock&steps=20")  # at the minimum
+    compute.trajectories(s)
+    assert bool(handed) == leaves == fast2d.leaves_the_floats(compute.optimizer(s))
+    if leaves:
+        message = refusal(Scenario, f"{opt}&x0=1&y0=1&loss=rosenbrock&steps=5000", "steps")
+        assert "at most" in message
+
+
+def test_a_users_loss_may_defeat_the_interpolated_history():
+    """(x+y+1)^36 on its default window: the interpolant of RMSprop's sums over the past
+    fails its check and the exact sums run (2.6 s of surfaces at 5000 steps, grid 200):
+    priced for every user's loss."""
+    import numpy as np
+
+    from core import compute
+    from core.dynamics import _plan
+
+    s = Scenario.parse(_with_f("opt=rmsprop&steps=300&grid=200&loss=custom&f=", PRODUCT36))
+    coordinate = _plan(compute.optimizer(s), s.steps).coordinate
+    calls = []
+    exact = coordinate.exact
+    coordinate.exact = lambda n, x: calls.append(np.size(x)) or exact(n, x)
+    g = compute.loss(s).derivatives(torch_grid(s), False)[0].numpy()
+    coordinate(s.steps - 1, np.ascontiguousarray(g[:, 0]))
+    assert max(calls) >= 0.5 * g.shape[0]  # the sums at most points (x^2 + y^2: 64 nodes)
+    message = refusal(
+        Scenario, _with_f("opt=rmsprop&steps=5000&grid=200&loss=custom&f=", PRODUCT36), "grid"
+    )
+    assert "at most" in message
+
+
+def torch_grid(s: Scenario):
+    import torch
+
+    x0, x1, y0, y1 = s.win
+    x, y = (
+        torch.linspace(x0, x1, s.grid, dtype=torch.float64),
+        torch.linspace(y0, y1, s.grid, dtype=torch.float64),
+    )
+    yy, xx = torch.meshgrid(y, x, indexing="ij")
+    return torch.stack([xx.reshape(-1), yy.reshape(-1)], -1)
 
 
 @pytest.mark.parametrize(
