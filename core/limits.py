@@ -2,10 +2,12 @@
 
 Sizes are capped one by one (steps, grid, width, ...), and each page's computation as a
 whole by its predicted time: the `*_seconds` functions model the engine's cost term by
-term, with constants measured on the reference machine (2 shared CPU cores, one torch
-thread) by benchmarks/bench_caps.py, which also searches the corners of the caps and
-prints the worst measured time and memory.  A scenario whose predicted time exceeds
-BUDGET_S is refused with a message naming the keys that enter the cost.
+term (a user's loss by its size, LossSize), with constants measured on the reference
+machine (2 shared CPU cores, one torch thread) by benchmarks/bench_caps.py, which also
+searches the corners of the caps and prints the measured CPU time against the model's
+and the peak memory.  A scenario whose predicted time exceeds the budget (BUDGET_S; the
+command line's CLI_BUDGET_S under `allowance`) is refused with a message naming the
+keys that enter the cost and the largest setting admitted.
 
 The scenario specs (core.scenario, core.network_scenario) and the sweep tools take their
 caps from here; nothing else defines a limit.
@@ -78,11 +80,11 @@ MAX_STUDY_CURVES = 1_000_000  # runs x (steps + 1): the curves kept, 16 MB
 # bench_caps.py on the machine alone then measured the network corners at 0.2-0.5x and
 # the order study's at 0.1-0.6x of these predictions, so the network terms are scaled by 0.7
 # and the 2D step by 1/3; the grid's history term was added (see bench_caps.py's output).
+# Those of issue 18 (a user's loss, the network's evaluation and landscape, /study) were
+# fitted by least squares to CPU times measured under load 4-13 (other processes on the
+# two cores), so they are on the slow side of the machine alone.
 # 2D (core.fast2d): a float loop per trajectory row, so a step costs ~ the number of rows.
-# Networks (core.dynamics, history-free): per step a fixed overhead (autograd calls,
-# small tensor ops) plus, per training point, the hidden activations (width x depth,
-# elementwise work dominates small networks) and the parameters (matrix products).
-STEP_2D_S = 5e-05  # one step of the three 2D dynamics, per trajectory row
+STEP_2D_S = 5e-05  # one step of the three 2D dynamics, per trajectory row, small losses
 # per past step of a step, per row, when the optimizer sums its past (THEORY §7 c: one
 # (2, n) block of numpy a step; 5000 steps of Lion eps = 0.1: 0.31 s CPU, RMSprop 0.46 s)
 HISTORY_2D_S = 2e-8

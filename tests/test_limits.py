@@ -244,6 +244,16 @@ def test_the_network_comparison_is_priced_for_both_optimizers():
     assert network.compare_refusal(s.updated(steps=most + 1))
 
 
+def test_the_cli_help_says_it_admits_more(capsys):
+    from core import cli
+
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert f"up to {limits.CLI_BUDGET_S:g} s" in help_text
+    assert f"more than {limits.BUDGET_S:g} s" in help_text
+
+
 def test_the_cli_admits_more_within_its_allowance_only():
     query = "seeds=16&steps=300"  # 5.4 s measured: the page refuses it
     refusal(StudyScenario, query, "steps")
