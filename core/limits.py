@@ -156,9 +156,9 @@ class LossSize(NamedTuple):
     hessian: tuple[int, int]
 
 
-# The loss's evaluation, measured per operation of its derivative code (bench_caps.py's
-# expression corners: sums, products, nested sin, powers x^y; the largest cost per
-# operation, that of the power helpers, is the one taken).
+# The loss's evaluation, per operation of its derivative code: fitted to CPU times of
+# sums, products, nested sin, softplus, max and powers x^y (bench_caps.py's long losses
+# among them); a helper of several operations costs what the dearest, the powers', do.
 # Python floats (core.fast2d), per point: a temporary, a helper call of several operations
 FLOAT_OP_S = 6e-8
 FLOAT_CALL_S = 3.5e-7

@@ -90,7 +90,7 @@ def _check_steps_list(hs: tuple, s: Mapping) -> None:
 def order_seconds(s: Mapping, hs: tuple[float, ...]) -> float:
     """The cost model's time of /theory's order study, for the values parsed so far."""
     opt = optimizer(s)
-    return limits.order_seconds(s["T"], hs, sums_history(opt), _loss(s), leaves_the_floats(opt))
+    return limits.order_seconds(s["T"], hs, sums_history(opt), loss_of(s), leaves_the_floats(opt))
 
 
 def plane_seconds(s: Mapping, steps: int, grid: int, runs: int = limits.PLAYGROUND_RUNS):
@@ -101,7 +101,7 @@ def plane_seconds(s: Mapping, steps: int, grid: int, runs: int = limits.PLAYGROU
         steps,
         grid,
         sums_history(opt),
-        _loss(s),
+        loss_of(s),
         runs,
         torch=leaves_the_floats(opt),
         exact=s["loss"] == "custom",  # a user's loss may defeat the history's interpolant
@@ -113,7 +113,7 @@ def optimizer(s: Mapping) -> Optimizer:
     return make_optimizer(s["opt"], **{k: s[k] for k in HYPER_DEFAULTS[s["opt"]]})
 
 
-def _loss(s: Mapping) -> LossSize:
+def loss_of(s: Mapping) -> LossSize:
     """The size of the loss parsed so far (for the cost model)."""
     return loss_size(s["f"] if s["loss"] == "custom" else ZOO[s["loss"]].expression)
 

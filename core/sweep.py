@@ -33,14 +33,14 @@ from core.dynamics import (
     sums_history,
 )
 from core.limits import (
-    BUDGET_S,
     MAX_AXIS,
     MAX_SWEEP_STEPS,
+    budget,
     largest,
     over_budget,
     sweep_seconds,
 )
-from core.losses import ZOO, loss_size
+from core.losses import ZOO
 from core.optimizers import Geometric, Optimizer, make_optimizer
 from core.query import (
     Field,
@@ -58,6 +58,7 @@ from core.scenario import (
     SCENARIO_FIELDS,
     OptimizerQuery,
     Scenario,
+    loss_of,
 )
 
 Tensor = torch.Tensor
@@ -137,7 +138,7 @@ def _check_y(a: Axis, s: Mapping) -> None:
     if a.key == s["x"].key:
         raise ValueError(f"both axes sweep {a.key}")
     seconds = sweep_seconds_of(s, a)
-    if seconds <= BUDGET_S:
+    if seconds <= budget():
         return
     most = largest(lambda n: sweep_seconds_of(s | {"steps": n}, a), 1, s["steps"])
     raise ValueError(
@@ -160,7 +161,7 @@ def sweep_seconds_of(s: Mapping, y: Axis) -> float:
     opt = make_optimizer(s["opt"], **hyper)
     history = sums_history(opt)
     grid = _PLANE["grid"].default(s) ** 2
-    loss = loss_size(s["f"] if s["loss"] == "custom" else ZOO[s["loss"]].expression)
+    loss = loss_of(s)
     # kappa's rows: the FINE x FINE settings, stacked once per average and once more
     boundary = FINE * FINE * (len(opt.averages) + 1) if opt.averages else 0
 
@@ -172,7 +173,7 @@ def sweep_seconds_of(s: Mapping, y: Axis) -> float:
         )
 
     bound = seconds(False)
-    return bound if bound <= BUDGET_S else seconds(True)
+    return bound if bound <= budget() else seconds(True)
 
 
 def _default_y(s: Mapping) -> Axis:

@@ -257,8 +257,10 @@ def test_the_cli_help_says_it_admits_more(capsys):
 def test_the_cli_admits_more_within_its_allowance_only():
     query = "seeds=16&steps=300"  # 5.4 s measured: the page refuses it
     refusal(StudyScenario, query, "steps")
+    sweep = _with_f("opt=hb&x=lr:0.005:0.1:64&y=b1:0:0.95:64&steps=2000&loss=custom&f=", SUM16)
     with limits.allowance(limits.CLI_BUDGET_S):
         assert StudyScenario.parse(query).steps == 300
+        assert SweepScenario.parse(sweep).steps == 2000  # 34 s predicted: the user's time
     refusal(StudyScenario, query, "steps")  # the allowance ended with its block
 
 
