@@ -176,7 +176,11 @@ def compare_page(s: NetworkScenario) -> None:
         "The paper's application: the sign of each one's memory perturbation next to its "
         "generalization gap, both measured on this run."
     )
-    runs = [s.with_optimizer(opt) for opt in ("adamw", "lion")]
+    refusal = network.compare_refusal(s)
+    if refusal:
+        st.error(f"This comparison is refused: {refusal}.", icon=":material/block:")
+        return
+    runs = [s.with_optimizer(opt) for opt in network.COMPARED]
     results = {
         r.opt: _run(f"Training {OPTIMIZER_NAMES[r.opt]}…", cache.network_result, r) for r in runs
     }

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
-from bench_caps import PAGES  # noqa: E402
+from bench_caps import corners  # noqa: E402
 
 from core.network_scenario import NetworkScenario  # noqa: E402
 from core.scenario import Scenario  # noqa: E402
@@ -60,16 +60,16 @@ def load(page: str, query: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=100, help="distinct scenarios per page")
-    parser.add_argument("--pages", default=",".join(PAGES))
+    parser.add_argument("--pages", default="playground,compare,theory,network,sweep")
     args = parser.parse_args()
     torch.set_num_threads(1)
     print(f"threads: torch {torch.get_num_threads()}, OMP/MKL/OPENBLAS 1")
     print(f"RSS at start {rss() / 2**20:.0f} MiB")
     peak = 0
     for page in args.pages.split(","):
-        corners = [q for q, _ in PAGES[page](quick=True)]
+        queries = [q for q, _ in corners(page, quick=True)]
         t0 = time.perf_counter()
-        for i, corner in zip(range(args.count), itertools.cycle(corners), strict=False):
+        for i, corner in zip(range(args.count), itertools.cycle(queries), strict=False):
             load(page, distinct(page, corner, i))
             peak = max(peak, rss())
         gc.collect()

@@ -1,6 +1,7 @@
 """Many-seed network studies (core.study), threads pinned, ratios from one run:
 
-1. the default 16-seed AdamW-vs-Lion study (300 steps) in process: seconds, and the
+1. a 16-seed AdamW-vs-Lion study (300 steps: over the pages' budget, within the command
+   line's, under which the studies here are parsed) in process: seconds, and the
    same runs one seed at a time (a loop) against the batched chunks;
 2. a 64-seed study on a local Ray instance with 2 one-thread workers against one
    in-process worker with one thread: the throughput ratio (Ray's start and the
@@ -20,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
+from core import limits  # noqa: E402
 from core.study import StudyScenario, chunk, compute_study  # noqa: E402
 
 TARGET_S = 20.0
@@ -78,4 +80,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with limits.allowance(limits.CLI_BUDGET_S):
+        main()

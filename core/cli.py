@@ -11,6 +11,7 @@ import os
 import sys
 import warnings
 
+from core import limits
 from core.expression import ExpressionError
 from core.network_scenario import NetworkScenario
 from core.query import ScenarioError, escaped, numbers
@@ -38,7 +39,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _Parser(prog="python -m core", description=__doc__)
+    parser = _Parser(
+        prog="python -m core",
+        description=__doc__,
+        epilog=f"Sizes are capped as on the pages, but a computation predicted to take up to "
+        f"{limits.CLI_BUDGET_S:g} s (core.limits) is admitted, where the pages refuse more "
+        f"than {limits.BUDGET_S:g} s: it runs on your machine.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("simulate", "order", "network", "sweep", "study", "regularizer"):
         p = sub.add_parser(name)
@@ -49,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--h", help="comma-separated step sizes, e.g. 0.04,0.02,0.01")
             p.add_argument("--horizon", help="the horizon T (steps = round(T/h))")
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        # this machine's time, not a server's; warnings said in the document
+        with limits.allowance(limits.CLI_BUDGET_S), warnings.catch_warnings(record=True) as caught:
             out = run_command(parser.parse_args(argv))
     except (ScenarioError, ExpressionError, ValueError) as err:
         print(f"error: {escaped(str(err))}", file=sys.stderr)  # one line, whatever it quotes

@@ -9,14 +9,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from core import fast2d, limits
-from core.dynamics import DYNAMICS, Run, sums_history
+from core import fast2d
+from core.dynamics import DYNAMICS, Run
 from core.losses import batched
 from core.optimizers import Optimizer, make_optimizer
 from core.order import OrderStudy, order_study
 from core.registry import longest_memory, record
 from core.regularizer import Report, window_report
-from core.scenario import Scenario
+from core.scenario import Scenario, plane_seconds
 from core.surfaces import Surfaces, compute_surfaces
 
 
@@ -42,9 +42,12 @@ def start(s: Scenario) -> torch.Tensor:
 
 def compare_seconds(s: Scenario) -> float:
     """The predicted time of /compare: each optimizer of s.cmp with its usual defaults."""
-    # from the records, not from scenarios: one of these may itself be over the budget
-    history = [sums_history(record(name).optimizer(**record(name).defaults)) for name in s.cmp]
-    return sum(limits.plane_seconds(s.steps, s.grid, h) for h in history)
+    # with the records' defaults, not as scenarios: one of these may be over the budget
+    values = vars(s)
+    return sum(
+        plane_seconds(values | {"opt": name} | record(name).defaults, s.steps, s.grid, runs=1)
+        for name in s.cmp
+    )
 
 
 def trajectories(s: Scenario) -> Run:

@@ -28,6 +28,7 @@ from core.expression import Binary, Call, Const, Node, Num, Unary, Var, parse
 Entry = str | float | None  # a temporary's name, a constant, or None: structurally zero
 ORDER = ("value", "gx", "gy", "hxx", "hxy", "hyy")
 PAIRS = ((0, 0), (0, 1), (1, 1))  # the Hessian entries xx, xy, yy
+_ELEMENTS = 1 << 24  # temporaries' elements of one evaluation on tensors: 128 MB
 
 
 @dataclass(frozen=True)
@@ -311,24 +312,57 @@ _TEMP = re.compile(r"\bt[0-9]+\b")
 FUNCTIONS = {"gradient": ORDER[1:3], "hessian": ORDER[1:], "jets": ORDER}
 
 
-def source(node: Node) -> str:
-    """The Python source of the FUNCTIONS, each f(x, y) returning its jet entries
-    (names from ORDER) with only the temporaries they need."""
+def _bodies(node: Node) -> dict[str, tuple[list[str], list[str]]]:
+    """Per function of FUNCTIONS: its assignments (only the temporaries it needs, in
+    order) and the texts of its results."""
     code = _Code()
     jet = _jet(code, node)
     entries = dict(zip(ORDER, (jet.value, *jet.grad, *jet.hess), strict=True))
-    parts = []
+    bodies = {}
     for function, outputs in FUNCTIONS.items():
         results = [code.text(0.0 if entries[k] is None else entries[k]) for k in outputs]
         needed = set(_TEMP.findall(" ".join(results)))
         kept = []
         for name, expr in reversed(code.lines):  # dead-code elimination
             if name in needed:
-                kept.append(f"    {name} = {expr}\n")
+                kept.append(f"{name} = {expr}")
                 needed.update(_TEMP.findall(expr))
-        body = "".join(reversed(kept))
+        bodies[function] = (kept[::-1], results)
+    return bodies
+
+
+def source(node: Node) -> str:
+    """The Python source of the FUNCTIONS, each f(x, y) returning its jet entries
+    (names from ORDER) with only the temporaries they need."""
+    return _source(_bodies(node))
+
+
+def _source(bodies: dict[str, tuple[list[str], list[str]]]) -> str:
+    parts = []
+    for function, (lines, results) in bodies.items():
+        body = "".join(f"    {line}\n" for line in lines)
         parts.append(f"def {function}(x, y):\n{body}    return ({', '.join(results)},)\n")
     return "\n".join(parts)
+
+
+# the helpers that are one library call (the others are several operations each: a
+# Python function on floats, masks and `where`s on arrays)
+_SINGLE = {"F_sin", "F_cos", "F_tan", "F_exp", "F_log", "F_sqrt", "F_abs", "F_tanh", "F_pow"}
+
+
+def operations(node: Node) -> dict[str, tuple[int, int]]:
+    """Per function of FUNCTIONS: the temporaries it computes (an operation each per
+    point) and how many of them call a helper of several operations (F_powd, F_sigmoid,
+    ...): core.limits prices a loss's derivatives by these two counts."""
+    return _operations(_bodies(node))
+
+
+def _operations(bodies) -> dict[str, tuple[int, int]]:
+    def composite(line: str) -> bool:
+        helper = line.split(" = ", 1)[1].split("(", 1)[0]
+        return helper.startswith("F_") and helper not in _SINGLE
+
+    return {f: (len(lines), sum(map(composite, lines))) for f, (lines, _) in bodies.items()}
 
 
 # --- the helpers' two implementations: Python floats and numpy arrays ----------------
@@ -524,7 +558,9 @@ class Derivatives:
 
     def __init__(self, node: Node) -> None:
         self.node = node
-        code = compile(source(node), "<loss derivatives>", "exec")
+        bodies = _bodies(node)
+        self.operations = _operations(bodies)
+        code = compile(_source(bodies), "<loss derivatives>", "exec")
         floats = _build(code, FLOAT_HELPERS)
         self._grad, self._hess = floats["gradient"], floats["hessian"]
         arrays = _build(code, ARRAY_HELPERS)
@@ -552,10 +588,23 @@ class Derivatives:
         return tuple(v if isinstance(v, np.ndarray) else np.full(x.shape, v) for v in out)
 
     def tensors(self, x: Tensor, y: Tensor, hessian: bool = True) -> tuple[Tensor, ...]:
-        """The gradient (and Hessian) entries on torch tensors of one shape, as in
-        `hessian` and `gradient`: five entries, or two."""
-        out = self._tensors["hessian" if hessian else "gradient"](x, y)
-        return tuple(torch.as_tensor(v, dtype=x.dtype, device=x.device).expand_as(x) for v in out)
+        """The gradient (and Hessian) entries on torch tensors of one shape (1D), as in
+        `hessian` and `gradient`: five entries, or two.  Every temporary of the code
+        lives until it returns, so long rows go in chunks of at most _ELEMENTS
+        temporaries' elements (a long expression on a 200 x 200 grid: 1 GB at once)."""
+        function = "hessian" if hessian else "gradient"
+        rows = max(1, _ELEMENTS // max(1, self.operations[function][0]))
+
+        def part(a: Tensor, b: Tensor) -> tuple[Tensor, ...]:
+            out = self._tensors[function](a, b)
+            return tuple(
+                torch.as_tensor(v, dtype=a.dtype, device=a.device).expand_as(a) for v in out
+            )
+
+        if x.shape[0] <= rows:
+            return part(x, y)
+        parts = [part(x[i : i + rows], y[i : i + rows]) for i in range(0, x.shape[0], rows)]
+        return tuple(torch.cat(entry) for entry in zip(*parts, strict=True))
 
     def _at(self, x: float, y: float, first: int, last: int) -> tuple[float, ...]:
         return tuple(float(v[0]) for v in self.arrays(np.array([x]), np.array([y]))[first:last])

@@ -288,6 +288,12 @@ def _children(node: Node) -> tuple[Node, ...]:
     return ()
 
 
+def size(node: Node) -> int:
+    """The number of nodes of the tree: torch evaluates one operation per node and point
+    (core.limits prices a loss by it)."""
+    return 1 + sum(map(size, _children(node)))
+
+
 def _variables(node: Node) -> set[str]:
     if isinstance(node, Var):
         return {node.name}

@@ -41,6 +41,18 @@ def supported(opt: Optimizer) -> bool:
     )
 
 
+def leaves_the_floats(opt: Optimizer) -> bool:
+    """Whether the float readout divides by zero at a zero gradient (eps = 0 in Adam's or
+    RMSprop's): such a run may go to the torch engine, ~20x a float step (core.limits)."""
+    if not supported(opt):
+        return True
+    try:
+        opt.elementwise.value(0.0, *(0.0 for _ in opt.averages))
+    except ArithmeticError:
+        return True
+    return False
+
+
 def simulate(
     expression: str, opt: Optimizer, theta0: Tensor, lr, steps: int, dynamics=DYNAMICS
 ) -> Run:

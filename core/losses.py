@@ -11,8 +11,9 @@ from functools import cached_property
 
 import torch
 
-from core.derivatives import Derivatives
-from core.expression import compile_expression
+from core.derivatives import Derivatives, operations
+from core.expression import compile_expression, parse, size
+from core.limits import LossSize
 
 Tensor = torch.Tensor
 
@@ -141,3 +142,11 @@ class ExpressionLoss:
 def batched(expression: str) -> ExpressionLoss:
     """The loss of `expression` for the engine (raises ExpressionError on bad text)."""
     return ExpressionLoss(expression)
+
+
+def loss_size(expression: str) -> LossSize:
+    """What evaluating `expression` costs per point, for core.limits' cost model (raises
+    ExpressionError on bad text)."""
+    node = parse(expression)
+    ops = operations(node)
+    return LossSize(size(node), ops["gradient"], ops["hessian"])

@@ -148,7 +148,7 @@ def fit(s: NetworkScenario, device: str | None = None, of: NetworkResult | None 
 
 def slice_grid(s: NetworkScenario) -> int:
     """The landscape resolution (core.limits.slice_grid: it shrinks to fit the budget)."""
-    return limits.slice_grid(s.width * s.depth, train_size(s.n, s.split))
+    return limits.slice_grid(s.width * s.depth, model(s).size, train_size(s.n, s.split))
 
 
 def landscape(
@@ -209,10 +209,44 @@ class CompareRow:
     hR_limit: float  # h R at the end in the limit n -> infinity
 
 
-def compare(s: NetworkScenario, opts: tuple[str, ...] = ("adamw", "lion")) -> list[CompareRow]:
+COMPARED = ("adamw", "lion")  # /network's comparison (compare=1)
+
+
+def compare(s: NetworkScenario, opts: tuple[str, ...] = COMPARED) -> list[CompareRow]:
     """Each optimizer with its usual defaults on the same data, seed, net and lr: its
     generalization gap next to its implicit-regularizer term."""
     return compare_rows([result(s.with_optimizer(opt)) for opt in opts])
+
+
+def compare_seconds(s: NetworkScenario, steps: int, opts: tuple[str, ...] = COMPARED) -> float:
+    """The cost model's time of `compare` with `steps` steps: a result per optimizer."""
+    n_train, d = train_size(s.n, s.split), model(s).size
+    return sum(
+        limits.network_result_seconds(
+            s.width * s.depth,
+            d,
+            steps,
+            s.batch or n_train,
+            n_train,
+            s.n - n_train,
+            sums_history(record(opt).optimizer(**record(opt).defaults)),
+        )
+        for opt in opts
+    )
+
+
+def compare_refusal(s: NetworkScenario, opts: tuple[str, ...] = COMPARED) -> str | None:
+    """Why `compare` is refused (over the budget, with the most steps it admits), or None."""
+    seconds = compare_seconds(s, s.steps, opts)
+    if seconds <= limits.budget():
+        return None
+    most = limits.largest(lambda n: compare_seconds(s, n, opts), 1, s.steps)
+    return limits.over_budget(
+        seconds,
+        f"{len(opts)} optimizers x {s.steps} steps",
+        "steps, width, depth, n or batch",
+        None if most is None else f"at most {most} steps with the rest as given",
+    )
 
 
 def compare_rows(results: list[NetworkResult]) -> list[CompareRow]:

@@ -51,20 +51,36 @@ def _check_batch(batch: int, s: Mapping) -> None:
         raise ValueError(f"{batch} is more than the {n_train} training points (0: full batch)")
 
 
+def view_seconds(s: Mapping, steps: int) -> float:
+    """The cost model's time of /network's view of the values parsed so far."""
+    d, n_train = parameter_count(s), train_size(s["n"], s["split"])
+    return limits.network_seconds(
+        s["width"] * s["depth"],
+        d,
+        steps,
+        s["batch"] or n_train,
+        n_train,
+        s["n"] - n_train,
+        sums_history(optimizer(s)),
+        s["plane"] == "pca",
+    )
+
+
 def _check_steps(steps: int, s: Mapping) -> None:
     in_range(1, MAX_NET_STEPS)(steps, s)
     d = parameter_count(s)
-    n_train = train_size(s["n"], s["split"])
-    units = s["width"] * s["depth"]
-    points = s["batch"] or n_train
-    seconds = limits.network_seconds(
-        units, d, steps, points, n_train, s["n"] - n_train, sums_history(optimizer(s))
-    )
-    message = limits.over_budget(
-        seconds, f"{d} parameters x {steps} steps", "steps, width, depth, n or batch"
-    )
-    if message:
-        raise ValueError(message)
+    seconds = view_seconds(s, steps)
+    if seconds > limits.budget():
+        most = limits.largest(lambda n: view_seconds(s, n), 1, steps)
+        raise ValueError(
+            limits.over_budget(
+                seconds,
+                f"{d} parameters x {steps} steps"
+                + (" in the PCA plane" if s["plane"] == "pca" else ""),
+                "steps, width, depth, n, batch or plane",
+                None if most is None else f"at most {most} steps with the rest as given",
+            )
+        )
     stored = d * (steps + 1)
     if stored > MAX_STORED:
         raise ValueError(
@@ -91,8 +107,8 @@ NETWORK_FIELDS = tuple(
     Field("act", str, constant("tanh"), one_of(tuple(ACTIVATIONS))),
     Field("seed", integer, constant(0), in_range(0, 999_999_999)),
     Field("batch", integer, constant(0), _check_batch),
-    Field("steps", integer, constant(100), _check_steps),
     Field("plane", str, constant("random"), one_of(("random", "pca"))),
+    Field("steps", integer, constant(100), _check_steps),
 )
 
 

@@ -9,8 +9,9 @@ from collections.abc import Mapping
 from core import limits
 from core.dynamics import sums_history
 from core.expression import ExpressionError, parse
-from core.limits import MAX_COMPARE, MAX_COORD, MAX_GRID, MAX_ORDER_STEPS, MAX_STEPS
-from core.losses import CUSTOM_WINDOW, ZOO
+from core.fast2d import leaves_the_floats
+from core.limits import MAX_COMPARE, MAX_COORD, MAX_GRID, MAX_ORDER_STEPS, MAX_STEPS, LossSize
+from core.losses import CUSTOM_WINDOW, ZOO, loss_size
 from core.optimizers import Optimizer, make_optimizer
 from core.query import (
     Field,
@@ -82,8 +83,29 @@ def _check_steps_list(hs: tuple, s: Mapping) -> None:
         raise ValueError(f"T/h sums to {sum(steps)} steps (max {MAX_ORDER_STEPS})")
     if min(steps) < 1:
         raise ValueError("a step size is longer than the horizon T")
-    seconds = limits.order_seconds(s["T"], hs, sums_history(optimizer(s)))
-    _check_cost(seconds, "the order study", "T or the smallest h")
+    seconds = order_seconds(s, hs)
+    _check_cost(seconds, "the order study", "T, the smallest h or the size of f")
+
+
+def order_seconds(s: Mapping, hs: tuple[float, ...]) -> float:
+    """The cost model's time of /theory's order study, for the values parsed so far."""
+    opt = optimizer(s)
+    return limits.order_seconds(s["T"], hs, sums_history(opt), loss_of(s), leaves_the_floats(opt))
+
+
+def plane_seconds(s: Mapping, steps: int, grid: int, runs: int = limits.PLAYGROUND_RUNS):
+    """The cost model's time of /playground (runs = 1: one optimizer of /compare), for
+    the values parsed so far."""
+    opt = optimizer(s)
+    return limits.plane_seconds(
+        steps,
+        grid,
+        sums_history(opt),
+        loss_of(s),
+        runs,
+        torch=leaves_the_floats(opt),
+        exact=s["loss"] == "custom",  # a user's loss may defeat the history's interpolant
+    )
 
 
 def optimizer(s: Mapping) -> Optimizer:
@@ -91,22 +113,42 @@ def optimizer(s: Mapping) -> Optimizer:
     return make_optimizer(s["opt"], **{k: s[k] for k in HYPER_DEFAULTS[s["opt"]]})
 
 
-def _check_cost(seconds: float, what: str, keys: str) -> None:
-    message = limits.over_budget(seconds, what, keys)
+def loss_of(s: Mapping) -> LossSize:
+    """The size of the loss parsed so far (for the cost model)."""
+    return loss_size(s["f"] if s["loss"] == "custom" else ZOO[s["loss"]].expression)
+
+
+def _check_cost(seconds: float, what: str, keys: str, most: str | None = None) -> None:
+    message = limits.over_budget(seconds, what, keys, most)
     if message:
         raise ValueError(message)
 
 
 def _check_steps(steps: int, s: Mapping) -> None:
     in_range(1, MAX_STEPS)(steps, s)
-    seconds = limits.plane_run_seconds(steps, 1, sums_history(optimizer(s)))
-    _check_cost(seconds, f"{steps} steps", "steps")
+    # the loss comes later in the query: priced at its cheapest here, in full by `grid`
+    opt = optimizer(s)
+    history, torch = sums_history(opt), leaves_the_floats(opt)
+
+    def seconds(n: int) -> float:
+        return limits.plane_run_seconds(n, 1, history, _CHEAPEST, torch)
+
+    if seconds(steps) > limits.budget():
+        most = limits.largest(seconds, 1, steps)
+        _check_cost(seconds(steps), f"{steps} steps", "steps", f"at most {most}")
 
 
 def _check_grid(grid: int, s: Mapping) -> None:
     in_range(10, MAX_GRID)(grid, s)
-    seconds = limits.plane_seconds(s["steps"], grid, sums_history(optimizer(s)))
-    _check_cost(seconds, f"{s['steps']} steps with a {grid}x{grid} grid", "steps or grid")
+    seconds = plane_seconds(s, s["steps"], grid)
+    if seconds > limits.budget():
+        most = limits.largest(lambda n: plane_seconds(s, n, grid), 1, s["steps"])
+        _check_cost(
+            seconds,
+            f"{s['steps']} steps with a {grid}x{grid} grid",
+            "steps, grid or the size of f",
+            None if most is None else f"at most {most} steps with this grid and loss",
+        )
 
 
 def _check_compare(opts: tuple, s: Mapping) -> None:
@@ -123,6 +165,9 @@ def _check_compare(opts: tuple, s: Mapping) -> None:
 # (with T = 0.25, heavy ball's beta = 0.7) it reaches the asymptotic slopes: about 19
 # memory lengths at its largest h (THEORY §1, §12)
 ORDER_STEPS = (62.5, 125.0, 250.0, 500.0)
+
+
+_CHEAPEST = loss_size("x")
 
 
 def _default_step_sizes(s: Mapping) -> tuple[float, ...]:

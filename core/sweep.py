@@ -33,9 +33,10 @@ from core.dynamics import (
     sums_history,
 )
 from core.limits import (
-    BUDGET_S,
     MAX_AXIS,
     MAX_SWEEP_STEPS,
+    budget,
+    largest,
     over_budget,
     sweep_seconds,
 )
@@ -58,6 +59,7 @@ from core.scenario import (
     SCENARIO_FIELDS,
     OptimizerQuery,
     Scenario,
+    loss_of,
 )
 from core.sharpness import sharpness
 
@@ -134,11 +136,18 @@ def _check_y(a: Axis, s: Mapping) -> None:
     _check_axis(a, s)
     if a.key == s["x"].key:
         raise ValueError(f"both axes sweep {a.key}")
-    message = over_budget(
-        sweep_seconds_of(s, a), f"{s['x'].n} x {a.n} cells x {s['steps']} steps", "steps or cells"
+    seconds = sweep_seconds_of(s, a)
+    if seconds <= budget():
+        return
+    most = largest(lambda n: sweep_seconds_of(s | {"steps": n}, a), 1, s["steps"])
+    raise ValueError(
+        over_budget(
+            seconds,
+            f"{s['x'].n} x {a.n} cells x {s['steps']} steps",
+            "steps, cells or the size of f",
+            None if most is None else f"at most {most} steps with these cells and loss",
+        )
     )
-    if message:
-        raise ValueError(message)
 
 
 def sweep_seconds_of(s: Mapping, y: Axis) -> float:
@@ -148,15 +157,22 @@ def sweep_seconds_of(s: Mapping, y: Axis) -> float:
     xx, yy = np.meshgrid(x.values, y.values)
     hyper = {k: s[k] for k in HYPER_DEFAULTS[s["opt"]]} | {x.key: xx.ravel(), y.key: yy.ravel()}
     hyper.pop("lr", None)
-    history = sums_history(make_optimizer(s["opt"], **hyper))
+    opt = make_optimizer(s["opt"], **hyper)
+    history = sums_history(opt)
     grid = _PLANE["grid"].default(s) ** 2
+    loss = loss_of(s)
+    # kappa's rows: the FINE x FINE settings, stacked once per average and once more
+    boundary = FINE * FINE * (len(opt.averages) + 1) if opt.averages else 0
 
     def seconds(count: bool) -> float:
         case, groups, bases = sweep_verdict.size(s["opt"], hyper, steps - 1, count)
-        return sweep_seconds(xx.size, steps, grid, case, groups, bases, history)
+        exact = s["loss"] == "custom"  # a user's loss may defeat case (c)'s interpolant
+        return sweep_seconds(
+            xx.size, steps, grid, case, groups, bases, history, loss, boundary, exact
+        )
 
     bound = seconds(False)
-    return bound if bound <= BUDGET_S else seconds(True)
+    return bound if bound <= budget() else seconds(True)
 
 
 def _default_y(s: Mapping) -> Axis:

@@ -52,6 +52,23 @@ def close(a, b, tol=1e-13):
 RNG = np.random.default_rng(0)
 
 
+@pytest.mark.parametrize("text", ["sin(3*x)*cos(3*y) + tanh(x*y) + x^2", "x^y * y^x + 2"])
+def test_long_rows_go_in_chunks_that_agree_with_autograd(monkeypatch, text):
+    """Every temporary of the code lives until it returns: long rows are cut in chunks
+    of at most _ELEMENTS temporaries' elements (here a few rows each), same values."""
+    import core.derivatives
+
+    monkeypatch.setattr(core.derivatives, "_ELEMENTS", 200)
+    d = Derivatives.of(text)
+    assert d.operations["hessian"][0] > 20  # so a chunk holds fewer than 10 of the rows
+    xs, ys = RNG.uniform(0.1, 2.0, 101), RNG.uniform(0.1, 2.0, 101)
+    expected = autograd_jets(text, xs, ys)
+    for hessian, rows in ((True, slice(1, 6)), (False, slice(1, 3))):
+        tensors = d.tensors(torch.tensor(xs, dtype=F64), torch.tensor(ys, dtype=F64), hessian)
+        assert all(t.shape == (101,) for t in tensors)
+        assert close(torch.stack(tensors).numpy(), expected[rows])
+
+
 @pytest.mark.parametrize("name", list(ZOO))
 def test_zoo_derivatives_match_autograd(name):
     z = ZOO[name]
