@@ -144,6 +144,7 @@ def network_json(s: NetworkScenario) -> dict:
         "parameters": r.d,
         "train_loss": {k: finite_or_none(r.train_loss[k]) for k in DYNAMICS},
         "test_loss": {k: finite_or_none(r.test_loss[k]) for k in DYNAMICS},
+        "test_accuracy": {k: finite_or_none(r.test_accuracy[k]) for k in DYNAMICS},
         "distance": {k: finite_or_none(v) for k, v in r.distance.items()},
         "regularizer": {
             "formula": r.regularizer.best.formula,
