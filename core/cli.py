@@ -1,6 +1,6 @@
-"""python -m core simulate|order|network|sweep|study|regularizer 'QUERY': the page
-URLs' query strings on the command line, JSON on stdout; any bad input is one line on
-stderr and exit status 2."""
+"""python -m core simulate|order|network|sweep|study|regularizer 'QUERY', and
+python -m core paper distance|beta2|sharpness 'QUERY': the page URLs' query strings on
+the command line, JSON on stdout; any bad input is one line on stderr and exit status 2."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ import sys
 
 import numpy as np
 
+from core import paper
 from core.expression import ExpressionError
 from core.network_scenario import NetworkScenario
 from core.query import ScenarioError, numbers
 from core.report import (
+    PAPER_JSON,
     network_json,
     order_json,
     regularizer_json,
@@ -46,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
         if name == "order":
             p.add_argument("--h", help="comma-separated step sizes, e.g. 0.04,0.02,0.01")
             p.add_argument("--horizon", help="the horizon T (steps = round(T/h))")
+    p = sub.add_parser("paper")
+    p.add_argument("experiment", choices=paper.EXPERIMENTS)
+    p.add_argument("query", nargs="?", default="", help="the /paper URL's query string")
     try:
         out = run_command(parser.parse_args(argv))
     except (ScenarioError, ExpressionError, ValueError) as err:
@@ -57,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_command(args) -> dict:
+    if args.command == "paper":
+        s = paper.SCENARIOS[args.experiment].parse(paper.own_query(args.experiment, args.query))
+        return PAPER_JSON[args.experiment](paper.RUN[args.experiment](s))
     if args.command == "network":
         return network_json(NetworkScenario.parse(args.query))
     if args.command == "study":

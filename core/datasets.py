@@ -38,6 +38,9 @@ class Dataset:
     x_test: np.ndarray
     y_test: np.ndarray
     classes: int = 2  # labels of a classification task (1 for a regression)
+    # digits: the rows of scikit-learn's images in each part (None for generated sets)
+    source_train: np.ndarray | None = None
+    source_test: np.ndarray | None = None
 
     @property
     def in_dim(self) -> int:
@@ -145,9 +148,8 @@ def digits(n: int, split: float, seed: int, constant: bool = False) -> Dataset:
     dropped, or with `constant` kept, centred and left unscaled."""
     x, y = sk.load_digits(return_X_y=True)
     rng = np.random.default_rng([seed, DIGITS])
-    if n < DIGITS:
-        pick = np.sort(rng.choice(DIGITS, n, replace=False))
-        x, y = x[pick], y[pick]
+    pick = np.arange(DIGITS) if n >= DIGITS else np.sort(rng.choice(DIGITS, n, replace=False))
+    x, y = x[pick], y[pick]
     train, test = _split(rng, len(y), split)
     mean, std = x[train].mean(0), x[train].std(0)
     varying = std > 0
@@ -155,4 +157,5 @@ def digits(n: int, split: float, seed: int, constant: bool = False) -> Dataset:
         x, mean, std = x[:, varying], mean[varying], std[varying]
     x = (x - mean) / np.where(std > 0, std, 1.0)
     y = y.astype(np.float64)
-    return Dataset("digits", "multiclass", x[train], y[train], x[test], y[test], DIGITS_CLASSES)
+    parts = (x[train], y[train], x[test], y[test])
+    return Dataset("digits", "multiclass", *parts, DIGITS_CLASSES, pick[train], pick[test])

@@ -216,6 +216,9 @@ class Optimizer:
     flat: bool = False
     elementwise: Elementwise | None = None
     rows: Elementwise | None = None
+    # the diagonal preconditioner P(*averages) of an adaptive readout A_1 / P (Adam's
+    # sqrt(v) + eps): what its preconditioned sharpness lambda_max(P^-1 H) divides by
+    preconditioner: Callable[..., Tensor] | None = None
 
     def decay_term(self, theta: Tensor) -> Tensor | float:
         d = as_column(self.decay, theta)
@@ -367,6 +370,9 @@ def _adam_like(
             return m / torch.sqrt(v + as_column(eps, g))
         return over_root(m, v, as_column(eps, g))
 
+    def preconditioner(m: Tensor, v: Tensor) -> Tensor:
+        return torch.sqrt(v + as_column(eps, v)) if inside else v.sqrt() + as_column(eps, v)
+
     moments = (
         Average(gradient, ema(b1, True), gradient_slope),
         Average(square, ema(b2, True), square_slope),
@@ -375,7 +381,15 @@ def _adam_like(
     scalar_eps = _scalars(eps)
     elementwise = declare(*scalar_eps) if scalar_eps else None
     rows = declare(_weights_param(eps))
-    return Optimizer(name, moments, readout, wd, elementwise=elementwise, rows=rows)
+    return Optimizer(
+        name,
+        moments,
+        readout,
+        wd,
+        elementwise=elementwise,
+        rows=rows,
+        preconditioner=preconditioner,
+    )
 
 
 def _adam_elementwise(eps: float) -> Elementwise:

@@ -93,6 +93,9 @@ class Record:
     family: tuple[str, tuple[float, ...]] | None = None  # a smooth family to show instead
     crossover: Callable[[Hyper], float | None] = lambda h: None  # |g| where R's sign flips
     betas: tuple[str, ...] = field(default=())  # the keys that set memory lengths
+    # the gradient size on which the update bends (THEORY §11, §14): the O(h^2) constant
+    # grows as it shrinks; 0 where the update does not bend (or is not smooth)
+    bend: Callable[[Hyper], float] = lambda h: 0.0
 
     @property
     def defaults(self) -> Hyper:
@@ -176,6 +179,16 @@ def _adam_small(h: Hyper, g: Tensor) -> Tensor:
     """|g_j| << eps: g/(|g|+eps) ~ g/eps and c2 |g|/(|g|+eps) small against c1."""
     a, eps = g.abs(), h["eps"]
     return (a <= TOL * eps) & (_c(h["b2"]) * a <= TOL * _c(h["b1"]) * (a + eps))
+
+
+def _eps(h: Hyper) -> float:
+    """PyTorch's placement, g/(|g| + eps): the update bends where |g| ~ eps."""
+    return h["eps"]
+
+
+def _root_eps(h: Hyper) -> float:
+    """g/sqrt(g^2 + eps) (Lion's smoothed sign, Adam with eps inside): |g| ~ sqrt(eps)."""
+    return math.sqrt(h["eps"])
 
 
 def _smoothed(h: Hyper) -> bool:
@@ -406,6 +419,7 @@ def _adam_record(name: str, label: str, declare, memory: str, decoupled: bool) -
         potential=_adam_potential,
         crossover=_adam_crossover,
         betas=("b1", "b2"),
+        bend=_eps,
     )
 
 
@@ -460,6 +474,7 @@ RECORDS: dict[str, Record] = {
             ),
             potential=_adam_potential,
             betas=("b2",),
+            bend=_eps,
         ),
         _adam_record(
             "adam",
@@ -498,6 +513,7 @@ RECORDS: dict[str, Record] = {
             potential=_inside_potential,
             crossover=_inside_crossover,
             betas=("b1", "b2"),
+            bend=_root_eps,
         ),
         Record(
             name="lion",
@@ -528,6 +544,7 @@ RECORDS: dict[str, Record] = {
             ),
             family=("eps", (1.0, 0.1, 0.01, 0.001)),
             betas=("b1", "b2"),
+            bend=_root_eps,
         ),
     )
 }
