@@ -36,6 +36,9 @@ with text:
     layout.page_link(
         "network", "Small networks: the same three dynamics on an MLP", icon=":material/hub:"
     )
+    layout.page_link(
+        "paper", "The paper's experiments, on handwritten digits", icon=":material/science:"
+    )
     layout.page_link("gallery", "Gallery of curated scenarios", icon=":material/photo_library:")
     layout.page_link(
         "about", "About: formulas, conventions, references", icon=":material/menu_book:"

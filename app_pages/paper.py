@@ -125,6 +125,8 @@ layout.chart(FIGURES[experiment](res, height=layout.height(440)), f"paper-{exper
 st.markdown(CAPTIONS[experiment](res))
 for warning in res.warnings:
     st.warning(warning, icon=":material/warning:")
+for label, query in paper.PRESETS[experiment].items():
+    layout.page_link(PAGE, label, f"v=1&exp={experiment}&{query}", icon=":material/link:")
 
 stem = f"paper-{experiment}"
 left, right = st.columns(2)

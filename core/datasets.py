@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn import datasets as sk
 
 CLASSIFICATION = ("moons", "circles", "spirals", "xor")
 REGRESSION = ("sine",)
@@ -62,13 +61,17 @@ def dims(name: str) -> tuple[int, int]:
 
 def _moons(rng: np.random.Generator, n: int, noise: float) -> tuple[np.ndarray, np.ndarray]:
     """Two interleaving half circles: scikit-learn's make_moons, seeded from rng."""
-    return sk.make_moons(n, shuffle=False, noise=noise, random_state=_seed(rng))
+    from sklearn.datasets import make_moons  # scikit-learn loads in seconds: when used
+
+    return make_moons(n, shuffle=False, noise=noise, random_state=_seed(rng))
 
 
 def _circles(rng: np.random.Generator, n: int, noise: float) -> tuple[np.ndarray, np.ndarray]:
     """A circle of radius 1 (label 0) around one of radius 0.5 (label 1): scikit-learn's
     make_circles, seeded from rng."""
-    return sk.make_circles(n, shuffle=False, noise=noise, random_state=_seed(rng), factor=0.5)
+    from sklearn.datasets import make_circles
+
+    return make_circles(n, shuffle=False, noise=noise, random_state=_seed(rng), factor=0.5)
 
 
 def _seed(rng: np.random.Generator) -> int:
@@ -146,7 +149,9 @@ def digits(n: int, split: float, seed: int, constant: bool = False) -> Dataset:
     standardized with the training part's mean and standard deviation; pixels constant
     on the training part (the image corners: their gradient is exactly 0, THEORY §14) are
     dropped, or with `constant` kept, centred and left unscaled."""
-    x, y = sk.load_digits(return_X_y=True)
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
     rng = np.random.default_rng([seed, DIGITS])
     pick = np.arange(DIGITS) if n >= DIGITS else np.sort(rng.choice(DIGITS, n, replace=False))
     x, y = x[pick], y[pick]

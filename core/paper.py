@@ -27,7 +27,6 @@ from urllib.parse import parse_qsl, urlencode
 
 import numpy as np
 import torch
-from scipy.stats import bootstrap
 
 from core import limits
 from core.datasets import DIGITS, Dataset, make_dataset
@@ -73,6 +72,8 @@ EXPERIMENTS = ("distance", "beta2", "sharpness")
 # Adam's two placements of eps (THEORY §14), for the experiments that read Adam's moments
 ADAM_PLACEMENTS = ("adamw", "adamw_epsin")
 TIMES = 100  # distance: the recorded times t_k = k t / TIMES
+PAIRS = ("memoryless", "corrected")  # the runs measured against the memory run
+F64 = torch.float64
 CONFIDENCE = 0.95
 RESAMPLES = 2000  # bootstrap resamples of an interval
 
@@ -162,14 +163,19 @@ def distance_steps(hs, t: float) -> list[int]:
     return [max(1, round(t / h)) for h in hs]
 
 
+def distance_seconds(s) -> float:
+    """Predicted seconds of experiment 1 (s: its fields, a mapping)."""
+    units, d, points = cost_terms(s)
+    three = len(s["opt"]) * sum(distance_steps(s["h"], s["t"]))
+    return limits.paper_seconds(units, d, points, three)
+
+
 def _check_horizon(t: float, s) -> None:
     _positive(100.0)(t, s)
     steps = distance_steps(s["h"], t)
     if max(steps) > MAX_PAPER_STEPS:
         raise ValueError(f"t/h = {max(steps)} steps at the smallest h (max {MAX_PAPER_STEPS})")
-    units, d, points = cost_terms(s)
-    seconds = limits.paper_seconds(units, d, points, len(s["opt"]) * sum(steps))
-    _cost(seconds, "t, the smallest h, n or width")
+    _cost(distance_seconds(s | {"t": t}), "t, the smallest h, n or width")
 
 
 # The default is inside the theorem (THEORY §15): memory 1/(1 - 0.9) = 10 steps, 20 of
@@ -207,26 +213,30 @@ class DistanceScenario(PaperData):
 # beta2 -----------------------------------------------------------------------------
 
 
-def _check_budget(steps: int, s) -> None:
-    in_range(1, MAX_PAPER_STEPS)(steps, s)
+def beta2_seconds(s) -> float:
+    """Predicted seconds of experiment 2 if no run stops early (s: a mapping)."""
     units, d, points = cost_terms(s)
     rows = s["seeds"] * (len(s["b2"]) + 1)  # AdamW per beta2, and Lion
-    seconds = limits.paper_seconds(units, d, points, 0, rows * steps)
-    _cost(seconds, "steps, seeds, b2, n or width")
+    return limits.paper_seconds(units, d, points, 0, rows * s["steps"])
 
 
-BETA2_FIELDS = data_fields(600, 32) + (
+def _check_budget(steps: int, s) -> None:
+    in_range(1, MAX_PAPER_STEPS)(steps, s)
+    _cost(beta2_seconds(s | {"steps": steps}), "steps, seeds, b2, n or width")
+
+
+BETA2_FIELDS = data_fields(DIGITS, 32) + (
     Field("opt", str, constant("adamw"), one_of(ADAM_PLACEMENTS)),
-    Field("b2", numbers, constant((0.9, 0.99, 0.999)), _beta_list),
+    Field("b2", numbers, constant((0.9, 0.95, 0.99, 0.999)), _beta_list),
     Field("b1", number, constant(0.9), _BETA),
     Field("eps", number, constant(1e-8), _positive(1.0)),
-    Field("lr", number, constant(0.01), _positive(1.0)),
+    Field("lr", number, constant(0.003), _positive(1.0)),
     Field("wd", number, constant(0.01), in_range(0.0, 10.0)),
     Field("lion_lr", number, constant(0.001), _positive(1.0)),
     Field("lion_wd", number, constant(0.1), in_range(0.0, 10.0)),
     Field("until", number, constant(0.05), _positive(10.0)),
-    Field("seeds", integer, constant(4), in_range(2, MAX_PAPER_SEEDS)),
-    Field("steps", integer, constant(600), _check_budget),
+    Field("seeds", integer, constant(8), in_range(2, MAX_PAPER_SEEDS)),
+    Field("steps", integer, constant(450), _check_budget),
 )
 
 
@@ -265,12 +275,16 @@ class Beta2Scenario(PaperData):
 # sharpness ---------------------------------------------------------------------------
 
 
-def _check_run(steps: int, s) -> None:
-    in_range(2, MAX_PAPER_STEPS)(steps, s)
+def sharpness_seconds(s) -> float:
+    """Predicted seconds of experiment 3 (s: a mapping)."""
     units, d, points = cost_terms(s)
     rows = len(s["b1"])
-    seconds = limits.paper_seconds(units, d, points, 0, rows * steps, rows * s["points"])
-    _cost(seconds, "steps, points, b1, n or width")
+    return limits.paper_seconds(units, d, points, 0, rows * s["steps"], rows * s["points"])
+
+
+def _check_run(steps: int, s) -> None:
+    in_range(2, MAX_PAPER_STEPS)(steps, s)
+    _cost(sharpness_seconds(s | {"steps": steps}), "steps, points, b1, n or width")
 
 
 SHARPNESS_FIELDS = data_fields(600, 32) + (
@@ -279,7 +293,7 @@ SHARPNESS_FIELDS = data_fields(600, 32) + (
     Field("b2", number, constant(0.999), _BETA),
     Field("eps", number, constant(1e-8), _positive(1.0)),
     Field("wd", number, constant(0.0), in_range(0.0, 10.0)),
-    Field("h", number, constant(0.002), _positive(1.0)),
+    Field("h", number, constant(0.01), _positive(1.0)),
     Field("points", integer, constant(16), in_range(2, MAX_PAPER_POINTS)),
     Field("steps", integer, constant(800), _check_run),
 )
@@ -303,10 +317,26 @@ class SharpnessScenario(PaperData):
 
     @property
     def checkpoints(self) -> np.ndarray:
-        """The steps where the sharpness is measured: evenly spaced, 0 to steps - 1."""
-        return np.unique(np.round(np.linspace(0, self.steps - 1, self.points)).astype(int))
+        """The steps where the sharpness is measured: evenly spaced up to steps - 1, from
+        steps/points on (not step 0, where Adam's v is the first gradient squared and P
+        its size: a sign step, not the training's)."""
+        first = max(1, round(self.steps / self.points))
+        return np.unique(np.round(np.linspace(first, self.steps - 1, self.points)).astype(int))
 
 
+# Views beside each default: the paper's own settings, outside the theorem at this scale
+# (the page says why in its warnings).
+PRESETS = {
+    "distance": {
+        "The paper's settings: β₁ = 0.9, β₂ = 0.999, ε = 1e-6, h = 3e-4 and 1e-4": (
+            "opt=adamw_epsin,lion&b1=0.9&b2=0.999&eps=1e-6&h=0.0003,0.0001&t=0.03"
+        ),
+    },
+    "beta2": {},
+    "sharpness": {},
+}
+
+SECONDS = {"distance": distance_seconds, "beta2": beta2_seconds, "sharpness": sharpness_seconds}
 SCENARIOS = {"distance": DistanceScenario, "beta2": Beta2Scenario, "sharpness": SharpnessScenario}
 
 
@@ -375,6 +405,8 @@ def interval(values) -> dict:
     (scipy.stats.bootstrap, seeded): every bound is a mean of resampled values, so it
     stays inside their range (no accuracy above 1, no negative count).  One value, or
     equal values: the interval is the value; none: None."""
+    from scipy.stats import bootstrap  # scipy.stats loads in seconds: only when used
+
     v = np.asarray(values, dtype=np.float64)
     v = v[np.isfinite(v)]
     if v.size == 0:
@@ -417,12 +449,12 @@ def _distance_run(s: DistanceScenario, net: Setup, opt: str, h: float, ticks: _T
     """One run of the three dynamics at step size h to the horizon: the sup-norm distances
     at every step (observed, nothing stored but the gradient checkpoints)."""
     steps = distance_steps((h,), s.t)[0]
-    far = {k: np.zeros(steps + 1) for k in ("memoryless", "corrected")}
+    # on the run's device, read once at the end (no synchronization per step on a GPU)
+    far = {k: torch.zeros(steps + 1, dtype=F64, device=net.device) for k in PAIRS}
 
     def observe(n: int, theta: Tensor, averages) -> None:
-        memory = theta[0]
-        for j, k in enumerate(("memoryless", "corrected"), start=1):
-            far[k][n] = float((theta[j] - memory).abs().max())
+        for j, k in enumerate(PAIRS, start=1):
+            far[k][n] = (theta[j] - theta[0]).abs().max()
         ticks.add()
 
     probes = np.unique(np.linspace(0, steps, 11).astype(int))
@@ -430,8 +462,9 @@ def _distance_run(s: DistanceScenario, net: Setup, opt: str, h: float, ticks: _T
     optimizer = make_optimizer(opt, **s.hyper(opt))
     run = simulate(net.train, optimizer, theta0, h, steps, keep=probes, observe=observe)
     last = {k: run[k][-1, 0] for k in DYNAMICS}
-    for k in far:
-        far[k][steps] = float((last[k] - last["memory"]).abs().max())
+    for k in PAIRS:
+        far[k][steps] = (last[k] - last["memory"]).abs().max()
+    far = {k: v.cpu().numpy() for k, v in far.items()}
     _, g = values_and_grads(net.train, net.mlp, len(net.data.y_train), run.memory[:, 0])
     at = np.minimum(np.round(np.linspace(0.0, s.t, TIMES + 1) / h).astype(int), steps)
     return {
@@ -449,9 +482,8 @@ def distance(s: DistanceScenario, device=None, progress: Progress = None) -> Dis
     steps = distance_steps(s.h, s.t)
     ticks = _Ticks(len(s.opt) * sum(steps), progress)
     runs = {opt: [_distance_run(s, net, opt, h, ticks) for h in s.h] for opt in s.opt}
-    pairs = ("memoryless", "corrected")
-    largest = {k: {o: np.array([r["largest"][k] for r in runs[o]]) for o in s.opt} for k in pairs}
-    order = {k: {o: fitted_slope(s.h, largest[k][o]) for o in s.opt} for k in pairs}
+    largest = {k: {o: np.array([r["largest"][k] for r in runs[o]]) for o in s.opt} for k in PAIRS}
+    order = {k: {o: fitted_slope(s.h, largest[k][o]) for o in s.opt} for k in PAIRS}
     gradient = {o: float(np.median([r["gradient"] for r in runs[o]])) for o in s.opt}
     result = DistanceResult(
         scenario=s,
@@ -657,8 +689,18 @@ def beta2(s: Beta2Scenario, device=None, progress: Progress = None) -> Beta2Resu
 
 
 def beta2_warnings(result: Beta2Result) -> list[str]:
-    """Runs that never reached the threshold are left out of the means: how many."""
+    """Runs that never reached the threshold are left out of the means: how many; and
+    the betas whose memory is longer than the run to the threshold (THEORY §1)."""
     s, out = result.scenario, []
+    for b, st in zip(s.b2, result.stats()["steps_to_threshold"], strict=True):
+        memory = 1.0 / (1.0 - b)
+        if st["mean"] is not None and memory > st["mean"]:
+            out.append(
+                f"β₂ = {b:g}: its memory 1/(1−β₂) = {memory:.4g} steps is longer than the "
+                f"{st['mean']:.3g} steps to the threshold: the bias-corrected average is "
+                "still close to a plain mean of every gradient so far, and h·R, from the "
+                "n → ∞ correction, overstates memory's effect there (THEORY §1)"
+            )
     for b, row in zip(s.b2, result.steps, strict=True):
         missed = int(np.sum(~np.isfinite(row)))
         if missed:

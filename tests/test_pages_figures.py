@@ -119,7 +119,7 @@ def test_metric_labels_are_short_and_a_diverged_run_says_where():
 def test_home_links_every_page_of_the_tour():
     at = open_page("home", {})
     links = [link.proto.page for link in at.get("page_link")]
-    for page in ("playground", "theory", "compare", "network", "gallery", "about"):
+    for page in ("playground", "theory", "compare", "network", "paper", "gallery", "about"):
         assert any(page in link for link in links), (page, links)
 
 

@@ -23,7 +23,7 @@ from scipy.stats import linregress
 from sklearn.datasets import load_digits, make_circles, make_moons
 
 import core.sharpness as sharpness_module
-from core import paper
+from core import limits, paper
 from core.datasets import make_dataset
 from core.dynamics import DYNAMICS, simulate
 from core.mlp import MLP
@@ -132,6 +132,29 @@ def test_cross_entropy_mlp_and_its_gradient_match_torch_nn():
                 guess = net(x).argmax(-1)
             share = float((guess == y.long()).double().mean())
             assert float(data_accuracy(mlp, d.task, x, y)(theta)[r]) == pytest.approx(share)
+
+
+def test_network_on_the_digits_reports_test_accuracy(capsys):
+    """`python -m core network 'data=digits...'`: an MLP 64 -> width -> 10 with
+    cross-entropy; its test accuracy at the end is the module's argmax on the test part."""
+    from core import cli, network
+    from core.network_scenario import NetworkScenario
+
+    query = "data=digits&n=120&width=5&depth=1&act=gelu&steps=6&lr=0.05"
+    assert cli.main(["network", query]) == 0
+    out = json.loads(capsys.readouterr().out)
+    s = NetworkScenario.parse(query)
+    r = network.result(s)
+    d = make_dataset("digits", 120, 0.0, s.split, s.seed)
+    assert out["parameters"] == (d.in_dim + 1) * 5 + (5 + 1) * 10
+    mlp = MLP(d.in_dim, 5, 1, "gelu", 10)
+    x, y = (torch.as_tensor(a) for a in (d.x_test, d.y_test))
+    for k in DYNAMICS:
+        with torch.no_grad():
+            guess = mlp.module(torch.as_tensor(r.final[k]))(x).argmax(-1)
+        assert out["test_accuracy"][k] == pytest.approx(float((guess == y.long()).double().mean()))
+    assert cli.main(["network", "data=digits&noise=0.2"]) == 2
+    assert capsys.readouterr().err.startswith("error: noise: does not apply")
 
 
 # --- the engine's kept iterates and observed moments -----------------------------------
@@ -366,6 +389,10 @@ def test_beta2_caption_trend_and_band_follow_the_numbers(results):
     )
     for stats in r.stats()["test_accuracy"]:
         assert 0.0 <= stats["low"] <= stats["high"] <= 1.0
+    # a beta2 whose memory outlasts the run to the threshold is named, and only such
+    for b, row in zip(s.b2, r.steps, strict=True):
+        named = any(w.startswith(f"β₂ = {b:g}: its memory") for w in r.warnings)
+        assert named == (1 / (1 - b) > np.nanmean(row))
 
 
 def test_sharpness_caption_reads_the_peak_and_the_threshold(results):
@@ -446,8 +473,11 @@ def test_the_cost_model_refuses_beyond_its_cap_naming_the_keys():
         paper.Beta2Scenario.parse("n=1797&width=64&seeds=32&b2=0.9,0.99,0.999,0.9999&steps=20000")
     assert err.value.key == "steps" and "max 600 s" in str(err.value)
     assert "seeds" in str(err.value)
-    for cls in paper.SCENARIOS.values():
-        cls.parse("")  # every default is admitted
+    for name, cls in paper.SCENARIOS.items():
+        # every default is predicted within the default budget, and every preset admitted
+        assert paper.SECONDS[name](vars(cls.parse(""))) <= limits.PAPER_DEFAULT_S
+        for query in paper.PRESETS[name].values():
+            cls.parse(query)
 
 
 # --- the page ------------------------------------------------------------------------------
