@@ -22,8 +22,8 @@ from core.mlp import MLP
 from core.network import compare, fit, landscape, order, result
 from core.network_scenario import PRESETS, NetworkScenario
 from core.optimizers import make_optimizer
-from core.report import network_json
 from core.registry import RECORDS
+from core.report import network_json
 from core.scenario import HYPER_DEFAULTS
 from core.training import StepBatches, batch_schedule, data_loss, run_network, training_loss
 
