@@ -852,7 +852,7 @@ def sharpness_caption(result: SharpnessResult) -> str:
             continue
         where = "reaches" if share >= 1.0 else "stays below"
         parts.append(
-            f"β₁ = {b:g}: λ₁(P⁻¹H) peaks at {top:.4g} (step {at}), {share:.0%} of its "
+            f"β₁ = {b:g}: λ₁(P⁻¹H) peaks at {top:.4g} (step {at}), {100 * share:.3g}% of its "
             f"threshold (2 + 2β₁)/((1 − β₁)h) = {result.threshold[i]:.4g}: it {where} it"
         )
     return "; ".join(parts) + f". h = {s.h:g}, {s.steps} full-batch steps."

@@ -401,7 +401,8 @@ def test_sharpness_caption_reads_the_peak_and_the_threshold(results):
     for i, b in enumerate(r.scenario.b1):
         j = int(np.nanargmax(r.sharpness[i]))
         share = r.sharpness[i, j] / ((2 + 2 * b) / ((1 - b) * r.scenario.h))
-        assert f"peaks at {r.sharpness[i, j]:.4g} (step {int(r.step[j])}), {share:.0%}" in text
+        peak = f"peaks at {r.sharpness[i, j]:.4g} (step {int(r.step[j])}), {100 * share:.3g}%"
+        assert peak in text
         assert ("it reaches it" if share >= 1 else "it stays below it") in text.split("; ")[i]
     above = replace(r, sharpness=r.threshold[:, None] * np.array([[0.5, 1.2, 0.9]]))
     parts = paper.sharpness_caption(above).split("; ")
