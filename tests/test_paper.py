@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import subprocess
-import sys
 from dataclasses import replace
 
 import numpy as np
@@ -23,7 +21,7 @@ from scipy.stats import linregress
 from sklearn.datasets import load_digits, make_circles, make_moons
 
 import core.sharpness as sharpness_module
-from core import limits, paper
+from core import cli, limits, paper
 from core.datasets import make_dataset
 from core.dynamics import DYNAMICS, simulate
 from core.mlp import MLP
@@ -298,7 +296,7 @@ def test_beta2_reads_the_first_step_below_the_threshold_like_torch_optim(results
         first, accuracy = None, None
         for n in range(s.steps + 1):
             loss = torch.nn.CrossEntropyLoss()(net(x), y.long())
-            if float(loss) <= s.until:
+            if loss.item() <= s.until:
                 first = n
                 with torch.no_grad():
                     accuracy = float((net(xt).argmax(-1) == yt.long()).double().mean())
@@ -418,16 +416,6 @@ KEYS = {
 }
 
 
-def _cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "core", "paper", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={"OMP_NUM_THREADS": "1", "PATH": ""},
-    )
-
-
 @pytest.mark.parametrize("experiment", paper.EXPERIMENTS)
 def test_cli_prints_the_issue_keys(experiment, results):
     out = json.loads(json.dumps(PAPER_JSON[experiment](results[experiment]), allow_nan=False))
@@ -449,10 +437,9 @@ def test_cli_prints_the_issue_keys(experiment, results):
     assert paper_csv(experiment, results[experiment]).count("\n") > 1
 
 
-def test_cli_runs_a_query_and_refuses_bad_input_in_one_line():
-    done = _cli("sharpness", TINY["sharpness"] + "&points=2&steps=4")
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["experiment"] == "sharpness"
+def test_cli_runs_a_query_and_refuses_bad_input_in_one_line(capsys):
+    assert cli.main(["paper", "sharpness", TINY["sharpness"] + "&points=2&steps=4"]) == 0
+    assert json.loads(capsys.readouterr().out)["experiment"] == "sharpness"
     for args, key in (
         (("distance", "h=0"), "h"),
         (("distance", "h=0.001,0.0005&t=100"), "t"),
@@ -461,10 +448,10 @@ def test_cli_runs_a_query_and_refuses_bad_input_in_one_line():
         (("sharpness", "nope=1"), "nope"),
         (("moons",), None),
     ):
-        bad = _cli(*args)
-        assert bad.returncode == 2 and not bad.stdout
-        lines = bad.stderr.strip().splitlines()
-        assert len(lines) == 1, bad.stderr
+        assert cli.main(["paper", *args]) == 2
+        out, err = capsys.readouterr()
+        lines = err.strip().splitlines()
+        assert not out and len(lines) == 1, err
         if key:
             assert lines[0].startswith(f"error: {key}: ")
 
@@ -513,3 +500,30 @@ def test_a_widget_change_reaches_the_url_and_the_figure():
     assert at.query_params["t"] == "0.1" and at.query_params["exp"] == "distance"
     s = paper.DistanceScenario.parse(TINY["distance"] + "&t=0.1")
     assert any(m.value == paper.distance_caption(paper.distance(s)) for m in at.markdown)
+
+
+def test_eps_inside_potential_integrates_its_field_coefficient():
+    """THEORY §14: Psi(a) = int_0^a (c1 - c2 u^2/(u^2 + eps)) u/sqrt(u^2 + eps) du, by
+    quadrature; the coefficient vanishes at the crossover sqrt(eps c1/(c2 - c1))."""
+    rec = paper.record("adamw_epsin")
+    for a, eps, b1, b2 in ((1e-4, 1.0, 0.9, 0.999), (0.5, 0.01, 0.9, 0.99), (30.0, 0.1, 0.5, 0.9)):
+        c1, c2 = b1 / (1 - b1), b2 / (1 - b2)
+        u = np.linspace(0, a, 400001)
+        psi = np.trapezoid((c1 - c2 * u**2 / (u**2 + eps)) * u / np.sqrt(u**2 + eps), u)
+        hyper = {"b1": b1, "b2": b2, "eps": eps, "wd": 0.0}
+        g = torch.tensor([[a, -a]], dtype=F64)
+        R = rec.potential(hyper, torch.zeros(1, dtype=F64), g, torch.zeros_like(g))
+        assert float(R[0]) == pytest.approx(2 * psi, rel=1e-6, abs=1e-18)
+        cross = rec.crossover(hyper)
+        assert c1 - c2 * cross**2 / (cross**2 + eps) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_bad_url_values_fall_back_with_a_warning_naming_the_key():
+    params = dict(p.split("=") for p in TINY["beta2"].split("&"))
+    at = open_page("paper", params | {"v": "1", "exp": "beta2", "b2": "0.9,1.5"})
+    assert not at.exception and not at.error
+    assert any("b2" in w.value and "1.5" in w.value for w in at.warning)
+    assert "b2" not in at.query_params  # the default, written back
+    tiny = dict(p.split("=") for p in TINY["distance"].split("&"))
+    at = open_page("paper", tiny | {"v": "1", "exp": "nope"})  # the first experiment
+    assert any("exp" in w.value for w in at.warning)
