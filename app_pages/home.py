@@ -15,6 +15,7 @@ LINKS = (
     ("network", "Small networks: the same three dynamics on an MLP"),
     ("study", "Seed study: AdamW against Lion over many seeds"),
     ("sweep", "Phase diagram: two hyperparameters on a grid"),
+    ("paper", "The paper's experiments, on handwritten digits"),
     ("gallery", "Gallery of curated scenarios"),
     ("about", "About: formulas, conventions, references"),
 )

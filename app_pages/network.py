@@ -30,6 +30,10 @@ def _fmt(v: float) -> str:
     return f"{v:.4g}" if np.isfinite(v) else "–"
 
 
+def _pct(v: float) -> str:
+    return f"{v:.1%}" if np.isfinite(v) else "–"
+
+
 def _max(a: np.ndarray) -> float:
     finite = a[np.isfinite(a)]
     return float(finite.max()) if finite.size else float("nan")
@@ -60,10 +64,13 @@ def _run(label: str, fn, *args):
 
 
 def single_page(s: NetworkScenario) -> None:
-    d = model(s).size
+    mlp = model(s)
+    d = mlp.size
+    loss_name = {"classification": "logistic loss", "multiclass": "cross-entropy"}
     st.caption(
-        f"An MLP {'1' if s.data == 'sine' else '2'}–{'–'.join([str(s.width)] * s.depth)}–1 "
-        f"({s.act}, {d} parameters) on {nc.DATA_NAMES[s.data].lower()}, trained by "
+        f"An MLP {'–'.join(str(o) for o in [mlp.in_dim, *([s.width] * s.depth), mlp.out_dim])} "
+        f"({s.act}, {d} parameters, {loss_name.get(dataset(s).task, 'squared loss')}) on "
+        f"{nc.DATA_NAMES[s.data].lower()}, trained by "
         f"{OPTIMIZER_NAMES[s.opt]} with h = {s.lr:g} for {s.steps} steps "
         f"({'full batch' if s.batch == 0 else f'batches of {s.batch}'}), from one seeded "
         "initialization, under the three dynamics: the optimizer itself (memory), its "
@@ -74,16 +81,22 @@ def single_page(s: NetworkScenario) -> None:
     layout.divergence_warnings(r)
     layout.loss_warnings(r.train_loss, r.diverged, skip_diverged=True)
 
-    cols = st.columns(5)
+    cols = st.columns(6)
     cols[0].metric("final training loss · memory", _fmt(r.train_loss["memory"][-1]))
     cols[1].metric("final test loss · memory", _fmt(r.test_loss["memory"][-1]))
-    cols[2].metric("generalization gap", _fmt(r.gap), help="test − training loss at the end")
-    cols[3].metric(
+    cols[2].metric(
+        "final test accuracy · memory",
+        _pct(r.test_accuracy["memory"]),
+        help="share of the test set classified right (memoryless "
+        f"{_pct(r.test_accuracy['memoryless'])}, corrected {_pct(r.test_accuracy['corrected'])})",
+    )
+    cols[3].metric("generalization gap", _fmt(r.gap), help="test − training loss at the end")
+    cols[4].metric(
         "max distance · memoryless",
         _fmt(_max(r.distance["memoryless"])),
         help="O(h): the memoryless approximation drops the correction",
     )
-    cols[4].metric(
+    cols[5].metric(
         "max distance · corrected",
         _fmt(_max(r.distance["corrected"])),
         help="O(h²) over a fixed horizon, once h is small against the memory length",
@@ -124,16 +137,21 @@ def single_page(s: NetworkScenario) -> None:
             "same in the limit n → ∞."
         )
 
-    task = dataset(s).task
-    title = "Learned decision boundary" if task == "classification" else "Learned fit"
-    st.subheader(title)
-    fit = v.fit
-    if task == "classification":
+    task, fit = dataset(s).task, v.fit
+    if fit is None:  # images: no plane of inputs to draw the learned function on
         st.caption(
-            "P(label 1) of each final network; the line is its decision boundary P = 0.5. "
-            "Filled points: training data; hollow points: test data."
+            f"Test accuracy at the end: memory {_pct(r.test_accuracy['memory'])}, memoryless "
+            f"{_pct(r.test_accuracy['memoryless'])}, corrected "
+            f"{_pct(r.test_accuracy['corrected'])}."
         )
-    layout.chart(plots.fit_figure(fit, dataset(s), height=layout.height(380)), "network-fit")
+    else:
+        st.subheader("Learned decision boundary" if task == "classification" else "Learned fit")
+        if task == "classification":
+            st.caption(
+                "P(label 1) of each final network; the line is its decision boundary P = 0.5. "
+                "Filled points: training data; hollow points: test data."
+            )
+        layout.chart(plots.fit_figure(fit, dataset(s), height=layout.height(380)), "network-fit")
 
     st.subheader("Loss landscape around the final parameters")
     sl = v.landscape

@@ -1,8 +1,9 @@
-"""python -m core simulate|order|network|sweep|study|regularizer 'QUERY': the page
-URLs' query strings on the command line, JSON on stdout (numbers that are not finite as
-null; what the reader must know, such as a repeated key or a floating-point overflow, in
-its "warnings"); any bad input is one line on stderr and exit status 2; a reader that
-stops reading (| head) ends it quietly, with exit status 1."""
+"""python -m core simulate|order|network|sweep|study|regularizer 'QUERY', and
+python -m core paper distance|beta2|sharpness 'QUERY': the page URLs' query strings on
+the command line, JSON on stdout (numbers that are not finite as null; what the reader
+must know, such as a repeated key or a floating-point overflow, in its "warnings"); any
+bad input is one line on stderr and exit status 2; a reader that stops reading (| head)
+ends it quietly, with exit status 1."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ import os
 import sys
 import warnings
 
-from core import limits
+from core import limits, paper
 from core.expression import ExpressionError
 from core.network_scenario import NetworkScenario
 from core.query import ScenarioError, escaped, numbers
 from core.report import (
+    PAPER_JSON,
     network_json,
     order_json,
     regularizer_json,
@@ -55,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
         if name == "order":
             p.add_argument("--h", help="comma-separated step sizes, e.g. 0.04,0.02,0.01")
             p.add_argument("--horizon", help="the horizon T (steps = round(T/h))")
+    p = sub.add_parser("paper")
+    p.add_argument("experiment", choices=paper.EXPERIMENTS)
+    p.add_argument("query", nargs="?", default="", help="the /paper URL's query string")
     try:
         # this machine's time, not a server's; warnings said in the document
         with limits.allowance(limits.CLI_BUDGET_S), warnings.catch_warnings(record=True) as caught:
@@ -81,14 +86,23 @@ def _write(text: str) -> int:
 
 def run_command(args) -> dict:
     """The command's document, the query's warnings (a key given twice) first."""
-    cls = {"network": NetworkScenario, "study": StudyScenario, "sweep": SweepScenario}
-    s, notes = cls.get(args.command, Scenario).from_query(args.query, strict=True)
+    if args.command == "paper":
+        cls = paper.SCENARIOS[args.experiment]
+        query = paper.own_query(args.experiment, args.query)
+    else:
+        cls = {"network": NetworkScenario, "study": StudyScenario, "sweep": SweepScenario}.get(
+            args.command, Scenario
+        )
+        query = args.query
+    s, notes = cls.from_query(query, strict=True)
     out = _document(args, s)
     out["warnings"] = [*notes, *out.get("warnings", [])]
     return out
 
 
 def _document(args, s) -> dict:
+    if args.command == "paper":
+        return PAPER_JSON[args.experiment](paper.RUN[args.experiment](s))
     if args.command == "network":
         return network_json(s)
     if args.command == "study":

@@ -292,7 +292,16 @@ def _per_row(a: np.ndarray, B: int, like: Tensor) -> Tensor:
     return torch.tensor(a, dtype=like.dtype, device=like.device)
 
 
-def simulate(loss, opt: Optimizer, theta0: Tensor, lr, steps: int, dynamics=DYNAMICS) -> Run:
+def simulate(
+    loss,
+    opt: Optimizer,
+    theta0: Tensor,
+    lr,
+    steps: int,
+    dynamics=DYNAMICS,
+    keep=None,
+    observe=None,
+) -> Run:
     """Run the chosen dynamics (all three by default) from theta0 (B, d) or (d,).
 
     `lr` is a float or one step size per trajectory.  The dynamics are stacked as row
@@ -300,6 +309,12 @@ def simulate(loss, opt: Optimizer, theta0: Tensor, lr, steps: int, dynamics=DYNA
     step.  The loss is called exactly once per step (mini-batch losses rely on this).
     Geometric weights run history-free (THEORY §7), any other weights by the general
     path.
+
+    `keep`: the increasing steps whose iterates the Run holds (default every step, 0 to
+    `steps`), so that a long run stores what it shows, not every iterate.
+    `observe(n, theta, averages)`, if given, sees at every step n the stacked iterates
+    (K B, d) and the averages the update reads out (the memory rows: the optimizer's own,
+    e.g. Adam's bias-corrected moments).
     """
     theta0 = torch.atleast_2d(theta0)
     B, d = theta0.shape
@@ -308,8 +323,13 @@ def simulate(loss, opt: Optimizer, theta0: Tensor, lr, steps: int, dynamics=DYNA
     h = as_column(lr, theta0.repeat(K, 1))
     plan = _plan(opt, steps)
     plan.start(B, d, theta0, steps)
-    paths = theta0.new_empty((steps + 1, K * B, d))
-    paths[0] = theta0.repeat(K, 1)
+    kept = np.arange(steps + 1) if keep is None else np.asarray(keep, dtype=np.int64)
+    slot = np.full(steps + 1, -1)
+    slot[kept] = np.arange(len(kept))
+    paths = theta0.new_empty((len(kept), K * B, d))
+    theta = theta0.repeat(K, 1)
+    if slot[0] >= 0:
+        paths[slot[0]] = theta
     alive = torch.ones(K * B, dtype=torch.bool, device=theta0.device)
     diverged = np.full(K * B, -1)
     all_alive = True
@@ -319,7 +339,6 @@ def simulate(loss, opt: Optimizer, theta0: Tensor, lr, steps: int, dynamics=DYNA
     first = corrected.start if corrected is not None and corrected.stop == K * B else 0
 
     for n in range(steps):
-        theta = paths[n]
         # one graph: the gradients of every row, plus more copies of the corrected rows
         # when the correction needs several Hessian-vector products
         need_hvp = corrected is not None and plan.hvp_count > 0 and n > 0
@@ -336,6 +355,8 @@ def simulate(loss, opt: Optimizer, theta0: Tensor, lr, steps: int, dynamics=DYNA
             if memory:
                 for i, a in enumerate(plan.memory_averages(n, g[memory])):
                     averages[i][memory] = a
+        if observe is not None:
+            observe(n, theta, averages)
         update = opt.readout(g, *averages)
         if need_hvp:
             tc, gc = theta[corrected], g[corrected]
@@ -361,14 +382,15 @@ def simulate(loss, opt: Optimizer, theta0: Tensor, lr, steps: int, dynamics=DYNA
             )
         else:
             step = theta - h * (update + decay)
-        if all_alive and bool(torch.isfinite(step).all()):
-            paths[n + 1] = step
-            continue
-        all_alive = False
-        ok = torch.isfinite(step).all(-1) & alive
-        diverged[(alive & ~ok).cpu().numpy()] = n + 1
-        alive &= ok
-        paths[n + 1] = torch.where(ok[:, None], step, theta)
+        if not (all_alive and bool(torch.isfinite(step).all())):
+            all_alive = False
+            ok = torch.isfinite(step).all(-1) & alive
+            diverged[(alive & ~ok).cpu().numpy()] = n + 1
+            alive &= ok
+            step = torch.where(ok[:, None], step, theta)
+        theta = step
+        if slot[n + 1] >= 0:
+            paths[slot[n + 1]] = theta
     return Run(
         **{k: paths[:, rows[k]] if k in rows else None for k in DYNAMICS},
         diverged={k: diverged[rows[k]] for k in dynamics},

@@ -75,6 +75,14 @@ MAX_STUDY_STEPS = 2000
 MAX_STUDY_STORED = 16_000_000  # d x (steps + 1) x runs of one chunk: its paths, 128 MB
 MAX_STUDY_CURVES = 1_000_000  # runs x (steps + 1): the curves kept, 16 MB
 
+# --- the paper's experiments on the digits (/paper, python -m core paper) ---
+PAPER_DEFAULT_S = 60.0  # each experiment's default view is sized to run within this
+MAX_PAPER_S = 600.0  # predicted seconds beyond which an experiment is refused
+MAX_PAPER_SEEDS = 32
+MAX_PAPER_STEPS = 20_000  # steps of one run
+MAX_PAPER_LIST = 6  # step sizes, betas of one experiment
+MAX_PAPER_POINTS = 60  # sharpness checkpoints
+
 # --- the cost model (seconds on the reference machine) ---
 # The constants were first measured while five processes shared the machine's two cores;
 # bench_caps.py on the machine alone then measured the network corners at 0.2-0.5x and
@@ -394,4 +402,31 @@ def over_budget(seconds: float, what: str, keys: str, most: str | None = None) -
     return (
         f"{what} would take about {seconds:.3g} s of computing (max {budget():g} s); lower {keys}"
         + (f" ({most})" if most else "")
+    )
+
+
+# /paper: a memory-only row (one training loss and gradient, no corrected run) against a
+# step of the three dynamics of one row; one Hessian-vector product of a Lanczos solve
+# against the same; a solve is priced at its bound on products (core.sharpness.products)
+MEMORY_ROW = 0.15
+HVP_SHARE = 0.5
+
+
+def paper_seconds(
+    units: int, d: int, points: int, three: int, memory: int = 0, solves: int = 0, products=0
+) -> float:
+    """An experiment of /paper on `points` training points: `three` steps of the three
+    dynamics (one row each), `memory` row-steps of the memory run alone, and `solves`
+    Lanczos solves of a preconditioned sharpness, each of at most `products` products."""
+    step = network_run_seconds(units, d, 1, points)  # the three dynamics of one row
+    return step * (three + MEMORY_ROW * memory + HVP_SHARE * products * solves)
+
+
+def over_paper_budget(seconds: float, what: str, keys: str) -> str | None:
+    """The refusal message beyond MAX_PAPER_S (None when it fits)."""
+    if seconds <= MAX_PAPER_S:
+        return None
+    return (
+        f"{what} would take about {seconds:.3g} s of computing (max {MAX_PAPER_S:g} s); "
+        f"lower {keys}"
     )

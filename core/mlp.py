@@ -29,17 +29,19 @@ _MODULES = {"tanh": nn.Tanh, "relu": nn.ReLU, "gelu": nn.GELU}
 
 @dataclass(frozen=True)
 class MLP:
-    """in_dim -> depth hidden layers of `width` -> one output (a logit or a value)."""
+    """in_dim -> depth hidden layers of `width` -> out_dim outputs (one logit or value,
+    or one logit per class)."""
 
     in_dim: int
     width: int
     depth: int
     act: str = "tanh"
+    out_dim: int = 1
 
     @cached_property
     def shapes(self) -> tuple[tuple[int, int], ...]:
         """(out, in) of every linear layer."""
-        sizes = [self.in_dim] + [self.width] * self.depth + [1]
+        sizes = [self.in_dim] + [self.width] * self.depth + [self.out_dim]
         return tuple((o, i) for i, o in zip(sizes[:-1], sizes[1:], strict=True))
 
     @property
@@ -72,14 +74,15 @@ class MLP:
         return out
 
     def forward(self, theta: Tensor, x: Tensor) -> Tensor:
-        """Outputs (R, N) of the R networks theta (R, d) at the inputs x (N, in_dim)."""
+        """Outputs (R, N) of the R networks theta (R, d) at the inputs x (N, in_dim), or
+        (R, N, out_dim) with several outputs."""
         act = ACTIVATIONS[self.act]
         layers = self.layers(theta)
         w, b = layers[0]
         z = torch.einsum("ni,roi->rno", x, w) + b[:, None, :]
         for w, b in layers[1:]:
             z = torch.baddbmm(b[:, None, :], act(z), w.transpose(1, 2))
-        return z[..., 0]
+        return z[..., 0] if self.out_dim == 1 else z
 
     def module(self, theta: Tensor | None = None) -> nn.Sequential:
         """The same network as an nn.Sequential (for torch.optim and functional_call),

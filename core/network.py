@@ -31,6 +31,7 @@ from core.regularizer import Report, run_report
 from core.training import (
     Check,
     as_tensors,
+    data_accuracy,
     data_loss,
     perturbation,
     torch_device,
@@ -49,6 +50,9 @@ class NetworkResult:
     d: int  # number of parameters
     train_loss: dict[str, np.ndarray]  # dynamics -> full-batch training loss
     test_loss: dict[str, np.ndarray]  # dynamics -> test loss (NaN without a test set)
+    # dynamics -> share of the test set classified right at the end (NaN: a regression,
+    # or no test set)
+    test_accuracy: dict[str, float]
     distance: dict[str, np.ndarray]  # memoryless/corrected -> ||theta - theta_memory||_2
     # the full-batch training gradient g along the memory run (also with mini-batches)
     grad_sq: np.ndarray  # ||g||_2^2
@@ -85,11 +89,19 @@ def result_of(s: NetworkScenario, run: Run, device=None, check: Check = None) ->
     test = data_loss(mlp, data.task, *as_tensors(data.x_test, data.y_test, dev))
     L, g = values_and_grads(train, mlp, len(data.y_train), paths["memory"], check)
     hR, limit, report = run_report(s.opt, s.hyper, s.lr, L, g, paths["memory"], s.regularizer_step)
+    accuracy = data_accuracy(mlp, data.task, *as_tensors(data.x_test, data.y_test, dev))
+    finals = torch.stack([paths[k][-1] for k in DYNAMICS])
+    shares = (
+        accuracy(finals).cpu().numpy()
+        if accuracy is not None and len(data.y_test)
+        else np.full(len(DYNAMICS), np.nan)
+    )
     return NetworkResult(
         scenario=s,
         d=mlp.size,
         train_loss=per_dynamics(train, len(data.y_train)),
         test_loss=per_dynamics(test, max(1, len(data.y_test))),
+        test_accuracy={k: float(v) for k, v in zip(DYNAMICS, shares, strict=True)},
         distance={
             k: (paths[k] - paths["memory"]).norm(dim=-1).cpu().numpy()
             for k in ("memoryless", "corrected")
@@ -119,10 +131,16 @@ class Fit:
     values: dict[str, np.ndarray]
 
 
-def fit(s: NetworkScenario, device: str | None = None, of: NetworkResult | None = None) -> Fit:
-    """The final networks of `of` (default: a fresh result(s)) on a grid of inputs."""
+def fit(
+    s: NetworkScenario, device: str | None = None, of: NetworkResult | None = None
+) -> Fit | None:
+    """The final networks of `of` (default: a fresh result(s)) on a grid of inputs; None
+    for images (digits: no plane of inputs to draw)."""
     dev = torch_device(device)
-    data, mlp, res = dataset(s), model(s), of or result(s, device)
+    data, mlp = dataset(s), model(s)
+    if data.task == "multiclass":
+        return None
+    res = of or result(s, device)
     inputs = np.concatenate([data.x_train, data.x_test])
     lo, hi = inputs.min(0) - 0.5, inputs.max(0) + 0.5
     axes = [np.linspace(lo[j], hi[j], FIT_GRID) for j in range(data.in_dim)]
@@ -185,7 +203,7 @@ class NetworkView:
     """Everything the /network page shows about one scenario, from one run."""
 
     result: NetworkResult
-    fit: Fit
+    fit: Fit | None
     landscape: Slice
 
 

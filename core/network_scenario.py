@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from core import limits
-from core.datasets import DATASETS, REGRESSION, Dataset, make_dataset
+from core.datasets import DATASETS, DIGITS, MULTICLASS, Dataset, dims, make_dataset
 from core.dynamics import sums_history
 from core.limits import MAX_DEPTH, MAX_NET_STEPS, MAX_POINTS, MAX_STORED, MAX_WIDTH
 from core.mlp import ACTIVATIONS, MLP
@@ -35,8 +35,23 @@ def train_size(n: int, split: float) -> int:
 
 
 def parameter_count(s: Mapping) -> int:
-    in_dim = 1 if s["data"] in REGRESSION else 2
-    return MLP(in_dim, s["width"], s["depth"]).size
+    """d of the scenario's MLP (digits: with every pixel, an upper bound)."""
+    in_dim, out_dim = dims(s["data"])
+    return MLP(in_dim, s["width"], s["depth"], out_dim=out_dim).size
+
+
+def _default_n(s: Mapping) -> int:
+    """Every digit image; 200 points of a generated set."""
+    return DIGITS if s["data"] in MULTICLASS else 200
+
+
+def _check_n(n: int, s: Mapping) -> None:
+    in_range(20, DIGITS if s["data"] in MULTICLASS else MAX_POINTS)(n, s)
+
+
+def _generated(s: Mapping) -> bool:
+    """Whether the data set is drawn with noise (the digits are images)."""
+    return s["data"] not in MULTICLASS
 
 
 def _check_split(split: float, s: Mapping) -> None:
@@ -99,8 +114,8 @@ NETWORK_FIELDS = tuple(
     for f in OPTIMIZER_FIELDS
 ) + (
     Field("data", str, constant("moons"), one_of(DATASETS)),
-    Field("n", integer, constant(200), in_range(20, MAX_POINTS)),
-    Field("noise", number, constant(0.1), in_range(0.0, 2.0)),
+    Field("n", integer, _default_n, _check_n),
+    Field("noise", number, constant(0.1), in_range(0.0, 2.0), _generated),
     Field("split", number, constant(0.25), _check_split),
     Field("width", integer, constant(16), in_range(1, MAX_WIDTH)),
     Field("depth", integer, constant(2), in_range(1, MAX_DEPTH)),
@@ -118,7 +133,7 @@ class NetworkData(QueryMixin):
 
     data: str
     n: int
-    noise: float
+    noise: float | None  # None for the digits
     split: float
     width: int
     depth: int
@@ -155,9 +170,10 @@ class NetworkScenario(OptimizerQuery, NetworkData):
     plane: str
 
 
-def dataset(s: NetworkScenario) -> Dataset:
-    return make_dataset(s.data, s.n, s.noise, s.split, s.seed)
+def dataset(s: NetworkData) -> Dataset:
+    return make_dataset(s.data, s.n, s.noise or 0.0, s.split, s.seed)
 
 
 def model(s: NetworkScenario) -> MLP:
-    return MLP(dataset(s).in_dim, s.width, s.depth, s.act)
+    data = dataset(s)
+    return MLP(data.in_dim, s.width, s.depth, s.act, data.out_dim)

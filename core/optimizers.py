@@ -216,6 +216,9 @@ class Optimizer:
     flat: bool = False
     elementwise: Elementwise | None = None
     rows: Elementwise | None = None
+    # the diagonal preconditioner P(*averages) of an adaptive readout A_1 / P (Adam's
+    # sqrt(v) + eps): what its preconditioned sharpness lambda_max(P^-1 H) divides by
+    preconditioner: Callable[..., Tensor] | None = None
 
     def decay_term(self, theta: Tensor) -> Tensor | float:
         d = as_column(self.decay, theta)
@@ -307,7 +310,7 @@ def rmsprop(b2: Hyper = 0.99, eps: Hyper = 1e-8) -> Optimizer:
     """torch RMSprop(alpha=b2): g_n / (sqrt(v_n) + eps), no bias correction."""
 
     def readout(g: Tensor, v: Tensor) -> Tensor:
-        return g / (safe_sqrt(v) + as_column(eps, g))
+        return over_root(g, v, as_column(eps, g))
 
     return Optimizer(
         "rmsprop",
@@ -318,9 +321,22 @@ def rmsprop(b2: Hyper = 0.99, eps: Hyper = 1e-8) -> Optimizer:
     )
 
 
+def over_root(a: Tensor, v: Tensor, eps: float | Tensor) -> Tensor:
+    """a / (sqrt(v) + eps), PyTorch's placement of eps, with 0 where sqrt(v) + eps = 0:
+    with eps = 0 a coordinate whose gradients were all exactly 0 (v = 0, so a = 0 too)
+    does not move, where the quotient 0/0 is not defined (THEORY §14)."""
+    root = safe_sqrt(v) + eps
+    if isinstance(eps, float) and eps > 0.0:  # never 0: one division
+        return a / root
+    positive = root > 0
+    return torch.where(positive, a / torch.where(positive, root, 1.0), 0.0)
+
+
 def _rmsprop_elementwise(eps: float) -> Elementwise:
+    nonzero = _positive(eps)
+
     def value(g, v):
-        return g / (v**0.5 + eps)
+        return _over(g, v**0.5 + eps, nonzero)
 
     def partials(g, v):
         s = v**0.5
@@ -331,31 +347,79 @@ def _rmsprop_elementwise(eps: float) -> Elementwise:
     return Elementwise(value, partials)
 
 
-def _adam_like(name: str, b1: Hyper, b2: Hyper, eps: Hyper, wd: Hyper) -> Optimizer:
+def _over(a, root, nonzero: bool):
+    """a / root on floats, arrays or tensors; unless the root is `nonzero` (eps > 0 in
+    every row), 0 where it is 0 (as over_root)."""
+    if nonzero:
+        return a / root
+    return _where(root > 0.0, a / _where(root > 0.0, root, 1.0), 0.0 * a)
+
+
+def _positive(eps: float | np.ndarray) -> bool:
+    return bool(np.all(np.asarray(eps) > 0.0))
+
+
+def _adam_like(
+    name: str, b1: Hyper, b2: Hyper, eps: Hyper, wd: Hyper, inside: bool = False
+) -> Optimizer:
+    """Bias-corrected moments m, v read out as m/(sqrt(v) + eps) (PyTorch), or with
+    `inside` as m/sqrt(v + eps) (the paper's convention: smooth at v = 0, eps > 0)."""
+
     def readout(g: Tensor, m: Tensor, v: Tensor) -> Tensor:
-        return m / (safe_sqrt(v) + as_column(eps, g))
+        if inside:
+            return m / torch.sqrt(v + as_column(eps, g))
+        return over_root(m, v, as_column(eps, g))
+
+    def preconditioner(m: Tensor, v: Tensor) -> Tensor:
+        return torch.sqrt(v + as_column(eps, v)) if inside else v.sqrt() + as_column(eps, v)
 
     moments = (
         Average(gradient, ema(b1, True), gradient_slope),
         Average(square, ema(b2, True), square_slope),
     )
+    declare = _adam_inside_elementwise if inside else _adam_elementwise
     scalar_eps = _scalars(eps)
-    elementwise = _adam_elementwise(*scalar_eps) if scalar_eps else None
-    rows = _adam_elementwise(_weights_param(eps))
-    return Optimizer(name, moments, readout, wd, elementwise=elementwise, rows=rows)
+    elementwise = declare(*scalar_eps) if scalar_eps else None
+    rows = declare(_weights_param(eps))
+    return Optimizer(
+        name,
+        moments,
+        readout,
+        wd,
+        elementwise=elementwise,
+        rows=rows,
+        preconditioner=preconditioner,
+    )
 
 
 def _adam_elementwise(eps: float) -> Elementwise:
-    """THEORY §7: d/dm = 1/(sqrt v + eps), d/dv = -m/(2 sqrt v (sqrt v + eps)^2)."""
+    """THEORY §7: d/dm = 1/(sqrt v + eps), d/dv = -m/(2 sqrt v (sqrt v + eps)^2); at
+    v = 0 d/dv is 0 (its limit along the run, THEORY §14), and with eps = 0 the readout
+    and d/dm are 0 there too (over_root)."""
+    nonzero = _positive(eps)
 
     def value(g, m, v):
-        return m / (v**0.5 + eps)
+        return _over(m, v**0.5 + eps, nonzero)
 
     def partials(g, m, v):
         s = v**0.5
-        dm = 1.0 / (s + eps)
+        dm = _over(1.0, s + eps, nonzero)
         positive = s > 0.0  # d/dv is 0 at v = 0, as with safe_sqrt
         return dm, _where(positive, -m * dm * dm / (2.0 * _where(positive, s, 1.0)), 0.0)
+
+    return Elementwise(value, partials)
+
+
+def _adam_inside_elementwise(eps: float) -> Elementwise:
+    """m/sqrt(v + eps): d/dm = (v + eps)^(-1/2), d/dv = -m (v + eps)^(-3/2) / 2."""
+
+    def value(g, m, v):
+        return m / (v + eps) ** 0.5
+
+    def partials(g, m, v):
+        q = v + eps
+        dm = 1.0 / q**0.5
+        return dm, -0.5 * m * dm / q
 
     return Elementwise(value, partials)
 
@@ -368,6 +432,14 @@ def adam(b1: Hyper = 0.9, b2: Hyper = 0.999, eps: Hyper = 1e-8) -> Optimizer:
 def adamw(b1: Hyper = 0.9, b2: Hyper = 0.999, eps: Hyper = 1e-8, wd: Hyper = 0.01) -> Optimizer:
     """torch AdamW: Adam's update plus the decoupled weight decay wd * theta."""
     return _adam_like("adamw", b1, b2, eps, wd)
+
+
+def adamw_epsin(
+    b1: Hyper = 0.9, b2: Hyper = 0.999, eps: Hyper = 1e-8, wd: Hyper = 0.01
+) -> Optimizer:
+    """AdamW with eps inside the root, m/sqrt(v + eps) (the paper's convention): smooth
+    where v = 0, so a coordinate without gradient has a finite correction (THEORY §14)."""
+    return _adam_like("adamw_epsin", b1, b2, eps, wd, inside=True)
 
 
 def lion(b1: Hyper = 0.9, b2: Hyper = 0.99, eps: Hyper = 0.0, wd: Hyper = 0.0) -> Optimizer:
@@ -432,6 +504,7 @@ OPTIMIZERS: dict[str, tuple[Callable[..., Optimizer], tuple[str, ...]]] = {
     "rmsprop": (rmsprop, ("b2", "eps")),
     "adam": (adam, ("b1", "b2", "eps")),
     "adamw": (adamw, ("b1", "b2", "eps", "wd")),
+    "adamw_epsin": (adamw_epsin, ("b1", "b2", "eps", "wd")),
     "lion": (lion, ("b1", "b2", "eps", "wd")),
 }
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -38,19 +38,21 @@ class Hyperparameter:
     hi_open: bool = False
     step: float = 0.001
     help: str = ""
+    lo_open: bool = False
 
     def check(self, v: float) -> None:
-        if v < self.lo or v > self.hi or (self.hi_open and v == self.hi):
-            right = ")" if self.hi_open else "]"
-            raise ValueError(f"{v!r} is out of range [{self.lo!r}, {self.hi!r}{right}")
+        low = v < self.lo or (self.lo_open and v == self.lo)
+        if low or v > self.hi or (self.hi_open and v == self.hi):
+            left, right = "(" if self.lo_open else "[", ")" if self.hi_open else "]"
+            raise ValueError(f"{v!r} is out of range {left}{self.lo!r}, {self.hi!r}{right}")
 
 
 def beta(key: str, label: str, default: float, help: str) -> Hyperparameter:
     return Hyperparameter(key, label, default, 0.0, 1.0, hi_open=True, step=0.01, help=help)
 
 
-def epsilon(default: float, help: str) -> Hyperparameter:
-    return Hyperparameter("eps", "ε", default, 0.0, 10.0, help=help)
+def epsilon(default: float, help: str, positive: bool = False) -> Hyperparameter:
+    return Hyperparameter("eps", "ε", default, 0.0, 10.0, help=help, lo_open=positive)
 
 
 def decay(default: float) -> Hyperparameter:
@@ -94,6 +96,9 @@ class Record:
     family: tuple[str, tuple[float, ...]] | None = None  # a smooth family to show instead
     crossover: Callable[[Hyper], float | None] = lambda h: None  # |g| where R's sign flips
     betas: tuple[str, ...] = field(default=())  # the keys that set memory lengths
+    # the gradient size on which the update bends (THEORY §11, §14): the O(h^2) constant
+    # grows as it shrinks; 0 where the update does not bend (or is not smooth)
+    bend: Callable[[Hyper], float] = lambda h: 0.0
 
     @property
     def defaults(self) -> Hyper:
@@ -194,6 +199,16 @@ def _adam_small(h: Hyper, g: Tensor) -> Tensor:
     return (a <= TOL * eps) & (_c(h["b2"]) * a <= TOL * _c(h["b1"]) * (a + eps))
 
 
+def _eps(h: Hyper) -> float:
+    """PyTorch's placement, g/(|g| + eps): the update bends where |g| ~ eps."""
+    return h["eps"]
+
+
+def _root_eps(h: Hyper) -> float:
+    """g/sqrt(g^2 + eps) (Lion's smoothed sign, Adam with eps inside): |g| ~ sqrt(eps)."""
+    return math.sqrt(h["eps"])
+
+
 def _smoothed(h: Hyper) -> bool:
     return h["eps"] > 0
 
@@ -229,6 +244,73 @@ def _adam_forms(decay: bool) -> tuple[ClosedForm, ...]:
             small,
             _adam_small,
             defined=_smoothed,
+        ),
+    )
+
+
+# --- Adam with eps inside the root: m/sqrt(v + eps) (THEORY §14) -----------------------
+# Fbar = sign_eps(g) = g/sqrt(g^2 + eps) (+ wd theta) and M/P = (c1 - c2 g^2/(g^2 + eps))
+# H Fbar: Lion's smoothed sign with Adam's coefficient.
+
+
+def _root_ratio(a: Tensor, eps: float) -> tuple[Tensor, Tensor]:
+    """r = sqrt(1 + x) - 1 and sqrt(1 + x), x = a^2/eps, without cancellation."""
+    root = torch.sqrt(1.0 + a * a / eps)
+    return (a * a / eps) / (root + 1.0), root
+
+
+def _inside_potential(h: Hyper, L: Tensor, g: Tensor, theta: Tensor) -> Tensor:
+    """sum_j Psi(|g_j|), Psi(a) = int_0^a (c1 - c2 u^2/(u^2 + eps)) u/sqrt(u^2 + eps) du
+    = sqrt(eps) (c1 r - c2 r^2/sqrt(1 + x)), plus wd kbar (theta.g - L) as for Adam (§9)."""
+    c1, c2, eps = _c(h["b1"]), _c(h["b2"]), h["eps"]
+    r, root = _root_ratio(g.abs(), eps)
+    R = math.sqrt(eps) * (c1 * r - c2 * r * r / root).sum(-1)
+    wd = h.get("wd", 0.0)
+    if wd:
+        R = R + wd * _inside_coefficient(h, g).mean(-1) * _decay_term(theta, L, g)
+    return R
+
+
+def _inside_coefficient(h: Hyper, g: Tensor) -> Tensor:
+    """c1 - c2 g^2/(g^2 + eps) per coordinate: the factor of H Fbar in M/P."""
+    q = g * g
+    return _c(h["b1"]) - _c(h["b2"]) * q / (q + h["eps"])
+
+
+def _inside_large(h: Hyper, g: Tensor) -> Tensor:
+    """g_j^2 >> eps: sign_eps(g) ~ sign(g) and c2 eps/(g^2 + eps) small against |c1 - c2|."""
+    q, eps = g * g + h["eps"], h["eps"]
+    gap = abs(_c(h["b1"]) - _c(h["b2"]))
+    return (eps <= TOL * q) & (_c(h["b2"]) * eps <= TOL * gap * q)
+
+
+def _inside_small(h: Hyper, g: Tensor) -> Tensor:
+    """g_j^2 << eps: sign_eps(g) ~ g/sqrt(eps) and c2 g^2/(g^2 + eps) small against c1."""
+    q, eps = g * g, h["eps"]
+    return (q <= TOL * eps) & (_c(h["b2"]) * q <= TOL * _c(h["b1"]) * (q + eps))
+
+
+def _inside_crossover(h: Hyper) -> float | None:
+    """|g| where c1 - c2 g^2/(g^2 + eps) changes sign: sqrt(eps c1/(c2 - c1))."""
+    c1, c2 = _c(h["b1"]), _c(h["b2"])
+    return math.sqrt(h["eps"] * c1 / (c2 - c1)) if c2 > c1 else None
+
+
+def _inside_forms() -> tuple[ClosedForm, ...]:
+    large, small = _adam_forms(decay=True)
+
+    def small_R(h, L, g, t):
+        c1 = _c(h["b1"])
+        return c1 * (_sq(g) / (2 * math.sqrt(h["eps"])) + h.get("wd", 0.0) * _decay_term(t, L, g))
+
+    return (
+        replace(large, regime="|∂L/∂θⱼ| ≫ √ε (n → ∞)", inside=_inside_large),
+        ClosedForm(
+            r"R = \frac{c_1}{2\sqrt{\varepsilon}}\,\|\nabla L\|_2^2"
+            r" + \lambda c_1 (\theta\cdot\nabla L - L)",
+            "|∂L/∂θⱼ| ≪ √ε (n → ∞)",
+            small_R,
+            _inside_small,
         ),
     )
 
@@ -368,6 +450,7 @@ def _adam_record(name: str, label: str, declare, memory: str, decoupled: bool) -
         potential=_adam_potential,
         crossover=_adam_crossover,
         betas=("b1", "b2"),
+        bend=_eps,
     )
 
 
@@ -422,6 +505,7 @@ RECORDS: dict[str, Record] = {
             ),
             potential=_rmsprop_potential,
             betas=("b2",),
+            bend=_eps,
         ),
         _adam_record(
             "adam",
@@ -438,6 +522,29 @@ RECORDS: dict[str, Record] = {
             "AdamW is Adam's update plus the decoupled weight decay λθ, which has no "
             "memory of its own.",
             decoupled=True,
+        ),
+        Record(
+            name="adamw_epsin",
+            label="AdamW, ε inside the root",
+            declare=optimizers.adamw_epsin,
+            hyper=(
+                beta("b1", _B1, 0.9, "the average of g keeps β₁ of itself per step"),
+                beta("b2", _B2, 0.999, "the average of g² keeps β₂ of itself per step"),
+                epsilon(
+                    1e-8,
+                    "inside the root, m/√(v+ε) (the paper's convention): smooth at v = 0; "
+                    "ε > 0, and √ε plays the role of PyTorch's ε (THEORY §14)",
+                    positive=True,
+                ),
+                decay(0.01),
+            ),
+            memory="AdamW with ε inside the root: m/√(v+ε), the paper's convention, instead "
+            "of PyTorch's m/(√v+ε); smooth where v = 0.",
+            forms=_inside_forms(),
+            potential=_inside_potential,
+            crossover=_inside_crossover,
+            betas=("b1", "b2"),
+            bend=_root_eps,
         ),
         Record(
             name="lion",
@@ -468,6 +575,7 @@ RECORDS: dict[str, Record] = {
             ),
             family=("eps", (1.0, 0.1, 0.01, 0.001)),
             betas=("b1", "b2"),
+            bend=_root_eps,
         ),
     )
 }

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from core import compute, network
+from core import compute, network, paper
 from core.compute import PathSummary
 from core.dynamics import DYNAMICS
 from core.network import NetworkResult
@@ -157,6 +157,7 @@ def network_json(s: NetworkScenario) -> dict:
         "parameters": r.d,
         "train_loss": {k: finite_or_none(r.train_loss[k]) for k in DYNAMICS},
         "test_loss": {k: finite_or_none(r.test_loss[k]) for k in DYNAMICS},
+        "test_accuracy": {k: finite_or_none(r.test_accuracy[k]) for k in DYNAMICS},
         "distance": {k: finite_or_none(v) for k, v in r.distance.items()},
         "regularizer": {
             "formula": r.regularizer.best.formula,
@@ -227,3 +228,119 @@ def study_json(res: StudyResult) -> dict:
         "summary": summary(res),
         "warnings": study_warnings(res),
     }
+
+
+# --- the paper's experiments (core.paper) ----------------------------------------------
+
+
+def _paper_common(experiment: str, result) -> dict:
+    return {
+        "experiment": experiment,
+        "scenario": result.scenario.to_query(),
+        "dataset": result.dataset,
+    }
+
+
+def distance_json(r: paper.DistanceResult) -> dict:
+    s = r.scenario
+    return _paper_common("distance", r) | {
+        "opt": list(s.opt),
+        "h": list(s.h),
+        "steps": paper.distance_steps(s.h, s.t),
+        "t": [r.t.tolist() for _ in s.h],
+        "memoryless": {o: finite_or_none(r.memoryless[o]) for o in s.opt},
+        "corrected": {o: finite_or_none(r.corrected[o]) for o in s.opt},
+        "largest": {k: {o: finite_or_none(v[o]) for o in s.opt} for k, v in r.largest.items()},
+        "order": {k: {o: finite_or_none(v[o]) for o in s.opt} for k, v in r.order.items()},
+        "caption": paper.distance_caption(r),
+        "warnings": list(r.warnings),
+    }
+
+
+def _band(stats: list[dict]) -> dict:
+    return {k: [v[k] for v in stats] for k in ("mean", "low", "high")}
+
+
+def beta2_json(r: paper.Beta2Result) -> dict:
+    s, st = r.scenario, r.stats()
+    lion = st["lion"]
+    return _paper_common("beta2", r) | {
+        "opt": s.opt,
+        "b2": list(s.b2),
+        "until": s.until,
+        "seeds": s.seed_list,
+        "test_accuracy": _band(st["test_accuracy"]),
+        "steps_to_threshold": _band(st["steps_to_threshold"]),
+        "hR": _band(st["hR"]),
+        "reached": [int(np.isfinite(row).sum()) for row in r.steps],
+        "lion": {
+            "lr": s.lion_lr,
+            "wd": s.lion_wd,
+            "test_accuracy": {k: lion[k] for k in ("mean", "low", "high")},
+            "steps_to_threshold": {k: st["lion_steps"][k] for k in ("mean", "low", "high")},
+        },
+        "per_seed": {
+            "test_accuracy": finite_or_none(r.accuracy),
+            "steps_to_threshold": finite_or_none(r.steps),
+            "hR": finite_or_none(r.hR),
+            "lion_test_accuracy": finite_or_none(r.lion_accuracy),
+        },
+        "caption": paper.beta2_caption(r),
+        "warnings": list(r.warnings),
+    }
+
+
+def sharpness_json(r: paper.SharpnessResult) -> dict:
+    s = r.scenario
+    return _paper_common("sharpness", r) | {
+        "opt": s.opt,
+        "b1": list(s.b1),
+        "h": s.h,
+        "threshold": finite_or_none(r.threshold),
+        "step": r.step.tolist(),
+        "sharpness": finite_or_none(r.sharpness),
+        "train_loss": finite_or_none(r.train_loss),
+        "caption": paper.sharpness_caption(r),
+        "warnings": list(r.warnings),
+    }
+
+
+PAPER_JSON = {"distance": distance_json, "beta2": beta2_json, "sharpness": sharpness_json}
+
+
+def paper_csv(experiment: str, r) -> str:
+    """The numbers of a figure of /paper, one line per point."""
+    out = io.StringIO()
+    s = r.scenario
+    if experiment == "distance":
+        out.write("opt,h,t,memoryless,corrected\n")
+        for o in s.opt:
+            for i, h in enumerate(s.h):
+                for t, m, c in zip(r.t, r.memoryless[o][i], r.corrected[o][i], strict=True):
+                    out.write(f"{o},{h!r},{float(t)!r},{float(m)!r},{float(c)!r}\n")
+    elif experiment == "beta2":
+        out.write("opt,b2,seed,steps_to_threshold,test_accuracy,hR\n")
+        for i, b in enumerate(s.b2):
+            for j, seed in enumerate(s.seed_list):
+                values = (r.steps[i, j], r.accuracy[i, j], r.hR[i, j])
+                out.write(f"{s.opt},{b!r},{seed}," + ",".join(_cell(v) for v in values) + "\n")
+        for j, seed in enumerate(s.seed_list):
+            values = (r.lion_steps[j], r.lion_accuracy[j], math.nan)
+            out.write(f"lion,,{seed}," + ",".join(_cell(v) for v in values) + "\n")
+    else:
+        out.write("b1,threshold,step,sharpness,train_loss\n")
+        for i, b in enumerate(s.b1):
+            for j, n in enumerate(r.step):
+                values = (r.sharpness[i, j], r.train_loss[i, j])
+                out.write(
+                    f"{b!r},{float(r.threshold[i])!r},{int(n)},"
+                    + ",".join(_cell(v) for v in values)
+                    + "\n"
+                )
+    return out.getvalue()
+
+
+def _cell(v) -> str:
+    """A CSV value: the float, or empty where it is not finite (a run that never reached
+    its threshold, a solve that did not converge)."""
+    return repr(float(v)) if math.isfinite(v) else ""

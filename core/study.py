@@ -26,7 +26,6 @@ import numpy as np
 import torch
 
 from core import compute, limits
-from core.datasets import make_dataset
 from core.dynamics import simulate
 from core.limits import (
     MAX_SEEDS,
@@ -36,7 +35,13 @@ from core.limits import (
     MAX_STUDY_STORED,
 )
 from core.mlp import MLP
-from core.network_scenario import NETWORK_FIELDS, NetworkData, parameter_count, train_size
+from core.network_scenario import (
+    NETWORK_FIELDS,
+    NetworkData,
+    dataset,
+    parameter_count,
+    train_size,
+)
 from core.optimizers import OPTIMIZERS, make_optimizer
 from core.query import (
     Field,
@@ -167,8 +172,8 @@ def chunk(query: str, opt: str, seeds: tuple[int, ...], device: str = "cpu") -> 
     with limits.allowance(math.inf):  # its cost was admitted where the study was parsed
         s = StudyScenario.parse(query)
     dev = torch.device(device)
-    data = make_dataset(s.data, s.n, s.noise, s.split, s.seed)
-    mlp = MLP(data.in_dim, s.width, s.depth, s.act)
+    data = dataset(s)
+    mlp = MLP(data.in_dim, s.width, s.depth, s.act, data.out_dim)
     train = data_loss(mlp, data.task, *as_tensors(data.x_train, data.y_train, dev))
     test = data_loss(mlp, data.task, *as_tensors(data.x_test, data.y_test, dev))
     S, K, d = len(seeds), len(s.lrs), mlp.size

@@ -31,17 +31,38 @@ _ELEMENTS = 1 << 20  # rows * points * width per chunk when evaluating many netw
 
 def data_loss(mlp: MLP, task: str, x: Tensor, y: Tensor):
     """The mean loss over (x, y) of every parameter row: (R, d) -> (R,).  Logistic loss
-    (binary cross-entropy with logits) for classification, squared error otherwise."""
+    (binary cross-entropy with logits) for classification, cross-entropy of the softmax
+    for multiclass (labels 0..C-1), squared error otherwise."""
+    labels = y.long() if task == "multiclass" else None
 
     def loss(theta: Tensor) -> Tensor:
         out = mlp.forward(theta, x)
         if task == "classification":
             per_point = F.binary_cross_entropy_with_logits(out, y.expand_as(out), reduction="none")
+        elif task == "multiclass":  # (R, N, C) logits: one (R N, C) cross-entropy
+            R, N, C = out.shape
+            target = labels.expand(R, N).reshape(-1)
+            per_point = F.cross_entropy(out.reshape(-1, C), target, reduction="none").view(R, N)
         else:
             per_point = (out - y) ** 2
         return per_point.mean(-1)
 
     return loss
+
+
+def data_accuracy(mlp: MLP, task: str, x: Tensor, y: Tensor):
+    """The share of (x, y) each parameter row classifies right: (R, d) -> (R,) (logit > 0
+    for label 1; the largest logit for multiclass).  None for a regression."""
+    if task == "regression":
+        return None
+
+    def accuracy(theta: Tensor) -> Tensor:
+        with torch.no_grad():
+            out = mlp.forward(theta, x)
+            guess = out.argmax(-1) if task == "multiclass" else (out > 0).to(out.dtype)
+            return (guess == y.to(guess.dtype)).to(x.dtype).mean(-1)
+
+    return accuracy
 
 
 def batch_schedule(n_train: int, batch: int, steps: int, seed: int) -> np.ndarray | None:

@@ -101,6 +101,7 @@ SIDEBAR_PAGES = {
     "network": {"v": "1", "steps": "8", "n": "40", "width": "4"},
     "sweep": {"v": "1", "x": "b1:0.5:0.99:3", "y": "b2:0.5:0.999:3", "steps": "10"},
     "study": {"v": "1", "seeds": "2", "steps": "5", "n": "40", "width": "3"},
+    "paper": {"v": "1", "exp": "sharpness", "n": "100", "width": "3", "steps": "6", "points": "2"},
 }
 
 

@@ -17,12 +17,13 @@ from scenarios import admitted, refusal
 from scipy.stats import linregress
 
 from core import network
-from core.datasets import CLASSIFICATION, DATASETS, make_dataset
+from core.datasets import CLASSIFICATION, DATASETS, REGRESSION, make_dataset
 from core.limits import MAX_NET_STEPS, MAX_WIDTH
 from core.mlp import MLP
 from core.network import compare, compare_text, fit, landscape, order, result
 from core.network_scenario import PRESETS, NetworkScenario
 from core.optimizers import make_optimizer
+from core.registry import RECORDS
 from core.report import network_json
 from core.scenario import HYPER_DEFAULTS
 from core.training import StepBatches, batch_schedule, data_loss, run_network, training_loss
@@ -44,7 +45,7 @@ def one_thread():
 # --- data ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", DATASETS)
+@pytest.mark.parametrize("name", CLASSIFICATION + REGRESSION)  # the digits: test_paper.py
 def test_datasets_are_deterministic_with_the_right_shapes(name):
     a = make_dataset(name, 101, 0.1, 0.25, seed=3)
     b = make_dataset(name, 101, 0.1, 0.25, seed=3)
@@ -234,16 +235,18 @@ def scenarios(draw):
     hyper = {}
     for k in HYPER_DEFAULTS[opt]:
         lo, hi = (0.0, 0.99) if k in ("b1", "b2") else (0.0, 10.0)
-        hyper[k] = draw(st.floats(lo, hi, allow_nan=False))
-    n = draw(st.integers(20, 2000))
+        open_low = RECORDS[opt].spec(k).lo_open  # eps inside the root: eps > 0
+        hyper[k] = draw(st.floats(lo, hi, allow_nan=False, exclude_min=open_low))
+    data = draw(st.sampled_from(DATASETS))
+    n = draw(st.integers(20, 1797 if data == "digits" else 2000))
     split = draw(st.floats(0.0, 0.5))
     fields = dict(
         opt=opt,
         lr=draw(st.floats(1e-6, 10.0)),
         **{k: hyper.get(k) for k in ("b1", "b2", "eps", "wd")},
-        data=draw(st.sampled_from(DATASETS)),
+        data=data,
         n=n,
-        noise=draw(st.floats(0.0, 2.0)),
+        noise=None if data == "digits" else draw(st.floats(0.0, 2.0)),  # images: no noise
         split=split,
         width=draw(st.integers(1, 8)),
         depth=draw(st.integers(1, 4)),
@@ -362,8 +365,9 @@ def test_network_h_R_is_the_value_at_the_runs_own_step():
     ratio = (adam_moment(0.9, 19) - adam_moment(0.999, 19)) / (9 - 999)
     # to the coordinates' eps/|g| (a few of them are small): rel 1e-4
     assert reg["hR"][-1] == pytest.approx(ratio * reg["hR_limit"][-1], rel=1e-4)
-    assert reg["hR"][-1] == pytest.approx(-0.0519, abs=1e-3)
-    assert reg["hR_limit"][-1] == pytest.approx(-15.89, abs=0.01)
+    # on scikit-learn's moons (the issue's -0.052 and -15.9 were on the hand-written ones)
+    assert reg["hR"][-1] == pytest.approx(-0.0474, abs=1e-3)
+    assert reg["hR_limit"][-1] == pytest.approx(-14.51, abs=0.01)
     assert reg["limit_fraction"] == pytest.approx(ratio, rel=1e-3)
 
 

@@ -21,8 +21,30 @@ def warnings(at: AppTest) -> str:
 def test_renders_with_small_defaults():
     at = open_network()
     assert_clean(at, "Small networks")
-    assert len(at.metric) == 5
+    assert len(at.metric) == 6
     assert at.latex  # the regularizer's formula
+
+
+def test_digits_render_with_their_test_accuracy_and_no_plane_fit():
+    """data=digits: an MLP from the pixels to 10 logits, cross-entropy, the test accuracy
+    beside the losses (the memory run's, as core.network computes it), no 2D fit."""
+    from core import network
+    from core.network_scenario import NetworkScenario, model
+
+    params = {"v": "1", "data": "digits", "n": "100", "width": "4", "depth": "1", "steps": "5"}
+    at = open_network(params)
+    assert not at.exception and not at.error
+    s = NetworkScenario.parse("&".join(f"{k}={v}" for k, v in params.items()))
+    r = network.result(s)
+    shown = next(m for m in at.metric if m.label == "final test accuracy · memory")
+    assert shown.value == f"{r.test_accuracy['memory']:.1%}"
+    mlp = model(s)
+    assert any(
+        f"An MLP {mlp.in_dim}–4–10" in c.value and "cross-entropy" in c.value for c in at.caption
+    )
+    headers = [h.value for h in at.subheader]
+    assert "Learned decision boundary" not in headers and "Learned fit" not in headers
+    assert at.number_input(key="wn_n") and not [w for w in at.number_input if w.key == "wn_noise"]
 
 
 def test_url_sets_the_widgets():

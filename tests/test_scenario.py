@@ -11,10 +11,15 @@ from scenarios import admitted, refusal
 
 from core.losses import ZOO
 from core.query import ScenarioError
+from core.registry import RECORDS
 from core.scenario import HYPER_DEFAULTS, MAX_STEPS, Scenario
 
 finite = dict(allow_nan=False, allow_infinity=False)
 EXPRESSIONS = ["x^2 + y^2", "sin(3*x) * cos(y) + 0.1*(x^2+y^2)", "min(x^2, (y-1)^2) ** 1.5"]
+
+
+def _eps_open(opt: str) -> bool:
+    return "eps" in HYPER_DEFAULTS[opt] and RECORDS[opt].spec("eps").lo_open
 
 
 @st.composite
@@ -25,7 +30,8 @@ def scenarios(draw):
     hyper = {
         "b1": unit,
         "b2": unit,
-        "eps": st.floats(0.0, 10.0, **finite),
+        # eps inside the root (adamw_epsin) must be > 0
+        "eps": st.floats(0.0, 10.0, exclude_min=_eps_open(opt), **finite),
         "wd": st.floats(0.0, 10.0, **finite),
     }
     values = {k: (draw(hyper[k]) if k in HYPER_DEFAULTS[opt] else None) for k in hyper}

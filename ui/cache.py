@@ -15,12 +15,15 @@ float fast path runs a scenario at the caps in well under a second: no check nee
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
+from collections.abc import Callable
 
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from core import compute, network
+from core import compute, network, paper
 from core.compute import PathSummary
 from core.network_scenario import NetworkScenario
 from core.order import OrderStudy
@@ -133,3 +136,59 @@ def sweep(s: SweepScenario) -> SweepResult:
 def study(s: StudyScenario) -> StudyResult:
     """/study: the seeds of both optimizers (core.study; on Ray when RAY_ADDRESS is set)."""
     return _study(s.to_query())
+
+
+# /paper's experiments run for up to a minute (more when the cost model admits it) with a
+# progress bar.  st.cache_data replays the elements a cached function draws, and a
+# progress bar updated from inside one would be replayed on a cache hit against an
+# element of another run (CacheReplayClosureError); so the experiments are computed in
+# the script run itself, with the bar, and kept in one bounded store shared by the
+# sessions (results: curves and per-seed numbers, < 1 MB each).
+PAPER_ENTRIES = 8
+_PROGRESS_EVERY_S = 0.1
+
+
+class _Store:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.entries: OrderedDict[tuple[str, str], object] = OrderedDict()
+
+
+@st.cache_resource
+def _paper_store() -> _Store:
+    return _Store()
+
+
+def paper_cached(experiment: str, s) -> object | None:
+    """The stored result of this experiment and scenario, or None."""
+    store, key = _paper_store(), (experiment, s.to_query())
+    with store.lock:
+        if key in store.entries:
+            store.entries.move_to_end(key)
+            return store.entries[key]
+    return None
+
+
+def paper_result(experiment: str, s, show: Callable[[float], None]) -> object:
+    """/paper: the experiment's result, from the store or computed here with show(fraction)
+    called as it goes (at most every 0.1 s; Streamlit's stop/rerun check with it)."""
+    hit = paper_cached(experiment, s)
+    if hit is not None:
+        return hit
+    check, last = _check(), [0.0]
+
+    def progress(fraction: float) -> None:
+        now = time.monotonic()
+        if now - last[0] >= _PROGRESS_EVERY_S:
+            last[0] = now
+            show(fraction)
+            if check is not None:
+                check()
+
+    result = paper.RUN[experiment](s, progress=progress)
+    store = _paper_store()
+    with store.lock:
+        store.entries[(experiment, s.to_query())] = result
+        while len(store.entries) > PAPER_ENTRIES:
+            store.entries.popitem(last=False)
+    return result

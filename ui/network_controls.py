@@ -24,6 +24,7 @@ DATA_NAMES = {
     "spirals": "Spirals",
     "xor": "XOR",
     "sine": "Sine (regression)",
+    "digits": "Handwritten digits (8x8, 10 classes)",
 }
 PLANE_NAMES = {"random": "random (filter-normalized)", "pca": "PCA of the trajectory"}
 
@@ -56,10 +57,11 @@ def presets(s: NetworkScenario) -> None:
         )
 
 
-def data() -> None:
+def data(s: NetworkScenario) -> None:
     widget(NETWORK, "data", st.selectbox, "data set", list(DATASETS), format_func=DATA_NAMES.get)
-    number(NETWORK, "n", "points n", 20, "training + test points (20 to 2000)")
-    number(NETWORK, "noise", "noise", 0.05)
+    number(NETWORK, "n", "points n", 20, "training + test points (20 to 2000; digits: 1797)")
+    if s.noise is not None:  # the digits are images: no noise
+        number(NETWORK, "noise", "noise", 0.05)
     number(
         NETWORK, "split", "test share", 0.05, "share of the points held out for testing (0 to 0.9)"
     )
@@ -116,7 +118,7 @@ def sidebar(s: NetworkScenario, comparing: bool) -> None:
         st.subheader("Optimizer")
         optimizer(s, page=NETWORK)
     st.subheader("Data")
-    data()
+    data(s)
     st.subheader("Network")
     network()
     st.subheader("Training")

@@ -16,6 +16,7 @@ _PAGES = {
     "network": ("app_pages/network.py", "Small networks", ":material/hub:"),
     "study": ("app_pages/study.py", "Seed study", ":material/stacked_line_chart:"),
     "sweep": ("app_pages/sweep.py", "Phase diagram", ":material/grid_on:"),
+    "paper": ("app_pages/paper.py", "The paper's experiments", ":material/science:"),
     "gallery": ("app_pages/gallery.py", "Gallery", ":material/photo_library:"),
     "about": ("app_pages/about.py", "About & formulas", ":material/menu_book:"),
 }

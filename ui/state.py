@@ -20,8 +20,9 @@ with another page's query under this page's path, which would otherwise reset it
 
 The 2D pages share PLANE (core.scenario.Scenario); the network page has NETWORK
 (core.network_scenario.NetworkScenario), the phase diagram SWEEP (core.sweep.SweepScenario)
-and the seed study STUDY (core.study.StudyScenario), each with its own widget keys and
-session scenario, so the pages never disturb each other.
+the seed study STUDY (core.study.StudyScenario) and the paper's experiments PAPER (one
+state per experiment of core.paper, tagged exp=NAME in the URL), each with its own widget
+keys and session scenario, so the pages never disturb each other.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core.network_scenario import NetworkScenario
+from core.paper import SCENARIOS
 from core.scenario import HYPER_KEYS, Scenario
 from core.study import StudyScenario
 from core.sweep import SweepScenario
@@ -74,6 +76,9 @@ class PageState:
     shown: Mapping[str, Callable] = field(default_factory=dict)  # field -> widget value
     page_flags: tuple[str, ...] = ()  # this page's own URL flags: on while "1"
     refused: str = "{message}"  # the error under a widget whose value s refuses
+    # fixed URL parameters naming this state's section of a page with several (/paper's
+    # exp=...): not scenario fields, always published with it
+    tag: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def _page_flags(self) -> str:  # session key of the page flags last published
@@ -104,14 +109,14 @@ class PageState:
     def flags(self) -> dict[str, str]:
         """The app flags and this page's flags in the URL now (published along)."""
         on = {k: "1" for k in self.page_flags if st.query_params.get(k) == "1"}
-        return flags() | on
+        return flags() | on | dict(self.tag)
 
     def current(self):
         """The published scenario (for callbacks, which run before the page script)."""
         return self.cls.from_query(st.session_state.get(self.session, ""))[0]
 
     def scenario(self):
-        skip = (*APP_FLAGS, *self.page_flags)
+        skip = (*APP_FLAGS, *self.page_flags, *self.tag)
         # every value of a key given twice: the parse takes the last and says so
         raw = {k: v for k, v in _all_values().items() if k not in skip}
         if self.session in st.session_state and not self._trusted(raw):
@@ -224,3 +229,20 @@ STUDY = PageState(
     shown={"opts": ",".join, "lrs": lambda v: ",".join(f"{x!r}" for x in v)},
     refused="Not applied. {key}: {message}",
 )
+# /paper: one state per experiment, its section named by exp=NAME in the URL
+PAPER = {
+    name: PageState(
+        cls,
+        prefix=f"wp{name}_",
+        session=f"_paper_{name}",
+        fields=tuple(f.key for f in cls.SPECS),
+        shown={
+            k: (lambda v: ",".join(f"{x!r}" if isinstance(x, float) else x for x in v))
+            for k in ("opt", "h", "b2", "b1")
+            if isinstance(getattr(cls(), k, None), tuple)
+        },
+        refused="Not applied. {key}: {message}",
+        tag={"exp": name},
+    )
+    for name, cls in SCENARIOS.items()
+}
