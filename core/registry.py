@@ -77,6 +77,18 @@ class ClosedForm:
 
 
 @dataclass(frozen=True)
+class Usual:
+    """How an optimizer's own paper sets it against another optimizer (`reference`): a
+    learning rate `lo` to `hi` times smaller and a decoupled weight decay as many times
+    larger, so that lr·λ, the decay per step, stays about the same."""
+
+    reference: str
+    lo: float
+    hi: float
+    source: str
+
+
+@dataclass(frozen=True)
 class Record:
     name: str
     label: str
@@ -94,6 +106,7 @@ class Record:
     family: tuple[str, tuple[float, ...]] | None = None  # a smooth family to show instead
     crossover: Callable[[Hyper], float | None] = lambda h: None  # |g| where R's sign flips
     betas: tuple[str, ...] = field(default=())  # the keys that set memory lengths
+    usual: Usual | None = None  # its usual settings against another optimizer's
 
     @property
     def defaults(self) -> Hyper:
@@ -468,6 +481,7 @@ RECORDS: dict[str, Record] = {
             ),
             family=("eps", (1.0, 0.1, 0.01, 0.001)),
             betas=("b1", "b2"),
+            usual=Usual("adamw", 3.0, 10.0, "Chen et al. 2023, the Lion paper"),
         ),
     )
 }

@@ -34,6 +34,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core.network_scenario import NetworkScenario
+from core.query import fmt
 from core.scenario import HYPER_KEYS, Scenario
 from core.study import StudyScenario
 from core.sweep import SweepScenario
@@ -219,8 +220,8 @@ STUDY = PageState(
     StudyScenario,
     prefix="wst_",
     session="_study",
-    fields=("opts", "lrs", "data", "n", "noise", "split", "width", "depth", "act")
-    + ("seed", "seeds", "steps"),
-    shown={"opts": ",".join, "lrs": lambda v: ",".join(f"{x!r}" for x in v)},
+    fields=("opts", "lrs", "wd", "until", "data", "n", "noise", "split", "width", "depth")
+    + ("act", "seed", "seeds", "steps"),
+    shown={"opts": ",".join, "lrs": fmt, "wd": fmt},
     refused="Not applied. {key}: {message}",
 )
