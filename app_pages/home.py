@@ -32,7 +32,11 @@ with text:
     layout.page_link(
         "theory", "Order of accuracy: O(h²) against O(h)", icon=":material/show_chart:"
     )
-    layout.page_link("compare", "Compare optimizers: AdamW against Lion", icon=":material/compare:")
+    layout.page_link(
+        "compare",
+        "Compare optimizers: gradient descent against heavy ball",
+        icon=":material/compare:",
+    )
     layout.page_link(
         "network", "Small networks: the same three dynamics on an MLP", icon=":material/hub:"
     )

@@ -32,7 +32,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy import stats
 
 from core import compute
 from core.datasets import make_dataset
@@ -440,6 +439,8 @@ def intervals(values: np.ndarray) -> dict[str, np.ndarray]:
     the same interval) and the count.  The bounds are means of resamples, so they lie
     within the values' range: a nonnegative metric gets no negative bound.  NaN bounds
     below 2 values; a constant sample's interval is its value."""
+    from scipy.stats import bootstrap  # imported when used: scipy.stats loads slowly
+
     v = np.asarray(values, dtype=float)
     v = v[:, None] if v.ndim == 1 else v
     finite = np.isfinite(v)
@@ -456,7 +457,7 @@ def intervals(values: np.ndarray) -> dict[str, np.ndarray]:
         spread = np.ptp(x, axis=0) > 0
         lo[cols[~spread]] = hi[cols[~spread]] = mean[cols[~spread]]
         if spread.any():
-            ci = stats.bootstrap(
+            ci = bootstrap(
                 (x[:, spread],),
                 np.mean,
                 n_resamples=RESAMPLES,

@@ -123,6 +123,8 @@ def regularizer_figure(res: StudyResult, lr_index: int = 0, height: int = 360) -
     (a run read at a threshold stops there); an optimizer outside the theorem is named
     instead of drawn."""
     fig = go.Figure()
+    # the steps some run reached: beyond the last stop no run is going
+    shown = 1 + max(int(res.stop[o][:, lr_index].max(initial=0)) for o in res.scenario.opts)
     for opt in res.scenario.opts:
         c = color(res, opt)
         if outside_theorem(opt):
@@ -138,9 +140,9 @@ def regularizer_figure(res: StudyResult, lr_index: int = 0, height: int = 360) -
             )
             continue
         curves = res.curves[opt]
-        band = intervals(curves["hR_curve"][:, lr_index])
+        band = intervals(curves["hR_curve"][:, lr_index, :shown])
         mean, lo, hi = band["mean"], band["lo"], band["hi"]
-        runs = curves["hR_limit_curve"][:, lr_index]
+        runs = curves["hR_limit_curve"][:, lr_index, :shown]
         going = np.isfinite(runs)  # the runs with a value at each step
         limit = np.where(going, runs, 0.0).sum(0) / np.where(going.any(0), going.sum(0), np.nan)
         steps = np.arange(len(mean))
