@@ -509,10 +509,10 @@ def summary(res: StudyResult) -> dict:
 
 
 def _times(ratio: float, word: str, opposite: str, other: str) -> str:
-    """`ratio` (this optimizer's value over `other`'s, inverted for `word` = smaller) in
-    words."""
-    if not math.isfinite(ratio):
-        return f"not comparable with {other}'s (a weight decay of 0)"
+    """`ratio` in words: a larger ratio is `word` (the other optimizer's value over this
+    one's for a learning rate, this one's over the other's for a weight decay)."""
+    if ratio == 0 or not math.isfinite(ratio):  # a weight decay of 0 on one side only
+        return f"not a multiple of {other}'s (one of them is 0)"
     if math.isclose(ratio, 1.0):
         return f"the same as {other}'s"
     shown = f"{ratio:.3g}x {word}" if ratio > 1 else f"{1 / ratio:.3g}x {opposite}"
@@ -541,7 +541,8 @@ def settings(s: StudyScenario) -> list[str]:
     opt, usual = pair
     ref = usual.reference
     wd_ref, wd_opt = s.hyper(ref)["wd"], s.hyper(opt)["wd"]
-    r_wd = wd_opt / wd_ref if wd_ref > 0 else math.inf
+    # both 0: the same; one 0: no ratio (inf or 0)
+    r_wd = 1.0 if wd_ref == wd_opt else (wd_opt / wd_ref if wd_ref > 0 else math.inf)
     for k in range(s.columns):
         r_lr = s.rates(ref)[k] / s.rates(opt)[k]
         where = f"at h = {s.column(k)}: " if s.columns > 1 else ""

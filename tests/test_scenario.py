@@ -302,6 +302,7 @@ def studies(draw):
 @given(studies())
 def test_study_url_round_trip_is_exact(s):
     from core.study import StudyScenario
+    from core.study import settings as settings_of
 
     query = s.to_query()
     assert StudyScenario.parse(query) == s
@@ -312,3 +313,4 @@ def test_study_url_round_trip_is_exact(s):
     for o in s.opts:
         expected = tuple(t.value for t in s.lrs if t.tag in (None, o))
         assert s.rates(o) == expected
+    assert all(isinstance(line, str) for line in settings_of(s))  # never a crash
