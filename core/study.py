@@ -327,10 +327,9 @@ def chunk(query: str, opt: str, seeds: tuple[int, ...], device: str = "cpu") -> 
         which = torch.as_tensor(stop == n, device=dev)
         hR[which] = h[which] * R(which, int(n) - 1)
     limit = h * R(torch.ones(S * K, dtype=torch.bool, device=dev), None)
-    theta = paths[rows, at]
+    theta, train_at = paths[rows, at], L[rows, at]
     with torch.no_grad():
-        test_at = test(theta) if len(data.y_test) else torch.full((S * K,), math.nan)
-    train_at = L[rows, at]
+        test_at = test(theta) if len(data.y_test) else torch.full_like(train_at, math.nan)
     sharp = torch.full((S * K,), math.nan, dtype=L.dtype, device=dev)
     if kept.any():
         runs = np.repeat(seeds, K)[stop >= 0]
