@@ -38,5 +38,7 @@ with st.spinner("Computing the thumbnails…"):
             st.markdown(f"**{example.title}**")
             layout.chart(thumbnail(example.page, example.query), f"thumb-{i}", static=True)
             st.caption(example.blurb)
+            if example.counterexample:
+                st.caption(f"Counter-example: {example.counterexample}")
             st.caption("Claims, checked: " + "; ".join(c.text for c in example.claims) + ".")
             layout.page_link(example.page, f"Open in /{example.page} →", example.query)

@@ -11,7 +11,7 @@ LINKS = (
     ("lessons", "Lessons: predict, then reveal"),
     ("playground", "Playground: one optimizer, three dynamics"),
     ("theory", "Order of accuracy: O(h²) against O(h)"),
-    ("compare", "Compare optimizers: AdamW against Lion"),
+    ("compare", "Compare optimizers: gradient descent against heavy ball"),
     ("network", "Small networks: the same three dynamics on an MLP"),
     ("study", "Seed study: AdamW against Lion over many seeds"),
     ("sweep", "Phase diagram: two hyperparameters on a grid"),

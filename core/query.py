@@ -81,6 +81,32 @@ def names(text: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in text.split(","))
 
 
+@dataclass(frozen=True)
+class Tagged:
+    """A number for one named thing (`adamw:0.01`) or, untagged, for every one (`0.01`)."""
+
+    tag: str | None
+    value: float
+
+    def __str__(self) -> str:  # what fmt writes: the text it was parsed from
+        return f"{self.tag}:{fmt(self.value)}" if self.tag else fmt(self.value)
+
+
+def tagged_numbers(text: str) -> tuple[Tagged, ...]:
+    """`adamw:0.01,lion:0.001`, `0.01,0.003` or a mix: each value with its tag, if any
+    (the field's check says which tags it knows)."""
+    parts = text.split(",")
+    if len(parts) > MAX_LIST:
+        raise ValueError(f"too many values (max {MAX_LIST})")
+    out = []
+    for part in parts:
+        tag, _, value = part.rpartition(":")
+        if _ and not tag.strip():
+            raise ValueError(f"{part!r} has an empty name before ':'")
+        out.append(Tagged(tag.strip() or None, number(value)))
+    return tuple(out)
+
+
 def text_value(text: str) -> str:
     return text
 

@@ -79,6 +79,18 @@ class ClosedForm:
 
 
 @dataclass(frozen=True)
+class Usual:
+    """How an optimizer's own paper sets it against another optimizer (`reference`): a
+    learning rate `lo` to `hi` times smaller and a decoupled weight decay as many times
+    larger, so that lr·λ, the decay per step, stays about the same."""
+
+    reference: str
+    lo: float
+    hi: float
+    source: str
+
+
+@dataclass(frozen=True)
 class Record:
     name: str
     label: str
@@ -99,6 +111,7 @@ class Record:
     # the gradient size on which the update bends (THEORY §11, §14): the O(h^2) constant
     # grows as it shrinks; 0 where the update does not bend (or is not smooth)
     bend: Callable[[Hyper], float] = lambda h: 0.0
+    usual: Usual | None = None  # its usual settings against another optimizer's
 
     @property
     def defaults(self) -> Hyper:
@@ -576,6 +589,7 @@ RECORDS: dict[str, Record] = {
             family=("eps", (1.0, 0.1, 0.01, 0.001)),
             betas=("b1", "b2"),
             bend=_root_eps,
+            usual=Usual("adamw", 3.0, 10.0, "Chen et al. 2023, the Lion paper"),
         ),
     )
 }

@@ -20,7 +20,7 @@ from core.order import run_warnings
 from core.registry import record
 from core.regularizer import residual_text
 from core.scenario import Scenario
-from core.study import StudyResult, study_warnings, summary
+from core.study import StudyResult, matched, settings, study_warnings, summary
 from core.sweep import METRICS, SweepResult
 
 
@@ -217,14 +217,24 @@ def study_json(res: StudyResult) -> dict:
     return {
         "scenario": s.to_query(),
         "opts": list(s.opts),
-        "lrs": list(s.lrs),
+        "lrs": {opt: list(s.rates(opt)) for opt in s.opts},  # the k-th of each: column k
+        "wd": {opt: s.hyper(opt).get("wd") for opt in s.opts},
+        # what the optimizers are matched at: each run read at its first step with training
+        # loss <= until (null: at the end of the budget), within `steps`
+        "matched": {"train_loss": s.until or None, "steps": s.steps},
+        "settings": settings(s) + [matched(res)],
         "seeds": res.seeds,
         "per_seed": {
             opt: {m: finite_or_none(v) for m, v in metrics.items()}
             for opt, metrics in res.per_seed.items()
         },
         "diverged": {opt: v.tolist() for opt, v in res.diverged.items()},
-        "n": s.regularizer_step,  # the step of M^(n) behind hR_*; hR_limit_*: n -> infinity
+        "left_out": {
+            opt: {k: v.sum(0).tolist() for k, v in res.left_out(opt).items()} for opt in s.opts
+        },
+        # the step of M^(n) behind hR_* (hR_limit_*: n -> infinity): each run's last update,
+        # per_seed steps - 1; the same for every run without a threshold
+        "n": None if s.until else s.regularizer_step,
         "summary": summary(res),
         "warnings": study_warnings(res),
     }

@@ -1,9 +1,17 @@
 """Many-seed network studies: two optimizers (AdamW against Lion by default) trained on
 the same data from the same S initializations, optionally over a small grid of learning
 rates, with the statistics of THEORY §5's application (Lion's memory does not
-anti-regularize, AdamW's does): final train and test loss, generalization gap,
-sharpness (the Hessian's largest eigenvalue, core.sharpness) and the implicit regularizer
-h R along training; means with 95% intervals and per-seed paired differences.
+anti-regularize, AdamW's does): train and test loss, generalization gap, sharpness (the
+Hessian's largest eigenvalue, core.sharpness) and the implicit regularizer h R; means
+with 95% bootstrap intervals and per-seed paired differences.
+
+A fair comparison matches what the optimizers reach, not the steps they take: with
+`until` = L each run is read at its first step with training loss <= L (every metric
+there, and the steps it took); runs that never get there within the step budget are
+counted and left out.  Each optimizer has its own learning rates and weight decay
+(`lrs=adamw:0.03,lion:0.01`, `wd=adamw:0.01,lion:0.03`; a value without a name applies
+to both); by default a pair whose record states its usual ratio (Lion against AdamW:
+learning rate 3-10x smaller, weight decay as much larger) runs at it.
 
 Seeds vary the initialization (seed0 + i); the data set is drawn once from seed0, so
 both optimizers see the same data and each seed is a pair.  Only the memory run (the
@@ -45,15 +53,18 @@ from core.network_scenario import (
 from core.optimizers import OPTIMIZERS, make_optimizer
 from core.query import (
     Field,
+    ScenarioError,
+    Tagged,
     constant,
     fmt,
     in_range,
     integer,
     names,
-    numbers,
+    number,
     query_dataclass,
+    tagged_numbers,
 )
-from core.registry import record
+from core.registry import RECORDS, Usual, record
 from core.regularizer import common_warnings, potential_warnings, rms_ratio
 from core.scenario import HYPER_DEFAULTS
 from core.sharpness import PRODUCTS, sharpness
@@ -64,8 +75,13 @@ CHUNK = 8  # seeds per batched simulate call (and per Ray task)
 METRICS = ("train_loss", "test_loss", "gap", "sharpness", "hR_final", "hR_mean")
 # each h R metric (M^(n) at the run's last update) and the same in the limit n -> infinity
 LIMITS = {"hR_final": "hR_limit_final", "hR_mean": "hR_limit_mean"}
-STATISTICS = METRICS + tuple(LIMITS.values())
+# "steps": where each run is read (its first step at the threshold, or the budget)
+STATISTICS = (*METRICS, *LIMITS.values(), "steps")
 REGULARIZER = (*LIMITS, *LIMITS.values())  # the metrics of h R: not defined off the theorem
+STUDY_LR = 0.01  # the learning rate of a default study (the smaller one of a usual pair)
+UNTIL = 0.05  # the default threshold: the paper's (issue 20), reached by the default study
+CONFIDENCE = 0.95
+RESAMPLES = 9999  # bootstrap resamples per interval
 
 
 def _check_opts(opts: tuple, s) -> None:
@@ -76,17 +92,90 @@ def _check_opts(opts: tuple, s) -> None:
             raise ValueError(f"{o!r} is not one of {', '.join(OPTIMIZERS)}")
 
 
+def usual_pair(opts: tuple[str, ...]) -> tuple[str, Usual] | None:
+    """(the optimizer, its record's usual ratio) where one of the two states it against
+    the other (Lion against AdamW); None otherwise."""
+    for opt in opts:
+        usual = RECORDS[opt].usual
+        if usual is not None and usual.reference in opts:
+            return opt, usual
+    return None
+
+
+def _default_lrs(s) -> tuple[Tagged, ...]:
+    """STUDY_LR for both, or, for a usual pair, STUDY_LR for the optimizer whose ratio it
+    is and its smallest ratio (3x for Lion) times that for the reference."""
+    pair = usual_pair(s["opts"])
+    if pair is None:
+        return (Tagged(None, STUDY_LR),)
+    opt, usual = pair
+    return tuple(Tagged(o, STUDY_LR if o == opt else STUDY_LR * usual.lo) for o in s["opts"])
+
+
+def _decays(opts: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(o for o in opts if "wd" in HYPER_DEFAULTS[o])
+
+
+def _default_wd(s) -> tuple[Tagged, ...]:
+    """Each optimizer's usual weight decay; in a usual pair the reference's times its
+    smallest ratio for the other (AdamW's 0.01, Lion's 0.03)."""
+    pair = usual_pair(s["opts"])
+    wd = {o: HYPER_DEFAULTS[o]["wd"] for o in _decays(s["opts"])}
+    if pair is not None and pair[0] in wd and pair[1].reference in wd:
+        wd[pair[0]] = wd[pair[1].reference] * pair[1].lo
+    return tuple(Tagged(o, v) for o, v in wd.items())
+
+
+def _for(values: tuple[Tagged, ...], opt: str) -> tuple[float, ...]:
+    """The values that apply to `opt`: its own and the untagged ones, in order."""
+    return tuple(v.value for v in values if v.tag in (None, opt))
+
+
+def _check_tags(values: tuple[Tagged, ...], opts: tuple[str, ...]) -> None:
+    for v in values:
+        if v.tag is not None and v.tag not in opts:
+            raise ValueError(f"{v.tag!r} is not one of the study's optimizers ({', '.join(opts)})")
+
+
 def _check_lrs(lrs: tuple, s) -> None:
-    if not 1 <= len(lrs) <= MAX_STUDY_LRS or len(set(lrs)) != len(lrs):
-        raise ValueError(f"needs 1 to {MAX_STUDY_LRS} different learning rates")
-    for lr in lrs:
-        in_range(0.0, 10.0, lo_open=True)(lr, s)
+    _check_tags(lrs, s["opts"])
+    per_opt = {o: _for(lrs, o) for o in s["opts"]}
+    for o, values in per_opt.items():
+        if not 1 <= len(values) <= MAX_STUDY_LRS or len(set(values)) != len(values):
+            raise ValueError(f"needs 1 to {MAX_STUDY_LRS} different learning rates for {o}")
+        for lr in values:
+            in_range(0.0, 10.0, lo_open=True)(lr, s)
+    (a, ka), (b, kb) = ((o, len(v)) for o, v in per_opt.items())
+    if ka != kb:
+        raise ValueError(
+            f"{ka} learning rates for {a} and {kb} for {b}: give each the same number "
+            "(the k-th of each are compared)"
+        )
+
+
+def _check_wd(wd: tuple, s) -> None:
+    _check_tags(wd, s["opts"])
+    for v in wd:
+        if v.tag is not None and "wd" not in HYPER_DEFAULTS[v.tag]:
+            raise ValueError(f"{v.tag} has no weight decay")
+    for o in _decays(s["opts"]):
+        given = _for(wd, o)
+        if len(given) > 1:
+            raise ValueError(f"{len(given)} weight decays for {o}: one per optimizer")
+        for v in given:
+            RECORDS[o].spec("wd").check(v)
+
+
+def columns(s) -> int:
+    """K: the learning rates each optimizer runs at (the k-th of each are compared)."""
+    return len(_for(s["lrs"], s["opts"][0]))
 
 
 def study_seconds(s, steps: int, seeds: int) -> float:
-    """The cost model's time of the study parsed so far, with `steps` and `seeds`."""
+    """The cost model's time of the study parsed so far, with `steps` and `seeds`: every
+    run goes the full step budget (one batched call), whatever its threshold."""
     calls = len(s["opts"]) * math.ceil(seeds / CHUNK)  # batched simulate calls
-    rows = len(s["opts"]) * seeds * len(s["lrs"])
+    rows = len(s["opts"]) * seeds * columns(s)
     units, d = s["width"] * s["depth"], parameter_count(s)
     n_train = train_size(s["n"], s["split"])
     return limits.study_seconds(units, d, steps, n_train, rows, calls, PRODUCTS)
@@ -94,8 +183,8 @@ def study_seconds(s, steps: int, seeds: int) -> float:
 
 def _check_steps(steps: int, s) -> None:
     in_range(1, MAX_STUDY_STEPS)(steps, s)
-    runs, d = 2 * s["seeds"] * len(s["lrs"]), parameter_count(s)
-    stored = d * (steps + 1) * min(s["seeds"], CHUNK) * len(s["lrs"])
+    runs, d = 2 * s["seeds"] * columns(s), parameter_count(s)
+    stored = d * (steps + 1) * min(s["seeds"], CHUNK) * columns(s)
     if stored > MAX_STUDY_STORED:
         raise ValueError(
             f"{d} parameters x {steps + 1} iterates x {stored // (d * (steps + 1))} runs per "
@@ -129,23 +218,29 @@ def _check_steps(steps: int, s) -> None:
 _NET = {f.key: f for f in NETWORK_FIELDS}
 STUDY_FIELDS = (
     Field("opts", names, constant(("adamw", "lion")), _check_opts),
-    Field("lrs", numbers, constant((0.01,)), _check_lrs),
+    Field("lrs", tagged_numbers, _default_lrs, _check_lrs),
+    Field("wd", tagged_numbers, _default_wd, _check_wd, lambda s: bool(_decays(s["opts"]))),
+    # 0: no threshold, every run read at the end of its step budget
+    Field("until", number, constant(UNTIL), in_range(0.0, 1000.0)),
     *(_NET[k] for k in ("data", "n", "noise", "split", "width", "depth", "act", "seed")),
     Field("seeds", integer, constant(16), in_range(2, MAX_SEEDS)),
-    # 300 steps of the default 16 seeds measured 5.4 s (issue 18): 200 fit the budget
+    # runs reach the default threshold by about step 104; 300 steps cost 6.2 s (issue 18)
     Field("steps", integer, constant(150), _check_steps),
 )
 
 
 @query_dataclass
 class StudyScenario(NetworkData):
-    """Two optimizers (each with its usual hyperparameters), learning rates, data, network,
-    the first seed and the number of seeds, steps."""
+    """Two optimizers, their learning rates and weight decays (each optimizer's usual
+    other hyperparameters), the training loss they are matched at, data, network, the
+    first seed and the number of seeds, the step budget."""
 
     SPECS = STUDY_FIELDS
 
     opts: tuple[str, ...]
-    lrs: tuple[float, ...]
+    lrs: tuple[Tagged, ...]
+    wd: tuple[Tagged, ...] | None
+    until: float
     seeds: int
     steps: int
 
@@ -157,18 +252,70 @@ class StudyScenario(NetworkData):
         seeds = self.seed_list
         return [tuple(seeds[i : i + CHUNK]) for i in range(0, len(seeds), CHUNK)]
 
+    def rates(self, opt: str) -> tuple[float, ...]:
+        """The learning rates `opt` runs at, one per column."""
+        return _for(self.lrs, opt)
+
+    def hyper(self, opt: str) -> dict[str, float]:
+        """`opt`'s hyperparameters: its usual ones, with the study's weight decay."""
+        hyper = dict(HYPER_DEFAULTS[opt])
+        if "wd" in hyper:
+            given = _for(self.wd, opt) or _for(_default_wd({"opts": self.opts}), opt)
+            hyper["wd"] = given[0]
+        return hyper
+
+    def column(self, k: int) -> str:
+        """The k-th pair of learning rates as the URL writes them: `0.01` when both
+        optimizers run at it, else `adamw:0.03,lion:0.01`."""
+        a, b = (self.rates(o)[k] for o in self.opts)
+        if a == b:
+            return fmt(a)
+        return fmt(tuple(Tagged(o, self.rates(o)[k]) for o in self.opts))
+
+    @property
+    def columns(self) -> int:
+        return len(self.rates(self.opts[0]))
+
+    def with_opts(self, opts: tuple[str, ...]) -> StudyScenario:
+        """Another pair of optimizers, keeping the learning rates and weight decay where
+        they still apply to it (otherwise their defaults)."""
+        changes: dict = {"opts": opts}
+        while True:
+            try:
+                return self.updated(**changes)
+            except ScenarioError as err:
+                if err.key not in ("lrs", "wd") or err.key in changes:
+                    raise
+                changes[err.key] = None
+
 
 # --- one chunk: plain arguments in, numpy arrays out (a Ray task runs exactly this) ----
 
 
-def chunk(query: str, opt: str, seeds: tuple[int, ...], device: str = "cpu") -> dict:
-    """Train optimizer `opt` from each seed's initialization at each learning rate of the
-    study `query` (one batched simulate; rows ordered seed-major), and measure.
+def stopping_steps(train_curve: np.ndarray, diverged: np.ndarray, until: float) -> np.ndarray:
+    """Per run (rows of the training loss curve (R, T)): the step it is read at, -1 where
+    it is left out.  until = 0: the last step, unless the run diverged; else the first
+    step n >= 1 with loss <= until before any divergence (the iterates from `diverged`
+    on are not the run's: core.dynamics repeats its last finite point there)."""
+    R, T = train_curve.shape
+    if until == 0:
+        return np.where(diverged >= 0, -1, T - 1)
+    n = np.arange(T)
+    alive = n[None, :] < np.where(diverged >= 0, diverged, T)[:, None]
+    hit = (train_curve <= until) & (n[None, :] >= 1) & alive
+    return np.where(hit.any(1), hit.argmax(1), -1)
 
-    Returns arrays of shape (len(seeds), len(lrs)) per metric, and the curves
-    (len(seeds), len(lrs), steps + 1) of the training loss and of h R along the run, R
-    from M^(n) at the run's last update and in the limit n -> infinity (NaN where the
-    update is not smooth: not defined, THEORY §11)."""
+
+def chunk(query: str, opt: str, seeds: tuple[int, ...], device: str = "cpu") -> dict:
+    """Train optimizer `opt` from each seed's initialization at each of its learning rates
+    in the study `query` (one batched simulate over the full step budget; rows ordered
+    seed-major), and measure each run where it is read (`stopping_steps`).
+
+    Returns arrays of shape (len(seeds), K) per metric, the step each run is read at
+    ("stop", -1: left out) and the curves (len(seeds), K, steps + 1) of the training
+    loss and of h R up to that step (NaN after it and for runs left out), R from M^(n) at
+    the run's last update n = stop - 1 and in the limit n -> infinity (NaN where the update
+    is not smooth: not defined, THEORY §11)."""
     with limits.allowance(math.inf):  # its cost was admitted where the study was parsed
         s = StudyScenario.parse(query)
     dev = torch.device(device)
@@ -176,42 +323,61 @@ def chunk(query: str, opt: str, seeds: tuple[int, ...], device: str = "cpu") -> 
     mlp = MLP(data.in_dim, s.width, s.depth, s.act, data.out_dim)
     train = data_loss(mlp, data.task, *as_tensors(data.x_train, data.y_train, dev))
     test = data_loss(mlp, data.task, *as_tensors(data.x_test, data.y_test, dev))
-    S, K, d = len(seeds), len(s.lrs), mlp.size
+    S, K, d = len(seeds), s.columns, mlp.size
     theta0 = torch.stack([mlp.init(k, device=dev) for k in seeds]).repeat_interleave(K, 0)
-    lr = np.tile(np.asarray(s.lrs, dtype=np.float64), S)
-    hyper = HYPER_DEFAULTS[opt]
+    lr = np.tile(np.asarray(s.rates(opt), dtype=np.float64), S)
+    hyper = s.hyper(opt)
     run = simulate(train, make_optimizer(opt, **hyper), theta0, lr, s.steps, ("memory",))
-    paths = run.memory  # (steps + 1, S K, d)
-    T = s.steps + 1
-    L, g = values_and_grads(train, mlp, len(data.y_train), paths.reshape(-1, d))
-    h = torch.as_tensor(lr, device=dev)
-    hR, limit = (
-        (h * perturbation(opt, hyper, L, g, paths.reshape(-1, d), n).reshape(T, S * K)).T
-        for n in (s.regularizer_step, None)
-    )  # (S K, T) each
-    final = paths[-1]
+    T, rows = s.steps + 1, torch.arange(S * K, device=dev)
+    L, g = values_and_grads(train, mlp, len(data.y_train), run.memory.reshape(-1, d))
+    # per run (S K, T ...): its iterates, losses and gradients along the budget
+    paths, L, g = (v.reshape(T, S * K, -1).transpose(0, 1) for v in (run.memory, L, g))
+    L = L[..., 0]
+    stop = stopping_steps(L.cpu().numpy(), run.diverged["memory"], s.until)
+    kept = torch.as_tensor(stop >= 0, device=dev)
+    at = torch.as_tensor(np.where(stop >= 0, stop, 0), device=dev)
+    h = torch.as_tensor(lr, device=dev)[:, None]
+
+    def R(which: Tensor, n) -> Tensor:  # (runs, T): R along each run with M^(n)
+        flat = (v[which].reshape(-1, *v.shape[2:]) for v in (L, g, paths))
+        return perturbation(opt, hyper, *flat, n).reshape(int(which.sum()), T)
+
+    hR = torch.full((S * K, T), math.nan, dtype=L.dtype, device=dev)
+    for n in np.unique(stop[stop >= 0]):  # each run's own last update: n - 1
+        which = torch.as_tensor(stop == n, device=dev)
+        hR[which] = h[which] * R(which, int(n) - 1)
+    limit = h * R(torch.ones(S * K, dtype=torch.bool, device=dev), None)
+    theta, train_at = paths[rows, at], L[rows, at]
     with torch.no_grad():
-        train_final = train(final)
-        test_final = test(final) if len(data.y_test) else torch.full_like(train_final, math.nan)
-    sharp = sharpness(train, final, np.repeat(seeds, K))
-    dead = torch.as_tensor(run.diverged["memory"] >= 0, device=dev)
+        test_at = test(theta) if len(data.y_test) else torch.full_like(train_at, math.nan)
+    sharp = torch.full((S * K,), math.nan, dtype=L.dtype, device=dev)
+    if kept.any():
+        runs = np.repeat(seeds, K)[stop >= 0]
+        sharp[kept] = sharpness(train, theta[kept], runs).to(sharp)
+    ran = torch.as_tensor(np.arange(T)[None, :] <= stop[:, None], device=dev)  # the run
 
     def shaped(v: Tensor, *tail: int) -> np.ndarray:
-        v = torch.where(dead.reshape(-1, *([1] * len(tail))), math.nan, v)
+        v = torch.where(kept.reshape(-1, *([1] * len(tail))), v, math.nan)
         return v.reshape(S, K, *tail).cpu().numpy()
 
+    def mean_over_run(v: Tensor) -> Tensor:
+        return torch.where(ran, v, 0.0).sum(-1) / ran.sum(-1).clamp(min=1)
+
+    hR, limit = (torch.where(ran, v, math.nan) for v in (hR, limit))
     return {
-        "train_loss": shaped(train_final),
-        "test_loss": shaped(test_final),
-        "gap": shaped(test_final - train_final),
+        "train_loss": shaped(train_at),
+        "test_loss": shaped(test_at),
+        "gap": shaped(test_at - train_at),
         "sharpness": shaped(sharp),
-        "hR_final": shaped(hR[:, -1]),
-        "hR_mean": shaped(hR.mean(-1)),
-        "hR_limit_final": shaped(limit[:, -1]),
-        "hR_limit_mean": shaped(limit.mean(-1)),
+        "hR_final": shaped(hR[rows, at]),
+        "hR_mean": shaped(mean_over_run(hR)),
+        "hR_limit_final": shaped(limit[rows, at]),
+        "hR_limit_mean": shaped(mean_over_run(limit)),
+        "steps": shaped(torch.as_tensor(stop, dtype=L.dtype, device=dev)),
         "hR_curve": shaped(hR, T),
         "hR_limit_curve": shaped(limit, T),
-        "train_curve": shaped(L.reshape(T, S * K).T, T),
+        "train_curve": shaped(torch.where(ran, L, math.nan), T),
+        "stop": stop.reshape(S, K),
         "diverged": run.diverged["memory"].reshape(S, K),
     }
 
@@ -246,15 +412,23 @@ def _run_chunks(jobs: list[tuple], address: str | None) -> list[dict]:
 
 @dataclass(frozen=True, eq=False)
 class StudyResult:
-    """per_seed[opt][metric]: (S, K) arrays for every metric of STATISTICS (NaN where the
-    run diverged or the value is not defined), curves[opt][name]: (S, K, steps + 1);
-    seeds, lrs as run."""
+    """per_seed[opt][metric]: (S, K) arrays for every metric of STATISTICS, read where each
+    run stops (NaN where the run is left out or the value is not defined),
+    curves[opt][name]: (S, K, steps + 1) up to that step; stop[opt]: (S, K) the step each
+    run is read at (-1: left out), diverged[opt] the step it diverged at (-1: never)."""
 
     scenario: StudyScenario
     seeds: list[int]
     per_seed: dict[str, dict[str, np.ndarray]]
     curves: dict[str, dict[str, np.ndarray]]
+    stop: dict[str, np.ndarray]
     diverged: dict[str, np.ndarray]
+
+    def left_out(self, opt: str) -> dict[str, np.ndarray]:
+        """(S, K) masks of the runs left out: diverged first, or (with a threshold)
+        never reached it within the step budget."""
+        out, dead = self.stop[opt] < 0, self.diverged[opt] >= 0
+        return {"diverged": out & dead, "not_reached": out & ~dead}
 
 
 def compute_study(s: StudyScenario, address: str | None = None) -> StudyResult:
@@ -264,100 +438,207 @@ def compute_study(s: StudyScenario, address: str | None = None) -> StudyResult:
     device = str(compute.device())
     jobs = [(query, opt, seeds, device) for opt in s.opts for seeds in s.chunks()]
     results = _run_chunks(jobs, address)
-    per_seed, curves, diverged = {}, {}, {}
+    per_seed, curves, stop, diverged = {}, {}, {}, {}
     n = len(s.chunks())
     for j, opt in enumerate(s.opts):
         parts = results[j * n : (j + 1) * n]
         joined = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         per_seed[opt] = {k: joined[k] for k in STATISTICS}
         curves[opt] = {k: joined[k] for k in ("hR_curve", "hR_limit_curve", "train_curve")}
-        diverged[opt] = joined["diverged"]
-    return StudyResult(s, s.seed_list, per_seed, curves, diverged)
+        stop[opt], diverged[opt] = joined["stop"], joined["diverged"]
+    return StudyResult(s, s.seed_list, per_seed, curves, stop, diverged)
 
 
 # --- statistics ------------------------------------------------------------------------
 
-_T975 = {  # exact (to double precision) for few seeds, where the expansion is poor
-    1: 12.706204736174698,
-    2: 4.302652729749464,
-    3: 3.182446305284263,
-    4: 2.776445105197793,
-    5: 2.570581835636314,
-    6: 2.446911851144969,
-    7: 2.364624251592785,
-    8: 2.306004135204166,
-    9: 2.262157162798205,
-}
+
+def intervals(values: np.ndarray) -> dict[str, np.ndarray]:
+    """Per column of `values` (S, C): the mean over its finite values (the seeds), a 95%
+    BCa bootstrap interval of that mean (scipy.stats.bootstrap, seeded: the same data give
+    the same interval) and the count.  The bounds are means of resamples, so they lie
+    within the values' range: a nonnegative metric gets no negative bound.  NaN bounds
+    below 2 values; a constant sample's interval is its value."""
+    from scipy.stats import bootstrap  # imported when used: scipy.stats loads slowly
+
+    v = np.asarray(values, dtype=float)
+    v = v[:, None] if v.ndim == 1 else v
+    finite = np.isfinite(v)
+    count = finite.sum(0)
+    mean, lo, hi = (np.full(v.shape[1], np.nan) for _ in range(3))
+    for mask in np.unique(finite.T, axis=0):  # columns with the same seeds finite: one call
+        cols = np.flatnonzero((finite.T == mask).all(1))
+        x = v[mask][:, cols]
+        if x.shape[0] == 0:
+            continue
+        mean[cols] = x.mean(0)
+        if x.shape[0] < 2:
+            continue
+        spread = np.ptp(x, axis=0) > 0
+        lo[cols[~spread]] = hi[cols[~spread]] = mean[cols[~spread]]
+        if spread.any():
+            ci = bootstrap(
+                (x[:, spread],),
+                np.mean,
+                n_resamples=RESAMPLES,
+                batch=1000,  # bounds the memory of many columns at once
+                confidence_level=CONFIDENCE,
+                method="BCa",
+                rng=np.random.default_rng(0),
+            ).confidence_interval
+            lo[cols[spread]], hi[cols[spread]] = ci.low, ci.high
+    return {"mean": mean, "lo": lo, "hi": hi, "n": count}
 
 
-def t_quantile(df: int) -> float:
-    """The 0.975 quantile of Student's t with df degrees of freedom: tabulated for
-    df <= 9, else the Cornish-Fisher expansion in 1/df (Abramowitz & Stegun 26.7.5;
-    error below 1e-5 from df = 10 on)."""
-    if df in _T975:
-        return _T975[df]
-    z = 1.959963984540054
-    g1 = (z**3 + z) / 4
-    g2 = (5 * z**5 + 16 * z**3 + 3 * z) / 96
-    g3 = (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / 384
-    g4 = (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / 92160
-    return z + g1 / df + g2 / df**2 + g3 / df**3 + g4 / df**4
+def _entry(got: dict[str, np.ndarray], j: int) -> dict:
+    out = {k: float(got[k][j]) if np.isfinite(got[k][j]) else None for k in ("mean", "lo", "hi")}
+    return out | {"n": int(got["n"][j])}
 
 
 def interval(values: np.ndarray) -> dict:
-    """Mean and 95% t-interval over the finite values (seeds), and their count."""
-    v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v)]
-    if v.size == 0:
-        return {"mean": None, "lo": None, "hi": None, "n": 0}
-    mean = float(v.mean())
-    if v.size < 2:
-        return {"mean": mean, "lo": None, "hi": None, "n": 1}
-    half = t_quantile(v.size - 1) * float(v.std(ddof=1)) / math.sqrt(v.size)
-    return {"mean": mean, "lo": mean - half, "hi": mean + half, "n": int(v.size)}
+    """`intervals` of one sample: mean, lo, hi (None where not defined) and n."""
+    return _entry(intervals(np.asarray(values, dtype=float).reshape(-1, 1)), 0)
+
+
+def _table(values: dict[str, np.ndarray]) -> dict[str, dict]:
+    """interval() of each named sample, computed together."""
+    got = intervals(np.stack(list(values.values()), axis=1))
+    return {k: _entry(got, j) for j, k in enumerate(values)}
+
+
+def difference(res: StudyResult, metric: str, k: int) -> np.ndarray:
+    """Per seed, the second optimizer's `metric` minus the first's at column k."""
+    a, b = res.scenario.opts
+    return res.per_seed[b][metric][:, k] - res.per_seed[a][metric][:, k]
 
 
 def summary(res: StudyResult) -> dict:
-    """Per learning rate: each optimizer's mean and 95% interval of every metric, and the
-    paired difference (second optimizer minus first) over the seeds where both ran."""
+    """Per column of learning rates (keyed as StudyScenario.column writes it): each
+    optimizer's mean and 95% interval of every metric, and the paired difference (second
+    optimizer minus first) over the seeds where both were read."""
     a, b = res.scenario.opts
     out = {}
-    for k, lr in enumerate(res.scenario.lrs):
-        entry = {
-            opt: {m: interval(res.per_seed[opt][m][:, k]) for m in STATISTICS} for opt in (a, b)
-        }
-        entry[f"{b} - {a}"] = {
-            m: interval(res.per_seed[b][m][:, k] - res.per_seed[a][m][:, k]) for m in STATISTICS
-        }
-        out[fmt(lr)] = entry
+    for k in range(res.scenario.columns):
+        entry = {o: _table({m: res.per_seed[o][m][:, k] for m in STATISTICS}) for o in (a, b)}
+        entry[f"{b} - {a}"] = _table({m: difference(res, m, k) for m in STATISTICS})
+        out[res.scenario.column(k)] = entry
     return out
+
+
+# --- what the page and the JSON say --------------------------------------------------
+
+
+def _times(ratio: float, word: str, opposite: str, other: str) -> str:
+    """`ratio` in words: a larger ratio is `word` (the other optimizer's value over this
+    one's for a learning rate, this one's over the other's for a weight decay)."""
+    if ratio == 0 or not math.isfinite(ratio):  # a weight decay of 0 on one side only
+        return f"not a multiple of {other}'s (one of them is 0)"
+    if math.isclose(ratio, 1.0):
+        return f"the same as {other}'s"
+    shown = f"{ratio:.3g}x {word}" if ratio > 1 else f"{1 / ratio:.3g}x {opposite}"
+    return f"{shown} than {other}'s"
+
+
+def _inside(ratio: float, usual: Usual) -> bool:
+    return usual.lo * (1 - 1e-9) <= ratio <= usual.hi * (1 + 1e-9)
+
+
+def settings(s: StudyScenario) -> list[str]:
+    """What each optimizer runs with and, for a pair whose record states a usual ratio
+    (Lion against AdamW), how its learning rate and weight decay compare with it."""
+    label = {o: record(o).label for o in s.opts}
+    parts = []
+    for o in s.opts:
+        wd = s.hyper(o).get("wd")
+        parts.append(
+            f"{label[o]} at h = {', '.join(f'{v:g}' for v in s.rates(o))}"
+            + ("" if wd is None else f", weight decay λ = {wd:g}")
+        )
+    out = ["; ".join(parts)]
+    pair = usual_pair(s.opts)
+    if pair is None:
+        return out
+    opt, usual = pair
+    ref = usual.reference
+    wd_ref, wd_opt = s.hyper(ref)["wd"], s.hyper(opt)["wd"]
+    # both 0: the same; one 0: no ratio (inf or 0)
+    r_wd = 1.0 if wd_ref == wd_opt else (wd_opt / wd_ref if wd_ref > 0 else math.inf)
+    for k in range(s.columns):
+        r_lr = s.rates(ref)[k] / s.rates(opt)[k]
+        where = f"at h = {s.column(k)}: " if s.columns > 1 else ""
+        said = (
+            f"{where}{label[opt]}'s learning rate is "
+            f"{_times(r_lr, 'smaller', 'larger', label[ref])} and its weight decay "
+            f"{_times(r_wd, 'larger', 'smaller', label[ref])}"
+        )
+        span = f"learning rate {usual.lo:g}-{usual.hi:g}x smaller, weight decay as much larger"
+        if _inside(r_lr, usual) and _inside(r_wd, usual):
+            out.append(f"{said}: the usual ratio ({usual.source}: {span})")
+        else:
+            out.append(
+                f"{said}: outside the usual ratio ({usual.source}: {span}), so the "
+                "comparison also measures the step size, not memory alone"
+            )
+    return out
+
+
+def matched(res: StudyResult) -> str:
+    """What the two optimizers are matched at: the training loss each run is read at
+    (with how many runs reached it) and the step budget."""
+    s = res.scenario
+    if s.until == 0:
+        return (
+            f"Matched: the step budget only, every run read after {s.steps} steps; the "
+            "training losses are not matched (until = 0)"
+        )
+    reached = []
+    for o in s.opts:
+        counts = (res.stop[o] >= 0).sum(0)
+        reached.append(
+            f"{' / '.join(str(c) for c in counts)} of {len(res.seeds)} {record(o).label}"
+        )
+    per = " (per learning rate)" if s.columns > 1 else ""
+    return (
+        f"Matched: the training loss, each run read at its first step with training loss "
+        f"≤ {s.until:g} (the steps it took are a metric), within a budget of {s.steps} "
+        f"steps; reached by {' and '.join(reached)} runs{per}"
+    )
 
 
 def study_warnings(res: StudyResult) -> list[str]:
     """What a reader of the study must know, the page and the JSON alike: per optimizer
     the regularizer card's warnings by its rule (a non-smooth update, whose h R is not
-    defined; a correction far from its n -> infinity limit at the run's step, read from
-    h R against the limit over every run), diverged runs, and runs without a sharpness."""
+    defined; a correction far from its n -> infinity limit at the runs' steps, read from
+    h R against the limit over every run, n the earliest run's), the runs left out
+    (diverged, or never at the threshold), and runs without a sharpness."""
     s, out = res.scenario, []
     for opt in s.opts:
         label = record(opt).label
         hR, limit = (res.curves[opt][k] for k in ("hR_curve", "hR_limit_curve"))
         fraction = rms_ratio(hR, limit)
-        hyper = HYPER_DEFAULTS[opt]
-        n = s.regularizer_step
+        hyper = s.hyper(opt)
+        read = res.stop[opt][res.stop[opt] >= 0]
+        n = int(read.min()) - 1 if read.size else s.regularizer_step
         said = common_warnings(opt, hyper, n, fraction) + potential_warnings(opt, hyper, n)
         out += [f"{label}: {w}" for w in said]
-        dead = res.diverged[opt] >= 0
-        for k, lr in enumerate(s.lrs):
-            if dead[:, k].any():
+        left = res.left_out(opt)
+        before = " before reaching the threshold" if s.until else ""
+        for k, lr in enumerate(s.rates(opt)):
+            if dead := int(left["diverged"][:, k].sum()):
                 out.append(
-                    f"{label}: {int(dead[:, k].sum())} of {len(res.seeds)} runs diverged at "
-                    f"h = {lr:g}; the means leave them out"
+                    f"{label}: {dead} of {len(res.seeds)} runs diverged{before} at h = "
+                    f"{lr:g}; the means leave them out"
                 )
-        missing = int((~dead & ~np.isfinite(res.per_seed[opt]["sharpness"])).sum())
+            if short := int(left["not_reached"][:, k].sum()):
+                out.append(
+                    f"{label}: {short} of {len(res.seeds)} runs did not reach training loss "
+                    f"≤ {s.until:g} within {s.steps} steps at h = {lr:g}; the means leave "
+                    "them out (raise steps, or the threshold until)"
+                )
+        kept = res.stop[opt] >= 0
+        missing = int((kept & ~np.isfinite(res.per_seed[opt]["sharpness"])).sum())
         if missing:
             out.append(
-                f"{label}: no sharpness for {missing} of {dead.size} runs (the Lanczos solver "
+                f"{label}: no sharpness for {missing} of {kept.size} runs (the Lanczos solver "
                 "did not converge, or the Hessian is not finite); the means leave them out"
             )
     return out
@@ -371,13 +652,14 @@ def outside_theorem(opt: str) -> bool:
 
 def paired_verdict(res: StudyResult, metric: str, k: int) -> str:
     """What the paired difference (second optimizer minus first) of `metric` at the k-th
-    learning rate shows over the seeds, read from its 95% interval."""
+    column shows over the seeds, read from its 95% interval: a side only where the
+    interval excludes 0."""
     a, b = res.scenario.opts
     undefined = [o for o in (a, b) if outside_theorem(o)]
     if metric in REGULARIZER and undefined:
         names = " and ".join(record(o).label for o in undefined)
         return f"not defined: h·R of {names} is outside the theorem (THEORY §11)"
-    diff = interval(res.per_seed[b][metric][:, k] - res.per_seed[a][metric][:, k])
+    diff = interval(difference(res, metric, k))
     if diff["n"] == 0:
         return "no seed has both values"
     if diff["lo"] is None:
@@ -387,3 +669,19 @@ def paired_verdict(res: StudyResult, metric: str, k: int) -> str:
     if diff["hi"] < 0:
         return f"{b} is lower: the interval excludes 0"
     return "the interval contains 0: no difference shown at this sample size"
+
+
+def paired_sentence(res: StudyResult, metric: str, k: int) -> str:
+    """The paired difference of `metric` at column k in words: its mean and 95% interval
+    over the seeds where both runs were read, and the verdict they give."""
+    a, b = res.scenario.opts
+    diff = interval(difference(res, metric, k))
+    verdict = paired_verdict(res, metric, k)
+    if diff["n"] == 0 or verdict.startswith("not defined"):
+        return f"{b} − {a} per seed: {verdict}"
+    if diff["lo"] is None:
+        return f"{b} − {a} per seed: mean {diff['mean']:.4g} over 1 seed: {verdict}"
+    return (
+        f"{b} − {a} per seed: mean {diff['mean']:.4g}, 95% interval [{diff['lo']:.4g}, "
+        f"{diff['hi']:.4g}] over {diff['n']} seeds: {verdict}"
+    )

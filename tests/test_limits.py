@@ -262,8 +262,8 @@ def test_the_cli_admits_more_within_its_allowance_only():
 
 def test_compare_dedupes_nothing_and_refuses_duplicates():
     s, warnings = Scenario.from_query("cmp=adam,adam")
-    assert s.cmp == ("adamw", "lion")
-    assert warnings == ["cmp: 'adam' is listed 2 times; using the default adamw,lion"]
+    assert s.cmp == ("gd", "hb")
+    assert warnings == ["cmp: 'adam' is listed 2 times; using the default gd,hb"]
 
 
 _NET_VALUES = {

@@ -268,9 +268,10 @@ def test_url_round_trip(s):
 def test_defaults_and_updated():
     s = NetworkScenario.parse("")
     assert s == NetworkScenario() and s.to_query() == "v=1"
+    assert (s.opt, s.lr) == ("hb", 0.05)  # issue 20: a default inside the theorem
     lion = s.with_optimizer("lion")
     assert lion.hyper == HYPER_DEFAULTS["lion"]
-    assert lion.with_optimizer("adamw") == s
+    assert lion.with_optimizer("hb") == s
 
 
 @pytest.mark.parametrize(
@@ -314,7 +315,7 @@ def test_cli_bad_input_is_one_line_and_exit_2(query):
 
 
 def test_result_json_shapes():
-    s = NetworkScenario.parse("steps=12&n=60&width=6")
+    s = NetworkScenario.parse("opt=adamw&lr=0.01&steps=12&n=60&width=6")
     out = network_json(s)
     assert out["scenario"] == s.to_query()
     for part in ("train_loss", "test_loss"):
@@ -359,7 +360,7 @@ def test_network_h_R_is_the_value_at_the_runs_own_step():
     """Issue 17, finding 2: AdamW's defaults for 20 steps end at the correction of step
     19, not the n -> infinity one 306 times larger.  Where |g| >> eps the two differ by
     (m1(n) - m2(n))/(c1 - c2), the moments by their defining sums."""
-    out = network_json(NetworkScenario.parse("steps=20&b2=0.999"))
+    out = network_json(NetworkScenario.parse("opt=adamw&lr=0.01&steps=20"))
     reg = out["regularizer"]
     assert reg["n"] == 19
     ratio = (adam_moment(0.9, 19) - adam_moment(0.999, 19)) / (9 - 999)

@@ -64,9 +64,9 @@ def test_widget_changes_update_the_url():
     at = open_network()
     at.number_input(key="wn_width").set_value(6).run()
     assert at.query_params["width"] == "6"
-    at.selectbox(key="wn_opt").set_value("hb").run()
-    assert at.query_params["opt"] == "hb"
-    assert at.number_input(key="wn_b1").value == 0.7  # heavy ball's defaults come with it
+    at.selectbox(key="wn_opt").set_value("nesterov").run()
+    assert at.query_params["opt"] == "nesterov"
+    assert at.number_input(key="wn_b1").value == 0.9  # Nesterov's defaults come with it
     assert at.query_params["steps"] == "20" and at.query_params["width"] == "6"
     at.number_input(key="wn_width").set_value(999).run()  # over the cap: refused
     assert at.query_params["width"] == "6"

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from scenarios import admitted, refusal
 
 from core.losses import ZOO
-from core.query import ScenarioError
+from core.query import ScenarioError, fmt
 from core.registry import RECORDS
 from core.scenario import HYPER_DEFAULTS, MAX_STEPS, Scenario
 
@@ -256,3 +256,67 @@ def test_keys_in_messages_have_their_control_characters_escaped():
         assert Scenario.from_query({key: "1"})[1] == [f"{shown}: unknown key, ignored"]
         many = Scenario.from_query({key: "1", key + "2": "1"})[1][0]
         assert many.isprintable() and repr(key) in many
+
+
+# --- issue 20: the study's per-optimizer learning rates and weight decays --------------
+
+
+@st.composite
+def studies(draw):
+    """A StudyScenario with learning rates and weight decays written every way the URL
+    takes them: one bare list for both, each optimizer's own (`adamw:0.01`), or a mix."""
+    from hypothesis import assume
+
+    from core.optimizers import OPTIMIZERS
+    from core.query import Tagged
+    from core.study import StudyScenario
+
+    pair = st.lists(st.sampled_from(sorted(OPTIMIZERS)), min_size=2, max_size=2, unique=True)
+    opts = tuple(draw(pair))
+    rates = st.lists(st.floats(1e-6, 10.0, **finite), min_size=1, max_size=4, unique=True)
+    first = draw(rates)
+    second = draw(rates.filter(lambda v: len(v) == len(first)))
+    lrs = []
+    for a, b in zip(first, second, strict=True):  # a column: shared, or each its own
+        if draw(st.booleans()):
+            lrs.append(Tagged(None, a))
+        else:
+            lrs += [Tagged(opts[0], a), Tagged(opts[1], b)]
+    decays = [o for o in opts if "wd" in HYPER_DEFAULTS[o]]
+    decay = st.floats(0.0, 10.0, **finite)
+    style = draw(st.sampled_from(["default", "bare", "own"])) if decays else "default"
+    wd = {
+        "default": None,
+        "bare": (Tagged(None, draw(decay)),),
+        "own": tuple(Tagged(o, draw(decay)) for o in draw(st.permutations(decays))),
+    }[style]
+    params = {
+        "opts": ",".join(opts),
+        "lrs": fmt(tuple(draw(st.permutations(lrs)))),
+        "until": fmt(draw(st.floats(0.0, 1000.0, **finite))),
+        "seeds": fmt(draw(st.integers(2, 16))),
+        "steps": fmt(draw(st.integers(1, 100))),
+    } | ({} if wd is None else {"wd": fmt(wd)})
+    try:
+        return StudyScenario.parse(params)
+    except ScenarioError as err:  # a shared value equal to another of an optimizer's own
+        assume(err.key != "lrs" or "different learning rates" not in str(err))
+        raise
+
+
+@settings(max_examples=200, deadline=None)
+@given(studies())
+def test_study_url_round_trip_is_exact(s):
+    from core.study import StudyScenario
+    from core.study import settings as settings_of
+
+    query = s.to_query()
+    assert StudyScenario.parse(query) == s
+    assert StudyScenario.from_query(query) == (s, [])
+    # every optimizer runs at as many learning rates as the other, its own and the shared
+    a, b = s.opts
+    assert len(s.rates(a)) == len(s.rates(b)) == s.columns
+    for o in s.opts:
+        expected = tuple(t.value for t in s.lrs if t.tag in (None, o))
+        assert s.rates(o) == expected
+    assert all(isinstance(line, str) for line in settings_of(s))  # never a crash

@@ -1,5 +1,7 @@
 """/study under streamlit.testing.v1.AppTest: renders, its sentence about the paired
-difference matches the per-seed numbers, URL -> widgets -> URL, bad values warned."""
+difference matches the per-seed numbers (a BCa bootstrap interval, computed here by
+scipy from the seeds), its caption states the settings and what is matched, URL ->
+widgets -> URL, bad values warned."""
 
 from __future__ import annotations
 
@@ -7,11 +9,13 @@ import re
 
 import numpy as np
 from app_harness import assert_clean, open_page
+from scipy import stats
 from streamlit.testing.v1 import AppTest
 
-from core.study import StudyScenario, chunk, compute_study, study_warnings
+from core.study import StudyScenario, chunk, compute_study, matched, settings, study_warnings
 
-SMALL = {"v": "1", "seeds": "5", "steps": "30", "n": "60", "width": "6"}
+# every run of both optimizers reaches training loss 0.5 within the 30 steps
+SMALL = {"v": "1", "seeds": "5", "steps": "30", "n": "60", "width": "6", "until": "0.5"}
 
 
 def open_study(params: dict[str, str] | None = None) -> AppTest:
@@ -27,15 +31,30 @@ def test_renders_and_the_paired_sentence_matches_the_seeds():
     s = StudyScenario.parse("&".join(f"{k}={v}" for k, v in SMALL.items()))
     gaps = {o: chunk(s.to_query(), o, tuple(s.seed_list))["gap"][:, 0] for o in s.opts}
     d = gaps["lion"] - gaps["adamw"]
-    half = 2.776445 * d.std(ddof=1) / np.sqrt(5)  # t(4), 95%
-    assert np.isclose(mean, d.mean(), rtol=1e-3) and np.isclose(lo, d.mean() - half, rtol=1e-3)
-    assert np.isclose(hi, d.mean() + half, rtol=1e-3)
-    if d.mean() + half < 0:
+    assert np.isfinite(d).all()
+    ci = stats.bootstrap(
+        (d,), np.mean, n_resamples=9999, method="BCa", rng=np.random.default_rng(0)
+    ).confidence_interval
+    assert np.isclose(mean, d.mean(), rtol=1e-3) and np.isclose(lo, ci.low, rtol=1e-3)
+    assert np.isclose(hi, ci.high, rtol=1e-3)
+    if ci.high < 0:
         assert "lion is lower" in text
-    elif d.mean() - half > 0:
+    elif ci.low > 0:
         assert "lion is higher" in text
     else:
         assert "contains 0" in text
+
+
+def test_the_caption_states_the_settings_and_what_is_matched():
+    """Issue 20: the usual ratio of the default pair and the matched training loss and
+    step budget, as core.study words them from the numbers (tested in test_study.py)."""
+    at = open_study()
+    s = StudyScenario.parse("&".join(f"{k}={v}" for k, v in SMALL.items()))
+    caption = " ".join(c.value for c in at.caption)
+    for sentence in settings(s) + [matched(compute_study(s))]:
+        assert sentence in caption
+    assert "3x smaller than AdamW's" in caption and "≤ 0.5" in caption
+    assert "reached by 5 of 5 AdamW and 5 of 5 Lion runs" in caption
 
 
 def test_url_sets_the_widgets_and_widgets_the_url():
@@ -43,6 +62,7 @@ def test_url_sets_the_widgets_and_widgets_the_url():
     assert not at.exception
     assert at.text_input(key="wst_opts").value == "hb,adam"
     assert at.text_input(key="wst_lrs").value == "0.02,0.005"
+    assert at.number_input(key="wst_until").value == 0.5
     assert at.number_input(key="wst_seeds").value == 5
     at.number_input(key="wst_seeds").set_value(3).run()
     assert at.query_params["seeds"] == "3"
@@ -71,3 +91,23 @@ def test_the_page_shows_the_studys_warnings_and_lions_h_R_as_not_defined():
     text = next(m.value for m in at.markdown if "per seed:" in m.value)
     assert "not defined: h·R of Lion is outside the theorem" in text
     assert "interval [" not in text
+
+
+def test_each_optimizers_learning_rate_and_weight_decay_from_the_sidebar():
+    """Issue 20: `lrs` and `wd` take each optimizer's own value from the sidebar into the
+    URL; a new pair drops the values named for the old one; a bad list is refused with
+    its reason under the widget."""
+    at = open_study()
+    at.text_input(key="wst_lrs").set_value("adamw:0.05,lion:0.01").run()
+    assert at.query_params["lrs"] == "adamw:0.05,lion:0.01"
+    at.text_input(key="wst_wd").set_value("adamw:0.02,lion:0.1").run()
+    assert at.query_params["wd"] == "adamw:0.02,lion:0.1"
+    caption = " ".join(c.value for c in at.caption)
+    assert "Lion's learning rate is 5x smaller than AdamW's" in caption
+    assert "weight decay 5x larger than AdamW's: the usual ratio" in caption
+    at.text_input(key="wst_lrs").set_value("0.01,lion:0.001").run()
+    assert at.query_params["lrs"] == "adamw:0.05,lion:0.01"
+    assert "give each the same number" in " ".join(e.value for e in at.error)
+    at.text_input(key="wst_opts").set_value("hb,adam").run()
+    assert "lrs" not in at.query_params and "wd" not in at.query_params
+    assert not at.exception

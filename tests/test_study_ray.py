@@ -21,7 +21,7 @@ except ImportError:
         "ray is not installed (pip install -r requirements-ray.txt)", allow_module_level=True
     )
 
-QUERY = "seeds=10&steps=15&n=60&width=6&lrs=0.01,0.003&seed=5"
+QUERY = "seeds=10&steps=15&n=60&width=6&lrs=0.01,0.003&seed=5&until=0"
 
 
 @pytest.fixture(scope="module")
@@ -42,4 +42,5 @@ def test_ray_gives_the_in_process_numbers(local_ray):
             np.testing.assert_array_equal(values, there.per_seed[opt][name], err_msg=name)
         for name, values in here.curves[opt].items():
             np.testing.assert_array_equal(values, there.curves[opt][name], err_msg=name)
+        np.testing.assert_array_equal(here.stop[opt], there.stop[opt])
     assert np.isfinite(here.per_seed["adamw"]["train_loss"]).all()

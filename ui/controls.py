@@ -51,6 +51,8 @@ _CHANGES: dict[str, Callable] = {
     "loss": _loss_change,
     "hs": _hs_change,
     "cmp": lambda s, value, page: s.updated(cmp=tuple(value)),
+    # /study: a new pair keeps the learning rates and weight decay that still apply to it
+    "opts": lambda s, value, page: s.with_opts(value),
 }
 
 

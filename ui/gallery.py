@@ -42,6 +42,9 @@ class Example:
     query: str
     blurb: str
     claims: tuple[Claim, ...] = ()
+    # why the corrected run is not closer to the memory run than the memoryless one here;
+    # "" for an entry inside the theorem, where it is
+    counterexample: str = ""
 
 
 def _end_point(run: str) -> Callable[[Scenario], tuple[float, float]]:
@@ -105,6 +108,13 @@ def _error_ratio_at_small_h_and_beta(s: SweepScenario) -> float:
     """max |memory - corrected| / max |memory - memoryless| in the cell of the smallest h
     and the smallest beta (row 0, column 0; the axis starts above 0)."""
     return float(_sweep(s).metrics["theory_error"][0, 0])
+
+
+def _order_error_ratio(s: Scenario) -> float:
+    """The largest max |memory - corrected| / max |memory - memoryless| over the order
+    study's step sizes (< 1: the corrected run is closer at every h)."""
+    study = cache.order(s)
+    return float(np.max(np.asarray(study.corrected) / np.asarray(study.memoryless)))
 
 
 def _net_distance_ratio(s: NetworkScenario) -> float:
@@ -239,6 +249,7 @@ METRICS: dict[str, Callable] = {
     "study: optimizers whose h·R is below 0": _study_anti_regularizing,
     "study: lower final training loss": _study_lower("train_loss"),
     "study: smaller generalization gap": _study_lower("gap"),
+    "order error ratio": _order_error_ratio,
 }
 _OPS = {"==": operator.eq, "<": operator.lt, ">": operator.gt, "<=": operator.le, ">=": operator.ge}
 

@@ -11,7 +11,7 @@ import streamlit as st
 
 from core.datasets import DATASETS
 from core.mlp import ACTIVATIONS
-from core.network_scenario import PRESETS, NetworkScenario
+from core.network_scenario import COUNTEREXAMPLES, PRESETS, NetworkScenario
 from core.query import ScenarioError
 from core.scenario import HYPER_KEYS
 from ui.controls import flag_toggle, number, optimizer, widget
@@ -54,6 +54,7 @@ def presets(s: NetworkScenario) -> None:
             args=(query,),
             type="primary" if active else "secondary",
             width="stretch",
+            help=COUNTEREXAMPLES.get(name),
         )
 
 

@@ -36,6 +36,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core.network_scenario import NetworkScenario
 from core.paper import SCENARIOS
+from core.query import fmt
 from core.scenario import HYPER_KEYS, Scenario
 from core.study import StudyScenario
 from core.sweep import SweepScenario
@@ -224,9 +225,9 @@ STUDY = PageState(
     StudyScenario,
     prefix="wst_",
     session="_study",
-    fields=("opts", "lrs", "data", "n", "noise", "split", "width", "depth", "act")
-    + ("seed", "seeds", "steps"),
-    shown={"opts": ",".join, "lrs": lambda v: ",".join(f"{x!r}" for x in v)},
+    fields=("opts", "lrs", "wd", "until", "data", "n", "noise", "split", "width", "depth")
+    + ("act", "seed", "seeds", "steps"),
+    shown={"opts": ",".join, "lrs": fmt, "wd": fmt},
     refused="Not applied. {key}: {message}",
 )
 # /paper: one state per experiment, its section named by exp=NAME in the URL

@@ -16,11 +16,35 @@ from ui.state import STUDY
 def sidebar(s: StudyScenario) -> None:
     st.subheader("Optimizers")
     widget(STUDY, "opts", st.text_input, "two optimizers", help="e.g. adamw,lion")
-    widget(STUDY, "lrs", st.text_input, "learning rates h", help="1 to 4, comma separated")
-    st.subheader("Seeds and steps")
+    widget(
+        STUDY,
+        "lrs",
+        st.text_input,
+        "learning rates h",
+        help="1 to 4 per optimizer, comma separated; a name gives one optimizer its own "
+        "(adamw:0.03,lion:0.01), a bare value applies to both; the k-th of each are compared",
+    )
+    if s.wd is not None:
+        widget(
+            STUDY,
+            "wd",
+            st.text_input,
+            "weight decay λ",
+            help="one per optimizer that has one: adamw:0.01,lion:0.03, or one value for both",
+        )
+    st.subheader("Matched at")
+    number(
+        STUDY,
+        "until",
+        "training loss ≤",
+        0.01,
+        "each run is read at its first step with training loss at or below this (0: at the "
+        "end of the step budget, the losses not matched)",
+    )
+    number(STUDY, "steps", "step budget", 50)
+    st.subheader("Seeds")
     number(STUDY, "seeds", "seeds S", 1, "initializations seed, seed + 1, ... (2 to 256)")
     number(STUDY, "seed", "first seed", 1, "also draws the data set")
-    number(STUDY, "steps", "steps", 50)
     st.subheader("Data and network")
     widget(STUDY, "data", st.selectbox, "data set", list(DATASETS), format_func=DATA_NAMES.get)
     number(STUDY, "n", "points n", 20)

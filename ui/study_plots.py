@@ -1,5 +1,6 @@
 """The figures of /study: each optimizer's mean with its 95% interval per metric and
-learning rate, the paired per-seed plot, and h R along training (mean and interval)."""
+column of learning rates, the paired per-seed plot, and h R along training (mean and
+interval); every interval is core.study's."""
 
 from __future__ import annotations
 
@@ -7,20 +8,21 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.query import fmt
-from core.study import LIMITS, METRICS, StudyResult, interval, outside_theorem
+from core.study import LIMITS, METRICS, StudyResult, StudyScenario, intervals, outside_theorem
 from ui.network_plots import OPT_COLORS
 from ui.style import NEUTRAL, frame
 
+# every metric is read where a run stops: at the threshold, or at the end of the budget
 LABELS = {
-    "train_loss": "final train loss",
-    "test_loss": "final test loss",
+    "train_loss": "train loss",
+    "test_loss": "test loss",
     "gap": "generalization gap",
     "sharpness": "sharpness λ_max(H)",
-    "hR_final": "h·R at the end",
+    "hR_final": "h·R at the last step",
     "hR_mean": "h·R averaged over the run",
-    "hR_limit_final": "h·R at the end, limit n → ∞",
+    "hR_limit_final": "h·R at the last step, limit n → ∞",
     "hR_limit_mean": "h·R averaged over the run, limit n → ∞",
+    "steps": "steps taken",
 }
 UNDEFINED = "not defined: outside the theorem"
 PALETTE = ("#7b3fa0", "#1b9e77")
@@ -30,39 +32,49 @@ def color(res: StudyResult, opt: str) -> str:
     return OPT_COLORS.get(opt, PALETTE[res.scenario.opts.index(opt)])
 
 
-def _interval_arrays(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean, lo and hi of core.study.interval over the seeds, per column (NaN for None)."""
-    stats = [interval(values[:, k]) for k in range(values.shape[1])]
-    return tuple(
-        np.array([s[key] if s[key] is not None else np.nan for s in stats])
-        for key in ("mean", "lo", "hi")
-    )
+def shown_metrics(s: StudyScenario) -> tuple[str, ...]:
+    """The panels of means_figure: the steps taken only where runs stop at a threshold."""
+    return (*METRICS, "steps") if s.until else METRICS
+
+
+def column_label(s: StudyScenario, k: int) -> str:
+    """The k-th column of learning rates: `h = 0.01`, or each optimizer's."""
+    a, b = (s.rates(o)[k] for o in s.opts)
+    return f"h = {a:g}" if a == b else " · ".join(f"{o} {s.rates(o)[k]:g}" for o in s.opts)
 
 
 def means_figure(res: StudyResult, height: int = 420) -> go.Figure:
-    """One panel per metric: per learning rate, each optimizer's mean and 95% interval;
-    the h R panels also show the limit n -> infinity (hollow markers)."""
-    fig = make_subplots(2, 3, subplot_titles=[LABELS[m] for m in METRICS], vertical_spacing=0.2)
-    lrs = [fmt(lr) for lr in res.scenario.lrs]
-    for j, m in enumerate(METRICS):
-        row, col = j // 3 + 1, j % 3 + 1
-        for opt in res.scenario.opts:
+    """One panel per metric: per column of learning rates, each optimizer's mean and 95%
+    interval; the h R panels also show the limit n -> infinity (hollow markers)."""
+    s = res.scenario
+    metrics = shown_metrics(s)
+    cols = (len(metrics) + 1) // 2
+    fig = make_subplots(2, cols, subplot_titles=[LABELS[m] for m in metrics], vertical_spacing=0.2)
+    x = [column_label(s, k) for k in range(s.columns)]
+    for j, m in enumerate(metrics):
+        row, col = j // cols + 1, j % cols + 1
+        for opt in s.opts:
             shown = [(m, opt, "circle")]
             if m in LIMITS:
                 shown.append((LIMITS[m], f"{opt} · limit n → ∞", "circle-open"))
             for metric, name, symbol in shown:
-                mean, lo, hi = _interval_arrays(res.per_seed[opt][metric])
+                stats = intervals(res.per_seed[opt][metric])
+                mean = stats["mean"]
                 fig.add_trace(
                     go.Scatter(
-                        x=[f"h = {v}" for v in lrs],
+                        x=x,
                         y=mean,
-                        error_y={"type": "data", "array": hi - mean, "arrayminus": mean - lo},
+                        error_y={
+                            "type": "data",
+                            "array": stats["hi"] - mean,
+                            "arrayminus": mean - stats["lo"],
+                        },
                         mode="markers",
                         marker={"size": 10, "color": color(res, opt), "symbol": symbol},
                         name=name,
                         legendgroup=name,
-                        offsetgroup=name,  # side by side at each h
-                        showlegend=j == 0 or (j == METRICS.index("hR_final") and name != opt),
+                        offsetgroup=name,  # side by side in each column
+                        showlegend=j == 0 or (j == metrics.index("hR_final") and name != opt),
                         hovertemplate=f"{name}: %{{y:.4g}}<extra></extra>",
                     ),
                     row,
@@ -74,7 +86,7 @@ def means_figure(res: StudyResult, height: int = 420) -> go.Figure:
                     xref=f"x{j + 1 if j else ''} domain",
                     yref=f"y{j + 1 if j else ''} domain",
                     x=0.5,
-                    y=0.1 + 0.15 * res.scenario.opts.index(opt),
+                    y=0.1 + 0.15 * s.opts.index(opt),
                     showarrow=False,
                     font={"color": NEUTRAL, "size": 11},
                 )
@@ -107,9 +119,12 @@ def paired_figure(res: StudyResult, metric: str, lr_index: int = 0, height: int 
 
 def regularizer_figure(res: StudyResult, lr_index: int = 0, height: int = 360) -> go.Figure:
     """h R along the memory run: the mean over seeds and its 95% band, per optimizer, and
-    the mean of its limit n -> infinity (dotted); an optimizer outside the theorem is named
+    the mean of its limit n -> infinity (dotted), over the runs still going at each step
+    (a run read at a threshold stops there); an optimizer outside the theorem is named
     instead of drawn."""
     fig = go.Figure()
+    # the steps some run reached: beyond the last stop no run is going
+    shown = 1 + max(int(res.stop[o][:, lr_index].max(initial=0)) for o in res.scenario.opts)
     for opt in res.scenario.opts:
         c = color(res, opt)
         if outside_theorem(opt):
@@ -125,8 +140,11 @@ def regularizer_figure(res: StudyResult, lr_index: int = 0, height: int = 360) -
             )
             continue
         curves = res.curves[opt]
-        mean, lo, hi = _interval_arrays(curves["hR_curve"][:, lr_index])
-        limit, _, _ = _interval_arrays(curves["hR_limit_curve"][:, lr_index])
+        band = intervals(curves["hR_curve"][:, lr_index, :shown])
+        mean, lo, hi = band["mean"], band["lo"], band["hi"]
+        runs = curves["hR_limit_curve"][:, lr_index, :shown]
+        going = np.isfinite(runs)  # the runs with a value at each step
+        limit = np.where(going, runs, 0.0).sum(0) / np.where(going.any(0), going.sum(0), np.nan)
         steps = np.arange(len(mean))
         fig.add_trace(
             go.Scatter(
