@@ -664,11 +664,20 @@ def paired_verdict(res: StudyResult, metric: str, k: int) -> str:
         return "no seed has both values"
     if diff["lo"] is None:
         return "too few seeds for an interval"
-    if diff["lo"] > 0:
-        return f"{b} is higher: the interval excludes 0"
-    if diff["hi"] < 0:
-        return f"{b} is lower: the interval excludes 0"
-    return "the interval contains 0: no difference shown at this sample size"
+    side = lower(res, metric, k)
+    if side is None:
+        return "the interval contains 0: no difference shown at this sample size"
+    return f"{b} is {'lower' if side == b else 'higher'}: the interval excludes 0"
+
+
+def lower(res: StudyResult, metric: str, k: int) -> str | None:
+    """The optimizer whose `metric` is lower at column k, by the 95% interval of the
+    paired difference; None where the interval holds 0 (or there is none)."""
+    a, b = res.scenario.opts
+    diff = interval(difference(res, metric, k))
+    if diff["lo"] is None:
+        return None
+    return b if diff["hi"] < 0 else a if diff["lo"] > 0 else None
 
 
 def paired_sentence(res: StudyResult, metric: str, k: int) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core import compute
+from core import compute, study
 from core.network_scenario import NetworkScenario
 from core.scenario import Scenario
 from core.study import StudyScenario
@@ -200,12 +200,7 @@ def _study_lower(metric: str) -> Callable[[StudyScenario], str]:
     difference; NO_DIFFERENCE where the interval holds 0 (or there is none)."""
 
     def lower(s: StudyScenario) -> str:
-        diff, (a, b) = study_paired(s, metric), s.opts
-        if diff["lo"] is not None and diff["hi"] < 0:
-            return b
-        if diff["lo"] is not None and diff["lo"] > 0:
-            return a
-        return NO_DIFFERENCE
+        return study.lower(cache.study(s), metric, 0) or NO_DIFFERENCE
 
     return lower
 
@@ -248,6 +243,7 @@ METRICS: dict[str, Callable] = {
     "largest distance between the corrected and memoryless runs": _corrected_from_memoryless,
     "study: optimizers whose h·R is below 0": _study_anti_regularizing,
     "study: lower final training loss": _study_lower("train_loss"),
+    "study: fewer steps to the threshold": _study_lower("steps"),
     "study: smaller generalization gap": _study_lower("gap"),
     "order error ratio": _order_error_ratio,
 }

@@ -138,6 +138,7 @@ EVIDENCE: dict[str, Callable[[Step], str]] = {
     "fitted slope memoryless": _order,
     "study: optimizers whose h·R is below 0": _study("hR_mean"),
     "study: lower final training loss": _study("train_loss"),
+    "study: fewer steps to the threshold": _study("steps"),
     "study: smaller generalization gap": _study("gap"),
 }
 
