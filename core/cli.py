@@ -24,6 +24,11 @@ from core.report import (
 from core.scenario import Scenario
 from core.study import StudyScenario, compute_study, ray_address
 from core.sweep import SweepScenario, compute_sweep
+from core.threads import DEFAULT, VARIABLE, pin, requested
+
+ENVIRONMENT = f"""environment: {VARIABLE}=N runs torch and BLAS on N threads (default
+{DEFAULT}: the command shares the machine); MEMORY_DEVICE=cuda runs on a GPU when one is
+present; RAY_ADDRESS runs a study's chunks on that Ray cluster."""
 
 
 class UsageError(ValueError):
@@ -36,7 +41,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _Parser(prog="python -m core", description=__doc__)
+    parser = _Parser(prog="python -m core", description=__doc__, epilog=ENVIRONMENT)
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("simulate", "order", "network", "sweep", "study", "regularizer"):
         p = sub.add_parser(name)
@@ -47,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--h", help="comma-separated step sizes, e.g. 0.04,0.02,0.01")
             p.add_argument("--horizon", help="the horizon T (steps = round(T/h))")
     try:
+        pin(requested())
         out = run_command(parser.parse_args(argv))
     except (ScenarioError, ExpressionError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
