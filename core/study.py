@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from core import compute
+from core.cancel import Check, checked
 from core.datasets import make_dataset
 from core.dynamics import simulate
 from core.limits import (
@@ -161,9 +162,12 @@ def sharpness(loss, theta: Tensor, seeds, iterations: int = POWER_ITERATIONS) ->
     return rayleigh.detach()
 
 
-def chunk(query: str, opt: str, seeds: tuple[int, ...], device: str = "cpu") -> dict:
+def chunk(
+    query: str, opt: str, seeds: tuple[int, ...], device: str = "cpu", check: Check = None
+) -> dict:
     """Train optimizer `opt` from each seed's initialization at each learning rate of the
-    study `query` (one batched simulate; rows ordered seed-major), and measure.
+    study `query` (one batched simulate; rows ordered seed-major), and measure; `check`
+    is called before every step and evaluation chunk (core.cancel).
 
     Returns arrays of shape (len(seeds), len(lrs)) per metric, and the curves
     (len(seeds), len(lrs), steps + 1) of the training loss and of h R along the run."""
@@ -177,10 +181,12 @@ def chunk(query: str, opt: str, seeds: tuple[int, ...], device: str = "cpu") -> 
     theta0 = torch.stack([mlp.init(k, device=dev) for k in seeds]).repeat_interleave(K, 0)
     lr = np.tile(np.asarray(s.lrs, dtype=np.float64), S)
     hyper = HYPER_DEFAULTS[opt]
-    run = simulate(train, make_optimizer(opt, **hyper), theta0, lr, s.steps, ("memory",))
+    run = simulate(
+        checked(train, check), make_optimizer(opt, **hyper), theta0, lr, s.steps, ("memory",)
+    )
     paths = run.memory  # (steps + 1, S K, d)
     T = s.steps + 1
-    L, g = values_and_grads(train, mlp, len(data.y_train), paths.reshape(-1, d))
+    L, g = values_and_grads(train, mlp, len(data.y_train), paths.reshape(-1, d), check)
     R = perturbation(opt, hyper, L, g, paths.reshape(-1, d)).reshape(T, S * K)
     hR = (torch.as_tensor(lr, device=dev) * R).T  # (S K, T)
     final = paths[-1]
@@ -215,9 +221,9 @@ def ray_address(explicit: str | None = None) -> str | None:
     return explicit or os.environ.get("RAY_ADDRESS") or None
 
 
-def _run_chunks(jobs: list[tuple], address: str | None) -> list[dict]:
+def _run_chunks(jobs: list[tuple], address: str | None, check: Check) -> list[dict]:
     if address is None:
-        return [chunk(*job) for job in jobs]
+        return [chunk(*job, check=check) for job in jobs]
     try:
         import ray  # optional dependency (requirements-ray.txt): only with an address
     except ImportError:
@@ -232,7 +238,17 @@ def _run_chunks(jobs: list[tuple], address: str | None) -> list[dict]:
             message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise ValueError(f"cannot use the Ray cluster at {address}: {message}") from None
     task = ray.remote(num_cpus=1)(chunk)
-    return ray.get([task.remote(*job) for job in jobs])  # results in job order
+    refs = [task.remote(*job) for job in jobs]
+    pending = refs
+    while check is not None and pending:  # stopped: the tasks not done are cancelled
+        _, pending = ray.wait(pending, num_returns=len(pending), timeout=0.1)
+        try:
+            check()
+        except BaseException:
+            for ref in pending:
+                ray.cancel(ref)
+            raise
+    return ray.get(refs)  # results in job order
 
 
 @dataclass(frozen=True, eq=False)
@@ -247,13 +263,13 @@ class StudyResult:
     diverged: dict[str, np.ndarray]
 
 
-def compute_study(s: StudyScenario, address: str | None = None) -> StudyResult:
+def compute_study(s: StudyScenario, address: str | None = None, check: Check = None) -> StudyResult:
     """Every chunk of every optimizer (in process unless `address`), reassembled in seed
-    order."""
+    order; `check` is called between steps and chunks (core.cancel)."""
     query = s.to_query()
     device = str(compute.device())
     jobs = [(query, opt, seeds, device) for opt in s.opts for seeds in s.chunks()]
-    results = _run_chunks(jobs, address)
+    results = _run_chunks(jobs, address, check)
     per_seed, curves, diverged = {}, {}, {}
     n = len(s.chunks())
     for j, opt in enumerate(s.opts):

@@ -6,11 +6,12 @@ returns a compact result (plain arrays of bounded size), so every cache is bound
 max_entries x the largest entry.
 
 One computation per scenario: st.cache_data computes a missing value once while the
-other sessions asking for it wait (they keep answering stop and rerun requests).  A
-network computation calls `_check` between steps: when its session has left (a closed
-tab) or asked for a rerun (a changed widget), Streamlit's yield check raises and the run
-stops within one step instead of computing a result nobody will see.  (The 2D pages'
-float fast path runs a scenario at the caps in well under a second: no check needed.)
+other sessions asking for it wait (they keep answering stop and rerun requests).  Every
+long computation (networks, sweeps, studies) takes `_check` (core.cancel) and calls it
+between steps: when its session has left (a closed tab) or asked for a rerun (a changed
+widget), Streamlit's yield check raises, the stop is logged, and the run ends within a
+step instead of computing a result nobody will see.  (The 2D pages' float fast path runs
+a scenario at the caps in well under a second: no check needed.)
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import time
 
 import streamlit as st
+from streamlit.logger import get_logger
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core import compute, network
@@ -31,22 +33,29 @@ from core.surfaces import Surfaces
 from core.sweep import SweepResult, SweepScenario, compute_sweep
 
 _CHECK_EVERY_S = 0.05  # how often a running computation asks whether to go on
+_log = get_logger(__name__)
 
 
-def _check():
-    """A callable for core's `check`: Streamlit's stop/rerun check of this script run,
-    asked at most every _CHECK_EVERY_S (None outside a script run, e.g. the CLI)."""
+def _check(what: str):
+    """A callable for core's `check` (core.cancel): Streamlit's stop/rerun check of this
+    script run, asked at most every _CHECK_EVERY_S, logging the stop of computation
+    `what` (None outside a script run, e.g. the CLI)."""
     ctx = get_script_run_ctx(suppress_warning=True)
     yield_check = getattr(ctx, "yield_check", None)
     if yield_check is None:
         return None
-    last = [time.monotonic()]
+    start = time.monotonic()
+    last = [start]
 
     def check() -> None:
         now = time.monotonic()
         if now - last[0] >= _CHECK_EVERY_S:
             last[0] = now
-            yield_check()
+            try:
+                yield_check()
+            except BaseException as stop:  # Streamlit's stop and rerun are BaseExceptions
+                _log.info("stopped %s after %.1f s: %s", what, now - start, type(stop).__name__)
+                raise
 
     return check
 
@@ -77,24 +86,24 @@ def _regularizer(query: str) -> Report:
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _network_view(query: str) -> network.NetworkView:
-    return network.view(NetworkScenario.parse(query), check=_check())
+    return network.view(NetworkScenario.parse(query), check=_check("network view " + query))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _network_result(query: str) -> network.NetworkResult:
-    return network.result(NetworkScenario.parse(query), check=_check())
+    return network.result(NetworkScenario.parse(query), check=_check("network " + query))
 
 
 # a sweep at the caps <= 1 MB (4096 cells x the metrics, the fine verdict grid); a study
 # <= 17 MB (core.limits.MAX_STUDY_CURVES: its two curves per run)
 @st.cache_data(max_entries=8, show_spinner=False)
 def _sweep(query: str) -> SweepResult:
-    return compute_sweep(SweepScenario.parse(query))
+    return compute_sweep(SweepScenario.parse(query), check=_check("sweep " + query))
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
 def _study(query: str) -> StudyResult:
-    return compute_study(StudyScenario.parse(query), ray_address())
+    return compute_study(StudyScenario.parse(query), ray_address(), _check("study " + query))
 
 
 def summary(s: Scenario) -> PathSummary:
