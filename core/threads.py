@@ -25,11 +25,17 @@ _LIBRARY_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREAD
 def requested(environ=os.environ) -> int:
     """The thread count MEMORY_THREADS asks for (DEFAULT when unset); ValueError naming
     the variable when it is not a positive whole number."""
-    raw = environ.get(VARIABLE, "").strip()
+    return count(VARIABLE, DEFAULT, environ)
+
+
+def count(variable: str, default: int, environ=os.environ) -> int:
+    """The positive whole number the environment variable sets (default when unset);
+    ValueError naming the variable otherwise."""
+    raw = environ.get(variable, "").strip()
     if not raw:
-        return DEFAULT
+        return default
     if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
-        raise ValueError(f"{VARIABLE}={raw[:20]!r} is not a positive whole number of threads")
+        raise ValueError(f"{variable}={raw[:20]!r} is not a positive whole number")
     return int(raw)
 
 

@@ -12,17 +12,27 @@ between steps: when its session has left (a closed tab) or asked for a rerun (a 
 widget), Streamlit's yield check raises, the stop is logged, and the run ends within a
 step instead of computing a result nobody will see.  (The 2D pages' float fast path runs
 a scenario at the caps in well under a second: no check needed.)
+
+Memory: the caches hold at most ~0.4 GB at the caps (max_entries x the largest entries
+below); a long computation holds its own arrays while it runs, so at most MEMORY_JOBS of
+them run at once (the others wait their turn, still stoppable), and each hands what it
+freed back to the system when it ends.  benchmarks/bench_memory.py --concurrent 10
+measures ten sessions at once.
 """
 
 from __future__ import annotations
 
+import ctypes
+import functools
+import os
+import threading
 import time
 
 import streamlit as st
 from streamlit.logger import get_logger
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from core import compute, network
+from core import compute, network, threads
 from core.compute import PathSummary
 from core.network_scenario import NetworkScenario
 from core.order import OrderStudy
@@ -33,6 +43,7 @@ from core.surfaces import Surfaces
 from core.sweep import SweepResult, SweepScenario, compute_sweep
 
 _CHECK_EVERY_S = 0.05  # how often a running computation asks whether to go on
+JOBS = "MEMORY_JOBS"
 _log = get_logger(__name__)
 
 
@@ -58,6 +69,48 @@ def _check(what: str):
                 raise
 
     return check
+
+
+@functools.cache
+def _slots() -> threading.BoundedSemaphore:
+    """The long computations that run at once in this server process: MEMORY_JOBS, by
+    default as many as the CPUs it may use hold (MEMORY_THREADS threads each).  More
+    would not finish sooner, and each holds its arrays while it runs (up to ~0.3 GB at
+    the caps): ten sessions computing at once took 1.8 GB (issue 18)."""
+    try:
+        per_job = threads.requested()
+    except ValueError:
+        per_job = threads.DEFAULT  # app.py has said so
+    default = max(1, len(os.sched_getaffinity(0)) // per_job)
+    try:
+        jobs = threads.count(JOBS, default)
+    except ValueError as err:
+        _log.warning("%s; using %d", err, default)
+        jobs = default
+    return threading.BoundedSemaphore(jobs)
+
+
+def _trim() -> None:
+    """Hand the memory a finished computation freed back to the system: glibc keeps
+    freed heap memory in per-thread arenas (nothing to do on other C libraries)."""
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
+    if trim is not None:
+        trim(0)
+
+
+def _long(what: str, query: str, compute_it, *args):
+    """compute_it(*args, check=...) in its turn among the _slots(), stoppable
+    (core.cancel) while it waits for its turn and while it runs."""
+    check = _check(f"{what} {query}")
+    slots = _slots()
+    while not slots.acquire(timeout=_CHECK_EVERY_S):
+        if check is not None:
+            check()
+    try:
+        return compute_it(*args, check=check)
+    finally:
+        slots.release()
+        _trim()
 
 
 # Entry sizes at the caps (core.limits): a summary <= 0.4 MB, surfaces <= 2.3 MB (more
@@ -86,24 +139,24 @@ def _regularizer(query: str) -> Report:
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _network_view(query: str) -> network.NetworkView:
-    return network.view(NetworkScenario.parse(query), check=_check("network view " + query))
+    return _long("network view", query, network.view, NetworkScenario.parse(query))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _network_result(query: str) -> network.NetworkResult:
-    return network.result(NetworkScenario.parse(query), check=_check("network " + query))
+    return _long("network", query, network.result, NetworkScenario.parse(query))
 
 
 # a sweep at the caps <= 1 MB (4096 cells x the metrics, the fine verdict grid); a study
 # <= 17 MB (core.limits.MAX_STUDY_CURVES: its two curves per run)
 @st.cache_data(max_entries=8, show_spinner=False)
 def _sweep(query: str) -> SweepResult:
-    return compute_sweep(SweepScenario.parse(query), check=_check("sweep " + query))
+    return _long("sweep", query, compute_sweep, SweepScenario.parse(query))
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
 def _study(query: str) -> StudyResult:
-    return compute_study(StudyScenario.parse(query), ray_address(), _check("study " + query))
+    return _long("study", query, compute_study, StudyScenario.parse(query), ray_address())
 
 
 def summary(s: Scenario) -> PathSummary:
