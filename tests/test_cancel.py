@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from core import compute
 from core.network import view
 from core.network_scenario import NetworkScenario
+from core.scenario import Scenario
 from core.study import StudyScenario, compute_study
 from core.sweep import SweepScenario, compute_sweep
 
@@ -67,3 +69,16 @@ def test_the_card_verdicts_call_the_check_group_by_group():
     check = Counter()
     COMPUTATIONS["sweep-lion"](check)
     assert check.calls >= STEPS + 2 * 6
+
+
+def test_an_order_study_checks_before_each_run():
+    """/theory's order study (the 2D float path): a check before each step size's run of
+    each dynamics (one run at the caps takes ~0.1 s)."""
+    s = Scenario.parse("opt=adam&hs=0.04,0.02,0.01,0.005&T=1")
+    check = Counter()
+    compute.order(s, check=check)
+    assert check.calls == 4 * 3
+    stop = Counter(5)
+    with pytest.raises(Stop):
+        compute.order(s, check=stop)
+    assert stop.calls == 5

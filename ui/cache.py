@@ -6,12 +6,12 @@ returns a compact result (plain arrays of bounded size), so every cache is bound
 max_entries x the largest entry.
 
 One computation per scenario: st.cache_data computes a missing value once while the
-other sessions asking for it wait (they keep answering stop and rerun requests).  Every
-long computation (networks, sweeps, studies) takes `_check` (core.cancel) and calls it
-between steps: when its session has left (a closed tab) or asked for a rerun (a changed
-widget), Streamlit's yield check raises, the stop is logged, and the run ends within a
-step instead of computing a result nobody will see.  (The 2D pages' float fast path runs
-a scenario at the caps in well under a second: no check needed.)
+other sessions asking for it wait (they keep answering stop and rerun requests). Every
+long computation (networks, sweeps, studies, order studies) takes `_check` (core.cancel)
+and calls it between steps: when its session has left (a closed tab) or asked for a
+rerun (a changed widget), Streamlit's yield check raises, the stop is logged, and the
+run ends within a step instead of computing a result nobody will see. (A 2D scenario's
+runs and surfaces take well under a second at the caps: no check needed.)
 
 Memory: the caches hold at most ~0.4 GB at the caps (max_entries x the largest entries
 below); a long computation holds its own arrays while it runs, so at most MEMORY_JOBS of
@@ -128,7 +128,7 @@ def _surfaces(query: str) -> Surfaces:
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _order(query: str) -> OrderStudy:
-    return compute.order(Scenario.parse(query))
+    return _long("order study", query, compute.order, Scenario.parse(query))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
