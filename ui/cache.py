@@ -75,7 +75,7 @@ def _check(what: str):
 def _slots() -> threading.BoundedSemaphore:
     """The long computations that run at once in this server process: MEMORY_JOBS, by
     default as many as the CPUs it may use hold (MEMORY_THREADS threads each).  More
-    would not finish sooner, and each holds its arrays while it runs (up to ~0.3 GB at
+    would not finish sooner, and each holds its arrays while it runs (up to ~0.4 GB at
     the caps): ten sessions computing at once took 1.8 GB (issue 18)."""
     try:
         per_job = threads.requested()
