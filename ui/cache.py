@@ -9,9 +9,10 @@ One computation per scenario: st.cache_data computes a missing value once while 
 other sessions asking for it wait (they keep answering stop and rerun requests). Every
 long computation (networks, sweeps, studies, order studies) takes `_check` (core.cancel)
 and calls it between steps: when its session has left (a closed tab) or asked for a
-rerun (a changed widget), Streamlit's yield check raises, the stop is logged, and the
-run ends within a step instead of computing a result nobody will see. (A 2D scenario's
-runs and surfaces take well under a second at the caps: no check needed.)
+rerun (a changed widget), Streamlit's yield check raises, the stop is logged (as the
+start was), and the run ends within a step instead of computing a result nobody will
+see. (A 2D scenario's runs and surfaces take well under a second at the caps: no check
+needed.)
 
 Memory: the caches hold at most ~0.4 GB at the caps (max_entries x the largest entries
 below); a long computation holds its own arrays while it runs, so at most MEMORY_JOBS of
@@ -101,12 +102,14 @@ def _trim() -> None:
 def _long(what: str, query: str, compute_it, *args):
     """compute_it(*args, check=...) in its turn among the _slots(), stoppable
     (core.cancel) while it waits for its turn and while it runs."""
-    check = _check(f"{what} {query}")
+    name = f"{what} {query}"
+    check = _check(name)
     slots = _slots()
     while not slots.acquire(timeout=_CHECK_EVERY_S):
         if check is not None:
             check()
     try:
+        _log.info("computing %s", name)
         return compute_it(*args, check=check)
     finally:
         slots.release()
