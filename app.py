@@ -11,8 +11,22 @@ import logging
 
 import streamlit as st
 
+from core import threads
 from ui import dropped_query, live_chart, pages, state
 
+
+@st.cache_resource(show_spinner=False)
+def _threads() -> int:
+    """MEMORY_THREADS, read once per server process (a bad value is logged once)."""
+    try:
+        return threads.requested()
+    except ValueError as err:
+        logging.getLogger("app").warning("%s; using %d", err, threads.DEFAULT)
+        return threads.DEFAULT
+
+
+# every script run has its own thread, and torch's OpenMP pool takes the count per thread
+threads.pin(_threads())
 state.arrive()
 st.set_page_config(
     page_title="Memory modifies the loss",

@@ -4,9 +4,11 @@ Starts `streamlit run app.py` on 127.0.0.1 (a free port; nothing else is contact
 opens SESSIONS Chromium tabs at once (each its own browser context, so its own Streamlit
 session) on distinct scenarios of /playground, /theory, /compare and /network, and
 prints the errors (must be 0), the p50/p95 time from navigation to every figure drawn,
-and the server's RSS before and after.  Bounded: SESSIONS tabs, TIMEOUT_S per tab.
+and the server's RSS before and after, and its peak.  Bounded: SESSIONS tabs, TIMEOUT_S
+per tab.  --heavy opens maximal scenarios of /network, /sweep and /study instead (the
+corners of bench_caps.py and bench_memory.py, each session's its own seed or start).
 
-    python benchmarks/bench_load.py [--sessions 20]
+    python benchmarks/bench_load.py [--sessions 20] [--heavy]
 """
 
 from __future__ import annotations
@@ -36,13 +38,30 @@ SCENARIOS = [
 ]
 
 
+HEAVY = [
+    ("network?v=1&width=64&depth=4&steps=111&seed={i}", 6),
+    ("sweep?v=1&opt=hb&x=lr:0.005:0.1:64&y=b1:0:0.95:64&steps=2000&x0={x}", 1),
+    ("study?v=1&steps=1236&seed={i}", 1),
+    ("network?v=1&n=2000&width=64&depth=1&steps=72&seed={i}", 6),
+    ("sweep?v=1&x=b1:0.5:0.999:64&y=b2:0.5:0.999:64&steps=2000&x0={x}", 1),
+]
+
+
 def server_rss(base: str) -> int:
     pages = int(Path(f"/proc/{server_pid(base)}/statm").read_text().split()[1])
     return pages * os.sysconf("SC_PAGE_SIZE")
 
 
-async def session(browser, base: str, i: int) -> tuple[float | None, str | None]:
-    path, figures = SCENARIOS[i % len(SCENARIOS)]
+def server_peak(base: str) -> int:
+    """The server's highest RSS so far (the kernel's VmHWM)."""
+    for line in Path(f"/proc/{server_pid(base)}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise LookupError("no VmHWM")
+
+
+async def session(browser, base: str, i: int, scenarios) -> tuple[float | None, str | None]:
+    path, figures = scenarios[i % len(scenarios)]
     url = f"{base}/{path.format(i=i, x=repr(-1.5 + 0.01 * i))}"
     context = await browser.new_context(viewport={"width": 1400, "height": 1600})
     page = await context.new_page()
@@ -69,19 +88,21 @@ async def session(browser, base: str, i: int) -> tuple[float | None, str | None]
         await context.close()
 
 
-async def main(sessions: int) -> None:
+async def main(sessions: int, heavy: bool) -> None:
+    scenarios = HEAVY if heavy else SCENARIOS
     with serve() as base:
         before = server_rss(base)
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             t0 = time.perf_counter()
-            results = await asyncio.gather(*(session(browser, base, i) for i in range(sessions)))
+            runs = (session(browser, base, i, scenarios) for i in range(sessions))
+            results = await asyncio.gather(*runs)
             wall = time.perf_counter() - t0
             await browser.close()
-        after = server_rss(base)
+        after, peak = server_rss(base), server_peak(base)
     times = sorted(t for t, _ in results if t is not None)
     errors = [e for _, e in results if e is not None]
-    print(f"sessions: {sessions} concurrent, on {len(SCENARIOS)} pages; wall {wall:.1f} s")
+    print(f"sessions: {sessions} concurrent, {len(scenarios)} scenarios; wall {wall:.1f} s")
     print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"errors: {len(errors)}")
     for e in errors:
@@ -89,10 +110,15 @@ async def main(sessions: int) -> None:
     if times:
         p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
         print(f"time to drawn figures: p50 {statistics.median(times):.1f} s, p95 {p95:.1f} s")
-    print(f"server RSS: before {before / 2**20:.0f} MiB, after {after / 2**20:.0f} MiB")
+    print(
+        f"server RSS: before {before / 2**20:.0f} MiB, after {after / 2**20:.0f} MiB, "
+        f"peak {peak / 2**20:.0f} MiB"
+    )
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--sessions", type=int, default=20)
-    asyncio.run(main(min(parser.parse_args().sessions, 40)))
+    parser.add_argument("--heavy", action="store_true", help="maximal /network, /sweep, /study")
+    args = parser.parse_args()
+    asyncio.run(main(min(args.sessions, 40), args.heavy))

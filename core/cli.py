@@ -29,6 +29,11 @@ from core.report import (
 from core.scenario import Scenario
 from core.study import StudyScenario, compute_study, ray_address
 from core.sweep import SweepScenario, compute_sweep
+from core.threads import DEFAULT, VARIABLE, pin, requested
+
+ENVIRONMENT = f"""environment: {VARIABLE}=N runs torch and BLAS on N threads (default
+{DEFAULT}: the command shares the machine); MEMORY_DEVICE=cuda runs on a GPU when one is
+present; RAY_ADDRESS runs a study's chunks on that Ray cluster."""
 
 
 class UsageError(ValueError):
@@ -46,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         epilog=f"Sizes are capped as on the pages, but a computation predicted to take up to "
         f"{limits.CLI_BUDGET_S:g} s (core.limits) is admitted, where the pages refuse more "
-        f"than {limits.BUDGET_S:g} s: it runs on your machine.",
+        f"than {limits.BUDGET_S:g} s: it runs on your machine. " + ENVIRONMENT,
     )
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("simulate", "order", "network", "sweep", "study", "regularizer"):
@@ -61,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("experiment", choices=paper.EXPERIMENTS)
     p.add_argument("query", nargs="?", default="", help="the /paper URL's query string")
     try:
+        pin(requested())
         # this machine's time, not a server's; warnings said in the document
         with limits.allowance(limits.CLI_BUDGET_S), warnings.catch_warnings(record=True) as caught:
             out = run_command(parser.parse_args(argv))

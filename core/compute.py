@@ -3,6 +3,7 @@ its edge (ui.cache, keyed by the scenario's query string)."""
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 
@@ -10,6 +11,7 @@ import numpy as np
 import torch
 
 from core import fast2d
+from core.cancel import Check
 from core.dynamics import DYNAMICS, Run
 from core.losses import batched
 from core.optimizers import Optimizer, make_optimizer
@@ -68,16 +70,18 @@ def regularizer(s: Scenario, surf: Surfaces | None = None, runs=None) -> Report:
     return window_report(s.opt, s.hyper, s.lr, surf, runs.paths["memory"])
 
 
-def order(s: Scenario) -> OrderStudy:
+def order(s: Scenario, check: Check = None) -> OrderStudy:
+    """The order study of /theory; `check` is called between its runs (core.cancel)."""
     smooth = record(s.opt).smooth(s.hyper)
     _, memory_length = longest_memory(s.opt, s.hyper)
+    engine = functools.partial(fast2d.simulate, check=check)
     return order_study(
         s.expression,
         optimizer(s),
         start(s),
         s.hs,
         s.T,
-        fast2d.simulate,
+        engine,
         smooth=smooth,
         memory_length=memory_length,
     )

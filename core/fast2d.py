@@ -17,6 +17,7 @@ import math
 import numpy as np
 import torch
 
+from core.cancel import Check, checked, each
 from core.derivatives import Derivatives
 from core.dynamics import DYNAMICS, Run, _Recursive
 from core.dynamics import simulate as torch_simulate
@@ -54,14 +55,26 @@ def leaves_the_floats(opt: Optimizer) -> bool:
 
 
 def simulate(
-    expression: str, opt: Optimizer, theta0: Tensor, lr, steps: int, dynamics=DYNAMICS
+    expression: str,
+    opt: Optimizer,
+    theta0: Tensor,
+    lr,
+    steps: int,
+    dynamics=DYNAMICS,
+    check: Check = None,
 ) -> Run:
     """core.dynamics.simulate for the loss `expression`, with the same arguments and
-    result: rows of theta0 (B, 2) or (2,), `lr` a float or one per row."""
+    result: rows of theta0 (B, 2) or (2,), `lr` a float or one per row; `check` is
+    called before each row's run of each dynamics (core.cancel)."""
     theta0 = torch.atleast_2d(theta0)
     B = theta0.shape[0]
+
+    def on_torch() -> Run:
+        loss = checked(batched(expression), check)
+        return torch_simulate(loss, opt, theta0, lr, steps, dynamics)
+
     if theta0.device.type != "cpu" or theta0.shape[1] != 2 or not supported(opt):
-        return torch_simulate(batched(expression), opt, theta0, lr, steps, dynamics)
+        return on_torch()
     rates = np.broadcast_to(np.asarray(lr, dtype=np.float64), (B,))
     derivatives = Derivatives.of(expression)
     plan = _Recursive(opt, steps)
@@ -70,14 +83,14 @@ def simulate(
     try:
         for row in range(B):
             start = (float(theta0[row, 0]), float(theta0[row, 1]))
-            for k in dynamics:
+            for k in each(dynamics, check):
                 step = STEPS[k](derivatives, opt, plan, float(rates[row]))
                 path, at = _run(step, start, steps)
                 paths[k][:, row] = path
                 diverged[k][row] = at
     except (ArithmeticError, ValueError, TypeError):  # the readout left the real floats
         # (0/0, overflow, a complex power): the torch engine gives torch's nan and inf
-        return torch_simulate(batched(expression), opt, theta0, lr, steps, dynamics)
+        return on_torch()
     return Run(
         **{k: torch.from_numpy(paths[k]) if k in paths else None for k in DYNAMICS},
         diverged=diverged,

@@ -16,11 +16,13 @@ and runs what this path does not cover (non-geometric weights, a CUDA start, d !
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 
 import numpy as np
 import torch
 
+from core.cancel import Check, checked, each
 from core.derivatives import Derivatives
 from core.dynamics import DYNAMICS, Run, _Recursive
 from core.dynamics import simulate as torch_simulate
@@ -40,41 +42,82 @@ def supported(opt: Optimizer) -> bool:
 
 
 def simulate(
-    expression: str, opt: Optimizer, theta0: Tensor, lr, steps: int, dynamics=DYNAMICS
+    expression: str,
+    opt: Optimizer,
+    theta0: Tensor,
+    lr,
+    steps: int,
+    dynamics=DYNAMICS,
+    check: Check = None,
 ) -> Run:
     """core.dynamics.simulate for the loss `expression`, with the same arguments and
     result: rows of theta0 (B, 2) or (2,), `lr` a float or one per row, hyperparameters
-    of `opt` floats or one per row."""
+    of `opt` floats or one per row; `check` is called before every step (core.cancel)."""
     theta0 = torch.atleast_2d(theta0)
-    if theta0.device.type != "cpu" or theta0.shape[1] != 2 or not supported(opt):
-        return torch_simulate(batched(expression), opt, theta0, lr, steps, dynamics)
-    order = tuple(k for k in DYNAMICS if k in dynamics)  # memory first, corrected last
-    B, K = theta0.shape[0], len(order)
-    engine = _Engine(Derivatives.of(expression), opt, steps, order, B)
-    h = np.asarray(lr, dtype=np.float64)
-    paths = np.empty((steps + 1, 2, K, B))
-    paths[0] = theta0.numpy().T[:, None, :]
-    alive = np.ones((K, B), dtype=bool)
-    diverged = np.full((K, B), -1)
-    everyone = True  # no row has diverged yet
-    with np.errstate(all="ignore"):  # inf and nan as torch has them, recorded below
-        for n in range(steps):
-            theta = paths[n]
-            step = np.subtract(theta, h * engine.update(n, theta, h), out=paths[n + 1])
-            # one pass: the sum is finite when every entry is (or overflowed: checked)
-            if everyone and np.isfinite(step.sum()):
-                continue
-            finite = np.isfinite(step).all(0)
-            diverged[alive & ~finite] = n + 1
-            alive &= finite
-            everyone = bool(alive.all())
-            paths[n + 1] = np.where(alive, step, theta)
+    if not _on_arrays(opt, theta0):
+        loss = checked(batched(expression), check)
+        return torch_simulate(loss, opt, theta0, lr, steps, dynamics)
+    order = tuple(k for k in DYNAMICS if k in dynamics)
+    paths = np.empty((steps + 1, 2, len(order), theta0.shape[0]))
+    for n, state in enumerate(states(expression, opt, theta0, lr, steps, dynamics, check)):
+        paths[n] = state[0]
+    diverged = state[1]
     # each dynamics' paths as a (steps + 1, B, 2) view of the one buffer
     view = torch.from_numpy(paths).permute(0, 2, 3, 1)
     return Run(
         **{k: view[:, order.index(k)] if k in order else None for k in DYNAMICS},
         diverged={k: diverged[j] for j, k in enumerate(order)},
     )
+
+
+def states(
+    expression: str,
+    opt: Optimizer,
+    theta0: Tensor,
+    lr,
+    steps: int,
+    dynamics=DYNAMICS,
+    check: Check = None,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """simulate's run step by step, for a caller that keeps less than every step: yields
+    (theta, diverged) after steps 0, 1, ..., steps, theta (2, K, B) the rows of the K
+    dynamics run in DYNAMICS order, diverged (K, B) as Run's so far.  Both are buffers
+    that the next steps overwrite: copy what is kept."""
+    theta0 = torch.atleast_2d(theta0)
+    order = tuple(k for k in DYNAMICS if k in dynamics)  # memory first, corrected last
+    if not _on_arrays(opt, theta0):  # the torch engine's run, replayed
+        run = simulate(expression, opt, theta0, lr, steps, dynamics, check)
+        diverged = np.stack([run.diverged[k] for k in order])
+        for n in range(steps + 1):
+            yield torch.stack([run[k][n] for k in order]).permute(2, 0, 1).cpu().numpy(), diverged
+        return
+    B, K = theta0.shape[0], len(order)
+    engine = _Engine(Derivatives.of(expression), opt, steps, order, B)
+    h = np.asarray(lr, dtype=np.float64)
+    theta = np.empty((2, K, B))
+    theta[:] = theta0.numpy().T[:, None, :]
+    step = np.empty_like(theta)
+    alive = np.ones((K, B), dtype=bool)
+    diverged = np.full((K, B), -1)
+    everyone = True  # no row has diverged yet
+    yield theta, diverged
+    for n in each(range(steps), check):
+        with np.errstate(all="ignore"):  # inf and nan as torch has them, recorded below
+            np.subtract(theta, h * engine.update(n, theta, h), out=step)
+            # one pass: the sum is finite when every entry is (or overflowed: checked)
+            if not (everyone and np.isfinite(step.sum())):
+                finite = np.isfinite(step).all(0)
+                diverged[alive & ~finite] = n + 1
+                alive &= finite
+                everyone = bool(alive.all())
+                np.copyto(step, theta, where=~alive)  # a diverged row stays where it was
+        theta, step = step, theta
+        yield theta, diverged
+
+
+def _on_arrays(opt: Optimizer, theta0: Tensor) -> bool:
+    """Whether this path runs it (else the torch engine does)."""
+    return theta0.device.type == "cpu" and theta0.shape[1] == 2 and supported(opt)
 
 
 class _Engine:

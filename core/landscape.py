@@ -17,6 +17,7 @@ import torch
 from core.mlp import MLP
 
 Tensor = torch.Tensor
+_BLOCK_ELEMENTS = 1 << 20  # points x parameters of the slice computed at once
 
 
 @dataclass(frozen=True, eq=False)
@@ -100,9 +101,15 @@ def loss_slice(
     b = np.linspace(-ext_b, ext_b, grid)
     bb, aa = np.meshgrid(b, a, indexing="ij")
     ab = torch.as_tensor(np.stack([aa.ravel(), bb.ravel()], 1), dtype=center.dtype)
-    theta = center + ab.to(center.device) @ dirs
-    L, g = values_and_grads(theta)
-    R = perturbation(L, g, theta)
+    L, R = [], []
+    # a block of grid points at a time: the points and their gradients, (grid^2, d) each,
+    # take 98 MB at the caps (d = 12,737), and each session computing a slice holds them
+    for block in ab.to(center.device).split(max(1, _BLOCK_ELEMENTS // center.numel())):
+        theta = center + block @ dirs
+        L_b, g = values_and_grads(theta)
+        L.append(L_b)
+        R.append(perturbation(L_b, g, theta))
+    L, R = torch.cat(L), torch.cat(R)
     return Slice(
         plane=plane,
         a=a,

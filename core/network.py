@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from core import limits
+from core.cancel import Check
 from core.dynamics import DYNAMICS, Run, sums_history
 from core.landscape import Slice, filter_normalized, loss_slice, principal
 from core.limits import FIT_GRID
@@ -29,7 +30,6 @@ from core.query import ScenarioError
 from core.registry import longest_memory, record
 from core.regularizer import Report, run_report
 from core.training import (
-    Check,
     as_tensors,
     data_accuracy,
     data_loss,

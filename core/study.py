@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from core import compute, limits
+from core.cancel import Check, checked
 from core.dynamics import simulate
 from core.limits import (
     MAX_SEEDS,
@@ -306,10 +307,13 @@ def stopping_steps(train_curve: np.ndarray, diverged: np.ndarray, until: float) 
     return np.where(hit.any(1), hit.argmax(1), -1)
 
 
-def chunk(query: str, opt: str, seeds: tuple[int, ...], device: str = "cpu") -> dict:
+def chunk(
+    query: str, opt: str, seeds: tuple[int, ...], device: str = "cpu", check: Check = None
+) -> dict:
     """Train optimizer `opt` from each seed's initialization at each of its learning rates
     in the study `query` (one batched simulate over the full step budget; rows ordered
-    seed-major), and measure each run where it is read (`stopping_steps`).
+    seed-major), and measure each run where it is read (`stopping_steps`); `check` is
+    called before every step and evaluation chunk (core.cancel).
 
     Returns arrays of shape (len(seeds), K) per metric, the step each run is read at
     ("stop", -1: left out) and the curves (len(seeds), K, steps + 1) of the training
@@ -327,9 +331,11 @@ def chunk(query: str, opt: str, seeds: tuple[int, ...], device: str = "cpu") -> 
     theta0 = torch.stack([mlp.init(k, device=dev) for k in seeds]).repeat_interleave(K, 0)
     lr = np.tile(np.asarray(s.rates(opt), dtype=np.float64), S)
     hyper = s.hyper(opt)
-    run = simulate(train, make_optimizer(opt, **hyper), theta0, lr, s.steps, ("memory",))
+    run = simulate(
+        checked(train, check), make_optimizer(opt, **hyper), theta0, lr, s.steps, ("memory",)
+    )
     T, rows = s.steps + 1, torch.arange(S * K, device=dev)
-    L, g = values_and_grads(train, mlp, len(data.y_train), run.memory.reshape(-1, d))
+    L, g = values_and_grads(train, mlp, len(data.y_train), run.memory.reshape(-1, d), check)
     # per run (S K, T ...): its iterates, losses and gradients along the budget
     paths, L, g = (v.reshape(T, S * K, -1).transpose(0, 1) for v in (run.memory, L, g))
     L = L[..., 0]
@@ -390,9 +396,9 @@ def ray_address(explicit: str | None = None) -> str | None:
     return explicit or os.environ.get("RAY_ADDRESS") or None
 
 
-def _run_chunks(jobs: list[tuple], address: str | None) -> list[dict]:
+def _run_chunks(jobs: list[tuple], address: str | None, check: Check) -> list[dict]:
     if address is None:
-        return [chunk(*job) for job in jobs]
+        return [chunk(*job, check=check) for job in jobs]
     try:
         import ray  # optional dependency (requirements-ray.txt): only with an address
     except ImportError:
@@ -407,7 +413,17 @@ def _run_chunks(jobs: list[tuple], address: str | None) -> list[dict]:
             message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise ValueError(f"cannot use the Ray cluster at {address}: {message}") from None
     task = ray.remote(num_cpus=1)(chunk)
-    return ray.get([task.remote(*job) for job in jobs])  # results in job order
+    refs = [task.remote(*job) for job in jobs]
+    pending = refs
+    while check is not None and pending:  # stopped: the tasks not done are cancelled
+        _, pending = ray.wait(pending, num_returns=len(pending), timeout=0.1)
+        try:
+            check()
+        except BaseException:
+            for ref in pending:
+                ray.cancel(ref)
+            raise
+    return ray.get(refs)  # results in job order
 
 
 @dataclass(frozen=True, eq=False)
@@ -431,13 +447,13 @@ class StudyResult:
         return {"diverged": out & dead, "not_reached": out & ~dead}
 
 
-def compute_study(s: StudyScenario, address: str | None = None) -> StudyResult:
+def compute_study(s: StudyScenario, address: str | None = None, check: Check = None) -> StudyResult:
     """Every chunk of every optimizer (in process unless `address`), reassembled in seed
-    order."""
+    order; `check` is called between steps and chunks (core.cancel)."""
     query = s.to_query()
     device = str(compute.device())
     jobs = [(query, opt, seeds, device) for opt in s.opts for seeds in s.chunks()]
-    results = _run_chunks(jobs, address)
+    results = _run_chunks(jobs, address, check)
     per_seed, curves, stop, diverged = {}, {}, {}, {}
     n = len(s.chunks())
     for j, opt in enumerate(s.opts):

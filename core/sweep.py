@@ -25,6 +25,7 @@ import torch
 
 from core import compute, fast2d_batch, sweep_verdict
 from core.autodiff import grad_and_hvp
+from core.cancel import Check
 from core.dynamics import (
     DYNAMICS,
     limit_moments,
@@ -353,21 +354,47 @@ def _kappa_grid(s: SweepScenario, xs: np.ndarray, ys: np.ndarray, loss, dev):
     return lo.cpu().numpy().reshape(xx.shape), hi.cpu().numpy().reshape(xx.shape)
 
 
-def run(s: SweepScenario):
-    """The one batched simulate of every cell (the rows of each dynamics in [iy][ix]
-    row-major order): on numpy arrays (core.fast2d_batch), or the torch engine."""
+@dataclass(frozen=True, eq=False)
+class Ends:
+    """What the metrics read of the three runs of every cell (rows in [iy][ix] row-major
+    order): the end points (B, 2), the farthest the memoryless and corrected runs get
+    from the memory run (B,), and the step where each row diverged (-1: never)."""
+
+    finals: dict[str, Tensor]
+    farthest: dict[str, np.ndarray]
+    diverged: dict[str, np.ndarray]
+
+
+def run(s: SweepScenario, check: Check = None) -> Ends:
+    """The one batched simulate of every cell (core.fast2d_batch), reduced as it runs: no
+    path is kept (a 64 x 64 x 2000 sweep's paths take 393 MB)."""
     settings = s.settings()
     lr = settings.pop("lr")
     opt = make_optimizer(s.opt, **settings)
     cells = s.x.n * s.y.n
     start = torch.tensor([s.x0, s.y0], dtype=torch.float64, device=compute.device())
-    return fast2d_batch.simulate(s.expression, opt, start.repeat(cells, 1), lr, s.steps)
+    steps = fast2d_batch.states(s.expression, opt, start.repeat(cells, 1), lr, s.steps, check=check)
+    worst = None
+    with np.errstate(over="ignore", invalid="ignore"):  # as torch: inf, nan
+        for state in steps:
+            gap = state[0][:, 1:] - state[0][:, :1]  # memoryless and corrected from memory
+            far = gap[0] * gap[0] + gap[1] * gap[1]
+            worst = far if worst is None else np.maximum(worst, far, out=worst)
+    theta, diverged = state
+    finals = torch.as_tensor(theta.transpose(1, 2, 0).copy(), device=start.device)
+    return Ends(
+        finals={k: finals[j] for j, k in enumerate(DYNAMICS)},
+        farthest={k: np.sqrt(worst[j]) for j, k in enumerate(DYNAMICS[1:])},
+        diverged={k: diverged[j].copy() for j, k in enumerate(DYNAMICS)},
+    )
 
 
-def compute_sweep(s: SweepScenario) -> SweepResult:
+def compute_sweep(s: SweepScenario, check: Check = None) -> SweepResult:
+    """Every cell's three runs and metrics; `check` is called between steps and between
+    groups of cells (core.cancel)."""
     loss = compute.loss(s)
     dev = compute.device()
-    r = run(s)
+    r = run(s, check)
     shape = s.shape
     grid = lambda t: t.reshape(shape).cpu().numpy()  # noqa: E731
     dead = {k: r.diverged[k] >= 0 for k in DYNAMICS}
@@ -378,7 +405,7 @@ def compute_sweep(s: SweepScenario) -> SweepResult:
             bad |= dead[k]
         return np.where(bad.reshape(shape), np.nan, values)
 
-    finals = {k: r[k][-1] for k in DYNAMICS}
+    finals = r.finals
     ends = torch.cat([finals[k] for k in DYNAMICS])
     B = s.x.n * s.y.n
     with torch.no_grad():
@@ -394,18 +421,13 @@ def compute_sweep(s: SweepScenario) -> SweepResult:
     for k in ("memoryless", "corrected"):
         m[f"gap_{k}"] = masked(grid((finals[k] - finals["memory"]).norm(dim=-1)), k, "memory")
 
-    def farthest(k: str) -> Tensor:  # per coordinate: the paths may be strided views
-        dx, dy = (r[k][..., j] - r.memory[..., j] for j in (0, 1))
-        return (dx * dx + dy * dy).amax(0).sqrt()
-
     with np.errstate(invalid="ignore", divide="ignore"):
-        worst = {k: farthest(k) for k in ("memoryless", "corrected")}
-        ratio = grid(worst["corrected"] / worst["memoryless"])
+        ratio = (r.farthest["corrected"] / r.farthest["memoryless"]).reshape(shape)
     m["theory_error"] = masked(ratio, *DYNAMICS)
     for name in ("loss", "grad_norm", "sharpness"):
         key = "final_loss" if name == "loss" else name
         m[f"delta_{name}"] = m[f"{key}_memory"] - m[f"{key}_memoryless"]
-    m["effect"] = _card_verdicts(s)
+    m["effect"] = _card_verdicts(s, check)
     fx, fy = (_fine(a) for a in (s.x, s.y))
     flo, fhi = _kappa_grid(s, fx, fy, loss, dev)
     return SweepResult(
@@ -418,13 +440,15 @@ def compute_sweep(s: SweepScenario) -> SweepResult:
     )
 
 
-def _card_verdicts(s: SweepScenario) -> np.ndarray:
+def _card_verdicts(s: SweepScenario, check: Check = None) -> np.ndarray:
     """The regularizer card's verdict of every cell's /playground scenario, (ny, nx)."""
     settings = s.settings()
     lr = settings.pop("lr")
     like = s.cell(0, 0)  # window, grid and step n are the same for every cell
     n = like.regularizer_step  # the run's last update (cells keep rn=run)
-    effect = sweep_verdict.verdicts(s.expression, s.opt, settings, lr, like.win, like.grid, n)
+    effect = sweep_verdict.verdicts(
+        s.expression, s.opt, settings, lr, like.win, like.grid, n, check
+    )
     return effect.reshape(s.shape)
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.cancel import Check, each
 from core.derivatives import Derivatives
 from core.dynamics import _Recursive
 from core.fast2d_batch import _compact_plan
@@ -49,10 +50,13 @@ def size(name: str, hyper: dict, n: int, count: bool = True) -> tuple[str, int, 
     return case, len(_groups(name, hyper, plan, rows, n, cells, case)[1]), nb
 
 
-def verdicts(expression: str, name: str, hyper: dict, lr, window, grid: int, n: int) -> np.ndarray:
+def verdicts(
+    expression: str, name: str, hyper: dict, lr, window, grid: int, n: int, check: Check = None
+) -> np.ndarray:
     """+1 / -1 / 0 per cell: the card's verdict (regularizes / anti-regularizes / mixed or
     none) for optimizer `name` with `hyper` (floats, or arrays with one value per cell),
-    step sizes `lr`, on the window's grid x grid points, R from M^(n)."""
+    step sizes `lr`, on the window's grid x grid points, R from M^(n); `check` is called
+    between groups of cells (core.cancel)."""
     cells = max([np.size(v) for v in hyper.values()] + [np.size(lr)])
     lr = np.broadcast_to(np.asarray(lr, dtype=np.float64), (cells,))
     grid_ = _Grid(expression, window, grid)
@@ -63,10 +67,11 @@ def verdicts(expression: str, name: str, hyper: dict, lr, window, grid: int, n: 
         return np.zeros(cells, dtype=np.int8)
     group, first = _groups(name, hyper, plan, rows, n, cells, case)
     reps = {k: (v[first] if np.ndim(v) else v) for k, v in hyper.items()}
-    bases = _bases(grid_, name, reps, n, case)  # (groups, nb, 2, P)
+    bases = _bases(grid_, name, reps, n, case, check)  # (groups, nb, 2, P)
     coef = _coefficients(opt, plan, rows, n, case, cells)  # (cells, nb)
     fits = [
-        [grid_.integrate(bases[j, b]) for b in range(bases.shape[1])] for j in range(bases.shape[0])
+        [grid_.integrate(bases[j, b]) for b in range(bases.shape[1])]
+        for j in each(range(bases.shape[0]), check)
     ]
     R = np.array([[f[0] for f in row] for row in fits])  # (groups, nb, G*G)
     fine = np.array([[f[1] for f in row] for row in fits])  # (groups, nb, Gc*Gc)
@@ -175,7 +180,7 @@ def _groups(name, hyper, plan, rows, n, cells, case):
     return group.reshape(-1), first
 
 
-def _bases(grid: _Grid, name: str, reps: dict, n: int, case: str) -> np.ndarray:
+def _bases(grid: _Grid, name: str, reps: dict, n: int, case: str, check: Check) -> np.ndarray:
     """The basis fields (groups, nb, 2, P) of M^(n)/P^(n), one group per trajectory of
     optimizer `name` with `reps` (hyperparameters per group), as
     core.dynamics.fields_at_step and core.surfaces' preconditioner compute them;
@@ -210,9 +215,9 @@ def _bases(grid: _Grid, name: str, reps: dict, n: int, case: str) -> np.ndarray:
             if np.any(decay != 0):
                 fields += [s * grid.times(decay * t) for s in slopes]
         else:
-            sums = _coordinate_sums(name, reps, n, grid.g)
+            sums = _coordinate_sums(name, reps, n, grid.g, check)
             if sums is None:  # no function of one coordinate: the sums at every point
-                sums = [_stacked(opt, plan, rows, i, n, g, feats) for i in range(plan.p)]
+                sums = [_stacked(opt, plan, rows, i, n, g, feats, check) for i in range(plan.p)]
             fields = [
                 sum(
                     s * grid.times(D + m * decay * t)
@@ -223,13 +228,13 @@ def _bases(grid: _Grid, name: str, reps: dict, n: int, case: str) -> np.ndarray:
     return np.where(np.isfinite(out), out, 0.0).transpose(3, 0, 1, 2)
 
 
-def _coordinate_sums(name: str, reps: dict, n: int, g: np.ndarray) -> list | None:
+def _coordinate_sums(name: str, reps: dict, n: int, g: np.ndarray, check: Check) -> list | None:
     """sum_{b<n} T_i(n, n-b) Fbar^(b) at every point (2, P, groups) for each average i,
     group by group as the card computes it: one function of a coordinate of g
     (core.coordinate, interpolated on a grid); None where a group's plan has none."""
     groups = max([np.size(v) for v in reps.values()] + [1])
     out = None
-    for j in range(groups):
+    for j in each(range(groups), check):
         hyper = {k: (float(np.asarray(v)[j]) if np.ndim(v) else v) for k, v in reps.items()}
         plan = _Recursive(make_optimizer(name, **hyper), n + 1)
         if plan.case == "flat":  # e.g. Lion's eps = 0 cell among eps > 0: M = 0 there
@@ -244,13 +249,13 @@ def _coordinate_sums(name: str, reps: dict, n: int, g: np.ndarray) -> list | Non
     return list(out)
 
 
-def _stacked(opt, plan, rows, i, n, g, feats) -> np.ndarray:
+def _stacked(opt, plan, rows, i, n, g, feats, check: Check) -> np.ndarray:
     """sum_{b<n} T_i(n, n-b) readout(g, W(b) phi(g)) at every point and group (THEORY §7
     c), chunked over b."""
     groups = rows[0].size
     total = np.zeros(g.shape[:2] + (groups,))
     chunk = max(1, _ELEMENTS // (g.shape[0] * g.shape[1] * groups))
-    for first in range(0, n, chunk):
+    for first in each(range(0, n, chunk), check):
         last = min(n, first + chunk)
         scaled = [
             W[first:last][:, r][:, None, None, :] * f

@@ -5,18 +5,17 @@ An MLP's flattened parameters theta (d,) are the point the engine moves: the tra
 loss is a batched function (R, d) -> (R,) of parameter rows, handed to
 core.dynamics.simulate like any 2D loss.  Nothing here steps an optimizer itself.
 `check`, where given, is called before every training step and between evaluation
-chunks, and stops the computation by raising.
+chunks, and stops the computation by raising (core.cancel).
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
 from core import compute
+from core.cancel import Check, checked
 from core.datasets import Dataset
 from core.dynamics import Run, simulate
 from core.mlp import MLP
@@ -25,7 +24,6 @@ from core.optimizers import make_optimizer
 from core.registry import record
 
 Tensor = torch.Tensor
-Check = Callable[[], None] | None
 _ELEMENTS = 1 << 20  # rows * points * width per chunk when evaluating many networks
 
 
@@ -107,18 +105,6 @@ def training_loss(mlp: MLP, data: Dataset, batch: int, steps: int, seed: int, de
     if schedule is None:
         return data_loss(mlp, data.task, x, y)
     return StepBatches(mlp, data.task, x, y, schedule)
-
-
-def checked(f, check: Check):
-    """The loss f, calling check() first at every evaluation (once per step)."""
-    if check is None:
-        return f
-
-    def loss_checked(theta):
-        check()
-        return f(theta)
-
-    return loss_checked
 
 
 def run_network(loss, opt, theta0: Tensor, lr, steps: int, check=None) -> Run:

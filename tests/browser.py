@@ -57,31 +57,34 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(timeout: float = 60) -> Iterator[str]:
-    """The app on a free local port; yields its base URL."""
+def serve(timeout: float = 60, log: Path | None = None) -> Iterator[str]:
+    """The app on a free local port; yields its base URL.  The server's log (its stderr)
+    goes to the file `log` when given."""
     port = free_port()
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
     command += ["--server.port", str(port), "--server.address", "127.0.0.1"]
     command += ["--browser.gatherUsageStats", "false"]
-    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/_stcore/health", timeout=2)
-                break
-            except OSError as err:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError(f"streamlit did not start within {timeout} s") from err
-                time.sleep(0.5)
-        yield base
-    finally:
-        proc.terminate()
+    with contextlib.ExitStack() as files:
+        err = files.enter_context(open(log, "w")) if log is not None else subprocess.DEVNULL
+        proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err)
+        base = f"http://127.0.0.1:{port}"
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    urllib.request.urlopen(f"{base}/_stcore/health", timeout=2)
+                    break
+                except OSError as error:
+                    if time.monotonic() > deadline or proc.poll() is not None:
+                        raise RuntimeError(f"streamlit did not start within {timeout} s") from error
+                    time.sleep(0.5)
+            yield base
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 def server_pid(base: str) -> int:

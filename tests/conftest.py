@@ -8,12 +8,25 @@ torch.set_default_dtype(torch.float64)
 
 
 @pytest.fixture(scope="module")
-def server():
-    """The app on a free local port for one test module; its base URL."""
+def served(tmp_path_factory):
+    """The app on a free local port for one test module: its base URL and its log."""
     from browser import serve
 
-    with serve() as base:
-        yield base
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    with serve(log=log) as base:
+        yield base, log
+
+
+@pytest.fixture(scope="module")
+def server(served):
+    """The base URL of the module's app."""
+    return served[0]
+
+
+@pytest.fixture(scope="module")
+def server_log(served):
+    """The file the module's app logs to (its stderr)."""
+    return served[1]
 
 
 @pytest.fixture(scope="module")

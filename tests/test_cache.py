@@ -133,3 +133,58 @@ def test_core_is_pure_and_uncached():
             if isinstance(node, ast.Import | ast.ImportFrom):
                 names = [a.name for a in node.names] + [getattr(node, "module", None) or ""]
                 assert not any(n.split(".")[0] == "streamlit" for n in names), info.name
+
+
+@pytest.fixture
+def jobs(monkeypatch):
+    """MEMORY_JOBS for one test (ui.cache reads it once per process)."""
+
+    def set_jobs(n: int) -> None:
+        monkeypatch.setenv(cache.JOBS, str(n))
+        cache._slots.cache_clear()
+
+    yield set_jobs
+    cache._slots.cache_clear()
+
+
+def test_at_most_memory_jobs_long_computations_run_at_once(jobs):
+    """Ten sessions computing at once held 1.8 GB (issue 18): the long computations take
+    turns, MEMORY_JOBS at a time; each one here waits until three run together (or 1 s)."""
+    jobs(2)
+    running, most, ran = [0], [0], []
+    together = threading.Condition()
+
+    def fake_sweep(s, check=None):
+        with together:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+            together.notify_all()
+            together.wait_for(lambda: running[0] >= 3, timeout=1.0)
+            running[0] -= 1
+        ran.append(s)
+
+    with mock.patch.object(cache, "compute_sweep", fake_sweep):
+        queries = [f"x=b1:0.1:0.9:3&y=b2:0.5:0.9:3&steps={k}" for k in (5, 6, 7, 8)]
+        sessions = [threading.Thread(target=cache._sweep, args=(q,)) for q in queries]
+        for t in sessions:
+            t.start()
+        for t in sessions:
+            t.join()
+    assert len(ran) == 4 and most[0] == 2
+
+
+def test_a_computation_waiting_for_its_turn_still_stops(jobs):
+    jobs(1)
+    slots = cache._slots()
+    computed = []
+
+    def stop():
+        raise Stop
+
+    slots.acquire()  # another session's computation is running
+    try:
+        with mock.patch.object(cache, "_check", lambda what: stop), pytest.raises(Stop):
+            cache._long("sweep", "steps=5", lambda check: computed.append(1))
+    finally:
+        slots.release()
+    assert computed == []

@@ -5,6 +5,8 @@ their own hyperparameters; divergence per row; and the fallbacks."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -98,3 +100,22 @@ def test_eps_zero_at_a_zero_gradient_gives_torchs_nan():
     for k in DYNAMICS:
         assert (fast.diverged[k] == ref.diverged[k]).all()
         assert torch.equal(torch.isfinite(fast[k]), torch.isfinite(ref[k]))
+
+
+@pytest.mark.parametrize("on_arrays", [True, False], ids=["arrays", "torch fallback"])
+def test_states_are_the_steps_simulate_keeps(on_arrays):
+    """states() (what a sweep reduces as it runs) yields every step simulate stores, on
+    the array path and on the torch engine's (a declaration without its rows form)."""
+    opt = make_optimizer("hb", b1=0.9)
+    opt = opt if on_arrays else replace(opt, rows=None)
+    assert fast2d_batch.supported(opt) == on_arrays
+    start = torch.tensor([1.0, -0.5], dtype=F64).repeat(2, 1)
+    h = np.array([1.5, 0.01])  # row 0 diverges
+    run = fast2d_batch.simulate("x^4 + y^2", opt, start, h, 60)
+    seen = [(t.copy(), d.copy()) for t, d in fast2d_batch.states("x^4 + y^2", opt, start, h, 60)]
+    assert len(seen) == 61
+    for n, (theta, _) in enumerate(seen):
+        for j, k in enumerate(DYNAMICS):
+            assert np.array_equal(theta[:, j].T, run[k][n].numpy()), (n, k)
+    for j, k in enumerate(DYNAMICS):
+        assert np.array_equal(seen[-1][1][j], run.diverged[k]) and run.diverged[k][0] > 0

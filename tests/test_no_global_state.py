@@ -1,4 +1,5 @@
-"""core/ is a pure library: importing and running it changes no global torch setting,
+"""core/ is a pure library: importing and running it changes no global torch setting
+(the thread count is the entry points' business: tests/test_threads.py),
 and it holds no module-level caches (the UI edge caches)."""
 
 import subprocess
@@ -8,6 +9,7 @@ from core import losses
 
 SCRIPT = """
 import torch
+threads = torch.get_num_threads()
 from core import compute, network
 from core.dynamics import simulate
 from core.losses import batched
@@ -22,6 +24,7 @@ torch_run = simulate(batched(s.expression), compute.optimizer(s), start, s.lr, 2
 assert start.dtype == run.memory.dtype == torch_run.corrected.dtype == torch.float64
 assert surf.loss.dtype.name == "float64"
 assert torch.get_default_dtype() == torch.float32, "running core changed the default dtype"
+assert torch.get_num_threads() == threads, "core changed the thread count (entry points do)"
 print("ok")
 """
 

@@ -6,6 +6,7 @@ failure, not a skip."""
 from __future__ import annotations
 
 import os
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -44,3 +45,22 @@ def test_ray_gives_the_in_process_numbers(local_ray):
             np.testing.assert_array_equal(values, there.curves[opt][name], err_msg=name)
         np.testing.assert_array_equal(here.stop[opt], there.stop[opt])
     assert np.isfinite(here.per_seed["adamw"]["train_loss"]).all()
+
+
+class Stop(BaseException):  # as Streamlit's StopException
+    pass
+
+
+def test_a_stopped_study_cancels_its_ray_tasks(local_ray):
+    """The driver checks between waits for the tasks; a stop cancels those not done."""
+    calls = []
+
+    def check():
+        calls.append(1)
+        raise Stop
+
+    s = StudyScenario.parse("seeds=32&steps=400&n=200&width=8&seed=7")  # 8 tasks
+    with mock.patch.object(ray, "cancel", wraps=ray.cancel) as cancel, pytest.raises(Stop):
+        compute_study(s, address="auto", check=check)
+    assert calls == [1]
+    assert cancel.call_count >= 6  # two CPUs: at most two tasks done by the first check

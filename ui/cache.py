@@ -6,24 +6,36 @@ returns a compact result (plain arrays of bounded size), so every cache is bound
 max_entries x the largest entry.
 
 One computation per scenario: st.cache_data computes a missing value once while the
-other sessions asking for it wait (they keep answering stop and rerun requests).  A
-network computation calls `_check` between steps: when its session has left (a closed
-tab) or asked for a rerun (a changed widget), Streamlit's yield check raises and the run
-stops within one step instead of computing a result nobody will see.  (The 2D pages'
-float fast path runs a scenario at the caps in well under a second: no check needed.)
+other sessions asking for it wait (they keep answering stop and rerun requests). Every
+long computation (networks, sweeps, studies, order studies) takes `_check` (core.cancel)
+and calls it between steps: when its session has left (a closed tab) or asked for a
+rerun (a changed widget), Streamlit's yield check raises, the stop is logged (as the
+start was), and the run ends within a step instead of computing a result nobody will
+see. (A 2D scenario's runs and surfaces take well under a second at the caps: no check
+needed.)
+
+Memory: the caches hold at most ~0.4 GB at the caps (max_entries x the largest entries
+below); a long computation holds its own arrays while it runs, so at most MEMORY_JOBS of
+them run at once (the others wait their turn, still stoppable), and each hands what it
+freed back to the system when it ends.  benchmarks/bench_memory.py --concurrent 10
+measures ten sessions at once.
 """
 
 from __future__ import annotations
 
+import ctypes
+import functools
+import os
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 
 import streamlit as st
+from streamlit.logger import get_logger
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from core import compute, network, paper
+from core import compute, network, paper, threads
 from core.compute import PathSummary
 from core.network_scenario import NetworkScenario
 from core.order import OrderStudy
@@ -34,24 +46,76 @@ from core.surfaces import Surfaces
 from core.sweep import SweepResult, SweepScenario, compute_sweep
 
 _CHECK_EVERY_S = 0.05  # how often a running computation asks whether to go on
+JOBS = "MEMORY_JOBS"
+_log = get_logger(__name__)
 
 
-def _check():
-    """A callable for core's `check`: Streamlit's stop/rerun check of this script run,
-    asked at most every _CHECK_EVERY_S (None outside a script run, e.g. the CLI)."""
+def _check(what: str):
+    """A callable for core's `check` (core.cancel): Streamlit's stop/rerun check of this
+    script run, asked at most every _CHECK_EVERY_S, logging the stop of computation
+    `what` (None outside a script run, e.g. the CLI)."""
     ctx = get_script_run_ctx(suppress_warning=True)
     yield_check = getattr(ctx, "yield_check", None)
     if yield_check is None:
         return None
-    last = [time.monotonic()]
+    start = time.monotonic()
+    last = [start]
 
     def check() -> None:
         now = time.monotonic()
         if now - last[0] >= _CHECK_EVERY_S:
             last[0] = now
-            yield_check()
+            try:
+                yield_check()
+            except BaseException as stop:  # Streamlit's stop and rerun are BaseExceptions
+                _log.info("stopped %s after %.1f s: %s", what, now - start, type(stop).__name__)
+                raise
 
     return check
+
+
+@functools.cache
+def _slots() -> threading.BoundedSemaphore:
+    """The long computations that run at once in this server process: MEMORY_JOBS, by
+    default as many as the CPUs it may use hold (MEMORY_THREADS threads each).  More
+    would not finish sooner, and each holds its arrays while it runs (up to ~0.4 GB at
+    the caps): ten sessions computing at once took 1.8 GB (issue 18)."""
+    try:
+        per_job = threads.requested()
+    except ValueError:
+        per_job = threads.DEFAULT  # app.py has said so
+    default = max(1, len(os.sched_getaffinity(0)) // per_job)
+    try:
+        jobs = threads.count(JOBS, default)
+    except ValueError as err:
+        _log.warning("%s; using %d", err, default)
+        jobs = default
+    return threading.BoundedSemaphore(jobs)
+
+
+def _trim() -> None:
+    """Hand the memory a finished computation freed back to the system: glibc keeps
+    freed heap memory in per-thread arenas (nothing to do on other C libraries)."""
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
+    if trim is not None:
+        trim(0)
+
+
+def _long(what: str, query: str, compute_it, *args):
+    """compute_it(*args, check=...) in its turn among the _slots(), stoppable
+    (core.cancel) while it waits for its turn and while it runs."""
+    name = f"{what} {query}"
+    check = _check(name)
+    slots = _slots()
+    while not slots.acquire(timeout=_CHECK_EVERY_S):
+        if check is not None:
+            check()
+    try:
+        _log.info("computing %s", name)
+        return compute_it(*args, check=check)
+    finally:
+        slots.release()
+        _trim()
 
 
 # Entry sizes at the caps (core.limits): a summary <= 0.4 MB, surfaces <= 2.3 MB (more
@@ -69,7 +133,7 @@ def _surfaces(query: str) -> Surfaces:
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _order(query: str) -> OrderStudy:
-    return compute.order(Scenario.parse(query))
+    return _long("order study", query, compute.order, Scenario.parse(query))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -80,24 +144,24 @@ def _regularizer(query: str) -> Report:
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _network_view(query: str) -> network.NetworkView:
-    return network.view(NetworkScenario.parse(query), check=_check())
+    return _long("network view", query, network.view, NetworkScenario.parse(query))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _network_result(query: str) -> network.NetworkResult:
-    return network.result(NetworkScenario.parse(query), check=_check())
+    return _long("network", query, network.result, NetworkScenario.parse(query))
 
 
 # a sweep at the caps <= 1 MB (4096 cells x the metrics, the fine verdict grid); a study
 # <= 17 MB (core.limits.MAX_STUDY_CURVES: its two curves per run)
 @st.cache_data(max_entries=8, show_spinner=False)
 def _sweep(query: str) -> SweepResult:
-    return compute_sweep(SweepScenario.parse(query))
+    return _long("sweep", query, compute_sweep, SweepScenario.parse(query))
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
 def _study(query: str) -> StudyResult:
-    return compute_study(StudyScenario.parse(query), ray_address())
+    return _long("study", query, compute_study, StudyScenario.parse(query), ray_address())
 
 
 def summary(s: Scenario) -> PathSummary:
