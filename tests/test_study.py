@@ -122,7 +122,7 @@ def test_until_reads_every_metric_at_the_first_step_at_the_threshold(opt):
     gap and sharpness (the Hessian's top eigenvalue by autograd) at that step; the
     per-optimizer learning rates and weight decays are the ones each optimizer gets."""
     s = StudyScenario.parse(
-        "seeds=3&steps=120&n=60&width=3&seed=2&until=0.3"
+        "seeds=3&steps=250&n=60&width=3&seed=2&until=0.3"
         "&lrs=adamw:0.05,lion:0.02&wd=adamw:0.02,lion:0.1"
     )
     assert s.rates("adamw") == (0.05,) and s.rates("lion") == (0.02,)
@@ -250,8 +250,8 @@ def _ratio_words(text: str, what: str) -> float:
         "lrs=adamw:0.1,lion:0.01",
         "lrs=adamw:0.2,lion:0.01",
         "lrs=adamw:0.03,lion:0.01&wd=adamw:0.01,lion:0.01",
-        "lrs=adamw:0.03,adamw:0.1,lion:0.01,lion:0.02",
-        "lrs=0.01,0.02&wd=0.05",
+        "lrs=adamw:0.03,adamw:0.1,lion:0.01,lion:0.02&seeds=8",
+        "lrs=0.01,0.02&wd=0.05&seeds=8",
         "wd=adamw:0.01,lion:0",
         "wd=adamw:0,lion:0.03",
         "wd=0",
@@ -287,7 +287,7 @@ def test_the_settings_sentences_follow_from_the_numbers(query):
 def test_the_verdict_and_the_matched_sentence_follow_from_the_numbers():
     """Which optimizer is lower is said only where the paired interval excludes 0; the
     matched sentence counts the runs read at the threshold."""
-    res = compute_study(StudyScenario.parse("seeds=5&steps=120&n=60&width=6&until=0.2"))
+    res = compute_study(StudyScenario.parse("seeds=5&steps=250&n=60&width=6&until=0.2"))
     table = summary(res)["adamw:0.03,lion:0.01"]["lion - adamw"]
     for metric in ("train_loss", "test_loss", "gap", "sharpness", "steps"):
         diff, verdict = table[metric], paired_verdict(res, metric, 0)
@@ -305,7 +305,7 @@ def test_the_verdict_and_the_matched_sentence_follow_from_the_numbers():
     assert f"reached by {counts['adamw']} of 5 AdamW and {counts['lion']} of 5 Lion" in (
         matched(res)
     )
-    assert "≤ 0.2" in matched(res) and "budget of 120 steps" in matched(res)
+    assert "≤ 0.2" in matched(res) and "budget of 250 steps" in matched(res)
     off = compute_study(StudyScenario.parse("seeds=2&steps=5&n=40&width=3&until=0"))
     assert "the training losses are not matched" in matched(off)
 

@@ -235,21 +235,27 @@ def paper_cached(experiment: str, s) -> object | None:
 
 def paper_result(experiment: str, s, show: Callable[[float], None]) -> object:
     """/paper: the experiment's result, from the store or computed here with show(fraction)
-    called as it goes (at most every 0.1 s; Streamlit's stop/rerun check with it)."""
+    called as it goes (at most every 0.1 s), taking its turn and stopping with its
+    session as every long computation does (`_long`)."""
     hit = paper_cached(experiment, s)
     if hit is not None:
         return hit
-    check, last = _check(), [0.0]
 
-    def progress(fraction: float) -> None:
-        now = time.monotonic()
-        if now - last[0] >= _PROGRESS_EVERY_S:
-            last[0] = now
-            show(fraction)
-            if check is not None:
+    def run(check=None) -> object:
+        last = [0.0]
+
+        def progress(fraction: float) -> None:
+            now = time.monotonic()
+            if now - last[0] >= _PROGRESS_EVERY_S:
+                last[0] = now
+                show(fraction)
+            if check is not None:  # itself asks Streamlit at most every _CHECK_EVERY_S
                 check()
 
-    result = paper.RUN[experiment](s, progress=progress)
+        return paper.RUN[experiment](s, progress=progress)
+
+    # in its turn among the long computations, stopped with its session (core.cancel)
+    result = _long(f"paper {experiment}", s.to_query(), run)
     store = _paper_store()
     with store.lock:
         store.entries[(experiment, s.to_query())] = result
