@@ -237,3 +237,12 @@ def test_the_study_s_verdicts_follow_scipy_s_paired_intervals():
     assert gallery.METRICS["study: optimizers whose h·R is below 0"](s) == (
         " and ".join(below) or "neither"
     )
+
+
+def test_a_study_step_s_evidence_says_an_undefined_h_R_in_words():
+    """Exact-sign Lion's h R is not defined (THEORY §11): the reveal's numbers say so
+    instead of failing on the missing mean."""
+    step = lessons.BY_ID["network"].steps[0]
+    said = lessons.EVIDENCE[step.metric](step)
+    assert "lion not defined (outside the theorem" in said
+    assert "adamw -" in said  # AdamW's mean is a negative number

@@ -102,6 +102,8 @@ def _compared(step: Step) -> str:
 
 
 def _interval(v: dict) -> str:
+    if v["mean"] is None:  # no run has the value: h R of a non-smooth update
+        return "not defined (outside the theorem, THEORY §11)"
     if v["lo"] is None:
         return f"{v['mean']:.3g}"
     return f"{v['mean']:.3g} [{v['lo']:.3g}, {v['hi']:.3g}]"
