@@ -527,3 +527,14 @@ def test_bad_url_values_fall_back_with_a_warning_naming_the_key():
     tiny = dict(p.split("=") for p in TINY["distance"].split("&"))
     at = open_page("paper", tiny | {"v": "1", "exp": "nope"})  # the first experiment
     assert any("exp" in w.value for w in at.warning)
+
+
+def test_every_distance_panel_is_on_the_log_axis_it_shares(results):
+    """The panels share one y axis: each is drawn on a log scale (a shared axis takes no
+    type from its neighbour), so Lion's distances read on the scale AdamW's do."""
+    from ui.paper_plots import distance_figure
+
+    fig = distance_figure(results["distance"])
+    axes = [fig.layout[k] for k in fig.layout if k.startswith("yaxis")]
+    assert len(axes) == len(results["distance"].scenario.opt) >= 2
+    assert all(a.type == "log" for a in axes)

@@ -48,7 +48,8 @@ def distance_figure(r: DistanceResult, height: int = 420) -> go.Figure:
                     col,
                 )
         fig.update_xaxes(title="time t = n·h", row=1, col=col)
-    fig.update_yaxes(type="log", title="‖θ − θ_memory‖∞", row=1, col=1)
+    fig.update_yaxes(type="log")  # every panel: a shared axis takes no type of its own
+    fig.update_yaxes(title="‖θ − θ_memory‖∞", row=1, col=1)
     return frame(fig, height)
 
 
