@@ -5,12 +5,10 @@ ResNet.  One section at a time, chosen at the top; each experiment has its own U
 numbers by core.paper), warnings, downloads and progress bar.  Computation: core.paper,
 stored by ui.cache.paper_result."""
 
-import json
-
 import streamlit as st
 
 from core import paper
-from core.report import PAPER_JSON, paper_csv
+from core.report import PAPER_JSON, paper_csv, to_json
 from ui import cache, layout, text
 from ui import paper_controls as controls
 from ui import paper_plots as plots
@@ -140,7 +138,7 @@ left.download_button(
 )
 right.download_button(
     "⬇ JSON",
-    lambda: json.dumps(PAPER_JSON[experiment](res), indent=1),
+    lambda: to_json(PAPER_JSON[experiment](res), indent=1),  # strict: NaN as null
     f"{stem}.json",
     "application/json",
     on_click="ignore",
