@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from core import kernel
+from core.kernel import past_sum
 from core.optimizers import GeometricTables, Optimizer
 
-_ELEMENTS = 1 << 21  # coordinates * past steps per chunk of the exact sums
 _DEGREES = (32, 64, 128, 256, 512, 1024)  # each twice the last: nested nodes
 _SCALE = 2.0**-40  # s = this * max|x|: asinh is linear below s, logarithmic above
 _CHECK = 1e-10  # largest error against the exact sums at the checks, relative to max|F|
@@ -30,8 +31,9 @@ _INTERPOLATE_FROM = 4096  # coordinates: below this the exact sums cost less
 
 
 def applies(opt: Optimizer, tables: list[GeometricTables]) -> bool:
-    """Whether the readout is elementwise with one set of hyperparameters (one column)."""
-    return opt.elementwise is not None and all(t.W.shape[1] == 1 for t in tables)
+    """Whether the declaration has one set of hyperparameters (one column): every readout
+    acts coordinate by coordinate (core.optimizers.Readout)."""
+    return opt.scalar and all(t.W.shape[1] == 1 for t in tables)
 
 
 class CoordinateDirections:
@@ -39,7 +41,7 @@ class CoordinateDirections:
     from the closed-form tables of THEORY §7 (one column: scalar hyperparameters)."""
 
     def __init__(self, opt: Optimizer, tables: list[GeometricTables]):
-        self.value = opt.elementwise.value
+        self.opt = opt
         self.features = [av.feature for av in opt.averages]
         steps = min(t.W.shape[0] for t in tables) - 1
         self.steps = steps
@@ -62,7 +64,7 @@ class CoordinateDirections:
         """F_i at the coordinates x (m,), as (m, p), by the sums over b < n."""
         x = np.asarray(x, dtype=np.float64).reshape(-1, 1)
         tails = self.tails(n)
-        chunk = max(1, _ELEMENTS // max(n, 1))
+        chunk = max(1, kernel.CHUNK // max(n, 1))
         with np.errstate(all="ignore"):  # inf and nan as torch has them
             if x.shape[0] <= chunk:  # one block (a trajectory's coordinates: every step)
                 return self._sums(n, x, tails)
@@ -71,8 +73,12 @@ class CoordinateDirections:
             )
 
     def _sums(self, n: int, x: np.ndarray, tails: np.ndarray) -> np.ndarray:
-        scaled = [f(x) * w[:n] for w, f in zip(self.W, self.features, strict=True)]
-        return self.value(x, *scaled) @ tails
+        """core.kernel.past_sum with the coordinates on axis 0, the averages i on axis 1
+        and the past steps b on axis 2 (contiguous: the sum runs along memory)."""
+        g = x.reshape(-1, 1, 1)
+        feats = [f(g) for f in self.features]
+        W = [w[:n] for w in self.W]
+        return past_sum(self.opt, g, feats, W, tails.T[None], axis=-1)
 
     def __call__(self, n: int, x: np.ndarray) -> np.ndarray:
         """F_i at the coordinates x (m,), as (m, p): interpolated where m is large and the

@@ -18,46 +18,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from core.autodiff import grad_and_hvp, jvp
+from core import kernel
+from core.autodiff import grad_and_hvp
 from core.coordinate import CoordinateDirections, applies
 from core.optimizers import Geometric, Optimizer, as_column
 
 Tensor = torch.Tensor
 DYNAMICS = ("memory", "memoryless", "corrected")
-
-
-def readout_and_correction(opt: Optimizer, g: Tensor, averages, hvps):
-    """The readout at the averages A_i, and the memory correction of THEORY §2:
-
-    M = d/ds readout(g, A_i + phi_i(g(t + s D_i)) - phi_i(g)) at s = 0, and
-    d/ds g(t + s D_i) = H D_i, so g + s H D_i stands in for g(t + s D_i): one JVP.
-    `hvps` are the H D_i (rows without memory correction carry zeros).
-    """
-    feats = [av.feature(g) for av in opt.averages]
-
-    def along(s: Tensor) -> Tensor:
-        inputs = [
-            a + av.feature(g + s * hv) - f
-            for a, f, av, hv in zip(averages, feats, opt.averages, hvps, strict=True)
-        ]
-        return opt.readout(g, *inputs)
-
-    return jvp(along, torch.zeros((), dtype=g.dtype, device=g.device))
-
-
-def memoryless_averages(opt: Optimizer, g: Tensor, scales) -> list[Tensor]:
-    """Every average with the past iterates replaced by the current one: W_i phi_i(g)."""
-    return [w * av.feature(g) for w, av in zip(scales, opt.averages, strict=True)]
-
-
-def readout_at(opt: Optimizer, g: Tensor, scales) -> Tensor:
-    """The memoryless readout: every average replaced by W_i phi_i(g)."""
-    return opt.readout(g, *memoryless_averages(opt, g, scales))
-
-
-def memoryless_and_correction(opt: Optimizer, g: Tensor, scales, hvps):
-    """Fbar's readout (the W_i are `scales`) and the memory correction M."""
-    return readout_and_correction(opt, g, memoryless_averages(opt, g, scales), hvps)
 
 
 @dataclass(frozen=True)
@@ -133,10 +100,6 @@ class _Schedule:
             np.add.at(coef[:, i], self.group[:n], tails[::-1])
         return groups, coef
 
-    def correction(self, g: Tensor, averages, hvps) -> Tensor:
-        """M by the generic JVP of the readout (THEORY §2)."""
-        return readout_and_correction(self.opt, g, averages, hvps)[1]
-
     def directions(
         self, n: int, t: Tensor, g: Tensor, readout: Tensor | None = None
     ) -> list[tuple[Tensor, Tensor | float]]:
@@ -145,7 +108,7 @@ class _Schedule:
         B = t.shape[0]
         groups, coef = self.correction_weights(n)
         scales = [_per_row(self.group_W[:groups, i], B, t)[..., None] for i in range(self.p)]
-        fbar = readout_at(self.opt, g, scales) + self.opt.decay_term(t)  # (groups, B, d)
+        fbar = kernel.memoryless_update(self.opt, g, scales, self.opt.decay_term(t))
         return [
             (torch.einsum("ub,ubd->bd", _per_row(coef[:, i], B, t), fbar), 1.0)
             for i in range(self.p)
@@ -198,72 +161,47 @@ class _Recursive:
     def memory_averages(self, n: int, g: Tensor) -> list[Tensor]:
         out = []
         for i, (av, t) in enumerate(zip(self.opt.averages, self.tables, strict=True)):
-            f = av.feature(g)
             a, c, r = self.coefficients[i]
-            U, z = self.state[i], _row(t.z, n, g)
-            if isinstance(c, float) and c != 0.0 and isinstance(z, float):  # two ops
-                out.append(torch.add(U, f, alpha=a / c).mul_(c / z))
-            else:
-                out.append((a * f + c * U) / z)
-            self.state[i] = U.mul_(r).add_(f)  # U(n+1) = phi(g_n) + r U(n), in place
+            A, self.state[i] = kernel.memory_average(
+                av.feature(g), self.state[i], a, c, r, _row(t.z, n, g)
+            )
+            out.append(A)
         return out
-
-    def correction(self, g: Tensor, averages, hvps) -> Tensor:
-        """M = sum_i dPhi/dA_i phi_i'(g) H D_i from the declared partials (THEORY §7), or
-        the generic JVP where the declaration states none."""
-        if self.opt.elementwise is None or any(av.slope is None for av in self.opt.averages):
-            return readout_and_correction(self.opt, g, averages, hvps)[1]
-        partials = self.opt.elementwise.partials(g, *averages)
-        terms = [
-            p * av.slope(g) * hv
-            for p, av, hv in zip(partials, self.opt.averages, hvps, strict=True)
-        ]
-        return sum(terms[1:], terms[0])
 
     def directions(
         self, n: int, t: Tensor, g: Tensor, readout: Tensor | None = None
     ) -> list[tuple[Tensor, Tensor | float]]:
-        """D_i as (vector, factor) pairs; `readout` is the readout at W(n), when known."""
-        opt = self.opt
+        """D_i as (vector, factor) pairs (core.kernel.directions); `readout` is the
+        readout at W(n), when known."""
+        opt, case = self.opt, self.case
         moments = [_row(tb.moment, n, t) for tb in self.tables]
-        if self.case == "b":  # W(n) is W(b) for every b: Fbar^(b) is the readout at W(n)
-            if readout is None:
-                readout = readout_at(opt, g, self.scales(n, t))
-            fbar = readout + opt.decay_term(t)
-            return [(fbar, m) for m in moments]
         decay = opt.decay_term(t)
-        if self.case == "a":
+        decay = None if isinstance(decay, float) else decay
+        fbar = feats = C = past = None
+        if case == "b":  # W(n) is W(b) for every b: Fbar^(b) is the readout at W(n)
+            if readout is None:
+                readout = opt.value(g, *kernel.memoryless_averages(opt, g, self.scales(n, t)))
+            fbar = readout if decay is None else readout + decay
+        elif case == "a":
             feats = [av.feature(g) for av in opt.averages]
-            out = []
-            for i in range(self.p):
-                D = decay * moments[i] if not isinstance(decay, float) else 0.0
-                for j, f in enumerate(feats):
-                    D = D + _row(self.C[i][j], n, t) * f
-                out.append((D, 1.0))
-            return out
-        if self.coordinate is not None and g.device.type == "cpu":
+            C = [[_row(c, n, t) for c in row] for row in self.C]
+        elif self.coordinate is not None and g.device.type == "cpu":
             F = torch.from_numpy(self.coordinate(n, g.numpy())).to(g.dtype)
-            stacked = [F[:, i].reshape(g.shape) for i in range(self.p)]
+            past = [F[:, i].reshape(g.shape) for i in range(self.p)]
         else:
-            stacked = [self._stacked(i, n, t, g) for i in range(self.p)]
-        return [(D + decay * moments[i], 1.0) for i, D in enumerate(stacked)]
+            past = [self._stacked(i, n, g) for i in range(self.p)]
+        return kernel.directions(case, fbar, feats, moments, C, decay, past)
 
-    def _stacked(self, i: int, n: int, t: Tensor, g: Tensor) -> Tensor:
-        """sum_{b<n} T_i(n, n-b) readout(g, W(b) phi(g)) in chunks of b (THEORY §7 c)."""
+    def _stacked(self, i: int, n: int, g: Tensor) -> Tensor:
+        """core.kernel.past_sum over b < n, in chunks of b (THEORY §7 c)."""
         B, d = g.shape
-        chunk = max(1, _ELEMENTS // (B * d))
         total = torch.zeros_like(g)
         feats = [av.feature(g) for av in self.opt.averages]
-        for first in range(0, n, chunk):
-            last = min(n, first + chunk)
-            scales = [_per_block(w[first:last], B, g) for w in self.W]
-            readout = self.opt.readout(g, *(s * f for s, f in zip(scales, feats, strict=True)))
+        for first, last in kernel.blocks(n, B * d):
+            W = [_per_block(w[first:last], B, g) for w in self.W]
             tails = _per_block(self.tables[i].tails(n, first)[: last - first], B, g)
-            total = total + (tails * readout).sum(0)
+            total = total + kernel.past_sum(self.opt, g, feats, W, tails)
         return total
-
-
-_ELEMENTS = 1 << 22  # b-chunk size of the stacked readouts, in elements
 
 
 def _row(table: np.ndarray, n: int, like: Tensor) -> Tensor | float:
@@ -275,6 +213,15 @@ def _row(table: np.ndarray, n: int, like: Tensor) -> Tensor | float:
 def _per_block(a: np.ndarray, B: int, like: Tensor) -> Tensor:
     """(m, P) numbers as an (m, B, 1) tensor."""
     return _per_row(a if a.shape[1] > 1 else a[:, 0], B, like)[..., None]
+
+
+def _distinct(directions) -> tuple[list[Tensor], list[int]]:
+    """The distinct vectors of (vector, factor) directions, and each direction's index
+    among them: directions sharing a vector share its Hessian product."""
+    index = {}
+    for D, _ in directions:
+        index.setdefault(id(D), (len(index), D))
+    return [D for _, D in index.values()], [index[id(D)][0] for D, _ in directions]
 
 
 def _plan(opt: Optimizer, steps: int):
@@ -351,29 +298,26 @@ def simulate(
         if memory and K == 1:
             averages = plan.memory_averages(n, g)
         else:
-            averages = memoryless_averages(opt, g, plan.scales(n, g))
+            averages = kernel.memoryless_averages(opt, g, plan.scales(n, g))
             if memory:
                 for i, a in enumerate(plan.memory_averages(n, g[memory])):
                     averages[i][memory] = a
         if observe is not None:
             observe(n, theta, averages)
-        update = opt.readout(g, *averages)
+        update = opt.value(g, *averages)
         if need_hvp:
             tc, gc = theta[corrected], g[corrected]
             directions = plan.directions(n, tc, gc, update[corrected])
-            bases = list({id(D): D for D, _ in directions}.values())  # D_i sharing a vector
+            bases, index = _distinct(directions)
             tangent = torch.zeros_like(g_all)
             tangent[corrected] = bases[0]
             if len(bases) > 1:
                 tangent[K * B :] = torch.cat(bases[1:])
             hv = hvp(tangent)
-            blocks = (
-                [hv[corrected]] + list(hv[K * B :].split(B)) if len(bases) > 1 else [hv[corrected]]
-            )
-            index = {id(D): j for j, D in enumerate(bases)}
-            hvps = [blocks[index[id(D)]] * f for D, f in directions]
+            blocks = [hv[corrected]] + (list(hv[K * B :].split(B)) if len(bases) > 1 else [])
+            hvps = [blocks[j] * f for j, (_, f) in zip(index, directions, strict=True)]
             averages_c = [a[corrected] for a in averages]
-            update[corrected] += h_corrected * plan.correction(gc, averages_c, hvps)
+            update[corrected] += h_corrected * kernel.correction(opt, gc, averages_c, hvps)
 
         decay = opt.decay_term(theta)
         if isinstance(h, float):
@@ -448,19 +392,22 @@ def moments_exact(opt: Optimizer) -> bool:
     return opt.linear or all(getattr(av.weights, "constant_sum", False) for av in opt.averages)
 
 
-def asymptotic_fields(loss, opt: Optimizer, theta: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """g, Fbar and M for n -> infinity at the points theta (R, d) (THEORY §4, derived
-    generically): W_i -> W_i(inf), S_k -> k Fbar, so D_i = (sum_k k w_i(inf, k)) Fbar."""
+def asymptotic_fields(loss, opt: Optimizer, theta: Tensor) -> tuple[Tensor, ...]:
+    """g, Fbar, M and H Fbar for n -> infinity at the points theta (R, d) (THEORY §4,
+    derived generically): W_i -> W_i(inf), S_k -> k Fbar, so D_i = (sum_k k w_i(inf, k))
+    Fbar and every H D_i is a multiple of the one product H Fbar.  Hyperparameters may
+    be one per row."""
     moments = [limit_moments(av.weights) for av in opt.averages]
-    g, hvp = grad_and_hvp(loss, theta, hessian=bool(moments) and not opt.flat)
+    g, hvp = grad_and_hvp(loss, theta, hessian=bool(moments))
     scales = [as_column(total, theta) for total, _ in moments]
-    fbar = readout_at(opt, g, scales) + opt.decay_term(theta)
+    averages = kernel.memoryless_averages(opt, g, scales)
+    fbar = opt.value(g, *averages) + opt.decay_term(theta)
     if hvp is None:
-        return g, fbar, torch.zeros_like(fbar)
-    hf = hvp(fbar)  # every D_i is a multiple of Fbar: one Hessian-vector product
+        zero = torch.zeros_like(fbar)
+        return g, fbar, zero, zero
+    hf = hvp(fbar)
     hvps = [as_column(first, theta) * hf for _, first in moments]
-    _, correction = memoryless_and_correction(opt, g, scales, hvps)
-    return g, fbar, correction
+    return g, fbar, kernel.correction(opt, g, averages, hvps), hf
 
 
 def fields_at_step(loss, opt: Optimizer, theta: Tensor, n: int) -> tuple[Tensor, Tensor]:
@@ -470,17 +417,15 @@ def fields_at_step(loss, opt: Optimizer, theta: Tensor, n: int) -> tuple[Tensor,
     count = plan.hvp_count if n > 0 else 0
     g_all, hvp = grad_and_hvp(loss, theta.repeat(max(count, 1), 1), hessian=count > 0)
     g = g_all[:R]
-    scales = plan.scales(n, theta)
-    fbar = readout_at(opt, g, scales) + opt.decay_term(theta)
+    averages = kernel.memoryless_averages(opt, g, plan.scales(n, theta))
+    fbar = opt.value(g, *averages) + opt.decay_term(theta)
     if hvp is None:
         return fbar, torch.zeros_like(fbar)
     directions = plan.directions(n, theta, g)
-    bases = list({id(D): D for D, _ in directions}.values())
+    bases, index = _distinct(directions)
     hv = hvp(torch.cat(bases)).split(R)
-    index = {id(D): j for j, D in enumerate(bases)}
-    hvps = [hv[index[id(D)]] * f for D, f in directions]
-    _, correction = memoryless_and_correction(opt, g, scales, hvps)
-    return fbar, correction
+    hvps = [hv[j] * f for j, (_, f) in zip(index, directions, strict=True)]
+    return fbar, kernel.correction(opt, g, averages, hvps)
 
 
 def sums_history(opt: Optimizer) -> bool:

@@ -2,9 +2,9 @@
 
 For one trajectory of a 2-vector, torch spends nearly all of a step in per-call
 overhead.  Here the loss's gradient and Hessian come from core.derivatives (symbolic,
-no autograd), the optimizer's readout and its partials from the declaration's
-`elementwise` form, and every average keeps O(1) recursive state: a step is a few
-dozen float operations.  The torch engine (core.dynamics) stays the oracle, and runs
+no autograd), the optimizer's readout and its partials from the declaration, and every
+average keeps O(1) recursive state: a step is a few dozen float operations, the
+formulas of core.kernel on each coordinate.  The torch engine (core.dynamics) runs
 whatever this path does not cover (per-trajectory hyperparameters, non-geometric
 weights, a CUDA start) or cannot finish on floats (a float exception in the
 optimizer's arithmetic, e.g. eps = 0 at a zero gradient).
@@ -21,6 +21,13 @@ from core.cancel import Check, checked, each
 from core.derivatives import Derivatives
 from core.dynamics import DYNAMICS, Run, _Recursive
 from core.dynamics import simulate as torch_simulate
+from core.kernel import (
+    correction,
+    directions,
+    hessian_times,
+    memory_average,
+    memoryless_update,
+)
 from core.losses import batched
 from core.optimizers import Geometric, Optimizer
 
@@ -29,16 +36,8 @@ Tensor = torch.Tensor
 
 def supported(opt: Optimizer) -> bool:
     """Whether the declaration has everything the float path needs."""
-    return (
-        opt.elementwise is not None
-        and np.ndim(opt.decay) == 0
-        and all(
-            isinstance(av.weights, Geometric)
-            and av.weights.recursive
-            and av.slope is not None
-            and all(np.ndim(v) == 0 for v in (av.weights.head, av.weights.tail, av.weights.ratio))
-            for av in opt.averages
-        )
+    return opt.scalar and all(
+        isinstance(av.weights, Geometric) and av.weights.recursive for av in opt.averages
     )
 
 
@@ -48,7 +47,7 @@ def leaves_the_floats(opt: Optimizer) -> bool:
     if not supported(opt):
         return True
     try:
-        opt.elementwise.value(0.0, *(0.0 for _ in opt.averages))
+        opt.value(0.0, *(0.0 for _ in opt.averages))
     except ArithmeticError:
         return True
     return False
@@ -114,8 +113,7 @@ def _run(step, start: tuple[float, float], steps: int) -> tuple[np.ndarray, int]
 
 def memory_step(derivatives: Derivatives, opt: Optimizer, plan: _Recursive, h: float):
     """The memory run's step (n, x, y) -> next point, keeping U_i (THEORY §7)."""
-    gradient = derivatives.gradient
-    value = opt.elementwise.value
+    gradient, value, p = derivatives.gradient, opt.readout.value, opt.readout.params
     decay = float(opt.decay)
     averages = [
         (av.feature, float(t.head[0]), float(t.tail[0]), float(t.ratio[0]), t.z[:, 0].tolist())
@@ -127,11 +125,11 @@ def memory_step(derivatives: Derivatives, opt: Optimizer, plan: _Recursive, h: f
         gx, gy = gradient(x, y)
         ax, ay = [], []
         for (feature, a, c, r, z), u in zip(averages, state, strict=True):
-            fx, fy = feature(gx), feature(gy)
-            ax.append((a * fx + c * u[0]) / z[n])
-            ay.append((a * fy + c * u[1]) / z[n])
-            u[0], u[1] = fx + r * u[0], fy + r * u[1]
-        return x - h * (value(gx, *ax) + decay * x), y - h * (value(gy, *ay) + decay * y)
+            A, u[0] = memory_average(feature(gx), u[0], a, c, r, z[n])
+            ax.append(A)
+            A, u[1] = memory_average(feature(gy), u[1], a, c, r, z[n])
+            ay.append(A)
+        return x - h * (value(p, gx, *ax) + decay * x), y - h * (value(p, gy, *ay) + decay * y)
 
     return step
 
@@ -139,67 +137,48 @@ def memory_step(derivatives: Derivatives, opt: Optimizer, plan: _Recursive, h: f
 def memoryless_step(derivatives: Derivatives, opt: Optimizer, plan: _Recursive, h: float):
     """theta - h Fbar^(n)(theta): every average replaced by W_i(n) phi_i(g)."""
     gradient = derivatives.gradient
-    value = opt.elementwise.value
     decay = float(opt.decay)
-    averages = [(av.feature, w[:, 0].tolist()) for av, w in zip(opt.averages, plan.W, strict=True)]
+    W = [w[:, 0].tolist() for w in plan.W]
 
     def step(n: int, x: float, y: float) -> tuple[float, float]:
         gx, gy = gradient(x, y)
-        ax = [W[n] * feature(gx) for feature, W in averages]
-        ay = [W[n] * feature(gy) for feature, W in averages]
-        return x - h * (value(gx, *ax) + decay * x), y - h * (value(gy, *ay) + decay * y)
+        Wn = [w[n] for w in W]
+        ux = memoryless_update(opt, gx, Wn, decay * x)
+        return x - h * ux, y - h * memoryless_update(opt, gy, Wn, decay * y)
 
     return step
 
 
 def corrected_step(derivatives: Derivatives, opt: Optimizer, plan: _Recursive, h: float):
-    """theta - h [Fbar^(n) + h M^(n)], M = sum_i dPhi/dA_i phi_i'(g) (H D_i) (THEORY §2),
-    the directions D_i by the case of THEORY §7 that the plan found."""
+    """theta - h [Fbar^(n) + h M^(n)] (THEORY §2), the formulas of core.kernel on each
+    coordinate, the directions D_i by the case of THEORY §7 that the plan found."""
     hessian = derivatives.hessian
-    value, partials = opt.elementwise.value, opt.elementwise.partials
+    value, p = opt.readout.value, opt.readout.params
     decay = float(opt.decay)
     feats = [av.feature for av in opt.averages]
-    slopes = [av.slope for av in opt.averages]
     W = [w[:, 0].tolist() for w in plan.W]
     moments = [t.moment[:, 0].tolist() for t in plan.tables]
-    p, case = plan.p, plan.case
+    case = plan.case
     C = [[c[:, 0].tolist() for c in row] for row in plan.C] if case == "a" else None
 
-    def directions(n, x, y, gx, gy, fx, fy, ux, uy):
-        if case == "b":
-            return [(m[n] * ux, m[n] * uy) for m in moments]
-        out = []
-        if case == "a":
-            for i in range(p):
-                dx, dy = moments[i][n] * decay * x, moments[i][n] * decay * y
-                for j in range(p):
-                    dx += C[i][j][n] * fx[j]
-                    dy += C[i][j][n] * fy[j]
-                out.append((dx, dy))
-            return out
-        # case c: the directions as functions of one coordinate, summed over b < n
-        sums = plan.coordinate.exact(n, (gx, gy))  # (2, p)
-        for i in range(p):
-            m = moments[i][n] * decay
-            out.append((float(sums[0, i]) + m * x, float(sums[1, i]) + m * y))
-        return out
-
     def step(n: int, x: float, y: float) -> tuple[float, float]:
-        gx, gy, hxx, hxy, hyy = hessian(x, y)
-        fx = [f(gx) for f in feats]
-        fy = [f(gy) for f in feats]
-        ax = [W[i][n] * fx[i] for i in range(p)]
-        ay = [W[i][n] * fy[i] for i in range(p)]
-        ux = value(gx, *ax) + decay * x
-        uy = value(gy, *ay) + decay * y
+        gx, gy, *H = hessian(x, y)
+        fx, fy = [f(gx) for f in feats], [f(gy) for f in feats]
+        ax = [w[n] * f for w, f in zip(W, fx, strict=True)]
+        ay = [w[n] * f for w, f in zip(W, fy, strict=True)]
+        ux = value(p, gx, *ax) + decay * x
+        uy = value(p, gy, *ay) + decay * y
         if n > 0 and case != "flat":
-            px, py = partials(gx, *ax), partials(gy, *ay)
-            mx = my = 0.0
-            for i, (dx, dy) in enumerate(directions(n, x, y, gx, gy, fx, fy, ux, uy)):
-                mx += px[i] * slopes[i](gx) * (hxx * dx + hxy * dy)
-                my += py[i] * slopes[i](gy) * (hxy * dx + hyy * dy)
-            ux += h * mx
-            uy += h * my
+            m = [v[n] for v in moments]
+            Cn = [[c[n] for c in row] for row in C] if C else None
+            past = plan.coordinate.exact(n, (gx, gy)).tolist() if case == "c" else (None, None)
+            dx = directions(case, ux, fx, m, Cn, decay * x if decay else None, past[0])
+            dy = directions(case, uy, fy, m, Cn, decay * y if decay else None, past[1])
+            products = [
+                hessian_times(H, vx * f, vy * f) for (vx, f), (vy, _) in zip(dx, dy, strict=True)
+            ]
+            ux += h * correction(opt, gx, ax, [hv[0] for hv in products])
+            uy += h * correction(opt, gy, ay, [hv[1] for hv in products])
         return x - h * ux, y - h * uy
 
     return step

@@ -22,6 +22,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
+from core import kernel
 from core.cancel import Check, checked, each
 from core.derivatives import Derivatives
 from core.dynamics import DYNAMICS, Run, _Recursive
@@ -30,15 +31,11 @@ from core.losses import batched
 from core.optimizers import Geometric, Optimizer
 
 Tensor = torch.Tensor
-_ELEMENTS = 1 << 21  # b-chunk size of case (c)'s stacked readouts, in elements
 
 
 def supported(opt: Optimizer) -> bool:
     """Whether the declaration has everything the array path needs."""
-    return opt.rows is not None and all(
-        isinstance(av.weights, Geometric) and av.weights.recursive and av.slope is not None
-        for av in opt.averages
-    )
+    return all(isinstance(av.weights, Geometric) and av.weights.recursive for av in opt.averages)
 
 
 def simulate(
@@ -161,64 +158,44 @@ class _Engine:
         feats = [av.feature(g) for av in opt.averages]
         averages = []
         for i, (a, tail, r) in enumerate(self.geometric):
-            f, W = feats[i], self.at(i, plan.W[i][n])
-            if not self.memory:
-                averages.append(W * f)
-                continue
-            A = np.empty_like(f)
-            A[:, 1:] = W * f[:, 1:]
-            U = self.state[i]
-            A[:, 0] = (a * f[:, 0] + tail * U) / self.at(i, plan.tables[i].z[n])
-            self.state[i] = f[:, 0] + r * U  # U(n+1) = phi(g_n) + r U(n)
+            A = self.at(i, plan.W[i][n]) * feats[i]
+            if self.memory:  # block 0: the memory rows' own average
+                A[:, 0], self.state[i] = kernel.memory_average(
+                    feats[i][:, 0], self.state[i], a, tail, r, self.at(i, plan.tables[i].z[n])
+                )
             averages.append(A)
-        update = opt.rows.value(g, *averages)
+        update = opt.value(g, *averages)
         if self.has_decay:
             update = update + self.decay * theta
         if hessian is not None:  # the corrected rows: + h M^(n) (THEORY §2)
-            gc, ac = g[:, c], [a[:, c] for a in averages]
-            slopes = [
-                p * av.slope(gc)
-                for p, av in zip(opt.rows.partials(gc, *ac), opt.averages, strict=True)
-            ]
-            if plan.case == "b":  # D_i = m_i(n) Fbar: one product H Fbar
-                moments = [self.at(i, tb.moment[n]) for i, tb in enumerate(plan.tables)]
-                weight = sum(m * s for m, s in zip(moments, slopes, strict=True))
-                M = weight * _times(hessian, update[:, c])
-            else:
-                directions = self._directions(n, theta[:, c], gc, [f[:, c] for f in feats])
-                M = sum(s * _times(hessian, D) for s, D in zip(slopes, directions, strict=True))
-            update[:, c] += h * M
+            t, gc, ac = theta[:, c], g[:, c], [a[:, c] for a in averages]
+            moments = [self.at(i, tb.moment[n]) for i, tb in enumerate(plan.tables)]
+            C = (
+                [[self.at(i, row[n]) for row in Ci] for i, Ci in enumerate(plan.C)]
+                if plan.case == "a"
+                else None
+            )
+            past = (
+                [self._stacked(i, n, gc, [f[:, c] for f in feats]) for i in range(plan.p)]
+                if plan.case == "c"
+                else None
+            )
+            decay = self.decay * t if self.has_decay else None
+            directions = kernel.directions(
+                plan.case, update[:, c], [f[:, c] for f in feats], moments, C, decay, past
+            )
+            hvps = [np.stack(kernel.hessian_times(hessian, *(f * D))) for D, f in directions]
+            update[:, c] += h * kernel.correction(opt, gc, ac, hvps)
         return update
 
-    def _directions(self, n, t, g, feats) -> list[np.ndarray]:
-        """D_i(n) (2, B) at the corrected rows, cases (a) and (c) of THEORY §7."""
-        plan = self.plan
-        decay = self.decay * t if self.has_decay else 0.0
-        out = []
-        for i, tb in enumerate(plan.tables):
-            D = self.at(i, tb.moment[n]) * decay
-            if plan.case == "a":
-                for j, f in enumerate(feats):
-                    D = D + self.at(i, plan.C[i][j][n]) * f
-            else:
-                D = D + self._stacked(i, n, g, feats)
-            out.append(D)
-        return out
-
     def _stacked(self, i: int, n: int, g: np.ndarray, feats) -> np.ndarray:
-        """sum_{b<n} T_i(n, n-b) readout(g, W(b) phi(g)) (THEORY §7 c), in chunks of b."""
+        """core.kernel.past_sum over b < n (THEORY §7 c), in chunks of b."""
         plan, B = self.plan, g.shape[-1]
         total = np.zeros_like(g)
-        chunk = max(1, _ELEMENTS // (2 * B))
-        for first in range(0, n, chunk):
-            last = min(n, first + chunk)
-            scaled = [
-                self.at(j, W[first:last])[:, None, :] * f
-                for j, (W, f) in enumerate(zip(plan.W, feats, strict=True))
-            ]
-            readout = self.opt.rows.value(g, *scaled)  # (m, 2, B)
-            tails = self.at(i, plan.tables[i].tails(n, first)[: last - first])
-            total += np.einsum("bp,bdp->dp", tails, readout)
+        for first, last in kernel.blocks(n, 2 * B):
+            W = [self.at(j, w[first:last])[:, None, :] for j, w in enumerate(plan.W)]
+            tails = self.at(i, plan.tables[i].tails(n, first)[: last - first])[:, None, :]
+            total += kernel.past_sum(self.opt, g, feats, W, tails)
         return total
 
 
@@ -245,9 +222,3 @@ def _compact_plan(opt: Optimizer, steps: int) -> tuple[_Recursive, list[np.ndarr
         averages.append(replace(av, weights=replace(av.weights, head=head, tail=tail, ratio=ratio)))
         rows.append(inverse.reshape(-1))
     return _Recursive(replace(opt, averages=tuple(averages)), steps), rows
-
-
-def _times(hessian, v: np.ndarray) -> np.ndarray:
-    """H v at each row: hessian = (hxx, hxy, hyy) arrays (B,), v (2, B)."""
-    hxx, hxy, hyy = hessian
-    return np.stack([hxx * v[0] + hxy * v[1], hxy * v[0] + hyy * v[1]])

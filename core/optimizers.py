@@ -17,7 +17,8 @@ runs with different hyperparameters is one tensor computation.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -167,16 +168,15 @@ def ema(beta: Hyper, bias_corrected: bool = False) -> Geometric:
 
 @dataclass(frozen=True)
 class Average:
-    """One averaged feature: A = sum_k weights(n, k) * feature(g_{n-k}).
+    """One averaged feature: A = sum_k weights(n, k) * feature(g_{n-k}), with the
+    feature's derivative `slope` (THEORY §2: M carries phi_i'(g) H D_i)."""
 
-    `slope` is feature'(g), coordinate-wise on Python floats (engines without autograd)."""
-
-    feature: Callable[[Tensor], Tensor]
+    feature: Callable
     weights: Callable[[int, np.ndarray], np.ndarray]
-    slope: Callable[[float], float] | None = None
+    slope: Callable
 
 
-def _where(condition, a, b):
+def where(condition, a, b):
     """torch.where on tensors, numpy.where on arrays, a conditional on floats (both
     branches must be safe to evaluate: callers guard their denominators)."""
     if isinstance(condition, Tensor):
@@ -186,15 +186,37 @@ def _where(condition, a, b):
     return a if condition else b
 
 
-@dataclass(frozen=True)
-class Elementwise:
-    """The readout coordinate by coordinate, for engines without autograd: `value(g, *A)`
-    on Python floats (core.fast2d) and numpy arrays (THEORY §7 c evaluates Fbar^(b) for
-    every past b at once), and `partials(g, *A)` = (dPhi/dA_1, ...) on floats and torch
-    tensors, which the generic JVP checks in the tests (THEORY §7)."""
+def sign(c):
+    """The exact sign on floats, arrays and tensors (0 at 0)."""
+    if isinstance(c, Tensor):
+        return torch.sign(c)
+    if isinstance(c, np.ndarray | np.generic):
+        return np.sign(c)
+    return 1.0 if c > 0.0 else -1.0 if c < 0.0 else 0.0 * c
 
-    value: Callable[..., float]
-    partials: Callable[..., tuple[float, ...]]
+
+def lay_out(params: dict, like) -> dict:
+    """A readout's hyperparameters in the layout of `like`: floats stay floats; per-
+    trajectory values (B,) broadcast along the last axis of a numpy array (the array
+    engines put the trajectory last) and down the rows of a tensor (the torch engine
+    stacks rows in blocks of B)."""
+    if isinstance(like, Tensor):
+        return {k: as_column(v, like) for k, v in params.items()}
+    return params
+
+
+@dataclass(frozen=True)
+class Readout:
+    """The readout Phi(g, A_1, ..., A_p) coordinate by coordinate and its partials
+    dPhi/dA_i, each written once with the arithmetic that Python floats, numpy arrays and
+    torch tensors share, so that every engine (core.fast2d on floats, core.fast2d_batch
+    and the grid analyses on arrays, core.dynamics on tensors) runs the same formula.
+    `value(p, g, *A)` and `partials(p, g, *A)` take the hyperparameters `params` laid out
+    for their inputs (lay_out)."""
+
+    value: Callable[..., Any]
+    partials: Callable[..., tuple]
+    params: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -204,159 +226,121 @@ class Optimizer:
     Facts about the readout that let an engine skip work (THEORY §7), declared, never
     guessed from the name: `linear` (readout = A_1 + ... + A_p: the directions D_i follow
     scalar recursions), `flat` (locally constant in the averages: M = 0, no Hessian-vector
-    product), `elementwise` (float readout and partials; None with per-trajectory
-    hyperparameters), `rows` (the same on numpy arrays whose last axis is the trajectory,
-    hyperparameters one per trajectory or shared: core.fast2d_batch)."""
+    product)."""
 
     name: str
     averages: tuple[Average, ...]
-    readout: Callable[..., Tensor]
+    readout: Readout
     decay: Hyper = 0.0
     linear: bool = False
     flat: bool = False
-    elementwise: Elementwise | None = None
-    rows: Elementwise | None = None
     # the diagonal preconditioner P(*averages) of an adaptive readout A_1 / P (Adam's
     # sqrt(v) + eps): what its preconditioned sharpness lambda_max(P^-1 H) divides by
     preconditioner: Callable[..., Tensor] | None = None
+
+    @property
+    def scalar(self) -> bool:
+        """Whether every hyperparameter is one number (not one per trajectory)."""
+        weights = [
+            (av.weights.head, av.weights.tail, av.weights.ratio)
+            for av in self.averages
+            if isinstance(av.weights, Geometric)
+        ]
+        values = [self.decay, *self.readout.params.values(), *(v for w in weights for v in w)]
+        return all(np.ndim(v) == 0 for v in values)
+
+    def value(self, g, *averages):
+        """Phi(g, *averages), on floats, arrays or tensors."""
+        return self.readout.value(lay_out(self.readout.params, g), g, *averages)
+
+    def partials(self, g, *averages) -> tuple:
+        return self.readout.partials(lay_out(self.readout.params, g), g, *averages)
 
     def decay_term(self, theta: Tensor) -> Tensor | float:
         d = as_column(self.decay, theta)
         return d * theta if (not isinstance(d, float) or d != 0.0) else 0.0
 
 
-def gradient(g: Tensor) -> Tensor:
+def gradient(g):
     return g
 
 
-def square(g: Tensor) -> Tensor:
+def square(g):
     return g * g
 
 
-def gradient_slope(g: float) -> float:
+def gradient_slope(g):
     return 1.0
 
 
-def square_slope(g: float) -> float:
+def square_slope(g):
     return 2.0 * g
 
 
-def _scalars(*values: Hyper) -> tuple[float, ...] | None:
-    """The hyperparameters as floats, or None if any is per-trajectory."""
-    arrays = [np.asarray(v, dtype=np.float64) for v in values]
-    return None if any(a.ndim for a in arrays) else tuple(float(a) for a in arrays)
-
-
-def _sum_of_averages(g, *averages):
+def _sum_of_averages(p, g, *averages):
     out = averages[0]
     for a in averages[1:]:
         out = out + a
     return out
 
 
-LINEAR = Elementwise(_sum_of_averages, lambda g, *averages: (1.0,) * len(averages))
+def _ones(p, g, *averages):
+    return (1.0,) * len(averages)
 
 
-def safe_sqrt(v: Tensor) -> Tensor:
-    """sqrt with derivative 0 at v = 0 instead of inf.
-
-    A coordinate whose gradient is exactly 0 (a loss flat in that direction) has
-    v = 0; the readout's derivative there is inf * 0 = nan by autograd although the
-    memory correction has a finite limit, in which the v-term vanishes.
-    """
-    if not (v.requires_grad and torch.is_grad_enabled()):  # no derivative asked: one op
-        return torch.sqrt(v)
-    positive = v > 0
-    return torch.where(positive, torch.sqrt(torch.where(positive, v, 1.0)), 0.0)
+def over(a, root, nonzero: bool):
+    """a / root; unless the root is `nonzero` (eps > 0 in every row), 0 where it is 0: with
+    eps = 0 a coordinate whose gradients were all exactly 0 (v = 0, so a = 0 too) does not
+    move, where the quotient 0/0 is not defined (THEORY §14)."""
+    if nonzero:
+        return a / root
+    return where(root > 0.0, a / where(root > 0.0, root, 1.0), 0.0 * a)
 
 
-def sign_eps(c: Tensor, eps: float | Tensor) -> Tensor:
-    """Smoothed sign c / sqrt(c^2 + eps); eps = 0 is the exact sign (Lion)."""
-    if isinstance(eps, float):
-        return torch.sign(c) if eps == 0.0 else c / torch.sqrt(c * c + eps)
-    # per-row eps (a sweep): rows with eps = 0 take the exact sign, whose derivative is
-    # exactly 0 (their memory correction vanishes, as in a single run with eps = 0)
-    exact = eps == 0
-    return torch.where(exact, torch.sign(c), c / torch.sqrt(c * c + torch.where(exact, 1.0, eps)))
+def _positive(eps: Hyper) -> bool:
+    return bool(np.all(np.asarray(eps) > 0.0))
 
 
 # --- the declarations (THEORY.md §3) -------------------------------------------------
 
 
 def gd() -> Optimizer:
-    identity = Elementwise(lambda g: g, lambda g: ())
-    return Optimizer("gd", (), lambda g: g, elementwise=identity, rows=identity)
+    return Optimizer("gd", (), Readout(lambda p, g: g, lambda p, g: ()))
+
+
+LINEAR = Readout(_sum_of_averages, _ones)
 
 
 def heavy_ball(b1: Hyper = 0.9) -> Optimizer:
     """torch SGD(momentum=b1, dampening=0): buf_n = b1 buf_{n-1} + g_n, buf_0 = g_0."""
     b = _weights_param(b1)
     momentum = Average(gradient, Geometric(head=1.0, tail=b, ratio=b), gradient_slope)
-    return Optimizer(
-        "hb", (momentum,), lambda g, m: m, linear=True, elementwise=LINEAR, rows=LINEAR
-    )
+    return Optimizer("hb", (momentum,), LINEAR, linear=True)
 
 
 def nesterov(b1: Hyper = 0.9) -> Optimizer:
     """torch SGD(nesterov=True): update g_n + b1 buf_n."""
     b = _weights_param(b1)
     lookahead = Average(gradient, Geometric(head=1.0 + b, tail=b * b, ratio=b), gradient_slope)
-    return Optimizer(
-        "nesterov", (lookahead,), lambda g, m: m, linear=True, elementwise=LINEAR, rows=LINEAR
-    )
+    return Optimizer("nesterov", (lookahead,), LINEAR, linear=True)
 
 
 def rmsprop(b2: Hyper = 0.99, eps: Hyper = 1e-8) -> Optimizer:
     """torch RMSprop(alpha=b2): g_n / (sqrt(v_n) + eps), no bias correction."""
-
-    def readout(g: Tensor, v: Tensor) -> Tensor:
-        return over_root(g, v, as_column(eps, g))
-
-    return Optimizer(
-        "rmsprop",
-        (Average(square, ema(b2), square_slope),),
-        readout,
-        elementwise=_rmsprop_elementwise(*_scalars(eps)) if _scalars(eps) else None,
-        rows=_rmsprop_elementwise(_weights_param(eps)),
-    )
-
-
-def over_root(a: Tensor, v: Tensor, eps: float | Tensor) -> Tensor:
-    """a / (sqrt(v) + eps), PyTorch's placement of eps, with 0 where sqrt(v) + eps = 0:
-    with eps = 0 a coordinate whose gradients were all exactly 0 (v = 0, so a = 0 too)
-    does not move, where the quotient 0/0 is not defined (THEORY §14)."""
-    root = safe_sqrt(v) + eps
-    if isinstance(eps, float) and eps > 0.0:  # never 0: one division
-        return a / root
-    positive = root > 0
-    return torch.where(positive, a / torch.where(positive, root, 1.0), 0.0)
-
-
-def _rmsprop_elementwise(eps: float) -> Elementwise:
     nonzero = _positive(eps)
 
-    def value(g, v):
-        return _over(g, v**0.5 + eps, nonzero)
+    def value(p, g, v):
+        return over(g, v**0.5 + p["eps"], nonzero)
 
-    def partials(g, v):
+    def partials(p, g, v):
+        """d/dv = -g / (2 sqrt v (sqrt v + eps)^2), 0 at v = 0 (THEORY §14)."""
         s = v**0.5
-        positive = s > 0.0  # d/dv is 0 at v = 0, as with safe_sqrt
-        s1 = _where(positive, s, 1.0)
-        return (_where(positive, -g / (2.0 * s1 * (s1 + eps) ** 2), 0.0),)
+        positive = s > 0.0
+        s1 = where(positive, s, 1.0)
+        return (where(positive, -g / (2.0 * s1 * (s1 + p["eps"]) ** 2), 0.0 * g),)
 
-    return Elementwise(value, partials)
-
-
-def _over(a, root, nonzero: bool):
-    """a / root on floats, arrays or tensors; unless the root is `nonzero` (eps > 0 in
-    every row), 0 where it is 0 (as over_root)."""
-    if nonzero:
-        return a / root
-    return _where(root > 0.0, a / _where(root > 0.0, root, 1.0), 0.0 * a)
-
-
-def _positive(eps: float | np.ndarray) -> bool:
-    return bool(np.all(np.asarray(eps) > 0.0))
+    average = Average(square, ema(b2), square_slope)
+    return Optimizer("rmsprop", (average,), Readout(value, partials, {"eps": _weights_param(eps)}))
 
 
 def _adam_like(
@@ -364,64 +348,36 @@ def _adam_like(
 ) -> Optimizer:
     """Bias-corrected moments m, v read out as m/(sqrt(v) + eps) (PyTorch), or with
     `inside` as m/sqrt(v + eps) (the paper's convention: smooth at v = 0, eps > 0)."""
+    nonzero = _positive(eps)
 
-    def readout(g: Tensor, m: Tensor, v: Tensor) -> Tensor:
+    def root(p, v):
+        return (v + p["eps"]) ** 0.5 if inside else v**0.5 + p["eps"]
+
+    def value(p, g, m, v):
+        return over(m, root(p, v), nonzero)
+
+    def partials(p, g, m, v):
+        """THEORY §7: d/dm = 1/P, and d/dv = -m/(2 sqrt v P^2) (PyTorch's placement,
+        P = sqrt v + eps; 0 at v = 0, its limit along the run, THEORY §14) or
+        -m/(2 P^3) (eps inside, P = sqrt(v + eps))."""
         if inside:
-            return m / torch.sqrt(v + as_column(eps, g))
-        return over_root(m, v, as_column(eps, g))
+            q = v + p["eps"]
+            dm = 1.0 / q**0.5
+            return dm, -0.5 * m * dm / q
+        dm = over(1.0, root(p, v), nonzero)
+        s = v**0.5
+        positive = s > 0.0
+        return dm, where(positive, -m * dm * dm / (2.0 * where(positive, s, 1.0)), 0.0 * m)
 
     def preconditioner(m: Tensor, v: Tensor) -> Tensor:
-        return torch.sqrt(v + as_column(eps, v)) if inside else v.sqrt() + as_column(eps, v)
+        return root(lay_out({"eps": _weights_param(eps)}, v), v)
 
     moments = (
         Average(gradient, ema(b1, True), gradient_slope),
         Average(square, ema(b2, True), square_slope),
     )
-    declare = _adam_inside_elementwise if inside else _adam_elementwise
-    scalar_eps = _scalars(eps)
-    elementwise = declare(*scalar_eps) if scalar_eps else None
-    rows = declare(_weights_param(eps))
-    return Optimizer(
-        name,
-        moments,
-        readout,
-        wd,
-        elementwise=elementwise,
-        rows=rows,
-        preconditioner=preconditioner,
-    )
-
-
-def _adam_elementwise(eps: float) -> Elementwise:
-    """THEORY §7: d/dm = 1/(sqrt v + eps), d/dv = -m/(2 sqrt v (sqrt v + eps)^2); at
-    v = 0 d/dv is 0 (its limit along the run, THEORY §14), and with eps = 0 the readout
-    and d/dm are 0 there too (over_root)."""
-    nonzero = _positive(eps)
-
-    def value(g, m, v):
-        return _over(m, v**0.5 + eps, nonzero)
-
-    def partials(g, m, v):
-        s = v**0.5
-        dm = _over(1.0, s + eps, nonzero)
-        positive = s > 0.0  # d/dv is 0 at v = 0, as with safe_sqrt
-        return dm, _where(positive, -m * dm * dm / (2.0 * _where(positive, s, 1.0)), 0.0)
-
-    return Elementwise(value, partials)
-
-
-def _adam_inside_elementwise(eps: float) -> Elementwise:
-    """m/sqrt(v + eps): d/dm = (v + eps)^(-1/2), d/dv = -m (v + eps)^(-3/2) / 2."""
-
-    def value(g, m, v):
-        return m / (v + eps) ** 0.5
-
-    def partials(g, m, v):
-        q = v + eps
-        dm = 1.0 / q**0.5
-        return dm, -0.5 * m * dm / q
-
-    return Elementwise(value, partials)
+    readout = Readout(value, partials, {"eps": _weights_param(eps)})
+    return Optimizer(name, moments, readout, wd, preconditioner=preconditioner)
 
 
 def adam(b1: Hyper = 0.9, b2: Hyper = 0.999, eps: Hyper = 1e-8) -> Optimizer:
@@ -444,56 +400,29 @@ def adamw_epsin(
 
 def lion(b1: Hyper = 0.9, b2: Hyper = 0.99, eps: Hyper = 0.0, wd: Hyper = 0.0) -> Optimizer:
     """Lion (Chen et al. 2023): sign_eps(b1 m_{n-1} + (1-b1) g_n) + wd theta,
-    m_n = b2 m_{n-1} + (1-b2) g_n."""
-    beta1, beta2 = _weights_param(b1), _weights_param(b2)
+    m_n = b2 m_{n-1} + (1-b2) g_n, with sign_eps(c) = c / sqrt(c^2 + eps); eps = 0 is the
+    exact sign, whose derivative is 0 (THEORY §3, §7)."""
+    beta1, beta2, e = _weights_param(b1), _weights_param(b2), _weights_param(eps)
     interpolation = Geometric(head=1 - beta1, tail=beta1 * (1 - beta2), ratio=beta2)
+    # per trajectory: "exact" 1.0 where eps = 0 (the sign), with eps 1 there to keep the
+    # other branch finite
+    exact = np.asarray(e) == 0.0
+    params = {"exact": _weights_param(exact * 1.0), "eps": _weights_param(np.where(exact, 1.0, e))}
 
-    def readout(g: Tensor, c: Tensor) -> Tensor:
-        return sign_eps(c, as_column(eps, g))
+    def value(p, g, c):
+        return where(p["exact"] > 0.0, sign(c), c / (c * c + p["eps"]) ** 0.5)
 
-    scalar_eps = _scalars(eps)
+    def partials(p, g, c):
+        q = c * c + p["eps"]
+        return (where(p["exact"] > 0.0, 0.0 * c, p["eps"] / (q * q**0.5)),)
+
     return Optimizer(
         "lion",
         (Average(gradient, interpolation, gradient_slope),),
-        readout,
+        Readout(value, partials, params),
         wd,
-        flat=bool(np.all(np.asarray(eps) == 0.0)),  # the exact sign: THEORY §3, §7
-        elementwise=_lion_elementwise(*scalar_eps) if scalar_eps else None,
-        rows=_lion_rows(_weights_param(eps)),
+        flat=bool(np.all(np.asarray(e) == 0.0)),
     )
-
-
-def _lion_elementwise(eps: float) -> Elementwise:
-    """sign_eps(c) = c / sqrt(c^2 + eps), derivative eps / (c^2 + eps)^(3/2)."""
-    if eps == 0.0:
-        return Elementwise(
-            lambda g, c: 1.0 if c > 0.0 else -1.0 if c < 0.0 else c * 0.0, lambda g, c: (0.0,)
-        )
-
-    def value(g, c):
-        return c / (c * c + eps) ** 0.5
-
-    def partials(g, c):
-        q = c * c + eps
-        return (eps / (q * q**0.5),)
-
-    return Elementwise(value, partials)
-
-
-def _lion_rows(eps: float | np.ndarray) -> Elementwise:
-    """sign_eps on numpy arrays, eps per trajectory: rows with eps = 0 take the exact sign
-    and a zero derivative (as sign_eps on tensors)."""
-    exact = np.asarray(eps) == 0.0
-    safe = np.where(exact, 1.0, eps)
-
-    def value(g, c):
-        return np.where(exact, np.sign(c), c / np.sqrt(c * c + safe))
-
-    def partials(g, c):
-        q = c * c + safe
-        return (np.where(exact, 0.0, safe / (q * np.sqrt(q))),)
-
-    return Elementwise(value, partials)
 
 
 # name -> (declaration, the hyperparameters it takes besides the learning rate)

@@ -37,30 +37,36 @@ class Verdict:
     points: int
 
 
-def verdict(hR, scale: float = 1.0, reference: float | None = None) -> Verdict:
-    """The effect of a perturbation h R (normalized to 0 where the gradient is
-    smallest) from its values at some points; `scale` is the loss's variation there.
+# the codes of `effects`, in the order of EFFECTS
+CODES = {1: "regularizes", -1: "anti-regularizes", 2: "mixed", 0: "none"}
 
-    A point counts as positive or negative where |h R| exceeds SIGNED x `reference`
-    (by default the largest |h R| among the points): near-critical points, where R is
-    ~0 up to the grid's error, carry no sign.  The verdict needs 1 - MIXED of the signed
-    points on one side."""
+
+def effects(hR: np.ndarray, scale, reference=None) -> tuple[np.ndarray, ...]:
+    """The verdict's rule on each row of h R (rows, points), all finite and normalized to
+    0 where the gradient is smallest; `scale` is the loss's variation there (per row or
+    shared).  A point counts as positive or negative where |h R| exceeds SIGNED x
+    `reference` (by default the row's largest |h R|): near-critical points, where R is ~0
+    up to the grid's error, carry no sign.  The verdict needs 1 - MIXED of the signed
+    points on one side.  Returns the CODES per row and the shares of positive and
+    negative points."""
+    size = np.abs(hR).max(-1)
+    tiny = SIGNED * (size if reference is None else np.asarray(reference))
+    pos = np.count_nonzero(hR > tiny[..., None], axis=-1) / hR.shape[-1]
+    neg = np.count_nonzero(hR < -tiny[..., None], axis=-1) / hR.shape[-1]
+    none = (size == 0.0) | (size <= NONE * np.asarray(scale)) | (pos + neg == 0)
+    signed = (1 - MIXED) * (pos + neg)
+    code = np.select([none, pos >= signed, neg >= signed], [0, 1, -1], 2)
+    return code, pos, neg
+
+
+def verdict(hR, scale: float = 1.0, reference: float | None = None) -> Verdict:
+    """The effect of a perturbation h R from its finite values at some points (effects)."""
     v = np.asarray(hR, dtype=np.float64).ravel()
     v = v[np.isfinite(v)]
     if v.size == 0:
         return Verdict("none", math.nan, math.nan, 0)
-    size = float(np.abs(v).max())
-    tiny = SIGNED * (size if reference is None else reference)
-    pos, neg = float(np.mean(v > tiny)), float(np.mean(v < -tiny))
-    if size == 0.0 or size <= NONE * scale or pos + neg == 0:
-        effect = "none"
-    elif pos >= (1 - MIXED) * (pos + neg):
-        effect = "regularizes"
-    elif neg >= (1 - MIXED) * (pos + neg):
-        effect = "anti-regularizes"
-    else:
-        effect = "mixed"
-    return Verdict(effect, pos, neg, int(v.size))
+    code, pos, neg = effects(v[None], scale, reference)
+    return Verdict(CODES[int(code[0])], float(pos[0]), float(neg[0]), int(v.size))
 
 
 @dataclass(frozen=True)

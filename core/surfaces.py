@@ -22,8 +22,9 @@ import scipy.linalg
 import torch
 
 from core.autodiff import grad_and_hvp
-from core.dynamics import asymptotic_fields, fields_at_step, limit_moments, readout_at
-from core.optimizers import Optimizer
+from core.dynamics import asymptotic_fields, fields_at_step, limit_moments
+from core.kernel import memoryless_averages
+from core.optimizers import Optimizer, where
 from core.registry import TOL, record
 
 Tensor = torch.Tensor
@@ -61,7 +62,7 @@ class Surfaces:
     @property
     def resolved(self) -> bool:
         """The sign map does not change (beyond 10% of the window) at half resolution."""
-        return self.sign_agreement >= 0.9
+        return self.sign_agreement >= RESOLVED
 
     @property
     def discretization(self) -> bool:
@@ -113,6 +114,20 @@ def form_checks(loss, opt_name: str, hyper: dict, pts: Tensor, L: Tensor, field)
     return tuple(shares), exact
 
 
+RESOLVED = 0.9  # the sign map is resolved where this share of it agrees at half the grid
+
+
+def sign_agreement(fine: np.ndarray, coarse: np.ndarray) -> np.ndarray:
+    """Per row (rows, points): the share of the points where R on the half grid and R fit
+    on the half grid itself have the same sign (THEORY §13); points whose R is at rounding
+    level next to the anchor have no sign to compare (1 where none is left)."""
+    scale = np.maximum(np.abs(fine).max(-1), np.abs(coarse).max(-1))[:, None]
+    live = (np.abs(fine) > 1e-9 * scale) | (np.abs(coarse) > 1e-9 * scale)
+    agree = (np.sign(fine) == np.sign(coarse)) & live
+    n_live = np.count_nonzero(live, axis=-1)
+    return np.where(n_live > 0, np.count_nonzero(agree, axis=-1) / np.maximum(n_live, 1), 1.0)
+
+
 def integrate_gradient(fx: np.ndarray, fy: np.ndarray, dx: float, dy: float):
     """R on the grid whose forward differences best fit the field (least squares).
 
@@ -155,14 +170,14 @@ def _dct_basis(n: int) -> tuple[np.ndarray, np.ndarray]:
     return c, 2.0 - 2.0 * np.cos(np.pi * np.arange(n) / n)
 
 
-def preconditioner(opt: Optimizer, g: Tensor, scales=None) -> Tensor:
+def preconditioner(opt: Optimizer, g, scales=None):
     """P = u(g) / g of §5, u the memoryless readout with the sums W_i (`scales`; by
-    default the limits W_i(inf))."""
-    tiny = torch.finfo(g.dtype).tiny ** 0.25  # away from 0/0 where a coordinate of g is 0
-    safe = torch.where(g.abs() < tiny, torch.full_like(g, tiny), g)
+    default the limits W_i(inf)); g a tensor or an array."""
+    tiny = np.finfo(np.float64).tiny ** 0.25  # away from 0/0 where a coordinate of g is 0
+    safe = where(abs(g) < tiny, tiny, g)
     if scales is None:
         scales = [float(np.asarray(limit_moments(av.weights)[0])) for av in opt.averages]
-    return readout_at(opt, safe, scales) / safe
+    return opt.value(safe, *memoryless_averages(opt, safe, scales)) / safe
 
 
 def _field(opt: Optimizer, g: Tensor, M: Tensor, scales=None) -> np.ndarray:
@@ -195,7 +210,7 @@ def compute_surfaces(
     pts = torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=-1)
     with torch.no_grad():
         values = loss(pts)
-    g, _, M_inf = asymptotic_fields(loss, opt, pts)
+    g, _, M_inf, _ = asymptotic_fields(loss, opt, pts)
     limit = _field(opt, g, M_inf)
     if n is None:
         M, field = M_inf, limit
@@ -223,11 +238,7 @@ def compute_surfaces(
         coarse, residual_coarse = integrate_gradient(sub[..., 0], sub[..., 1], 2 * dx, 2 * dy)
         fine = _anchored(R[::2, ::2], coarse_anchor)
         coarse = _anchored(coarse, coarse_anchor)
-        scale = max(np.abs(fine).max(), np.abs(coarse).max())
-        # points whose R is at rounding level next to the anchor have no sign to compare
-        live = (np.abs(fine) > 1e-9 * scale) | (np.abs(coarse) > 1e-9 * scale)
-        agree = np.sign(fine) == np.sign(coarse)
-        agreement = float(agree[live].mean()) if live.any() else 1.0
+        agreement = float(sign_agreement(fine.reshape(1, -1), coarse.reshape(1, -1))[0])
         # Richardson: the fit is second order (trapezoid targets), so R's error on this
         # grid is about a third of its change from the half grid; high where the half
         # grid does not resolve a steep field, low where the field jumps (THEORY §13)

@@ -28,9 +28,7 @@ from core.autodiff import grad_and_hvp
 from core.cancel import Check
 from core.dynamics import (
     DYNAMICS,
-    limit_moments,
-    memoryless_and_correction,
-    readout_at,
+    asymptotic_fields,
     sums_history,
 )
 from core.limits import (
@@ -42,7 +40,7 @@ from core.limits import (
     sweep_seconds,
 )
 from core.losses import ZOO
-from core.optimizers import Geometric, Optimizer, make_optimizer
+from core.optimizers import Optimizer, make_optimizer
 from core.query import (
     Field,
     ScenarioError,
@@ -297,17 +295,6 @@ def _finals(paths: Tensor) -> Tensor:
     return paths[-1]
 
 
-def _moments(av_weights) -> tuple:
-    """W(inf) and sum_k k w(inf, k) (THEORY §7: closed forms for geometric weights)."""
-    if isinstance(av_weights, Geometric):
-        a, c, r = (
-            np.asarray(v, dtype=np.float64)
-            for v in (av_weights.head, av_weights.tail, av_weights.ratio)
-        )
-        return a + c / (1 - r), c / (1 - r) ** 2
-    return limit_moments(av_weights)
-
-
 def kappa(loss, opt: Optimizer, theta: Tensor) -> tuple[Tensor, Tensor]:
     """Per row of theta (R, 2) (one optimizer setting per row): the smallest and the
     largest over coordinates j of M_j / (H Fbar)_j at n -> infinity (THEORY §4-§5).
@@ -316,24 +303,10 @@ def kappa(loss, opt: Optimizer, theta: Tensor) -> tuple[Tensor, Tensor]:
     is the sign of R's coefficient: both > 0 regularizes, both < 0 anti-regularizes.
     Derived from the declaration alone (no optimizer names); coordinates where H Fbar
     vanishes carry no information and are left out (NaN when none is left)."""
-    moments = [_moments(av.weights) for av in opt.averages]
-    R, p = theta.shape[0], len(moments)
-    if p == 0:
-        zero = torch.zeros(R, dtype=theta.dtype, device=theta.device)
+    if not opt.averages:  # no memory: M = 0
+        zero = torch.zeros(theta.shape[0], dtype=theta.dtype, device=theta.device)
         return zero, zero
-    # p + 1 stacked copies: g, the p products H D_i, and H Fbar
-    g_all, hvp = grad_and_hvp(loss, theta.repeat(p + 1, 1))
-    g = g_all[:R]
-
-    def col(a) -> Tensor:  # a per-row (or shared) number as a column
-        a = np.broadcast_to(np.asarray(a, dtype=np.float64), (R,))
-        return torch.tensor(a, dtype=theta.dtype, device=theta.device)[:, None]
-
-    scales = [col(total) for total, _ in moments]
-    fbar = readout_at(opt, g, scales) + opt.decay_term(theta)
-    hv = hvp(torch.cat([col(first) * fbar for _, first in moments] + [fbar])).split(R)
-    _, correction = memoryless_and_correction(opt, g, scales, list(hv[:p]))
-    h_fbar = hv[p]
+    _, _, correction, h_fbar = asymptotic_fields(loss, opt, theta)
     scale = h_fbar.abs().amax(-1, keepdim=True)
     informative = h_fbar.abs() > 1e-9 * scale
     ratio = correction / torch.where(informative, h_fbar, 1.0)

@@ -23,15 +23,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from core import kernel
 from core.cancel import Check, each
 from core.derivatives import Derivatives
 from core.dynamics import _Recursive
 from core.fast2d_batch import _compact_plan
 from core.optimizers import make_optimizer
-from core.regularizer import MIXED, NONE, SIGNED
-from core.surfaces import integrate_gradient
+from core.regularizer import effects
+from core.surfaces import RESOLVED, integrate_gradient, preconditioner, sign_agreement
 
-_ELEMENTS = 1 << 21  # chunk sizes (elements) of case (c)'s stacked readouts and of cells
+_ELEMENTS = 1 << 21  # chunk size (elements) of the cells combined at once
 
 
 def size(name: str, hyper: dict, n: int, count: bool = True) -> tuple[str, int, int]:
@@ -109,10 +110,10 @@ class _Grid:
         self.coarse_anchor = np.unravel_index(np.argmin(gnorm[::2, ::2]), gnorm[::2, ::2].shape)
         self.G, self.dx, self.dy = grid, (xmax - xmin) / (grid - 1), (ymax - ymin) / (grid - 1)
 
-    def times(self, v: np.ndarray) -> np.ndarray:
+    def times(self, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """H v at every point (v: (2, P, ...))."""
-        hxx, hxy, hyy = (h[(...,) + (None,) * (v.ndim - 2)] for h in self.hessian)
-        return np.stack([hxx * v[0] + hxy * v[1], hxy * v[0] + hyy * v[1]])
+        hessian = [h[(...,) + (None,) * (v.ndim - 2)] for h in self.hessian]
+        return kernel.hessian_times(hessian, v[0], v[1])
 
     def integrate(self, field: np.ndarray):
         """R (anchored as the card anchors it), and the fine and coarse fits on the half
@@ -128,24 +129,12 @@ class _Grid:
 
 
 def _verdict(R: np.ndarray, fine: np.ndarray, coarse: np.ndarray, rate: np.ndarray):
-    """core.regularizer.verdict of h R and _unless_unresolved, per row of R (cells,
-    points), h = `rate` x the loss's variation on the window.  R is finite (its fields'
-    non-finite values are 0) and h > 0, so the signed shares are those of R."""
-    size = np.maximum(R.max(-1), -R.min(-1))
-    tiny = (SIGNED * size)[:, None]
-    pos = np.count_nonzero(R > tiny, axis=-1) / R.shape[-1]
-    neg = np.count_nonzero(R < -tiny, axis=-1) / R.shape[-1]
-    none = (size == 0.0) | (rate * size <= NONE) | (pos + neg == 0)
-    effect = np.where(pos >= (1 - MIXED) * (pos + neg), 1, 0)
-    effect = np.where((effect == 0) & (neg >= (1 - MIXED) * (pos + neg)), -1, effect)
-    effect = np.where(none, 0, effect)
-    # the sign map at half resolution (THEORY §13): unresolved supports only "mixed"
-    big = np.maximum(np.abs(fine).max(-1), np.abs(coarse).max(-1))[:, None]
-    live = (np.abs(fine) > 1e-9 * big) | (np.abs(coarse) > 1e-9 * big)
-    agree = (np.sign(fine) == np.sign(coarse)) & live
-    n_live = np.count_nonzero(live, axis=-1)
-    agreement = np.where(n_live > 0, np.count_nonzero(agree, axis=-1) / np.maximum(n_live, 1), 1.0)
-    return np.where(agreement >= 0.9, effect, 0).astype(np.int8)
+    """core.regularizer's verdict of h R, and "mixed" where the sign map is unresolved,
+    per row of R (cells, points), h = `rate` x the loss's variation on the window: +1,
+    -1, or 0 for mixed and none.  R is finite (its fields' non-finite values are 0)."""
+    code, _, _ = effects(R * rate[:, None], 1.0)
+    effect = np.where(code == 2, 0, code)
+    return np.where(sign_agreement(fine, coarse) >= RESOLVED, effect, 0).astype(np.int8)
 
 
 def _weight_keys(name: str, hyper: dict) -> set[str]:
@@ -190,40 +179,33 @@ def _bases(grid: _Grid, name: str, reps: dict, n: int, case: str, check: Check) 
     g, t = grid.g[..., None], grid.t[..., None]  # (2, P, 1): groups on the last axis
     scales = [W[n][r] for W, r in zip(plan.W, rows, strict=True)]
     decay = np.asarray(opt.decay, dtype=np.float64)
+    decay_t = decay * t if np.any(decay != 0) else None
     with np.errstate(all="ignore"):  # a steep loss's g*g overflows: such entries end as 0
         feats = [av.feature(g) for av in opt.averages]
-        averages = [w * f for w, f in zip(scales, feats, strict=True)]
-        fbar = opt.rows.value(g, *averages) + decay * t
-        tiny = np.finfo(np.float64).tiny ** 0.25  # core.surfaces.preconditioner
-        safe = np.where(np.abs(g) < tiny, tiny, g)
-        P = (
-            opt.rows.value(
-                safe, *(w * av.feature(safe) for w, av in zip(scales, opt.averages, strict=True))
-            )
-            / safe
-        )
-        slopes = [
-            p * av.slope(g)
-            for p, av in zip(opt.rows.partials(g, *averages), opt.averages, strict=True)
-        ]
-        moments = [tb.moment[n][r] for tb, r in zip(plan.tables, rows, strict=True)]
-        if case == "b":
-            hf = grid.times(fbar)
-            fields = [s * hf for s in slopes]
-        elif case == "a":
-            fields = [s * grid.times(f) for s in slopes for f in feats]
-            if np.any(decay != 0):
-                fields += [s * grid.times(decay * t) for s in slopes]
+        averages = kernel.memoryless_averages(opt, g, scales)
+        fbar = kernel.memoryless_update(opt, g, scales, 0.0 if decay_t is None else decay_t)
+        P = preconditioner(opt, g, scales)
+
+        def field(i: int, v: np.ndarray) -> np.ndarray:
+            """kernel.correction with H v in place of H D_i and 0 for the others: M is
+            linear in the products, so each cell's M is a combination of these."""
+            hvps = [np.stack(grid.times(v)) if j == i else None for j in range(plan.p)]
+            return kernel.correction(opt, g, averages, hvps)
+
+        if case == "b":  # D_i = m_i(n) Fbar
+            fields = [field(i, fbar) for i in range(plan.p)]
+        elif case == "a":  # D_i = sum_j C_ij(n) phi_j(g) + m_i(n) decay t
+            fields = [field(i, f) for i in range(plan.p) for f in feats]
+            if decay_t is not None:
+                fields += [field(i, decay_t) for i in range(plan.p)]
         else:
             sums = _coordinate_sums(name, reps, n, grid.g, check)
             if sums is None:  # no function of one coordinate: the sums at every point
                 sums = [_stacked(opt, plan, rows, i, n, g, feats, check) for i in range(plan.p)]
-            fields = [
-                sum(
-                    s * grid.times(D + m * decay * t)
-                    for s, D, m in zip(slopes, sums, moments, strict=True)
-                )
-            ]
+            moments = [tb.moment[n][r] for tb, r in zip(plan.tables, rows, strict=True)]
+            directions = kernel.directions(case, None, None, moments, None, decay_t, sums)
+            hvps = [np.stack(grid.times(D)) for D, _ in directions]
+            fields = [kernel.correction(opt, g, averages, hvps)]
         out = np.stack([np.broadcast_to(f, fbar.shape) / P for f in fields])  # (nb, 2, P, groups)
     return np.where(np.isfinite(out), out, 0.0).transpose(3, 0, 1, 2)
 
@@ -254,16 +236,10 @@ def _stacked(opt, plan, rows, i, n, g, feats, check: Check) -> np.ndarray:
     c), chunked over b."""
     groups = rows[0].size
     total = np.zeros(g.shape[:2] + (groups,))
-    chunk = max(1, _ELEMENTS // (g.shape[0] * g.shape[1] * groups))
-    for first in each(range(0, n, chunk), check):
-        last = min(n, first + chunk)
-        scaled = [
-            W[first:last][:, r][:, None, None, :] * f
-            for W, r, f in zip(plan.W, rows, feats, strict=True)
-        ]
-        readout = opt.rows.value(g, *scaled)  # (m, 2, P, groups)
-        tails = plan.tables[i].tails(n, first)[: last - first][:, rows[i]]
-        total += np.einsum("bq,bdpq->dpq", tails, readout)
+    for first, last in each(kernel.blocks(n, g.shape[0] * g.shape[1] * groups), check):
+        W = [w[first:last][:, r][:, None, None, :] for w, r in zip(plan.W, rows, strict=True)]
+        tails = plan.tables[i].tails(n, first)[: last - first][:, rows[i]][:, None, None, :]
+        total += kernel.past_sum(opt, g, feats, W, tails)
     return total
 
 

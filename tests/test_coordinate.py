@@ -13,7 +13,7 @@ import torch
 from core.coordinate import CoordinateDirections
 from core.dynamics import fields_at_step
 from core.losses import ZOO, batched
-from core.optimizers import Elementwise, make_optimizer
+from core.optimizers import Readout, make_optimizer
 from tests.test_recursive_engine import opaque
 
 F64 = torch.float64
@@ -62,11 +62,11 @@ def test_a_readout_that_jumps_falls_back_to_the_exact_sums():
     """No interpolant converges across a jump: the exact sums are returned (an
     interpolant would be off by a sizeable part of a jump near each one)."""
 
-    def jump(g, c):
+    def jump(p, g, c):
         return np.where(c > 0.5, 1.0, 0.0) * c
 
     lion = make_optimizer("lion", eps=0.1)
-    opt = replace(lion, elementwise=Elementwise(jump, lion.elementwise.partials))
+    opt = replace(lion, readout=Readout(jump, lion.readout.partials, lion.readout.params))
     F = CoordinateDirections(opt, [av.weights.tables(300) for av in opt.averages])
     x = np.linspace(-3.0, 3.0, 5000)
     got, exact = F(300, x), F.exact(300, x)

@@ -12,7 +12,16 @@ import torch
 
 from core.dynamics import asymptotic_fields, fields_at_step, simulate
 from core.losses import ZOO, batched
-from core.optimizers import Average, Geometric, Optimizer, ema, gradient, make_optimizer
+from core.optimizers import (
+    Average,
+    Geometric,
+    Optimizer,
+    Readout,
+    ema,
+    gradient,
+    gradient_slope,
+    make_optimizer,
+)
 
 LOSS = batched(ZOO["reference"].expression)
 GRAD = independent.gradient_of(LOSS)
@@ -72,7 +81,7 @@ def test_generic_correction_at_large_n_matches_closed_forms(name, hp):
 @pytest.mark.parametrize(("name", "hp"), CLOSED_FORM_CASES)
 def test_asymptotic_fields_match_closed_forms(name, hp):
     fbar_ref, m_ref = closed_form(name, hp, POINTS)
-    _, fbar, m = asymptotic_fields(LOSS, make_optimizer(name, **hp), POINTS)
+    _, fbar, m, _ = asymptotic_fields(LOSS, make_optimizer(name, **hp), POINTS)
     assert torch.allclose(fbar, fbar_ref, rtol=0, atol=1e-10)
     assert torch.allclose(m, m_ref, rtol=0, atol=1e-10)
 
@@ -108,11 +117,22 @@ def builtin(name, **hyper):
 
 QHM = Optimizer(
     "qhm",
-    (Average(gradient, Geometric(head=0.3 + 0.7 * 0.4, tail=0.7 * 0.4 * 0.6, ratio=0.6)),),
-    lambda g, a: a,
+    (
+        Average(
+            gradient,
+            Geometric(head=0.3 + 0.7 * 0.4, tail=0.7 * 0.4 * 0.6, ratio=0.6),
+            gradient_slope,
+        ),
+    ),
+    Readout(lambda p, g, a: a, lambda p, g, a: (1.0,)),
 )
 SIGNUM = Optimizer(
-    "signum", (Average(gradient, ema(0.7)),), lambda g, m: m / torch.sqrt(m * m + 0.2)
+    "signum",
+    (Average(gradient, ema(0.7), gradient_slope),),
+    Readout(
+        lambda p, g, m: m / (m * m + 0.2) ** 0.5,
+        lambda p, g, m: (0.2 / (m * m + 0.2) ** 1.5,),
+    ),
 )
 
 BRUTE_FORCE_CASES = [

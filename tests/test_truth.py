@@ -90,7 +90,7 @@ def test_network_smooth_adamw_preset_regularizes():
     loss = data_loss(mlp, data.task, x, y)
     theta = torch.as_tensor(network.result(s).final["memory"])[None]
     opt = make_optimizer("adamw", **s.hyper)
-    g, _, M = asymptotic_fields(loss, opt, theta)
+    g, _, M, _ = asymptotic_fields(loss, opt, theta)
     field = M / preconditioner(opt, g)
     _, hvp = grad_and_hvp(loss, theta)
     target = 1.0 * hvp(g / s.eps + s.wd * theta)  # c1 = 0.5/(1-0.5) = 1
