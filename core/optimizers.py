@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy.signal import lfilter
 
 Tensor = torch.Tensor
 Hyper = float | Sequence[float] | np.ndarray
@@ -94,7 +95,7 @@ class Geometric:
         # r^k by libm's pow, as torch.optim's bias correction 1 - r^(n+1): numpy's
         # vectorized pow differs in the last bit, which 1 - r^(n+1) amplifies 1/(1-r) times
         rs = distinct.tolist()
-        power = np.array([[r**k for r in rs] for k in range(steps + 2)])
+        power = np.array([list(map(r.__pow__, range(steps + 2))) for r in rs]).T
         z = 1.0 - power[1:] if self.bias_corrected else np.ones_like(power[1:])
         power = power[:-1]
         k = np.arange(steps + 1, dtype=np.float64)[:, None]
@@ -147,16 +148,12 @@ class GeometricTables:
         E[n+1] = r E[n] + partial[b+1] s[b]: O(steps)."""
         steps = s.shape[0]
         q = self.partial[1 : steps + 1] * s
-        if q.shape[1] == 1:  # one column: the recursion on Python floats is fastest
-            r, e, E = float(self.ratio[0]), 0.0, [0.0]
-            for v in q[:, 0].tolist():
-                e = r * e + v
-                E.append(e)
-            E = np.array(E)[:, None]
-        else:
-            E = np.zeros((steps + 1, s.shape[1]))
-            for b in range(steps):
-                E[b + 1] = self.ratio * E[b] + q[b]
+        # the first-order recursion by scipy's lfilter, column by column (one ratio each):
+        # y[b] = q[b] + r y[b-1], the same operations in the same order as a loop
+        ratio = np.broadcast_to(self.ratio, (q.shape[1],))
+        E = np.zeros((steps + 1, q.shape[1]))
+        for j, r in enumerate(ratio.tolist()):
+            E[1:, j] = lfilter([1.0], [1.0, -r], q[:, j])
         return self.tail * E[:steps] / self.z[:steps]
 
 

@@ -3,8 +3,6 @@ the closed forms of THEORY §4 at large n, and the defining formula of §1
 (Jacobians of the update in its past iterates, by brute-force autograd) at small n,
 for the built-in declarations and for two optimizers declared only in this file."""
 
-from functools import partial
-
 import independent
 import numpy as np
 import pytest
@@ -111,10 +109,6 @@ def signum_update(history, beta=0.7, eps=0.2):
     return independent.sign_eps(m, eps)
 
 
-def builtin(name, **hyper):
-    return partial(independent.UPDATES[name], GRAD, **hyper)
-
-
 QHM = Optimizer(
     "qhm",
     (
@@ -134,33 +128,6 @@ SIGNUM = Optimizer(
         lambda p, g, m: (0.2 / (m * m + 0.2) ** 1.5,),
     ),
 )
-
-BRUTE_FORCE_CASES = [
-    (QHM, qhm_update),
-    (SIGNUM, signum_update),
-    (
-        make_optimizer("adamw", b1=0.5, b2=0.7, eps=0.5, wd=0.1),
-        builtin("adamw", b1=0.5, b2=0.7, eps=0.5, wd=0.1),
-    ),
-    (
-        make_optimizer("lion", b1=0.5, b2=0.6, eps=0.25, wd=0.1),
-        builtin("lion", b1=0.5, b2=0.6, eps=0.25, wd=0.1),
-    ),
-    (make_optimizer("nesterov", b1=0.6), builtin("nesterov", b1=0.6)),
-    (make_optimizer("rmsprop", b2=0.8, eps=0.3), builtin("rmsprop", b2=0.8, eps=0.3)),
-    (make_optimizer("hb", b1=0.7), builtin("hb", b1=0.7)),
-]
-
-
-@pytest.mark.parametrize(("opt", "update"), BRUTE_FORCE_CASES, ids=lambda v: getattr(v, "name", ""))
-@pytest.mark.parametrize("n", [1, 2, 5])
-def test_correction_matches_the_defining_formula(opt, update, n):
-    for t in POINTS[:2]:
-        fbar_ref, m_ref = independent.brute_force_fields(update, t, n)
-        fbar, m = fields_at_step(LOSS, opt, t[None], n)
-        assert torch.allclose(fbar[0], fbar_ref, rtol=0, atol=1e-12)
-        assert torch.allclose(m[0], m_ref, rtol=0, atol=1e-12)
-        assert m_ref.abs().max() > 1e-4
 
 
 def test_declared_optimizer_memory_run_follows_its_recursion():

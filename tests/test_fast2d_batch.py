@@ -33,13 +33,14 @@ def starts() -> torch.Tensor:
     return torch.tensor([[-1.2, 0.8], [-1.5, 0.5], [-1.0, 1.0], [-1.1, 0.9]], dtype=F64)
 
 
-@pytest.mark.parametrize("rows", [False, True], ids=["shared", "per-row"])
 @pytest.mark.parametrize(("loss", "lr"), [("reference", 0.01), ("himmelblau", 0.001)])
 @pytest.mark.parametrize(("name", "hyper"), CASES, ids=IDS)
-def test_fed_the_same_point_each_step_the_engines_agree(name, hyper, loss, lr, rows):
-    """Every step from the torch engine's own points n (all three dynamics, every row)
-    gives its points n + 1; the memory state follows the same points."""
-    opt = make_optimizer(name, **(per_row(hyper) if rows else hyper))
+def test_rows_with_their_own_settings_fed_the_same_point_agree(name, hyper, loss, lr):
+    """Rows with their own hyperparameters and step sizes (the layout a sweep uses; shared
+    settings: tests/test_engine_agreement.py): every step from the torch engine's own
+    points n (all three dynamics, every row) gives its points n + 1; the memory state
+    follows the same points."""
+    opt = make_optimizer(name, **per_row(hyper))
     expression, steps = ZOO[loss].expression, 120
     h = np.linspace(lr, 2 * lr, B)
     run = simulate(autograd(expression), opt, starts(), h, steps)
