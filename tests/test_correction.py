@@ -12,7 +12,8 @@ import torch
 
 from core.dynamics import asymptotic_fields, fields_at_step, simulate
 from core.losses import ZOO, batched
-from core.optimizers import Average, Geometric, Optimizer, ema, gradient, make_optimizer
+from core.optimizers import Average, Geometric, Optimizer, ema, gradient
+from core.registry import make_optimizer
 
 LOSS = batched(ZOO["reference"].expression)
 GRAD = independent.gradient_of(LOSS)
