@@ -165,8 +165,8 @@ def sweep_seconds_of(s: Mapping, y: Axis) -> float:
 
 def default_axes(opt: str) -> tuple[Axis, Axis]:
     """The axes a sweep of `opt` opens with: its record's (core.registry.Sweep)."""
-    first, second = (axis(t) for t in record(opt).sweep.axes)
-    return first, second
+    x, y = record(opt).sweep.axes
+    return axis(x), axis(y)
 
 
 def _default_y(s: Mapping) -> Axis:

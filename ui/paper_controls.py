@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core import registry
 from core.paper import ADAM_PLACEMENTS, DATA_KEYS
 from ui.controls import number, widget
 from ui.state import PAPER
@@ -61,7 +62,7 @@ def _draw(page, key: str, s) -> None:
             st.selectbox,
             "ε placement",
             list(ADAM_PLACEMENTS),
-            format_func=label,
+            format_func=registry.label,
             help=help,
         )
     elif key == "act":
