@@ -5,6 +5,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from ui import layout
+
 THEORY = Path(__file__).resolve().parent.parent / "docs" / "theory.md"
 
 st.title("About & formulas")
@@ -39,17 +41,7 @@ st.markdown(
     r"With $c_1 = \beta_1/(1-\beta_1)$, $c_2 = \beta_2/(1-\beta_2)$, $g = \nabla L$, "
     r"$H = \nabla^2 L$:"
 )
-st.markdown(
-    r"""
-| optimizer | $\bar F$ | $M$ |
-|---|---|---|
-| heavy ball | $g/(1-\beta)$ | $\beta/(1-\beta)^3\; H g$ |
-| Nesterov | $g/(1-\beta)$ | $\beta^2/(1-\beta)^3\; H g$ |
-| RMSProp | $g/(\lvert g\rvert+\varepsilon)$ | $-c_2\,\lvert g\rvert\,(H\bar F)/(\lvert g\rvert+\varepsilon)^2$ |
-| Adam, AdamW | $g/(\lvert g\rvert+\varepsilon) + \lambda\theta$ | $\frac{H\bar F}{\lvert g\rvert+\varepsilon}\left(c_1 - c_2\frac{\lvert g\rvert}{\lvert g\rvert+\varepsilon}\right)$ |
-| Lion | $\mathrm{sign}_\varepsilon(g) + \lambda\theta$ | $\frac{\beta_1}{1-\beta_2}\,\frac{\varepsilon}{(g^2+\varepsilon)^{3/2}}\,H\bar F$ |
-"""  # noqa: E501
-)
+st.markdown(layout.limit_table())
 
 st.header("The correction as a perturbation of the loss")
 st.markdown(
@@ -57,19 +49,7 @@ st.markdown(
     r"preconditioner $P$, the corrected step is $P(g + h\nabla R)$: the memoryless "
     r"algorithm descends $\tilde L = L + hR$ with $\nabla R = M/P$."
 )
-st.markdown(
-    r"""
-| optimizer | $R$ | effect |
-|---|---|---|
-| heavy ball | $\frac{\beta}{2(1-\beta)^2}\lVert g\rVert_2^2$ | regularizes |
-| Nesterov | $\frac{\beta^2}{2(1-\beta)^2}\lVert g\rVert_2^2$ | regularizes, less than heavy ball |
-| Adam/AdamW, $\lvert g\rvert \gg \varepsilon$ | $(c_1-c_2)\lVert g\rVert_1\;(+\,\lambda(c_1-c_2)(\theta\cdot g - L))$ | anti-regularizes when $\beta_2 > \beta_1$ (defaults: $9 - 999 = -990$) |
-| Adam, $\lvert g\rvert \ll \varepsilon$ | $\frac{c_1}{2\varepsilon}\lVert g\rVert_2^2$ | regularizes; the sign flips at $\lvert g\rvert = \varepsilon c_1/(c_2-c_1)$ |
-| RMSProp, $\lvert g\rvert \gg \varepsilon$ | $-c_2\lVert g\rVert_1$ | anti-regularizes |
-| Lion, $\varepsilon > 0$ | $\nabla R = \frac{\beta_1}{1-\beta_2}\frac{\varepsilon}{g^2+\varepsilon}H\bar F \to 0$ as $\varepsilon\to 0$ | regularizes where $H$ is near diagonal |
-| Lion, $\varepsilon = 0$ | none: the exact sign is not smooth, outside the theorem | memory still acts, by $O(1)$ at sign changes |
-"""  # noqa: E501
-)
+st.markdown(layout.perturbation_table())
 st.markdown(
     "Where no closed form holds on the whole plane, the app integrates the field M/P on "
     "the grid (least squares, a Neumann Poisson solve) and reports the relative size of "

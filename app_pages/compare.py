@@ -4,6 +4,7 @@ import streamlit as st
 
 from core import compute, limits
 from core.dynamics import DYNAMICS
+from core.registry import label
 from ui import cache, controls, layout, plots, state, style
 
 st.title("Compare optimizers")
@@ -40,7 +41,7 @@ scale = style.MapScale.of(*(z for _, _, surf, _ in results for z in (surf.loss, 
 columns = st.columns(len(runs))
 for i, (col, (r, summary, surf, report)) in enumerate(zip(columns, results, strict=True)):
     with col:
-        st.subheader(controls.OPTIMIZER_NAMES[r.opt])
+        st.subheader(label(r.opt))
         layout.divergence_warnings(summary)
         layout.loss_warnings(summary.losses, summary.diverged)
         layout.accuracy_note(r, summary)
@@ -79,7 +80,7 @@ for r, summary, _, report in results:
     losses = " / ".join(f"{summary.losses[k][-1]:.4g}" for k in DYNAMICS)
     run = f"{report.run.positive_fraction:.0%}" if report.run and report.run.points else "–"
     table.append(
-        f"| {controls.OPTIMIZER_NAMES[r.opt]} | {hyper} | "
+        f"| {label(r.opt)} | {hyper} | "
         f"{layout.EFFECT_BADGE[report.effect]} | {run} | ({end[0]:.3g}, {end[1]:.3g}) | "
         f"{losses} | {summary.gap_memoryless:.3g} / {summary.gap_corrected:.3g} |"
     )

@@ -16,11 +16,10 @@ from core import network
 from core.network_scenario import NetworkScenario, dataset, model
 from core.order import farther_reason
 from core.query import ScenarioError
-from core.registry import record
+from core.registry import COMPARED, label, record
 from ui import cache, layout, text
 from ui import network_controls as nc
 from ui import network_plots as plots
-from ui.controls import OPTIMIZER_NAMES
 from ui.state import NETWORK
 
 PAGE = "network"
@@ -71,7 +70,7 @@ def single_page(s: NetworkScenario) -> None:
         f"An MLP {'–'.join(str(o) for o in [mlp.in_dim, *([s.width] * s.depth), mlp.out_dim])} "
         f"({s.act}, {d} parameters, {loss_name.get(dataset(s).task, 'squared loss')}) on "
         f"{nc.DATA_NAMES[s.data].lower()}, trained by "
-        f"{OPTIMIZER_NAMES[s.opt]} with h = {s.lr:g} for {s.steps} steps "
+        f"{label(s.opt)} with h = {s.lr:g} for {s.steps} steps "
         f"({'full batch' if s.batch == 0 else f'batches of {s.batch}'}), from one seeded "
         "initialization, under the three dynamics: the optimizer itself (memory), its "
         "memoryless approximation, and the memoryless one with the memory correction."
@@ -198,10 +197,8 @@ def compare_page(s: NetworkScenario) -> None:
     if refusal:
         st.error(f"This comparison is refused: {refusal}.", icon=":material/block:")
         return
-    runs = [s.with_optimizer(opt) for opt in network.COMPARED]
-    results = {
-        r.opt: _run(f"Training {OPTIMIZER_NAMES[r.opt]}…", cache.network_result, r) for r in runs
-    }
+    runs = [s.with_optimizer(opt) for opt in COMPARED]
+    results = {r.opt: _run(f"Training {label(r.opt)}…", cache.network_result, r) for r in runs}
     rows = network.compare_rows(list(results.values()))
     for row in rows:
         layout.divergence_warnings(results[row.opt])
@@ -222,17 +219,17 @@ def compare_page(s: NetworkScenario) -> None:
             share, end = f"{row.positive_fraction:.0%}", _fmt(row.hR)
             mean, limit = _fmt(row.hR_mean), _fmt(row.hR_limit)
         table.append(
-            f"| {OPTIMIZER_NAMES[row.opt]} | {hyper} | {_fmt(row.train_loss)} | "
+            f"| {label(row.opt)} | {hyper} | {_fmt(row.train_loss)} | "
             f"{_fmt(row.test_loss)} | **{_fmt(row.gap)}** | "
             f"{layout.EFFECT_BADGE[row.effect]} | {share} | {end} | {mean} | {limit} |"
         )
     st.markdown("\n".join(table))
     layout.chart(
-        plots.compare_figure(results, OPTIMIZER_NAMES, height=layout.height(400)),
+        plots.compare_figure(results, height=layout.height(400)),
         "network-compare",
     )
     for row in rows:  # full width: AdamW's formula is long
-        st.markdown(f"#### {OPTIMIZER_NAMES[row.opt]}")
+        st.markdown(f"#### {label(row.opt)}")
         res = results[row.opt]
         layout.regularizer_card(res.scenario, res.regularizer, where="the memory run's steps")
     st.markdown(network.compare_text(rows))

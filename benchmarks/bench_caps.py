@@ -48,6 +48,7 @@ import torch
 torch.set_num_threads(1)
 from core import compute, network, limits
 from core.network_scenario import NetworkScenario
+from core.registry import COMPARED
 from core.scenario import Scenario
 page, query = sys.argv[1], sys.argv[2]
 def rss():
@@ -61,7 +62,7 @@ if page == "network":
     network.view(NetworkScenario.parse(query))
 elif page == "network-compare":
     s = NetworkScenario.parse(query)
-    for opt in network.COMPARED:
+    for opt in COMPARED:
         network.result(s.with_optimizer(opt))
 elif page == "study":
     from core.study import StudyScenario, compute_study

@@ -25,7 +25,7 @@ from lion_pytorch import Lion  # noqa: E402
 from core import fast2d  # noqa: E402
 from core.dynamics import DYNAMICS, simulate  # noqa: E402
 from core.losses import ZOO, batched  # noqa: E402
-from core.optimizers import make_optimizer  # noqa: E402
+from core.registry import make_optimizer  # noqa: E402
 # isort: on
 
 EXPRESSION = ZOO["reference"].expression

@@ -35,7 +35,7 @@ from core.autodiff import grad_and_hvp  # noqa: E402
 from core.dynamics import DYNAMICS, simulate  # noqa: E402
 from core.network_scenario import NetworkScenario, dataset, model  # noqa: E402
 from core.training import data_loss  # noqa: E402
-from core.optimizers import make_optimizer  # noqa: E402
+from core.registry import make_optimizer  # noqa: E402
 # isort: on
 
 

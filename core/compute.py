@@ -14,9 +14,9 @@ from core import fast2d
 from core.cancel import Check
 from core.dynamics import DYNAMICS, Run
 from core.losses import batched
-from core.optimizers import Optimizer, make_optimizer
+from core.optimizers import Optimizer
 from core.order import OrderStudy, order_study
-from core.registry import longest_memory, record
+from core.registry import longest_memory, make_optimizer, record
 from core.regularizer import Report, window_report
 from core.scenario import Scenario, plane_seconds
 from core.surfaces import Surfaces, compute_surfaces

@@ -24,10 +24,9 @@ from core.dynamics import DYNAMICS, Run, sums_history
 from core.landscape import Slice, filter_normalized, loss_slice, principal
 from core.limits import FIT_GRID
 from core.network_scenario import NetworkScenario, dataset, model, train_size
-from core.optimizers import make_optimizer
 from core.order import OrderStudy, order_study
 from core.query import ScenarioError
-from core.registry import longest_memory, record
+from core.registry import COMPARED, longest_memory, make_optimizer, record
 from core.regularizer import Report, run_report
 from core.training import (
     as_tensors,
@@ -225,9 +224,6 @@ class CompareRow:
     hR: float  # h R^(n) at the end of the memory run (NaN: not defined)
     hR_mean: float  # h R^(n) averaged over the memory run
     hR_limit: float  # h R at the end in the limit n -> infinity
-
-
-COMPARED = ("adamw", "lion")  # /network's comparison (compare=1)
 
 
 def compare(s: NetworkScenario, opts: tuple[str, ...] = COMPARED) -> list[CompareRow]:

@@ -420,22 +420,3 @@ def lion(b1: Hyper = 0.9, b2: Hyper = 0.99, eps: Hyper = 0.0, wd: Hyper = 0.0) -
         wd,
         flat=bool(np.all(np.asarray(e) == 0.0)),
     )
-
-
-# name -> (declaration, the hyperparameters it takes besides the learning rate)
-OPTIMIZERS: dict[str, tuple[Callable[..., Optimizer], tuple[str, ...]]] = {
-    "gd": (gd, ()),
-    "hb": (heavy_ball, ("b1",)),
-    "nesterov": (nesterov, ("b1",)),
-    "rmsprop": (rmsprop, ("b2", "eps")),
-    "adam": (adam, ("b1", "b2", "eps")),
-    "adamw": (adamw, ("b1", "b2", "eps", "wd")),
-    "adamw_epsin": (adamw_epsin, ("b1", "b2", "eps", "wd")),
-    "lion": (lion, ("b1", "b2", "eps", "wd")),
-}
-
-
-def make_optimizer(name: str, **hyper: Hyper) -> Optimizer:
-    """The declared optimizer `name` with the hyperparameters it uses (others ignored)."""
-    declare, keys = OPTIMIZERS[name]
-    return declare(**{k: hyper[k] for k in keys if k in hyper})

@@ -278,10 +278,11 @@ def farther_reason(rec, hyper: dict) -> str:
     """Why a corrected run can end farther than the memoryless one (THEORY §11)."""
     if not rec.smooth(hyper):
         return "the update is not smooth, so the correction is not the memory's effect"
+    scale = rec.bend(hyper)  # the record's: ε for Adam, √ε for Lion (THEORY §11, §14)
     bends = (
-        f" and against ε = {hyper['eps']:g}, the scale on which the update bends (the "
-        "constants grow like 1/ε)"
-        if "eps" in hyper
+        f" and against |g| ≈ {scale:.3g}, the gradient size on which the update bends (the "
+        "constants grow as it shrinks)"
+        if scale > 0
         else ""
     )
     memory = max((1 / (1 - hyper[k]) for k in rec.betas), default=1.0)

@@ -39,7 +39,6 @@ from core.limits import (
     MAX_WIDTH,
 )
 from core.mlp import MLP
-from core.optimizers import make_optimizer
 from core.order import ORDERS, SETTLED, fitted_slope
 from core.query import (
     Field,
@@ -54,8 +53,7 @@ from core.query import (
     one_of,
     query_dataclass,
 )
-from core.registry import ASYMPTOTIC_MEMORIES, RECORDS, longest_memory, record
-from core.scenario import HYPER_DEFAULTS
+from core.registry import ASYMPTOTIC_MEMORIES, RECORDS, longest_memory, make_optimizer, record
 from core.sharpness import products, sharpness
 from core.training import (
     as_tensors,
@@ -212,7 +210,7 @@ class DistanceScenario(PaperData):
     t: float
 
     def hyper(self, opt: str) -> dict[str, float]:
-        return {k: getattr(self, k) for k in HYPER_DEFAULTS[opt]}
+        return {k: getattr(self, k) for k in RECORDS[opt].defaults}
 
 
 # beta2 -----------------------------------------------------------------------------
@@ -274,7 +272,7 @@ class Beta2Scenario(PaperData):
     @property
     def lion_hyper(self) -> dict[str, float]:
         """Lion at its defaults (THEORY §3: the exact sign) with its own weight decay."""
-        return HYPER_DEFAULTS["lion"] | {"wd": self.lion_wd}
+        return RECORDS["lion"].defaults | {"wd": self.lion_wd}
 
 
 # sharpness ---------------------------------------------------------------------------

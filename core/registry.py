@@ -3,8 +3,10 @@ memory declaration (the factory in core.optimizers), whether its update is smoot
 (THEORY §11), the closed forms of its perturbation R with the regime of each (THEORY §5)
 and the sentences the pages say about it.
 
-Scenario defaults and checks, widgets, the regularizer card, the network's perturbation
-and the CLI read these records; nothing else switches on an optimizer's name.
+Scenario defaults and checks, widgets, the regularizer card, /sweep's default axes and
+lines, /about's tables, the colours of the figures, the network's perturbation and the
+CLI read these records; nothing else switches on an optimizer's name.  Adding an
+optimizer is adding its record to RECORDS (README: "How to add an optimizer").
 """
 
 from __future__ import annotations
@@ -76,6 +78,26 @@ class ClosedForm:
     R: Callable[[Hyper, Tensor, Tensor, Tensor], Tensor]
     inside: Callable[[Hyper, Tensor], Tensor]
     defined: Callable[[Hyper], bool] = lambda h: True
+    effect: str = ""  # what R does in its regime, in words (/about's table)
+
+
+@dataclass(frozen=True)
+class Diagonal:
+    """A line a phase diagram draws where its axes are `keys`: the diagonal x = y, with
+    its legend `label` (Adam's beta1 = beta2, where c1 = c2 and R changes sign as
+    eps -> 0, THEORY §5)."""
+
+    keys: frozenset[str]
+    label: str
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """How /sweep opens on an optimizer: its default axes (`key:lo:hi:n[:log]`, the pairs
+    where its theory has a boundary) and the lines its theory draws between the cells."""
+
+    axes: tuple[str, str]
+    lines: tuple[Diagonal, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -107,15 +129,23 @@ class Record:
     not_smooth: str = ""  # why, when it is not
     family: tuple[str, tuple[float, ...]] | None = None  # a smooth family to show instead
     crossover: Callable[[Hyper], float | None] = lambda h: None  # |g| where R's sign flips
+    crossover_sentence: str = ""  # what the crossover means, `{value}` in it (the card)
     betas: tuple[str, ...] = field(default=())  # the keys that set memory lengths
     # the gradient size on which the update bends (THEORY §11, §14): the O(h^2) constant
     # grows as it shrinks; 0 where the update does not bend (or is not smooth)
     bend: Callable[[Hyper], float] = lambda h: 0.0
     usual: Usual | None = None  # its usual settings against another optimizer's
+    sweep: Sweep | None = None  # /sweep's default axes and lines (None: not swept)
+    color: str | None = None  # its line in the figures that set optimizers side by side
+    # (F bar, M) as n -> infinity in LaTeX, with c_i = beta_i/(1 - beta_i) (/about's table)
+    limit: tuple[str, str] | None = None
 
     @property
     def defaults(self) -> Hyper:
         return {p.key: p.default for p in self.hyper}
+
+    def crossover_text(self, value: float) -> str:
+        return self.crossover_sentence.format(value=f"{value:.3g}")
 
     def spec(self, key: str) -> Hyperparameter:
         return next(p for p in self.hyper if p.key == key)
@@ -250,6 +280,7 @@ def _adam_forms(decay: bool) -> tuple[ClosedForm, ...]:
             "|∂L/∂θⱼ| ≫ ε (n → ∞)",
             large,
             _adam_large,
+            effect="anti-regularizes where β₂ > β₁ (the defaults: c₁ − c₂ = 9 − 999)",
         ),
         ClosedForm(
             r"R = \frac{c_1}{2\varepsilon}\,\|\nabla L\|_2^2" + wd_small,
@@ -257,6 +288,7 @@ def _adam_forms(decay: bool) -> tuple[ClosedForm, ...]:
             small,
             _adam_small,
             defined=_smoothed,
+            effect="regularizes",
         ),
     )
 
@@ -324,6 +356,7 @@ def _inside_forms() -> tuple[ClosedForm, ...]:
             "|∂L/∂θⱼ| ≪ √ε (n → ∞)",
             small_R,
             _inside_small,
+            effect="regularizes",
         ),
     )
 
@@ -339,6 +372,7 @@ def _momentum_form(power: int) -> ClosedForm:
         "everywhere (n → ∞)",
         R,
         _everywhere,
+        effect="regularizes",
     )
 
 
@@ -383,6 +417,7 @@ def _lion_forms() -> tuple[ClosedForm, ...]:
             lambda h, L, g, t: _lion_R(h | {"wd": 0.0}, L, g, t, 1.0, _lion_c(h)),
             _lion_equal_coefficients,
             defined=_smoothed,
+            effect="regularizes; ∇R → 0 as ε → 0",
         ),
         ClosedForm(
             r"R = \frac{\beta_1}{1-\beta_2}\Big(\frac{\|\nabla L\|_2^2}{2\sqrt{\varepsilon}}"
@@ -391,6 +426,7 @@ def _lion_forms() -> tuple[ClosedForm, ...]:
             small,
             _lion_small,
             defined=_smoothed,
+            effect="regularizes",
         ),
     )
 
@@ -431,9 +467,29 @@ def _momentum_potential(h: Hyper, L: Tensor, g: Tensor, theta: Tensor, sums: Sum
     return sums[0][1] / 2 * _sq(g)
 
 
+# the axes where the theory has a boundary: heavy ball's h x beta, Adam's b1 = b2 and
+# Lion's eps.  RMSprop's and Lion's (eps > 0) verdicts cost O(steps) per cell (THEORY §7
+# c): fewer cells
+_MOMENTUM_SWEEP = Sweep(("lr:0.005:0.1:24", "b1:0.0:0.95:24"))
+_ADAM_SWEEP = Sweep(
+    ("b1:0.5:0.999:24", "b2:0.5:0.999:24"),
+    (Diagonal(frozenset({"b1", "b2"}), "β₁ = β₂: c₁ = c₂, where R changes sign as ε → 0"),),
+)
+_ADAM_FBAR = r"g/(\lvert g\rvert+\varepsilon)"
+_ADAM_M = (
+    r"\frac{H\bar F}{\lvert g\rvert+\varepsilon}\left(c_1 - c_2"
+    r"\frac{\lvert g\rvert}{\lvert g\rvert+\varepsilon}\right)"
+)
+_ADAM_CROSSOVER = (
+    "The field's coefficient c₁ − c₂|g|/(|g| + ε) changes sign at |∂L/∂θⱼ| = εc₁/(c₂ − c₁) "
+    "= {value} (THEORY §5): below it memory regularizes, above it anti-regularizes."
+)
+
+
 def _momentum_record(name: str, label: str, declare, b1: float, memory: str, power: int) -> Record:
     """Heavy ball (power 1) and Nesterov (power 2): one β, R = β^power/(2(1-β)²)|g|²."""
     form = _momentum_form(power)
+    top = r"\beta" if power == 1 else r"\beta^2"
     return Record(
         name=name,
         label=label,
@@ -443,10 +499,14 @@ def _momentum_record(name: str, label: str, declare, b1: float, memory: str, pow
         forms=(form,),
         potential=_momentum_potential,
         betas=("b1",),
+        sweep=_MOMENTUM_SWEEP,
+        limit=(r"g/(1-\beta)", rf"{top}/(1-\beta)^3\; H g"),
     )
 
 
-def _adam_record(name: str, label: str, declare, memory: str, decoupled: bool) -> Record:
+def _adam_record(
+    name: str, label: str, declare, memory: str, decoupled: bool, color: str | None = None
+) -> Record:
     """Adam, and AdamW with its decoupled weight decay (default 0.01)."""
     return Record(
         name=name,
@@ -462,8 +522,12 @@ def _adam_record(name: str, label: str, declare, memory: str, decoupled: bool) -
         forms=_adam_forms(decay=decoupled),
         potential=_adam_potential,
         crossover=_adam_crossover,
+        crossover_sentence=_ADAM_CROSSOVER,
         betas=("b1", "b2"),
         bend=_eps,
+        sweep=_ADAM_SWEEP,
+        color=color,
+        limit=(_ADAM_FBAR + (r" + \lambda\theta" if decoupled else ""), _ADAM_M),
     )
 
 
@@ -476,7 +540,10 @@ RECORDS: dict[str, Record] = {
             declare=optimizers.gd,
             hyper=(),
             memory="Gradient descent has no memory: each step uses the current gradient only.",
-            forms=(ClosedForm("R = 0", "everywhere: no memory", _zero, _everywhere),),
+            forms=(
+                ClosedForm("R = 0", "everywhere: no memory", _zero, _everywhere, effect="none"),
+            ),
+            limit=("g", "0"),
             potential=_zero,
         ),
         _momentum_record(
@@ -514,11 +581,17 @@ RECORDS: dict[str, Record] = {
                     "|∂L/∂θⱼ| ≫ ε (n → ∞)",
                     lambda h, L, g, t: -_c(h["b2"]) * _l1(g),
                     lambda h, g: h["eps"] <= TOL * (g.abs() + h["eps"]),
+                    effect="anti-regularizes",
                 ),
             ),
             potential=_rmsprop_potential,
             betas=("b2",),
             bend=_eps,
+            sweep=Sweep(("b2:0.5:0.999:16", "eps:0.0001:1.0:16:log")),
+            limit=(
+                r"g/(\lvert g\rvert+\varepsilon)",
+                r"-c_2\,\lvert g\rvert\,(H\bar F)/(\lvert g\rvert+\varepsilon)^2",
+            ),
         ),
         _adam_record(
             "adam",
@@ -535,6 +608,7 @@ RECORDS: dict[str, Record] = {
             "AdamW is Adam's update plus the decoupled weight decay λθ, which has no "
             "memory of its own.",
             decoupled=True,
+            color="#7b3fa0",
         ),
         Record(
             name="adamw_epsin",
@@ -556,8 +630,19 @@ RECORDS: dict[str, Record] = {
             forms=_inside_forms(),
             potential=_inside_potential,
             crossover=_inside_crossover,
+            crossover_sentence=(
+                "The field's coefficient c₁ − c₂g²/(g² + ε) changes sign at |∂L/∂θⱼ| = "
+                "√(εc₁/(c₂ − c₁)) = {value} (THEORY §14): below it memory regularizes, "
+                "above it anti-regularizes."
+            ),
             betas=("b1", "b2"),
             bend=_root_eps,
+            sweep=_ADAM_SWEEP,
+            limit=(
+                r"g/\sqrt{g^2+\varepsilon} + \lambda\theta",
+                r"\frac{H\bar F}{\sqrt{g^2+\varepsilon}}\left(c_1 - c_2"
+                r"\frac{g^2}{g^2+\varepsilon}\right)",
+            ),
         ),
         Record(
             name="lion",
@@ -590,9 +675,21 @@ RECORDS: dict[str, Record] = {
             betas=("b1", "b2"),
             bend=_root_eps,
             usual=Usual("adamw", 3.0, 10.0, "Chen et al. 2023, the Lion paper"),
+            sweep=Sweep(("eps:0.0001:1.0:16:log", "b1:0.5:0.99:16")),
+            color="#1b9e77",
+            limit=(
+                r"\mathrm{sign}_\varepsilon(g) + \lambda\theta",
+                r"\frac{\beta_1}{1-\beta_2}\,\frac{\varepsilon}{(g^2+\varepsilon)^{3/2}}"
+                r"\,H\bar F",
+            ),
         ),
     )
 }
+
+
+# the pair the pages that set two optimizers side by side open with (/network's
+# comparison, /study): AdamW against Lion, as in the Lion paper
+COMPARED = ("adamw", "lion")
 
 
 def record(name: str) -> Record:
@@ -600,6 +697,27 @@ def record(name: str) -> Record:
         return RECORDS[name]
     except KeyError:
         raise ValueError(f"unknown optimizer {name!r}") from None
+
+
+def make_optimizer(name: str, **hyper) -> Optimizer:
+    """The declared optimizer `name` with the hyperparameters its record takes (others
+    ignored); values may be per-trajectory sequences (core.optimizers)."""
+    return record(name).optimizer(**hyper)
+
+
+def label(name: str) -> str:
+    """The optimizer's name on the pages (its record's label; the name itself if unknown)."""
+    return RECORDS[name].label if name in RECORDS else name
+
+
+def hyper_keys() -> tuple[str, ...]:
+    """Every record's hyperparameter keys, in their first order: a scenario's fields."""
+    return tuple(dict.fromkeys(p.key for r in RECORDS.values() for p in r.hyper))
+
+
+def swept() -> tuple[str, ...]:
+    """The optimizers /sweep takes: those whose record says how to sweep them."""
+    return tuple(k for k, r in RECORDS.items() if r.sweep is not None)
 
 
 def memory_lengths(name: str, hyper: Hyper, n: int | None) -> list[tuple[str, float, float]]:

@@ -12,7 +12,7 @@ from core.expression import ExpressionError, parse
 from core.fast2d import leaves_the_floats
 from core.limits import MAX_COMPARE, MAX_COORD, MAX_GRID, MAX_ORDER_STEPS, MAX_STEPS, LossSize
 from core.losses import CUSTOM_WINDOW, ZOO, loss_size
-from core.optimizers import Optimizer, make_optimizer
+from core.optimizers import Optimizer
 from core.query import (
     Field,
     QueryMixin,
@@ -26,13 +26,10 @@ from core.query import (
     query_dataclass,
     text_value,
 )
-from core.registry import RECORDS
+from core.registry import RECORDS, hyper_keys, make_optimizer, record
 
-# each optimizer's hyperparameters and their defaults, from its record (THEORY §8)
-HYPER_DEFAULTS: dict[str, dict[str, float]] = {k: r.defaults for k, r in RECORDS.items()}
-
-
-HYPER_KEYS = ("b1", "b2", "eps", "wd")
+# every record's hyperparameter keys: one field each in every scenario with an optimizer
+HYPER_KEYS = hyper_keys()
 
 
 def hyper_field(key: str) -> Field:
@@ -40,14 +37,19 @@ def hyper_field(key: str) -> Field:
     return Field(
         key,
         number,
-        lambda s: HYPER_DEFAULTS[s["opt"]].get(key),
-        lambda v, s: RECORDS[s["opt"]].spec(key).check(v),
-        lambda s: key in HYPER_DEFAULTS[s["opt"]],
+        lambda s: record(s["opt"]).defaults.get(key),
+        lambda v, s: record(s["opt"]).spec(key).check(v),
+        lambda s: key in record(s["opt"]).defaults,
     )
 
 
+def known_optimizer(v: str, s: Mapping) -> None:
+    """One of the records (read at the check: a record added later is known)."""
+    one_of(tuple(RECORDS))(v, s)
+
+
 OPTIMIZER_FIELDS = (
-    Field("opt", str, constant("hb"), one_of(tuple(RECORDS))),
+    Field("opt", str, constant("hb"), known_optimizer),
     Field("lr", number, constant(0.02), in_range(0.0, 10.0, lo_open=True)),
     *(hyper_field(k) for k in HYPER_KEYS),
 )
@@ -110,7 +112,7 @@ def plane_seconds(s: Mapping, steps: int, grid: int, runs: int = limits.PLAYGROU
 
 def optimizer(s: Mapping) -> Optimizer:
     """The optimizer of the values parsed so far (for the cost model)."""
-    return make_optimizer(s["opt"], **{k: s[k] for k in HYPER_DEFAULTS[s["opt"]]})
+    return make_optimizer(s["opt"], **{k: s[k] for k in record(s["opt"]).defaults})
 
 
 def loss_of(s: Mapping) -> LossSize:
@@ -155,7 +157,7 @@ def _check_compare(opts: tuple, s: Mapping) -> None:
     if not 2 <= len(opts) <= MAX_COMPARE:
         raise ValueError(f"needs 2 to {MAX_COMPARE} optimizers")
     for o in opts:
-        one_of(tuple(RECORDS))(o, s)
+        known_optimizer(o, s)
     for o in set(opts):
         if opts.count(o) > 1:
             raise ValueError(f"{o!r} is listed {opts.count(o)} times")
@@ -222,7 +224,7 @@ class OptimizerQuery(QueryMixin):
     @property
     def hyper(self) -> dict[str, float]:
         """The optimizer's hyperparameters besides lr (scenarios with OPTIMIZER_FIELDS)."""
-        return {k: getattr(self, k) for k in HYPER_DEFAULTS[self.opt]}
+        return {k: getattr(self, k) for k in record(self.opt).defaults}
 
     def with_optimizer(self, opt: str, **hyper: float):
         """This scenario with another optimizer: its usual defaults unless given."""

@@ -51,7 +51,6 @@ from core.network_scenario import (
     parameter_count,
     train_size,
 )
-from core.optimizers import OPTIMIZERS, make_optimizer
 from core.query import (
     Field,
     ScenarioError,
@@ -65,9 +64,9 @@ from core.query import (
     query_dataclass,
     tagged_numbers,
 )
-from core.registry import RECORDS, Usual, record
+from core.registry import COMPARED, RECORDS, Usual, make_optimizer, record
 from core.regularizer import common_warnings, potential_warnings, rms_ratio
-from core.scenario import HYPER_DEFAULTS
+from core.scenario import known_optimizer
 from core.sharpness import PRODUCTS, sharpness
 from core.training import as_tensors, data_loss, perturbation, values_and_grads
 
@@ -87,10 +86,9 @@ RESAMPLES = 9999  # bootstrap resamples per interval
 
 def _check_opts(opts: tuple, s) -> None:
     if len(opts) != 2 or opts[0] == opts[1]:
-        raise ValueError("needs two different optimizers, e.g. adamw,lion")
+        raise ValueError(f"needs two different optimizers, e.g. {','.join(COMPARED)}")
     for o in opts:
-        if o not in OPTIMIZERS:
-            raise ValueError(f"{o!r} is not one of {', '.join(OPTIMIZERS)}")
+        known_optimizer(o, s)
 
 
 def usual_pair(opts: tuple[str, ...]) -> tuple[str, Usual] | None:
@@ -114,14 +112,14 @@ def _default_lrs(s) -> tuple[Tagged, ...]:
 
 
 def _decays(opts: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(o for o in opts if "wd" in HYPER_DEFAULTS[o])
+    return tuple(o for o in opts if "wd" in record(o).defaults)
 
 
 def _default_wd(s) -> tuple[Tagged, ...]:
     """Each optimizer's usual weight decay; in a usual pair the reference's times its
     smallest ratio for the other (AdamW's 0.01, Lion's 0.03)."""
     pair = usual_pair(s["opts"])
-    wd = {o: HYPER_DEFAULTS[o]["wd"] for o in _decays(s["opts"])}
+    wd = {o: record(o).defaults["wd"] for o in _decays(s["opts"])}
     if pair is not None and pair[0] in wd and pair[1].reference in wd:
         wd[pair[0]] = wd[pair[1].reference] * pair[1].lo
     return tuple(Tagged(o, v) for o, v in wd.items())
@@ -157,7 +155,7 @@ def _check_lrs(lrs: tuple, s) -> None:
 def _check_wd(wd: tuple, s) -> None:
     _check_tags(wd, s["opts"])
     for v in wd:
-        if v.tag is not None and "wd" not in HYPER_DEFAULTS[v.tag]:
+        if v.tag is not None and "wd" not in record(v.tag).defaults:
             raise ValueError(f"{v.tag} has no weight decay")
     for o in _decays(s["opts"]):
         given = _for(wd, o)
@@ -218,7 +216,7 @@ def _check_steps(steps: int, s) -> None:
 
 _NET = {f.key: f for f in NETWORK_FIELDS}
 STUDY_FIELDS = (
-    Field("opts", names, constant(("adamw", "lion")), _check_opts),
+    Field("opts", names, constant(COMPARED), _check_opts),
     Field("lrs", tagged_numbers, _default_lrs, _check_lrs),
     Field("wd", tagged_numbers, _default_wd, _check_wd, lambda s: bool(_decays(s["opts"]))),
     # 0: no threshold, every run read at the end of its step budget
@@ -259,7 +257,7 @@ class StudyScenario(NetworkData):
 
     def hyper(self, opt: str) -> dict[str, float]:
         """`opt`'s hyperparameters: its usual ones, with the study's weight decay."""
-        hyper = dict(HYPER_DEFAULTS[opt])
+        hyper = dict(record(opt).defaults)
         if "wd" in hyper:
             given = _for(self.wd, opt) or _for(_default_wd({"opts": self.opts}), opt)
             hyper["wd"] = given[0]
@@ -663,7 +661,7 @@ def study_warnings(res: StudyResult) -> list[str]:
 def outside_theorem(opt: str) -> bool:
     """Whether the optimizer's update (with the defaults a study uses) is not smooth: its
     h R is not defined (THEORY §11)."""
-    return not record(opt).smooth(HYPER_DEFAULTS[opt])
+    return not record(opt).smooth(record(opt).defaults)
 
 
 def paired_verdict(res: StudyResult, metric: str, k: int) -> str:

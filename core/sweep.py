@@ -40,7 +40,7 @@ from core.limits import (
     sweep_seconds,
 )
 from core.losses import ZOO
-from core.optimizers import Optimizer, make_optimizer
+from core.optimizers import Optimizer
 from core.query import (
     Field,
     ScenarioError,
@@ -51,8 +51,8 @@ from core.query import (
     number,
     query_dataclass,
 )
+from core.registry import make_optimizer, record, swept
 from core.scenario import (
-    HYPER_DEFAULTS,
     HYPER_KEYS,
     OPTIMIZER_FIELDS,
     SCENARIO_FIELDS,
@@ -64,20 +64,6 @@ from core.sharpness import sharpness
 
 Tensor = torch.Tensor
 FINE = 160  # the start's sign boundary (n -> inf) on a FINE x FINE grid (closed form, cheap)
-
-# The axes a sweep opens with, per optimizer: the pairs where its theory has a boundary
-# (Adam's b1 = b2, Lion's eps, heavy ball's h x beta).  Optimizers without two
-# hyperparameters besides lr sweep lr against their one.  RMSprop's and Lion's
-# (eps > 0) verdicts cost O(steps) per cell (THEORY §7 c): fewer cells.
-DEFAULT_AXES: dict[str, tuple[str, str]] = {
-    "hb": ("lr:0.005:0.1:24", "b1:0.0:0.95:24"),
-    "nesterov": ("lr:0.005:0.1:24", "b1:0.0:0.95:24"),
-    "rmsprop": ("b2:0.5:0.999:16", "eps:0.0001:1.0:16:log"),
-    "adam": ("b1:0.5:0.999:24", "b2:0.5:0.999:24"),
-    "adamw": ("b1:0.5:0.999:24", "b2:0.5:0.999:24"),
-    "adamw_epsin": ("b1:0.5:0.999:24", "b2:0.5:0.999:24"),
-    "lion": ("eps:0.0001:1.0:16:log", "b1:0.5:0.99:16"),
-}
 _AXIS = re.compile(r"^([a-z0-9]+):([^:]+):([^:]+):([^:]+)(?::(lin|log))?$")
 
 
@@ -112,7 +98,7 @@ def axis(text: str) -> Axis:
 
 def sweepable(s: Mapping) -> tuple[str, ...]:
     """The keys an axis may take: lr and the optimizer's own hyperparameters."""
-    return ("lr", *HYPER_DEFAULTS[s["opt"]])
+    return ("lr", *record(s["opt"]).defaults)
 
 
 _SPEC = {f.key: f for f in OPTIMIZER_FIELDS}
@@ -155,7 +141,7 @@ def sweep_seconds_of(s: Mapping, y: Axis) -> float:
     counted only when the bound by the cells is over the budget."""
     x, steps = s["x"], s["steps"]
     xx, yy = np.meshgrid(x.values, y.values)
-    hyper = {k: s[k] for k in HYPER_DEFAULTS[s["opt"]]} | {x.key: xx.ravel(), y.key: yy.ravel()}
+    hyper = {k: s[k] for k in record(s["opt"]).defaults} | {x.key: xx.ravel(), y.key: yy.ravel()}
     hyper.pop("lr", None)
     opt = make_optimizer(s["opt"], **hyper)
     history = sums_history(opt)
@@ -175,8 +161,14 @@ def sweep_seconds_of(s: Mapping, y: Axis) -> float:
     return bound if bound <= budget() else seconds(True)
 
 
+def default_axes(opt: str) -> tuple[Axis, Axis]:
+    """The axes a sweep of `opt` opens with: its record's (core.registry.Sweep)."""
+    x, y = record(opt).sweep.axes
+    return axis(x), axis(y)
+
+
 def _default_y(s: Mapping) -> Axis:
-    first, second = (axis(t) for t in DEFAULT_AXES[s["opt"]])
+    first, second = default_axes(s["opt"])
     return second if second.key != s["x"].key else first
 
 
@@ -187,8 +179,8 @@ def _with_sweep_opt(f: Field) -> Field:
 
 
 def _one_of_swept(v: str, _: Mapping) -> None:
-    if v not in DEFAULT_AXES:
-        raise ValueError(f"{v!r} is not one of {', '.join(DEFAULT_AXES)}")
+    if v not in swept():
+        raise ValueError(f"{v!r} is not one of {', '.join(swept())}")
 
 
 _PLANE = {f.key: f for f in SCENARIO_FIELDS}
@@ -198,7 +190,7 @@ SWEEP_FIELDS = tuple(_with_sweep_opt(f) for f in OPTIMIZER_FIELDS) + (
     _PLANE["f"],
     _PLANE["x0"],
     _PLANE["y0"],
-    Field("x", axis, lambda s: axis(DEFAULT_AXES[s["opt"]][0]), _check_axis),
+    Field("x", axis, lambda s: default_axes(s["opt"])[0], _check_axis),
     Field("y", axis, _default_y, _check_y),
 )
 
@@ -246,7 +238,7 @@ class SweepScenario(OptimizerQuery):
     def cell(self, ix: int, iy: int) -> Scenario:
         """The single 2D scenario of cell (ix, iy): opens on /playground."""
         values = {self.x.key: float(self.x.values[ix]), self.y.key: float(self.y.values[iy])}
-        base = {k: getattr(self, k) for k in ("opt", "lr", "b1", "b2", "eps", "wd", "steps")}
+        base = {k: getattr(self, k) for k in ("opt", "lr", *HYPER_KEYS, "steps")}
         place = {k: getattr(self, k) for k in ("loss", "f", "x0", "y0")}
         return Scenario(**(base | values | place | {"win": _window(self)}))
 

@@ -28,7 +28,7 @@ from core.cancel import Check, each
 from core.derivatives import Derivatives
 from core.dynamics import _Recursive
 from core.fast2d_batch import _compact_plan
-from core.optimizers import make_optimizer
+from core.registry import make_optimizer
 from core.regularizer import effects
 from core.surfaces import RESOLVED, integrate_gradient, preconditioner, sign_agreement
 

@@ -20,8 +20,7 @@ from core.datasets import Dataset
 from core.dynamics import Run, simulate
 from core.mlp import MLP
 from core.network_scenario import NetworkScenario, dataset, model
-from core.optimizers import make_optimizer
-from core.registry import record
+from core.registry import make_optimizer, record
 
 Tensor = torch.Tensor
 _ELEMENTS = 1 << 20  # rows * points * width per chunk when evaluating many networks

@@ -13,7 +13,8 @@ import torch
 from core.coordinate import CoordinateDirections
 from core.dynamics import fields_at_step
 from core.losses import ZOO, batched
-from core.optimizers import Readout, make_optimizer
+from core.optimizers import Readout
+from core.registry import make_optimizer
 from tests.test_recursive_engine import opaque
 
 F64 = torch.float64

@@ -18,8 +18,8 @@ from core.optimizers import (
     ema,
     gradient,
     gradient_slope,
-    make_optimizer,
 )
+from core.registry import make_optimizer
 
 LOSS = batched(ZOO["reference"].expression)
 GRAD = independent.gradient_of(LOSS)

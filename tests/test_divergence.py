@@ -8,7 +8,7 @@ import torch
 from core import cli
 from core.dynamics import simulate
 from core.losses import batched
-from core.optimizers import make_optimizer
+from core.registry import make_optimizer
 
 
 def test_unstable_memoryless_run_diverges_while_memory_run_goes_on():

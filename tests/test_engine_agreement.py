@@ -25,7 +25,7 @@ from core import fast2d, fast2d_batch
 from core.derivatives import Derivatives
 from core.dynamics import _Recursive, fields_at_step, simulate
 from core.losses import ZOO, batched
-from core.optimizers import make_optimizer
+from core.registry import make_optimizer
 from tests.test_correction import QHM, SIGNUM, qhm_update, signum_update
 
 F64 = torch.float64

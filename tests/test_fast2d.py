@@ -14,7 +14,7 @@ import torch
 from core import compute, fast2d
 from core.dynamics import DYNAMICS, _Recursive, simulate
 from core.losses import ZOO, batched
-from core.optimizers import OPTIMIZERS, make_optimizer
+from core.registry import RECORDS, make_optimizer
 from core.scenario import Scenario
 
 F64 = torch.float64
@@ -53,7 +53,7 @@ def test_the_torch_engine_with_declared_derivatives_agrees_with_autograd(name, h
 
 
 def test_cases_cover_every_optimizer_and_every_direction_case():
-    assert {n for n, _ in CASES} == set(OPTIMIZERS)
+    assert {n for n, _ in CASES} == set(RECORDS)
     plans = {_Recursive(make_optimizer(n, **h), 10).case for n, h in CASES}
     assert plans == {"flat", "a", "b", "c"}
 
@@ -134,7 +134,7 @@ CONSTANT_GRADIENTS = ["x", "x + y", "2", "pi", "max(x, y)", "9**9**9**9"]
 
 
 @pytest.mark.parametrize("expression", CONSTANT_GRADIENTS)
-@pytest.mark.parametrize("name", list(OPTIMIZERS))
+@pytest.mark.parametrize("name", list(RECORDS))
 def test_a_constant_gradient_runs_every_optimizer(expression, name):
     opt = make_optimizer(name, **{"eps": 0.1} if name == "lion" else {})
     start = torch.tensor([0.3, -0.2], dtype=F64)
@@ -157,11 +157,11 @@ def test_cli_simulates_a_linear_loss_with_every_optimizer():
     )
     assert done.returncode == 0, done.stderr
     script = (
-        "import sys\nfrom core import cli\nfrom core.optimizers import OPTIMIZERS\n"
+        "import sys\nfrom core import cli\nfrom core.registry import RECORDS\n"
         "q = 'loss=custom&f=x&steps=20&opt='\n"
-        "codes = [cli.main(['simulate', q + n]) for n in OPTIMIZERS]\n"
+        "codes = [cli.main(['simulate', q + n]) for n in RECORDS]\n"
         "sys.exit(max(codes))\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.count(b'"scenario"') == len(OPTIMIZERS)
+    assert done.stdout.count(b'"scenario"') == len(RECORDS)

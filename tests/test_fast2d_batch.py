@@ -13,7 +13,7 @@ from core import fast2d_batch
 from core.derivatives import Derivatives
 from core.dynamics import DYNAMICS, simulate
 from core.losses import ZOO, batched
-from core.optimizers import make_optimizer
+from core.registry import make_optimizer
 from tests.test_fast2d import CASES, IDS, autograd
 from tests.test_recursive_engine import opaque
 

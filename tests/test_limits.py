@@ -17,7 +17,7 @@ from core.dynamics import sums_history
 from core.expression import parse, size
 from core.losses import loss_size
 from core.network_scenario import NetworkScenario, model, train_size
-from core.optimizers import make_optimizer
+from core.registry import make_optimizer
 from core.scenario import Scenario
 from core.study import StudyScenario
 from core.sweep import SweepScenario

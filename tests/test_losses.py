@@ -4,7 +4,7 @@ import torch
 
 from core.dynamics import simulate
 from core.losses import ZOO, batched
-from core.optimizers import make_optimizer
+from core.registry import make_optimizer
 
 
 def test_zoo_entries_are_complete_and_parse():

@@ -22,10 +22,8 @@ from core.limits import MAX_NET_STEPS, MAX_WIDTH
 from core.mlp import MLP
 from core.network import compare, compare_text, fit, landscape, order, result
 from core.network_scenario import PRESETS, NetworkScenario
-from core.optimizers import make_optimizer
-from core.registry import RECORDS
+from core.registry import RECORDS, make_optimizer
 from core.report import network_json
-from core.scenario import HYPER_DEFAULTS
 from core.training import StepBatches, batch_schedule, data_loss, run_network, training_loss
 
 SMOOTH_ADAMW = "opt=adamw&b1=0.5&b2=0.7&eps=1.0&wd=0.01"
@@ -231,9 +229,9 @@ def test_cli_acceptance_criterion():
 
 @st.composite
 def scenarios(draw):
-    opt = draw(st.sampled_from(list(HYPER_DEFAULTS)))
+    opt = draw(st.sampled_from(list(RECORDS)))
     hyper = {}
-    for k in HYPER_DEFAULTS[opt]:
+    for k in RECORDS[opt].defaults:
         lo, hi = (0.0, 0.99) if k in ("b1", "b2") else (0.0, 10.0)
         open_low = RECORDS[opt].spec(k).lo_open  # eps inside the root: eps > 0
         hyper[k] = draw(st.floats(lo, hi, allow_nan=False, exclude_min=open_low))
@@ -270,7 +268,7 @@ def test_defaults_and_updated():
     assert s == NetworkScenario() and s.to_query() == "v=1"
     assert (s.opt, s.lr) == ("hb", 0.05)  # issue 20: a default inside the theorem
     lion = s.with_optimizer("lion")
-    assert lion.hyper == HYPER_DEFAULTS["lion"]
+    assert lion.hyper == RECORDS["lion"].defaults
     assert lion.with_optimizer("hb") == s
 
 
@@ -427,7 +425,7 @@ def test_compare_adamw_against_lion():
     text = compare_text(list(rows.values()))
     assert "Lion's memory has no h·R: its update is not smooth, outside the theorem" in text
     assert "nan" not in text
-    assert rows["adamw"].hyper == HYPER_DEFAULTS["adamw"]
+    assert rows["adamw"].hyper == RECORDS["adamw"].defaults
     for r in rows.values():
         assert r.gap == pytest.approx(r.test_loss - r.train_loss)
 

@@ -13,7 +13,7 @@ threads = torch.get_num_threads()
 from core import compute, network
 from core.dynamics import simulate
 from core.losses import batched
-from core.optimizers import make_optimizer
+from core.registry import make_optimizer
 from core.scenario import Scenario
 assert torch.get_default_dtype() == torch.float32, "importing core changed the default dtype"
 s = Scenario.parse("opt=adam&steps=20&grid=12")

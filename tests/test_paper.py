@@ -25,8 +25,8 @@ from core import cli, limits, paper
 from core.datasets import make_dataset
 from core.dynamics import DYNAMICS, simulate
 from core.mlp import MLP
-from core.optimizers import make_optimizer
 from core.query import ScenarioError
+from core.registry import make_optimizer
 from core.report import PAPER_JSON, paper_csv
 from core.sharpness import sharpness
 from core.training import as_tensors, data_accuracy, data_loss

@@ -4,7 +4,7 @@ arrows of the correction field."""
 import numpy as np
 
 from core.losses import ZOO, batched
-from core.optimizers import make_optimizer
+from core.registry import make_optimizer
 from core.surfaces import compute_surfaces
 from ui.grid import on_grid
 from ui.plots import field_figure, quiver

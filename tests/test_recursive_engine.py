@@ -14,7 +14,8 @@ import torch
 from core import dynamics
 from core.dynamics import DYNAMICS, _plan, _Recursive, _Schedule, limit_moments, simulate
 from core.losses import ZOO, batched
-from core.optimizers import Average, Geometric, make_optimizer
+from core.optimizers import Average, Geometric
+from core.registry import make_optimizer
 
 F64 = torch.float64
 LOSS = batched(ZOO["reference"].expression)

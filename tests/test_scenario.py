@@ -12,19 +12,19 @@ from scenarios import admitted, refusal
 from core.losses import ZOO
 from core.query import ScenarioError, fmt
 from core.registry import RECORDS
-from core.scenario import HYPER_DEFAULTS, MAX_STEPS, Scenario
+from core.scenario import MAX_STEPS, Scenario
 
 finite = dict(allow_nan=False, allow_infinity=False)
 EXPRESSIONS = ["x^2 + y^2", "sin(3*x) * cos(y) + 0.1*(x^2+y^2)", "min(x^2, (y-1)^2) ** 1.5"]
 
 
 def _eps_open(opt: str) -> bool:
-    return "eps" in HYPER_DEFAULTS[opt] and RECORDS[opt].spec("eps").lo_open
+    return "eps" in RECORDS[opt].defaults and RECORDS[opt].spec("eps").lo_open
 
 
 @st.composite
 def scenarios(draw):
-    opt = draw(st.sampled_from(sorted(HYPER_DEFAULTS)))
+    opt = draw(st.sampled_from(sorted(RECORDS)))
     loss = draw(st.sampled_from([*ZOO, "custom"]))
     unit = st.floats(0.0, 1.0, exclude_max=True, **finite)
     hyper = {
@@ -34,7 +34,7 @@ def scenarios(draw):
         "eps": st.floats(0.0, 10.0, exclude_min=_eps_open(opt), **finite),
         "wd": st.floats(0.0, 10.0, **finite),
     }
-    values = {k: (draw(hyper[k]) if k in HYPER_DEFAULTS[opt] else None) for k in hyper}
+    values = {k: (draw(hyper[k]) if k in RECORDS[opt].defaults else None) for k in hyper}
     xmin, ymin = draw(st.floats(-100, 99, **finite)), draw(st.floats(-100, 99, **finite))
     hs = tuple(draw(st.lists(st.floats(0.002, 0.2, **finite), min_size=2, max_size=5, unique=True)))
     fields = dict(
@@ -50,11 +50,7 @@ def scenarios(draw):
         hs=hs,
         T=draw(st.floats(0.5, 2.0, **finite)),
         cmp=tuple(
-            draw(
-                st.lists(
-                    st.sampled_from(sorted(HYPER_DEFAULTS)), min_size=2, max_size=4, unique=True
-                )
-            )
+            draw(st.lists(st.sampled_from(sorted(RECORDS)), min_size=2, max_size=4, unique=True))
         ),
         **values,
     )
@@ -267,11 +263,10 @@ def studies(draw):
     takes them: one bare list for both, each optimizer's own (`adamw:0.01`), or a mix."""
     from hypothesis import assume
 
-    from core.optimizers import OPTIMIZERS
     from core.query import Tagged
     from core.study import StudyScenario
 
-    pair = st.lists(st.sampled_from(sorted(OPTIMIZERS)), min_size=2, max_size=2, unique=True)
+    pair = st.lists(st.sampled_from(sorted(RECORDS)), min_size=2, max_size=2, unique=True)
     opts = tuple(draw(pair))
     rates = st.lists(st.floats(1e-6, 10.0, **finite), min_size=1, max_size=4, unique=True)
     first = draw(rates)
@@ -282,7 +277,7 @@ def studies(draw):
             lrs.append(Tagged(None, a))
         else:
             lrs += [Tagged(opts[0], a), Tagged(opts[1], b)]
-    decays = [o for o in opts if "wd" in HYPER_DEFAULTS[o]]
+    decays = [o for o in opts if "wd" in RECORDS[o].defaults]
     decay = st.floats(0.0, 10.0, **finite)
     style = draw(st.sampled_from(["default", "bare", "own"])) if decays else "default"
     wd = {

@@ -9,7 +9,7 @@ import torch
 
 from core import cli, compute, surfaces
 from core.losses import ZOO, batched
-from core.optimizers import make_optimizer
+from core.registry import make_optimizer
 from core.regularizer import run_report
 from core.scenario import Scenario
 

@@ -13,9 +13,10 @@ from scenarios import admitted, refusal
 
 from core import cli, compute
 from core.losses import batched
+from core.registry import RECORDS, swept
 from core.report import sweep_csv, sweep_json
+from core.scenario import HYPER_KEYS
 from core.sweep import (
-    DEFAULT_AXES,
     MAX_AXIS,
     Axis,
     SweepScenario,
@@ -204,7 +205,7 @@ def test_bad_queries_are_refused_with_the_key_named(query, key, words):
     assert warnings and s == SweepScenario.parse(s.to_query())
 
 
-@pytest.mark.parametrize("opt", sorted(DEFAULT_AXES))
+@pytest.mark.parametrize("opt", sorted(swept()))
 def test_every_default_sweep_and_adams_64_by_64_by_1000_are_admitted(opt):
     """The cost model (core.limits.sweep_seconds) admits what computes in the budget:
     each optimizer's default sweep, and the benchmark's 64 x 64 x 1000 Adam sweep."""
@@ -230,7 +231,7 @@ _KEYS = {  # key -> (lo, hi) within its range
 
 @st.composite
 def sweeps(draw):
-    opt = draw(st.sampled_from(sorted(DEFAULT_AXES)))
+    opt = draw(st.sampled_from(sorted(swept())))
     keys = draw(st.permutations(["lr", *compute_keys(opt)]))[:2]
     axes = []
     for key in keys:
@@ -246,15 +247,11 @@ def sweeps(draw):
 
 
 def compute_keys(opt):
-    from core.scenario import HYPER_DEFAULTS
-
-    return list(HYPER_DEFAULTS[opt])
+    return list(RECORDS[opt].defaults)
 
 
 def _hyper(opt):
-    from core.scenario import HYPER_DEFAULTS
-
-    return {k: HYPER_DEFAULTS[opt].get(k) for k in ("b1", "b2", "eps", "wd")}
+    return {k: RECORDS[opt].defaults.get(k) for k in HYPER_KEYS}
 
 
 @settings(max_examples=150, deadline=None)
@@ -325,7 +322,7 @@ def test_another_optimizer_keeps_the_axes_that_still_apply():
     lion = s.with_optimizer("lion")  # b1 and lr are Lion's too
     assert (lion.opt, lion.x, lion.y, lion.b2) == ("lion", s.x, s.y, 0.99)
     rms = s.with_optimizer("rmsprop")  # no b1: its own default axes
-    assert (rms.opt, str(rms.x), str(rms.y)) == ("rmsprop", *DEFAULT_AXES["rmsprop"])
+    assert (rms.opt, str(rms.x), str(rms.y)) == ("rmsprop", *RECORDS["rmsprop"].sweep.axes)
 
 
 def test_a_constant_loss_has_no_effect_and_warns_nothing():

@@ -7,7 +7,7 @@ import torch
 
 from core.dynamics import simulate
 from core.losses import ZOO, batched
-from core.optimizers import make_optimizer
+from core.registry import make_optimizer
 
 LOSS = batched(ZOO["reference"].expression)
 START = (-1.2, 0.8)

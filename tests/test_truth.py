@@ -22,12 +22,11 @@ from core.dynamics import asymptotic_fields, simulate
 from core.losses import batched
 from core.mlp import MLP
 from core.network_scenario import PRESETS, NetworkScenario, dataset, model
-from core.optimizers import OPTIMIZERS, make_optimizer
 from core.order import diagnose
-from core.registry import RECORDS, _psi1, _psi2, longest_memory
+from core.registry import RECORDS, _psi1, _psi2, longest_memory, make_optimizer
 from core.regularizer import SETTLED_MEMORIES, potential_warnings, verdict
 from core.report import network_json
-from core.scenario import HYPER_DEFAULTS, Scenario
+from core.scenario import Scenario
 from core.surfaces import preconditioner
 from core.training import data_loss
 
@@ -302,21 +301,22 @@ def test_theory_document_states_the_heavy_ball_modified_equation_and_assumptions
 # --- one record per optimizer ----------------------------------------------------------
 
 
-def test_records_cover_every_declared_optimizer():
-    assert set(RECORDS) == set(OPTIMIZERS)
-    for name, rec in RECORDS.items():
-        assert HYPER_DEFAULTS[name] == rec.defaults
-        assert rec.declare is OPTIMIZERS[name][0]
-        assert tuple(p.key for p in rec.hyper) == OPTIMIZERS[name][1]
-
-
 def test_nothing_outside_the_records_switches_on_optimizer_names():
+    """No optimizer's name in a comparison or a membership test (opt == "adam",
+    x in ("adam", ...)) nor as a dict's key ({"adamw": ...}: a fact kept beside the
+    record) outside the records; page defaults (constant("hb")) and data are fine.  The
+    paper's experiments (paper.py, what shows them, and its JSON in report.py) run the
+    optimizers the paper names and key their arms by them."""
     names = "|".join(RECORDS)
-    # a comparison (opt == "adam", opt in ("adam", ...)), not a loop (for opt in ...)
-    pattern = re.compile(rf"""(?<!for )\b(opt|name)\s*(==|!=|in)\s*\(?["']({names})["']""")
+    quoted = rf"""["']({names})["']"""
+    pattern = re.compile(
+        rf"""(?<!for )\b\w+\s*(==|!=|\bin)\s*[(\[{{]?\s*{quoted}"""  # comparison, membership
+        rf"""|{quoted}\s*:\s"""  # a dict's key
+        rf"""|\w\[{quoted}\]"""  # a lookup by name
+    )
     offenders = []
     for path in [*ROOT.glob("core/*.py"), *ROOT.glob("ui/*.py"), *ROOT.glob("app_pages/*.py")]:
-        if path.name in ("registry.py", "optimizers.py"):
+        if path.name in ("registry.py", "optimizers.py", "paper.py", "paper_plots.py", "report.py"):
             continue
         for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if pattern.search(line):

@@ -16,14 +16,10 @@ import streamlit as st
 
 from core.losses import ZOO
 from core.query import ScenarioError, numbers
-from core.registry import RECORDS
+from core.registry import RECORDS, label
 from core.scenario import MAX_STEPS, Scenario
 from ui import state, text
 from ui.state import PLANE
-
-OPTIMIZER_NAMES = {k: r.label for k, r in RECORDS.items()}
-# a hyperparameter's name whatever the optimizer (a record's own label may say more)
-HYPER_LABELS = {"b1": "β₁", "b2": "β₂", "eps": "ε", "wd": "weight decay λ"}
 
 
 def _loss_change(s: Scenario, value: str, page: state.PageState) -> Scenario:
@@ -108,17 +104,13 @@ def number(page: state.PageState, key: str, label: str, step: float, help: str |
         widget(page, key, st.number_input, label, step=step, format="%g", help=help)
 
 
-def optimizer(s, lr: bool = True, page: state.PageState = PLANE) -> None:
-    """The optimizer, the hyperparameters it uses and (lr) the learning rate, mirroring
-    the scenario s of `page`."""
-    widget(
-        page,
-        "opt",
-        st.selectbox,
-        "Optimizer",
-        list(RECORDS),
-        format_func=lambda k: OPTIMIZER_NAMES.get(k, k),
-    )
+def optimizer(
+    s, lr: bool = True, page: state.PageState = PLANE, choices: tuple[str, ...] | None = None
+) -> None:
+    """The optimizer (one of `choices`, default every record), the hyperparameters it uses
+    and (lr) the learning rate, mirroring the scenario s of `page`."""
+    options = list(RECORDS) if choices is None else list(choices)
+    widget(page, "opt", st.selectbox, "Optimizer", options, format_func=label)
     if lr:
         number(page, "lr", "learning rate h", 0.001, "the step size h of every run")
     for p in RECORDS[s.opt].hyper:
@@ -219,7 +211,7 @@ def compare(s: Scenario) -> None:
         st.multiselect,
         "Optimizers to compare",
         list(RECORDS),
-        format_func=lambda k: OPTIMIZER_NAMES.get(k, k),
+        format_func=label,
         max_selections=4,
     )
     number(PLANE, "lr", "learning rate h", 0.001)

@@ -16,7 +16,7 @@ from core.dynamics import DYNAMICS
 from core.network import NetworkResult
 from core.order import farther_reason
 from core.query import QueryMixin
-from core.registry import TOL, memory_lengths, record
+from core.registry import RECORDS, TOL, memory_lengths, record
 from core.regularizer import Report, grid_error_text, percent, residual_text
 from core.report import paths_csv, simulate_json, to_json
 from core.scenario import OptimizerQuery, Scenario
@@ -261,11 +261,7 @@ def regularizer_card(s: OptimizerQuery, report: Report, where: str = "the window
         mark = "✓ the view is inside it" if form.holds else "✗ the view is outside it"
         st.caption(f"regime: {form.regime} · holds on {form.inside:.0%} of {where} · {mark}")
     if report.crossover is not None:
-        st.caption(
-            "The field's coefficient c₁ − c₂|g|/(|g| + ε) changes sign at "
-            f"|∂L/∂θⱼ| = εc₁/(c₂ − c₁) = {report.crossover:.3g} (THEORY §5): below it memory "
-            "regularizes, above it anti-regularizes."
-        )
+        st.caption(record(report.opt).crossover_text(report.crossover))
     lengths = [
         f"{key}: memory 1/(1−β) ≈ {steps:.4g} steps; after the run's {s.steps} steps "
         f"1 − βⁿ⁺¹ = {reached:.2f}"
@@ -305,3 +301,41 @@ def downloads(s: Scenario, summary: PathSummary) -> None:
         on_click="ignore",
         width="stretch",
     )
+
+
+# --- /about's tables, one row per record (per closed form) -----------------------------
+
+
+def _cell(text: str) -> str:
+    """Text for a markdown table cell: a pipe would end the cell (|g| reads the same as ∣g∣)."""
+    return text.replace("|", "∣")
+
+
+def _math(latex: str) -> str:
+    """LaTeX for a markdown table cell: the norm bars as \\Vert, no pipe."""
+    return "$" + latex.removeprefix("R = ").replace(r"\|", r"\Vert ") + "$"
+
+
+def limit_table() -> str:
+    """F bar and M as n -> infinity of every record that states them (THEORY §4)."""
+    rows = [
+        f"| {r.label} | {_math(r.limit[0])} | {_math(r.limit[1])} |"
+        for r in RECORDS.values()
+        if r.limit is not None
+    ]
+    return "\n".join(["| optimizer | $\\bar F$ | $M$ |", "|---|---|---|", *rows])
+
+
+def perturbation_table() -> str:
+    """Every record's closed forms of R with their regimes and effects (THEORY §5), and
+    where the update is not smooth, that R is not defined (THEORY §11)."""
+    rows = []
+    for r in RECORDS.values():
+        for form in r.forms:
+            rows.append(
+                f"| {r.label} | {_cell(form.regime)} | {_math(form.formula)} | {form.effect} |"
+            )
+        if r.not_smooth:
+            rows.append(f"| {r.label} | not smooth | none: outside the theorem | {r.not_smooth} |")
+    head = ["| optimizer | regime | $R$ | effect |", "|---|---|---|---|"]
+    return "\n".join([*head, *rows])

@@ -15,6 +15,7 @@ from core.datasets import Dataset
 from core.dynamics import DYNAMICS
 from core.landscape import Slice
 from core.network import Fit, NetworkResult
+from core.registry import record
 from ui.plots import contour_map, end_at, loss_lines, marker_at, path_line
 from ui.style import (
     NEUTRAL,
@@ -27,7 +28,6 @@ from ui.style import (
 )
 
 # the two optimizers of compare mode: apart from the dynamics' red, blue and orange
-OPT_COLORS = {"adamw": "#7b3fa0", "lion": "#1b9e77"}
 CLASS_COLORS = ("#2b59c3", "#d62728")  # label 0, label 1 (the P(label 1) map's ends)
 PROBABILITY_SCALE = [[0.0, "#c9d6f2"], [0.5, "#f7f7f7"], [1.0, "#f4c7c3"]]
 
@@ -320,7 +320,7 @@ def _opt_line(opt: str, label: str, y: np.ndarray, showlegend: bool) -> go.Scatt
         x=np.arange(len(y)),
         y=_finite(y),
         mode="lines",
-        line={"color": OPT_COLORS.get(opt, NEUTRAL), "width": 2.5},
+        line={"color": record(opt).color or NEUTRAL, "width": 2.5},
         name=label,
         legendgroup=opt,
         showlegend=showlegend,
@@ -328,9 +328,7 @@ def _opt_line(opt: str, label: str, y: np.ndarray, showlegend: bool) -> go.Scatt
     )
 
 
-def compare_figure(
-    results: dict[str, NetworkResult], names: dict[str, str], height: int = 400
-) -> go.Figure:
+def compare_figure(results: dict[str, NetworkResult], height: int = 400) -> go.Figure:
     """Per optimizer (memory runs): the generalization gap test - train over the steps,
     next to its implicit-regularizer term h R."""
     fig = make_subplots(
@@ -344,8 +342,8 @@ def compare_figure(
     )
     for opt, r in results.items():
         gap = r.test_loss["memory"] - r.train_loss["memory"]
-        fig.add_trace(_opt_line(opt, names.get(opt, opt), gap, True), row=1, col=1)
-        fig.add_trace(_opt_line(opt, names.get(opt, opt), r.hR, False), row=1, col=2)
+        fig.add_trace(_opt_line(opt, record(opt).label, gap, True), row=1, col=1)
+        fig.add_trace(_opt_line(opt, record(opt).label, r.hR, False), row=1, col=2)
     for col in (1, 2):
         fig.add_hline(y=0, line={"color": NEUTRAL, "width": 1, "dash": "dot"}, row=1, col=col)
     fig.update_xaxes(title="step n")

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core import registry
 from core.paper import ADAM_PLACEMENTS, DATA_KEYS
-from ui.controls import OPTIMIZER_NAMES, number, widget
+from ui.controls import number, widget
 from ui.state import PAPER
 
 # field -> (label, help); the step of a number input is in STEPS
@@ -61,7 +62,7 @@ def _draw(page, key: str, s) -> None:
             st.selectbox,
             "ε placement",
             list(ADAM_PLACEMENTS),
-            format_func=OPTIMIZER_NAMES.get,
+            format_func=registry.label,
             help=help,
         )
     elif key == "act":

@@ -8,8 +8,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from core.registry import record
 from core.study import LIMITS, METRICS, StudyResult, StudyScenario, intervals, outside_theorem
-from ui.network_plots import OPT_COLORS
 from ui.style import NEUTRAL, frame
 
 # every metric is read where a run stops: at the threshold, or at the end of the budget
@@ -29,7 +29,7 @@ PALETTE = ("#7b3fa0", "#1b9e77")
 
 
 def color(res: StudyResult, opt: str) -> str:
-    return OPT_COLORS.get(opt, PALETTE[res.scenario.opts.index(opt)])
+    return record(opt).color or PALETTE[res.scenario.opts.index(opt)]
 
 
 def shown_metrics(s: StudyScenario) -> tuple[str, ...]:

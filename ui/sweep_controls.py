@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.registry import swept
 from core.sweep import MAX_SWEEP_STEPS, SweepScenario
 from ui.controls import loss_select, optimizer, start_point, widget
 from ui.state import SWEEP
@@ -17,7 +18,7 @@ AXIS_HELP = (
 
 def sidebar(s: SweepScenario) -> None:
     st.subheader("Optimizer")
-    optimizer(s, page=SWEEP)
+    optimizer(s, page=SWEEP, choices=swept())
     st.caption("The swept hyperparameters take the axes' values; the others these.")
     st.subheader("Axes")
     widget(SWEEP, "x", st.text_input, "x axis", help=AXIS_HELP)

@@ -9,12 +9,11 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.dynamics import DYNAMICS
+from core.registry import record
 from core.sweep import SweepResult
-from ui.controls import HYPER_LABELS
 from ui.plots import invisible_points
 from ui.style import colorbar, frame
 
-AXIS_LABELS = HYPER_LABELS | {"lr": "learning rate h"}
 DIVERGING = "RdBu_r"  # negative blue, positive red, white at 0
 SEQUENTIAL = "Viridis"
 EFFECT_COLORS = {-1: "#d1495b", 0: "#bdbdbd", 1: "#3a9e6a"}
@@ -25,12 +24,18 @@ def _axes(fig: go.Figure, res: SweepResult, **where) -> None:
     s = res.scenario
     for a, update in ((s.x, fig.update_xaxes), (s.y, fig.update_yaxes)):
         update(
-            title=AXIS_LABELS.get(a.key, a.key),
+            title=axis_label(s.opt, a.key),
             type="log" if a.log else "linear",
             showgrid=False,
             zeroline=False,
             **where,
         )
+
+
+def axis_label(opt: str, key: str) -> str:
+    """The swept key's name: the record's label of its hyperparameter (Lion's β₁ is an
+    interpolation, Adam's a momentum), or the learning rate."""
+    return "learning rate h" if key == "lr" else record(opt).spec(key).label
 
 
 def diverged_mask(res: SweepResult, runs=DYNAMICS) -> np.ndarray:
@@ -180,17 +185,16 @@ def effect_figure(res: SweepResult, height: int = 420) -> go.Figure:
                 )
             )
     s = res.scenario
-    if {s.x.key, s.y.key} == {"b1", "b2"}:  # Adam's boundary as eps -> 0: c1 = c2
-        lo = max(s.x.lo, s.y.lo)
-        hi = min(s.x.hi, s.y.hi)
-        if lo < hi:
+    lo, hi = max(s.x.lo, s.y.lo), min(s.x.hi, s.y.hi)
+    for line in record(s.opt).sweep.lines:  # the record's boundaries on these axes
+        if line.keys == {s.x.key, s.y.key} and lo < hi:
             traces.append(
                 go.Scatter(
                     x=[lo, hi],
                     y=[lo, hi],
                     mode="lines",
                     line={"color": "#fff", "width": 1.5, "dash": "dot"},
-                    name="β₁ = β₂ (the boundary as ε → 0)",
+                    name=line.label,
                     hoverinfo="skip",
                 )
             )
