@@ -13,14 +13,15 @@ import numpy as np
 import streamlit as st
 
 from core import network
-from core.network_scenario import NetworkScenario, dataset, model
+from core.network_scenario import CompareScenario, NetworkScenario, dataset, model
 from core.order import farther_reason
+from core.pair import settings
 from core.query import ScenarioError
-from core.registry import COMPARED, label, record
+from core.registry import label, record
 from ui import cache, layout, text
 from ui import network_controls as nc
 from ui import network_plots as plots
-from ui.state import NETWORK
+from ui.state import NETWORK, NETWORK_COMPARE
 
 PAGE = "network"
 
@@ -42,11 +43,10 @@ def _max(a: np.ndarray) -> float:
 
 
 st.title("Small networks")
-s = NETWORK.scenario()
-comparing = st.query_params.get(nc.COMPARE) == "1"  # the toggle below, set before this run
-layout.sidebar(nc.sidebar, s, comparing)
-
-compare_mode = nc.compare_mode()
+compare_mode = nc.comparing()
+s = (NETWORK_COMPARE if compare_mode else NETWORK).scenario()
+layout.sidebar(nc.sidebar, s, compare_mode)
+nc.compare_toggle(compare_mode)
 
 
 def _run(label: str, fn, *args):
@@ -186,33 +186,34 @@ def single_page(s: NetworkScenario) -> None:
     layout.share_box(PAGE, s, NETWORK)
 
 
-def compare_page(s: NetworkScenario) -> None:
+def compare_page(c: CompareScenario) -> None:
+    labels = " and ".join(label(o) for o in c.opts)
     st.caption(
-        "AdamW and Lion, each with its usual hyperparameters (PyTorch's; Lion's paper), on "
-        f"the same data, seed and network, with the same h = {s.lr:g} and {s.steps} steps. "
-        "The paper's application: the sign of each one's memory perturbation next to its "
-        "generalization gap, both measured on this run."
+        f"{labels}, each at its own learning rate and weight decay, its other "
+        f"hyperparameters the usual ones: {'. '.join(settings(c))}. "
+        f"{network.compare_matched(c)}. The paper's application: the sign of each one's "
+        "memory perturbation next to its generalization gap, both measured on this run."
     )
-    refusal = network.compare_refusal(s)
+    refusal = network.compare_refusal(c)
     if refusal:
         st.error(f"This comparison is refused: {refusal}.", icon=":material/block:")
         return
-    runs = [s.with_optimizer(opt) for opt in COMPARED]
+    runs = [_run("Checking the runs…", c.run, opt) for opt in c.opts]
     results = {r.opt: _run(f"Training {label(r.opt)}…", cache.network_result, r) for r in runs}
     rows = network.compare_rows(list(results.values()))
     for row in rows:
         layout.divergence_warnings(results[row.opt])
-    if s.split == 0:
+    if c.split == 0:
         st.info("Without a test set (split = 0) there is no generalization gap to compare.")
 
     table = [
         "| optimizer | hyperparameters | train loss | test loss | gap (test − train) "
-        f"| verdict along the run | h·R > 0 on the run | h·R at the end (n = {s.regularizer_step}) "
+        f"| verdict along the run | h·R > 0 on the run | h·R at the end (n = {c.regularizer_step}) "
         "| mean h·R | h·R at the end, limit n → ∞ |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
-        hyper = ", ".join(f"{k} = {v:g}" for k, v in row.hyper.items())
+        hyper = ", ".join(f"{k} = {v:g}" for k, v in {"h": row.lr, **row.hyper}.items())
         if row.effect == "undefined":
             share = end = mean = limit = "outside the theorem"
         else:
@@ -233,7 +234,7 @@ def compare_page(s: NetworkScenario) -> None:
         res = results[row.opt]
         layout.regularizer_card(res.scenario, res.regularizer, where="the memory run's steps")
     st.markdown(network.compare_text(rows))
-    layout.share_box(PAGE, s, NETWORK)  # with compare=1
+    layout.share_box(PAGE, c, NETWORK_COMPARE)  # with compare=1
 
 
 if compare_mode:

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from core.dynamics import DYNAMICS
+from core.report import paths_csv, simulate_json, to_json
 from ui import cache, controls, grid, layout, plots, state
 
 st.title("Playground")
@@ -116,4 +117,8 @@ with info:
     layout.smooth_family(s)
 with share:
     layout.share_box("playground", s)
-    layout.downloads(s, summary)
+    layout.downloads(
+        f"trajectories-{s.opt}-{s.loss}",
+        lambda: paths_csv(summary),
+        lambda: to_json(simulate_json(s), indent=1),
+    )

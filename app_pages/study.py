@@ -6,7 +6,8 @@ every sentence's numbers: core.study."""
 
 import streamlit as st
 
-from core.study import matched, paired_sentence, settings, study_warnings
+from core.pair import settings
+from core.study import matched, paired_sentence, study_warnings
 from ui import cache, layout
 from ui import study_controls as controls
 from ui import study_plots as plots

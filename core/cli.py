@@ -1,4 +1,5 @@
-"""python -m core simulate|order|network|sweep|study|regularizer 'QUERY', and
+"""python -m core simulate|order|network|sweep|study|regularizer 'QUERY' (network with
+compare=1: two optimizers, each at its own lrs= and wd=, as on /study), and
 python -m core paper distance|beta2|sharpness 'QUERY': the page URLs' query strings on
 the command line, JSON on stdout (numbers that are not finite as null; what the reader
 must know, such as a repeated key or a floating-point overflow, in its "warnings"); any
@@ -13,11 +14,13 @@ import sys
 import warnings
 
 from core import limits, paper
+from core.distribute import ray_address
 from core.expression import ExpressionError
-from core.network_scenario import NetworkScenario
+from core.network_scenario import CompareScenario, NetworkScenario, compare_mode
 from core.query import ScenarioError, escaped, numbers
 from core.report import (
     PAPER_JSON,
+    compare_json,
     network_json,
     order_json,
     regularizer_json,
@@ -27,13 +30,13 @@ from core.report import (
     to_json,
 )
 from core.scenario import Scenario
-from core.study import StudyScenario, compute_study, ray_address
+from core.study import StudyScenario, compute_study
 from core.sweep import SweepScenario, compute_sweep
 from core.threads import DEFAULT, VARIABLE, pin, requested
 
 ENVIRONMENT = f"""environment: {VARIABLE}=N runs torch and BLAS on N threads (default
 {DEFAULT}: the command shares the machine); MEMORY_DEVICE=cuda runs on a GPU when one is
-present; RAY_ADDRESS runs a study's chunks on that Ray cluster."""
+present; RAY_ADDRESS runs a study's chunks and the paper's experiments on that Ray cluster."""
 
 
 class UsageError(ValueError):
@@ -65,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("paper")
     p.add_argument("experiment", choices=paper.EXPERIMENTS)
     p.add_argument("query", nargs="?", default="", help="the /paper URL's query string")
+    p.add_argument("--ray", metavar="ADDRESS", help="run the experiment's jobs as Ray tasks there")
     try:
         pin(requested())
         # this machine's time, not a server's; warnings said in the document
@@ -95,10 +99,11 @@ def run_command(args) -> dict:
     if args.command == "paper":
         cls = paper.SCENARIOS[args.experiment]
         query = paper.own_query(args.experiment, args.query)
+    elif args.command == "network":  # compare=1: /network's compare mode
+        comparing, query = compare_mode(args.query)
+        cls = CompareScenario if comparing else NetworkScenario
     else:
-        cls = {"network": NetworkScenario, "study": StudyScenario, "sweep": SweepScenario}.get(
-            args.command, Scenario
-        )
+        cls = {"study": StudyScenario, "sweep": SweepScenario}.get(args.command, Scenario)
         query = args.query
     s, notes = cls.from_query(query, strict=True)
     out = _document(args, s)
@@ -108,9 +113,10 @@ def run_command(args) -> dict:
 
 def _document(args, s) -> dict:
     if args.command == "paper":
-        return PAPER_JSON[args.experiment](paper.RUN[args.experiment](s))
+        run = paper.RUN[args.experiment](s, address=ray_address(args.ray))
+        return PAPER_JSON[args.experiment](run)
     if args.command == "network":
-        return network_json(s)
+        return compare_json(s) if isinstance(s, CompareScenario) else network_json(s)
     if args.command == "study":
         return study_json(compute_study(s, ray_address(args.ray)))
     if args.command == "sweep":

@@ -4,7 +4,8 @@ comparison and the order study.
 
 `result` (losses, distances, regularizer along the run), `fit` (decision boundary /
 regression fit), `landscape` (a 2D slice with the perturbed loss), all three from one
-run by `view`; `compare` (AdamW against Lion) and `order` (the error-vs-h study).  Pure
+run by `view`; `compare` (two optimizers, each at its own learning rate and weight
+decay: core.network_scenario.CompareScenario) and `order` (the error-vs-h study).  Pure
 and uncached (the app caches at its edge, ui.cache); results are compact: plain arrays
 that own their data, never views into a run's buffer.  The scenario is
 core.network_scenario's, the training core.training's.
@@ -23,10 +24,10 @@ from core.cancel import Check
 from core.dynamics import DYNAMICS, Run, sums_history
 from core.landscape import Slice, filter_normalized, loss_slice, principal
 from core.limits import FIT_GRID
-from core.network_scenario import NetworkScenario, dataset, model, train_size
+from core.network_scenario import CompareScenario, NetworkScenario, dataset, model, train_size
 from core.order import OrderStudy, order_study
 from core.query import ScenarioError
-from core.registry import COMPARED, longest_memory, make_optimizer, record
+from core.registry import longest_memory, make_optimizer, record
 from core.regularizer import Report, run_report
 from core.training import (
     as_tensors,
@@ -215,6 +216,7 @@ def view(s: NetworkScenario, device: str | None = None, check: Check = None) -> 
 @dataclass(frozen=True)
 class CompareRow:
     opt: str
+    lr: float
     hyper: dict
     train_loss: float  # memory run, at the end
     test_loss: float
@@ -226,40 +228,49 @@ class CompareRow:
     hR_limit: float  # h R at the end in the limit n -> infinity
 
 
-def compare(s: NetworkScenario, opts: tuple[str, ...] = COMPARED) -> list[CompareRow]:
-    """Each optimizer with its usual defaults on the same data, seed, net and lr: its
-    generalization gap next to its implicit-regularizer term."""
-    return compare_rows([result(s.with_optimizer(opt)) for opt in opts])
+def compare(c: CompareScenario) -> list[CompareRow]:
+    """Each optimizer of the comparison at its own learning rate and weight decay on the
+    same data, seed and net: its generalization gap next to its implicit-regularizer
+    term."""
+    return compare_rows([result(c.run(opt)) for opt in c.opts])
 
 
-def compare_seconds(s: NetworkScenario, steps: int, opts: tuple[str, ...] = COMPARED) -> float:
+def compare_seconds(c: CompareScenario, steps: int) -> float:
     """The cost model's time of `compare` with `steps` steps: a result per optimizer."""
-    n_train, d = train_size(s.n, s.split), model(s).size
+    n_train, d = train_size(c.n, c.split), model(c).size
     return sum(
         limits.network_result_seconds(
-            s.width * s.depth,
+            c.width * c.depth,
             d,
             steps,
-            s.batch or n_train,
+            c.batch or n_train,
             n_train,
-            s.n - n_train,
-            sums_history(record(opt).optimizer(**record(opt).defaults)),
+            c.n - n_train,
+            sums_history(record(opt).optimizer(**c.hyper(opt))),
         )
-        for opt in opts
+        for opt in c.opts
     )
 
 
-def compare_refusal(s: NetworkScenario, opts: tuple[str, ...] = COMPARED) -> str | None:
+def compare_refusal(c: CompareScenario) -> str | None:
     """Why `compare` is refused (over the budget, with the most steps it admits), or None."""
-    seconds = compare_seconds(s, s.steps, opts)
+    seconds = compare_seconds(c, c.steps)
     if seconds <= limits.budget():
         return None
-    most = limits.largest(lambda n: compare_seconds(s, n, opts), 1, s.steps)
+    most = limits.largest(lambda n: compare_seconds(c, n), 1, c.steps)
     return limits.over_budget(
         seconds,
-        f"{len(opts)} optimizers x {s.steps} steps",
+        f"{len(c.opts)} optimizers x {c.steps} steps",
         "steps, width, depth, n or batch",
         None if most is None else f"at most {most} steps with the rest as given",
+    )
+
+
+def compare_matched(c: CompareScenario) -> str:
+    """What the comparison matches, and what not."""
+    return (
+        f"Matched: the data, the initialization (seed {c.seed}), the network and the step "
+        f"count ({c.steps} steps); not the training loss (/study matches it)"
     )
 
 
@@ -271,6 +282,7 @@ def compare_rows(results: list[NetworkResult]) -> list[CompareRow]:
         rows.append(
             CompareRow(
                 opt=opt,
+                lr=r.scenario.lr,
                 hyper=r.scenario.hyper,
                 train_loss=float(r.train_loss["memory"][-1]),
                 test_loss=float(r.test_loss["memory"][-1]),

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from urllib.parse import parse_qsl, urlencode
 
 from core import limits
 from core.datasets import DATASETS, DIGITS, MULTICLASS, Dataset, dims, make_dataset
 from core.dynamics import sums_history
 from core.limits import MAX_DEPTH, MAX_NET_STEPS, MAX_POINTS, MAX_STORED, MAX_WIDTH
 from core.mlp import ACTIVATIONS, MLP
+from core.pair import PairQuery, pair_fields
 from core.query import (
     Field,
     QueryMixin,
+    ScenarioError,
     constant,
     in_range,
     integer,
@@ -27,7 +30,7 @@ from core.query import (
     one_of,
     query_dataclass,
 )
-from core.scenario import OPTIMIZER_FIELDS, OptimizerQuery, optimizer
+from core.scenario import HYPER_KEYS, OPTIMIZER_FIELDS, OptimizerQuery, optimizer
 
 
 def train_size(n: int, split: float) -> int:
@@ -96,6 +99,11 @@ def _check_steps(steps: int, s: Mapping) -> None:
                 None if most is None else f"at most {most} steps with the rest as given",
             )
         )
+    _check_stored(steps, s)
+
+
+def _check_stored(steps: int, s: Mapping) -> None:
+    d = parameter_count(s)
     stored = d * (steps + 1)
     if stored > MAX_STORED:
         raise ValueError(
@@ -179,6 +187,57 @@ class NetworkScenario(OptimizerQuery, NetworkData):
     batch: int
     steps: int
     plane: str
+
+
+def _check_compare_steps(steps: int, s: Mapping) -> None:
+    """The step count of a comparison: capped as a run's (its time is core.network's
+    compare_refusal, which says how many steps fit)."""
+    in_range(1, MAX_NET_STEPS)(steps, s)
+    _check_stored(steps, s)
+
+
+_NET = {f.key: f for f in NETWORK_FIELDS}
+# the keys a comparison shares with a single run (its data, network and training)
+SHARED = ("data", "n", "noise", "split", "width", "depth", "act", "seed", "batch")
+COMPARE_FIELDS = (
+    *pair_fields(1),
+    *(_NET[k] for k in SHARED),
+    Field("steps", integer, constant(100), _check_compare_steps),
+)
+
+
+@query_dataclass
+class CompareScenario(PairQuery, NetworkData):
+    """/network's compare mode (compare=1 in the URL; `python -m core network
+    'compare=1&...'`): two optimizers, each at its own learning rate and weight decay
+    (core.pair: by default, for AdamW and Lion, the Lion paper's ratio), its other
+    hyperparameters the usual ones, on the same data, network, initialization and step
+    count."""
+
+    SPECS = COMPARE_FIELDS
+
+    batch: int
+    steps: int
+
+    def run(self, opt: str) -> NetworkScenario:
+        """The network run of `opt` in this comparison."""
+        hyper = {k: None for k in HYPER_KEYS} | self.hyper(opt)
+        shared = {k: getattr(self, k) for k in (*SHARED, "steps")}
+        return NetworkScenario().updated(opt=opt, lr=self.rates(opt)[0], **hyper, **shared)
+
+
+COMPARE = "compare"  # the URL flag of /network's compare mode
+
+
+def compare_mode(query: str) -> tuple[bool, str]:
+    """(whether the query asks for the compare mode, the query without that flag): the
+    CLI's `python -m core network` reads /network's URLs as the page does."""
+    pairs = parse_qsl(query.split("?", 1)[-1], keep_blank_values=True)
+    flags = [v for k, v in pairs if k == COMPARE]
+    if any(v not in ("0", "1") for v in flags):
+        raise ScenarioError(COMPARE, f"{flags[-1]!r} is not 0 or 1")
+    rest = urlencode([(k, v) for k, v in pairs if k != COMPARE])
+    return bool(flags) and flags[-1] == "1", rest
 
 
 def dataset(s: NetworkData) -> Dataset:

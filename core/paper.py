@@ -15,7 +15,10 @@ Each experiment is a query class (its URL keys; the CLI's `python -m core paper 
 'QUERY'`), a compute function that reports its progress as a fraction to an optional
 callback (which may also stop it by raising), a result of plain arrays, and the
 sentences a page says about it, each read from the result.  The runs are the engine's
-(core.dynamics.simulate), batched over seeds and betas, on the device core.compute picks.
+(core.dynamics.simulate), batched over seeds and betas, on the device core.compute picks,
+cut into fixed jobs of plain arguments (`*_part`) that run in process or, with a Ray
+address (RAY_ADDRESS), as Ray tasks: the same jobs, so the same numbers
+(core.distribute, as /study's chunks).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import torch
 
 from core import limits
 from core.datasets import DIGITS, Dataset, make_dataset
+from core.distribute import run_tasks
 from core.dynamics import DYNAMICS, simulate
 from core.limits import (
     MAX_PAPER_LIST,
@@ -55,6 +59,7 @@ from core.query import (
 )
 from core.registry import ASYMPTOTIC_MEMORIES, RECORDS, longest_memory, make_optimizer, record
 from core.sharpness import products, sharpness
+from core.study import Seeds, column_intervals
 from core.training import (
     as_tensors,
     data_accuracy,
@@ -77,8 +82,6 @@ ADAM_PLACEMENTS = ("adamw", "adamw_epsin")
 TIMES = 100  # distance: the recorded times t_k = k t / TIMES
 PAIRS = ("memoryless", "corrected")  # the runs measured against the memory run
 F64 = torch.float64
-CONFIDENCE = 0.95
-RESAMPLES = 2000  # bootstrap resamples of an interval
 
 
 # --- the query classes -----------------------------------------------------------------
@@ -244,7 +247,7 @@ BETA2_FIELDS = data_fields(DIGITS, 32) + (
 
 
 @query_dataclass
-class Beta2Scenario(PaperData):
+class Beta2Scenario(PaperData, Seeds):
     """Experiment 2: AdamW (eps placement `opt`) over b2 and seeds, Lion beside it, read
     at the first step with training loss <= until (at most `steps` steps)."""
 
@@ -261,10 +264,6 @@ class Beta2Scenario(PaperData):
     until: float
     seeds: int
     steps: int
-
-    @property
-    def seed_list(self) -> list[int]:
-        return [self.seed + i for i in range(self.seeds)]
 
     def hyper(self, b2: float) -> dict[str, float]:
         return {"b1": self.b1, "b2": b2, "eps": self.eps, "wd": self.wd}
@@ -382,6 +381,17 @@ def setup(s: PaperData, device=None) -> Setup:
     )
 
 
+def _parsed(experiment: str, query: str):
+    """A job's scenario: its cost was admitted where the experiment was parsed."""
+    with limits.allowance(math.inf):
+        return SCENARIOS[experiment].parse(query)
+
+
+def _device(device) -> str:
+    """The device a job runs on, as plain text (a Ray task's argument)."""
+    return str(torch_device(device))
+
+
 def dataset_summary(data: Dataset) -> dict:
     return {
         "name": data.name,
@@ -402,31 +412,6 @@ class _Ticks:
         self.done += units
         if self.progress is not None:
             self.progress(min(1.0, self.done / self.total))
-
-
-def interval(values) -> dict:
-    """Mean of the finite values and its 95% percentile-bootstrap interval
-    (scipy.stats.bootstrap, seeded): every bound is a mean of resampled values, so it
-    stays inside their range (no accuracy above 1, no negative count).  One value, or
-    equal values: the interval is the value; none: None."""
-    from scipy.stats import bootstrap  # scipy.stats loads in seconds: only when used
-
-    v = np.asarray(values, dtype=np.float64)
-    v = v[np.isfinite(v)]
-    if v.size == 0:
-        return {"mean": None, "low": None, "high": None, "n": 0}
-    mean = float(v.mean())
-    if v.size == 1 or np.all(v == v[0]):
-        return {"mean": mean, "low": mean, "high": mean, "n": int(v.size)}
-    ci = bootstrap(
-        (v,),
-        np.mean,
-        confidence_level=CONFIDENCE,
-        n_resamples=RESAMPLES,
-        method="percentile",
-        rng=np.random.default_rng(0),
-    ).confidence_interval
-    return {"mean": mean, "low": float(ci.low), "high": float(ci.high), "n": int(v.size)}
 
 
 # --- 1. distance -----------------------------------------------------------------------
@@ -480,18 +465,29 @@ def _distance_run(s: DistanceScenario, net: Setup, opt: str, h: float, ticks: _T
     }
 
 
-def distance(s: DistanceScenario, device=None, progress: Progress = None) -> DistanceResult:
-    """Experiment 1: one run of the three dynamics per optimizer and step size."""
-    net = setup(s, device)
-    steps = distance_steps(s.h, s.t)
-    ticks = _Ticks(len(s.opt) * sum(steps), progress)
-    runs = {opt: [_distance_run(s, net, opt, h, ticks) for h in s.h] for opt in s.opt}
+def distance_part(query: str, opt: str, h: float, device: str, progress: Progress = None) -> dict:
+    """A job of experiment 1 (in process or a Ray task): the three dynamics of `opt` at
+    step size h (`_distance_run`)."""
+    s = _parsed("distance", query)
+    ticks = _Ticks(distance_steps((h,), s.t)[0], progress)
+    return _distance_run(s, setup(s, device), opt, h, ticks)
+
+
+def distance(
+    s: DistanceScenario, device=None, progress: Progress = None, address: str | None = None
+) -> DistanceResult:
+    """Experiment 1: one run of the three dynamics per optimizer and step size (a job
+    each, on Ray at `address`)."""
+    jobs = [(s.to_query(), opt, h, _device(device)) for opt in s.opt for h in s.h]
+    steps = distance_steps(s.h, s.t) * len(s.opt)
+    done = iter(run_tasks(distance_part, jobs, address, progress=progress, weights=steps))
+    runs = {opt: [next(done) for _ in s.h] for opt in s.opt}
     largest = {k: {o: np.array([r["largest"][k] for r in runs[o]]) for o in s.opt} for k in PAIRS}
     order = {k: {o: fitted_slope(s.h, largest[k][o]) for o in s.opt} for k in PAIRS}
     gradient = {o: float(np.median([r["gradient"] for r in runs[o]])) for o in s.opt}
     result = DistanceResult(
         scenario=s,
-        dataset=dataset_summary(net.data),
+        dataset=dataset_summary(s.data()),
         t=np.linspace(0.0, s.t, TIMES + 1),
         memoryless={o: np.stack([r["at"]["memoryless"] for r in runs[o]]) for o in s.opt},
         corrected={o: np.stack([r["at"]["corrected"] for r in runs[o]]) for o in s.opt},
@@ -655,26 +651,54 @@ class Beta2Result:
     warnings: list[str]
 
     def stats(self) -> dict:
-        """Means and intervals per beta2 (test accuracy, steps, h R) and for Lion."""
-        return {
-            "test_accuracy": [interval(a) for a in self.accuracy],
-            "steps_to_threshold": [interval(a) for a in self.steps],
-            "hR": [interval(a) for a in self.hR],
-            "lion": interval(self.lion_accuracy),
-            "lion_steps": interval(self.lion_steps),
+        """Means and 95% intervals (core.study.intervals, as /study's: BCa bootstrap,
+        inside the values' range) per beta2 (test accuracy, steps, h R) and for Lion."""
+        blocks = {
+            "test_accuracy": self.accuracy,
+            "steps_to_threshold": self.steps,
+            "hR": self.hR,
+            "lion": self.lion_accuracy[None],
+            "lion_steps": self.lion_steps[None],
         }
+        # (seeds, columns): every interval in one call
+        got = iter(column_intervals(np.concatenate(list(blocks.values())).T))
+        out = {k: [next(got) for _ in v] for k, v in blocks.items()}
+        return out | {k: out[k][0] for k in ("lion", "lion_steps")}
 
 
-def beta2(s: Beta2Scenario, device=None, progress: Progress = None) -> Beta2Result:
-    """Experiment 2: one engine call for AdamW over every (seed, beta2) row (per-row
-    beta2), one for Lion over the seeds."""
+def beta2_part(
+    query: str, part: str, seeds: tuple[int, ...], device: str, progress: Progress = None
+) -> dict:
+    """A job of experiment 2 (in process or a Ray task): one engine call from the seeds'
+    initializations, `part` "swept": AdamW (the scenario's placement of eps) over every
+    (seed, beta2) row, seed-major, with per-row beta2; "reference": Lion at its defaults
+    over the seeds."""
+    s = _parsed("beta2", query)
     net = setup(s, device)
-    seeds, B = s.seed_list, len(s.b2)
-    ticks = _Ticks(len(seeds) * (B + 1) * s.steps, progress)
     theta = torch.stack([net.mlp.init(k, device=net.device) for k in seeds])
-    b2 = np.tile(np.asarray(s.b2, dtype=np.float64), len(seeds))  # seed-major rows
-    adam = _to_threshold(s, net, s.opt, s.hyper(b2), s.lr, theta.repeat_interleave(B, 0), ticks)
-    lion = _to_threshold(s, net, "lion", s.lion_hyper, s.lion_lr, theta, ticks)
+    if part == "reference":
+        ticks = _Ticks(len(seeds) * s.steps, progress)
+        return _to_threshold(s, net, "lion", s.lion_hyper, s.lion_lr, theta, ticks)
+    B = len(s.b2)
+    b2 = np.tile(np.asarray(s.b2, dtype=np.float64), len(seeds))
+    ticks = _Ticks(len(seeds) * B * s.steps, progress)
+    return _to_threshold(s, net, s.opt, s.hyper(b2), s.lr, theta.repeat_interleave(B, 0), ticks)
+
+
+def beta2(
+    s: Beta2Scenario, device=None, progress: Progress = None, address: str | None = None
+) -> Beta2Result:
+    """Experiment 2: per chunk of seeds (core.study.CHUNK) one engine call for AdamW over
+    every (seed, beta2) row and one for Lion (a job each, on Ray at `address`)."""
+    seeds, B, chunks = s.seed_list, len(s.b2), s.chunks()
+    parts = ("swept", "reference")
+    jobs = [(s.to_query(), p, c, _device(device)) for p in parts for c in chunks]
+    weights = [len(c) * s.steps * (B if p == "swept" else 1) for _, p, c, _ in jobs]
+    done = run_tasks(beta2_part, jobs, address, progress=progress, weights=weights)
+    adam, lion = (
+        {k: np.concatenate([p[k] for p in half]) for k in done[0]}
+        for half in (done[: len(chunks)], done[len(chunks) :])
+    )
 
     def per_beta(v: np.ndarray) -> np.ndarray:
         return v.reshape(len(seeds), B).T.copy()
@@ -682,7 +706,7 @@ def beta2(s: Beta2Scenario, device=None, progress: Progress = None) -> Beta2Resu
     steps = np.where(adam["step"] >= 0, adam["step"], np.nan)
     result = Beta2Result(
         scenario=s,
-        dataset=dataset_summary(net.data),
+        dataset=dataset_summary(s.data()),
         steps=per_beta(steps),
         accuracy=per_beta(adam["accuracy"]),
         hR=per_beta(adam["hR"]),
@@ -753,7 +777,7 @@ def beta2_caption(result: Beta2Result) -> str:
     if lion["mean"] is not None:
         text += (
             f". Lion (h = {s.lion_lr:g}, λ = {s.lion_wd:g}) reaches {_pct(lion['mean'])} "
-            f"[{_pct(lion['low'])}, {_pct(lion['high'])}]"
+            f"[{_pct(lion['lo'])}, {_pct(lion['hi'])}]"
         )
     signs = [m["mean"] for m in hR]
     if all(v is not None for v in signs):
@@ -782,10 +806,12 @@ class SharpnessResult:
     warnings: list[str]
 
 
-def sharpness_run(s: SharpnessScenario, device=None, progress: Progress = None):
-    """Experiment 3: one engine call over the b1 rows (memory run only), P from the
-    optimizer's own moments at the checkpoints (observed), then one Lanczos solve of
-    P^-1/2 H P^-1/2 per row and checkpoint (core.sharpness)."""
+def sharpness_part(query: str, device: str, progress: Progress = None) -> dict:
+    """Experiment 3's job (in process or a Ray task): one engine call over the b1 rows
+    (memory run only), P from the optimizer's own moments at the checkpoints
+    (observed), then one Lanczos solve of P^-1/2 H P^-1/2 per row and checkpoint
+    (core.sharpness)."""
+    s = _parsed("sharpness", query)
     net = setup(s, device)
     rows, marks = len(s.b1), s.checkpoints
     ticks = _Ticks(rows * (s.steps + len(marks) * SOLVE_PRODUCTS), progress)
@@ -813,14 +839,28 @@ def sharpness_run(s: SharpnessScenario, device=None, progress: Progress = None):
             top = sharpness(net.train, theta, seeds, precondition=P[n], restarts=RESTARTS)
             values[:, j] = top.cpu().numpy()
         ticks.add(rows * SOLVE_PRODUCTS)
+    return {
+        "sharpness": values,
+        "train_loss": loss,
+        "diverged": [run.diverged_at("memory", r) for r in range(rows)],
+    }
+
+
+def sharpness_run(
+    s: SharpnessScenario, device=None, progress: Progress = None, address: str | None = None
+) -> SharpnessResult:
+    """Experiment 3: `sharpness_part`, in process or as one Ray task at `address`."""
+    (part,) = run_tasks(
+        sharpness_part, [(s.to_query(), _device(device))], address, progress=progress
+    )
     result = SharpnessResult(
         scenario=s,
-        dataset=dataset_summary(net.data),
-        step=marks,
-        sharpness=values,
-        threshold=threshold(b1, s.h),
-        train_loss=loss,
-        diverged=[run.diverged_at("memory", r) for r in range(rows)],
+        dataset=dataset_summary(s.data()),
+        step=s.checkpoints,
+        sharpness=part["sharpness"],
+        threshold=threshold(s.b1, s.h),
+        train_loss=part["train_loss"],
+        diverged=part["diverged"],
         warnings=[],
     )
     return SharpnessResult(**(vars(result) | {"warnings": sharpness_warnings(result)}))

@@ -15,12 +15,14 @@ from core import compute, network, paper
 from core.compute import PathSummary
 from core.dynamics import DYNAMICS
 from core.network import NetworkResult
-from core.network_scenario import NetworkScenario
+from core.network_scenario import CompareScenario, NetworkScenario
 from core.order import run_warnings
+from core.pair import settings
+from core.query import ScenarioError
 from core.registry import record
 from core.regularizer import residual_text
 from core.scenario import Scenario
-from core.study import StudyResult, matched, settings, study_warnings, summary
+from core.study import StudyResult, matched, study_warnings, summary
 from core.sweep import METRICS, SweepResult
 
 
@@ -177,6 +179,40 @@ def network_json(s: NetworkScenario) -> dict:
     }
 
 
+def compare_json(c: CompareScenario) -> dict:
+    """/network's compare mode (`python -m core network 'compare=1&...'`): what each
+    optimizer ran with (its own learning rate and weight decay, core.pair), what is
+    matched, and per optimizer the losses, gap and h R of its memory run."""
+    refusal = network.compare_refusal(c)
+    if refusal:
+        raise ScenarioError("steps", refusal)
+    results = [network.result(c.run(opt)) for opt in c.opts]
+    rows = network.compare_rows(results)
+    return {
+        "scenario": f"compare=1&{c.to_query()}",
+        "settings": settings(c),
+        "matched": network.compare_matched(c),
+        "optimizers": {
+            row.opt: {
+                "lr": row.lr,
+                "hyper": row.hyper,
+                "train_loss": finite_or_none(row.train_loss),
+                "test_loss": finite_or_none(row.test_loss),
+                "gap": finite_or_none(row.gap),
+                "effect": row.effect,
+                "hR": finite_or_none(row.hR),
+                "hR_mean": finite_or_none(row.hR_mean),
+                "hR_limit": finite_or_none(row.hR_limit),
+            }
+            for row in rows
+        },
+        "text": network.compare_text(rows),
+        "warnings": [
+            f"{record(r.scenario.opt).label}: {w}" for r in results for w in network_warnings(r)
+        ],
+    }
+
+
 # --- sweeps and studies ---------------------------------------------------------------
 
 
@@ -267,8 +303,16 @@ def distance_json(r: paper.DistanceResult) -> dict:
     }
 
 
+# the JSON's names of an interval's keys (core.study.interval's mean, lo, hi)
+_BOUNDS = {"mean": "mean", "low": "lo", "high": "hi"}
+
+
+def _bounds(stats: dict) -> dict:
+    return {k: stats[v] for k, v in _BOUNDS.items()}
+
+
 def _band(stats: list[dict]) -> dict:
-    return {k: [v[k] for v in stats] for k in ("mean", "low", "high")}
+    return {k: [v[own] for v in stats] for k, own in _BOUNDS.items()}
 
 
 def beta2_json(r: paper.Beta2Result) -> dict:
@@ -286,8 +330,8 @@ def beta2_json(r: paper.Beta2Result) -> dict:
         "lion": {
             "lr": s.lion_lr,
             "wd": s.lion_wd,
-            "test_accuracy": {k: lion[k] for k in ("mean", "low", "high")},
-            "steps_to_threshold": {k: st["lion_steps"][k] for k in ("mean", "low", "high")},
+            "test_accuracy": _bounds(lion),
+            "steps_to_threshold": _bounds(st["lion_steps"]),
         },
         "per_seed": {
             "test_accuracy": finite_or_none(r.accuracy),

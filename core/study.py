@@ -19,15 +19,16 @@ optimizer itself) is simulated: core.dynamics.simulate with one row per (seed, l
 
 The work is cut into fixed chunks of CHUNK seeds, each one batched simulate call
 (stacked parameters), computed by `chunk` from plain arguments.  The chunks run in
-process, or as Ray tasks when an address is given (RAY_ADDRESS, or `--ray` on the CLI):
-the same chunks on the same inputs, reassembled in seed order, so the numbers are
-identical wherever they run.  Ray is imported only then.
+process, or as Ray tasks when an address is given (RAY_ADDRESS, or `--ray` on the CLI;
+core.distribute, as /paper's jobs): the same chunks on the same inputs, reassembled in
+seed order, so the numbers are identical wherever they run.  Ray is imported only then.
+The two optimizers' keys (`opts`, `lrs`, `wd`) and the sentences on their ratio are
+core.pair's, shared with /network's compare mode.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +36,7 @@ import torch
 
 from core import compute, limits
 from core.cancel import Check, checked
+from core.distribute import run_tasks
 from core.dynamics import simulate
 from core.limits import (
     MAX_SEEDS,
@@ -51,22 +53,10 @@ from core.network_scenario import (
     parameter_count,
     train_size,
 )
-from core.query import (
-    Field,
-    ScenarioError,
-    Tagged,
-    constant,
-    fmt,
-    in_range,
-    integer,
-    names,
-    number,
-    query_dataclass,
-    tagged_numbers,
-)
-from core.registry import COMPARED, RECORDS, Usual, make_optimizer, record
+from core.pair import PairQuery, columns, pair_fields
+from core.query import Field, constant, in_range, integer, number, query_dataclass
+from core.registry import make_optimizer, record
 from core.regularizer import common_warnings, potential_warnings, rms_ratio
-from core.scenario import known_optimizer
 from core.sharpness import PRODUCTS, sharpness
 from core.training import as_tensors, data_loss, perturbation, values_and_grads
 
@@ -78,96 +68,9 @@ LIMITS = {"hR_final": "hR_limit_final", "hR_mean": "hR_limit_mean"}
 # "steps": where each run is read (its first step at the threshold, or the budget)
 STATISTICS = (*METRICS, *LIMITS.values(), "steps")
 REGULARIZER = (*LIMITS, *LIMITS.values())  # the metrics of h R: not defined off the theorem
-STUDY_LR = 0.01  # the learning rate of a default study (the smaller one of a usual pair)
 UNTIL = 0.05  # the default threshold: the paper's (issue 20), reached by the default study
 CONFIDENCE = 0.95
 RESAMPLES = 9999  # bootstrap resamples per interval
-
-
-def _check_opts(opts: tuple, s) -> None:
-    if len(opts) != 2 or opts[0] == opts[1]:
-        raise ValueError(f"needs two different optimizers, e.g. {','.join(COMPARED)}")
-    for o in opts:
-        known_optimizer(o, s)
-
-
-def usual_pair(opts: tuple[str, ...]) -> tuple[str, Usual] | None:
-    """(the optimizer, its record's usual ratio) where one of the two states it against
-    the other (Lion against AdamW); None otherwise."""
-    for opt in opts:
-        usual = RECORDS[opt].usual
-        if usual is not None and usual.reference in opts:
-            return opt, usual
-    return None
-
-
-def _default_lrs(s) -> tuple[Tagged, ...]:
-    """STUDY_LR for both, or, for a usual pair, STUDY_LR for the optimizer whose ratio it
-    is and its smallest ratio (3x for Lion) times that for the reference."""
-    pair = usual_pair(s["opts"])
-    if pair is None:
-        return (Tagged(None, STUDY_LR),)
-    opt, usual = pair
-    return tuple(Tagged(o, STUDY_LR if o == opt else STUDY_LR * usual.lo) for o in s["opts"])
-
-
-def _decays(opts: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(o for o in opts if "wd" in record(o).defaults)
-
-
-def _default_wd(s) -> tuple[Tagged, ...]:
-    """Each optimizer's usual weight decay; in a usual pair the reference's times its
-    smallest ratio for the other (AdamW's 0.01, Lion's 0.03)."""
-    pair = usual_pair(s["opts"])
-    wd = {o: record(o).defaults["wd"] for o in _decays(s["opts"])}
-    if pair is not None and pair[0] in wd and pair[1].reference in wd:
-        wd[pair[0]] = wd[pair[1].reference] * pair[1].lo
-    return tuple(Tagged(o, v) for o, v in wd.items())
-
-
-def _for(values: tuple[Tagged, ...], opt: str) -> tuple[float, ...]:
-    """The values that apply to `opt`: its own and the untagged ones, in order."""
-    return tuple(v.value for v in values if v.tag in (None, opt))
-
-
-def _check_tags(values: tuple[Tagged, ...], opts: tuple[str, ...]) -> None:
-    for v in values:
-        if v.tag is not None and v.tag not in opts:
-            raise ValueError(f"{v.tag!r} is not one of the study's optimizers ({', '.join(opts)})")
-
-
-def _check_lrs(lrs: tuple, s) -> None:
-    _check_tags(lrs, s["opts"])
-    per_opt = {o: _for(lrs, o) for o in s["opts"]}
-    for o, values in per_opt.items():
-        if not 1 <= len(values) <= MAX_STUDY_LRS or len(set(values)) != len(values):
-            raise ValueError(f"needs 1 to {MAX_STUDY_LRS} different learning rates for {o}")
-        for lr in values:
-            in_range(0.0, 10.0, lo_open=True)(lr, s)
-    (a, ka), (b, kb) = ((o, len(v)) for o, v in per_opt.items())
-    if ka != kb:
-        raise ValueError(
-            f"{ka} learning rates for {a} and {kb} for {b}: give each the same number "
-            "(the k-th of each are compared)"
-        )
-
-
-def _check_wd(wd: tuple, s) -> None:
-    _check_tags(wd, s["opts"])
-    for v in wd:
-        if v.tag is not None and "wd" not in record(v.tag).defaults:
-            raise ValueError(f"{v.tag} has no weight decay")
-    for o in _decays(s["opts"]):
-        given = _for(wd, o)
-        if len(given) > 1:
-            raise ValueError(f"{len(given)} weight decays for {o}: one per optimizer")
-        for v in given:
-            RECORDS[o].spec("wd").check(v)
-
-
-def columns(s) -> int:
-    """K: the learning rates each optimizer runs at (the k-th of each are compared)."""
-    return len(_for(s["lrs"], s["opts"][0]))
 
 
 def study_seconds(s, steps: int, seeds: int) -> float:
@@ -216,9 +119,7 @@ def _check_steps(steps: int, s) -> None:
 
 _NET = {f.key: f for f in NETWORK_FIELDS}
 STUDY_FIELDS = (
-    Field("opts", names, constant(COMPARED), _check_opts),
-    Field("lrs", tagged_numbers, _default_lrs, _check_lrs),
-    Field("wd", tagged_numbers, _default_wd, _check_wd, lambda s: bool(_decays(s["opts"]))),
+    *pair_fields(MAX_STUDY_LRS),
     # 0: no threshold, every run read at the end of its step budget
     Field("until", number, constant(UNTIL), in_range(0.0, 1000.0)),
     *(_NET[k] for k in ("data", "n", "noise", "split", "width", "depth", "act", "seed")),
@@ -228,20 +129,9 @@ STUDY_FIELDS = (
 )
 
 
-@query_dataclass
-class StudyScenario(NetworkData):
-    """Two optimizers, their learning rates and weight decays (each optimizer's usual
-    other hyperparameters), the training loss they are matched at, data, network, the
-    first seed and the number of seeds, the step budget."""
-
-    SPECS = STUDY_FIELDS
-
-    opts: tuple[str, ...]
-    lrs: tuple[Tagged, ...]
-    wd: tuple[Tagged, ...] | None
-    until: float
-    seeds: int
-    steps: int
+class Seeds:
+    """The seeds of a many-seed query (fields `seed` and `seeds`): seed, seed + 1, ...,
+    cut into fixed chunks of CHUNK (one batched engine call, or Ray task, each)."""
 
     @property
     def seed_list(self) -> list[int]:
@@ -251,41 +141,18 @@ class StudyScenario(NetworkData):
         seeds = self.seed_list
         return [tuple(seeds[i : i + CHUNK]) for i in range(0, len(seeds), CHUNK)]
 
-    def rates(self, opt: str) -> tuple[float, ...]:
-        """The learning rates `opt` runs at, one per column."""
-        return _for(self.lrs, opt)
 
-    def hyper(self, opt: str) -> dict[str, float]:
-        """`opt`'s hyperparameters: its usual ones, with the study's weight decay."""
-        hyper = dict(record(opt).defaults)
-        if "wd" in hyper:
-            given = _for(self.wd, opt) or _for(_default_wd({"opts": self.opts}), opt)
-            hyper["wd"] = given[0]
-        return hyper
+@query_dataclass
+class StudyScenario(PairQuery, NetworkData, Seeds):
+    """Two optimizers, their learning rates and weight decays (each optimizer's usual
+    other hyperparameters), the training loss they are matched at, data, network, the
+    first seed and the number of seeds, the step budget."""
 
-    def column(self, k: int) -> str:
-        """The k-th pair of learning rates as the URL writes them: `0.01` when both
-        optimizers run at it, else `adamw:0.03,lion:0.01`."""
-        a, b = (self.rates(o)[k] for o in self.opts)
-        if a == b:
-            return fmt(a)
-        return fmt(tuple(Tagged(o, self.rates(o)[k]) for o in self.opts))
+    SPECS = STUDY_FIELDS
 
-    @property
-    def columns(self) -> int:
-        return len(self.rates(self.opts[0]))
-
-    def with_opts(self, opts: tuple[str, ...]) -> StudyScenario:
-        """Another pair of optimizers, keeping the learning rates and weight decay where
-        they still apply to it (otherwise their defaults)."""
-        changes: dict = {"opts": opts}
-        while True:
-            try:
-                return self.updated(**changes)
-            except ScenarioError as err:
-                if err.key not in ("lrs", "wd") or err.key in changes:
-                    raise
-                changes[err.key] = None
+    until: float
+    seeds: int
+    steps: int
 
 
 # --- one chunk: plain arguments in, numpy arrays out (a Ray task runs exactly this) ----
@@ -386,44 +253,6 @@ def chunk(
     }
 
 
-# --- running the chunks: in process, or on Ray -----------------------------------------
-
-
-def ray_address(explicit: str | None = None) -> str | None:
-    """The Ray cluster to use: `explicit` (the CLI's --ray), else RAY_ADDRESS, else none."""
-    return explicit or os.environ.get("RAY_ADDRESS") or None
-
-
-def _run_chunks(jobs: list[tuple], address: str | None, check: Check) -> list[dict]:
-    if address is None:
-        return [chunk(*job, check=check) for job in jobs]
-    try:
-        import ray  # optional dependency (requirements-ray.txt): only with an address
-    except ImportError:
-        raise ValueError(
-            f"a Ray address ({address}) is set but ray is not installed: "
-            "pip install -r requirements-ray.txt"
-        ) from None
-    if not ray.is_initialized():
-        try:
-            ray.init(address=address, log_to_driver=False)
-        except Exception as err:  # Ray raises several kinds; one line for the CLI
-            message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise ValueError(f"cannot use the Ray cluster at {address}: {message}") from None
-    task = ray.remote(num_cpus=1)(chunk)
-    refs = [task.remote(*job) for job in jobs]
-    pending = refs
-    while check is not None and pending:  # stopped: the tasks not done are cancelled
-        _, pending = ray.wait(pending, num_returns=len(pending), timeout=0.1)
-        try:
-            check()
-        except BaseException:
-            for ref in pending:
-                ray.cancel(ref)
-            raise
-    return ray.get(refs)  # results in job order
-
-
 @dataclass(frozen=True, eq=False)
 class StudyResult:
     """per_seed[opt][metric]: (S, K) arrays for every metric of STATISTICS, read where each
@@ -451,7 +280,7 @@ def compute_study(s: StudyScenario, address: str | None = None, check: Check = N
     query = s.to_query()
     device = str(compute.device())
     jobs = [(query, opt, seeds, device) for opt in s.opts for seeds in s.chunks()]
-    results = _run_chunks(jobs, address, check)
+    results = run_tasks(chunk, jobs, address, check)
     per_seed, curves, stop, diverged = {}, {}, {}, {}
     n = len(s.chunks())
     for j, opt in enumerate(s.opts):
@@ -510,13 +339,19 @@ def _entry(got: dict[str, np.ndarray], j: int) -> dict:
 
 def interval(values: np.ndarray) -> dict:
     """`intervals` of one sample: mean, lo, hi (None where not defined) and n."""
-    return _entry(intervals(np.asarray(values, dtype=float).reshape(-1, 1)), 0)
+    return column_intervals(np.asarray(values, dtype=float).reshape(-1, 1))[0]
+
+
+def column_intervals(values: np.ndarray) -> list[dict]:
+    """interval() of each column of `values` (S, C), computed together."""
+    got = intervals(values)
+    return [_entry(got, j) for j in range(len(got["n"]))]
 
 
 def _table(values: dict[str, np.ndarray]) -> dict[str, dict]:
     """interval() of each named sample, computed together."""
-    got = intervals(np.stack(list(values.values()), axis=1))
-    return {k: _entry(got, j) for j, k in enumerate(values)}
+    got = column_intervals(np.stack(list(values.values()), axis=1))
+    return dict(zip(values, got, strict=True))
 
 
 def difference(res: StudyResult, metric: str, k: int) -> np.ndarray:
@@ -539,60 +374,6 @@ def summary(res: StudyResult) -> dict:
 
 
 # --- what the page and the JSON say --------------------------------------------------
-
-
-def _times(ratio: float, word: str, opposite: str, other: str) -> str:
-    """`ratio` in words: a larger ratio is `word` (the other optimizer's value over this
-    one's for a learning rate, this one's over the other's for a weight decay)."""
-    if ratio == 0 or not math.isfinite(ratio):  # a weight decay of 0 on one side only
-        return f"not a multiple of {other}'s (one of them is 0)"
-    if math.isclose(ratio, 1.0):
-        return f"the same as {other}'s"
-    shown = f"{ratio:.3g}x {word}" if ratio > 1 else f"{1 / ratio:.3g}x {opposite}"
-    return f"{shown} than {other}'s"
-
-
-def _inside(ratio: float, usual: Usual) -> bool:
-    return usual.lo * (1 - 1e-9) <= ratio <= usual.hi * (1 + 1e-9)
-
-
-def settings(s: StudyScenario) -> list[str]:
-    """What each optimizer runs with and, for a pair whose record states a usual ratio
-    (Lion against AdamW), how its learning rate and weight decay compare with it."""
-    label = {o: record(o).label for o in s.opts}
-    parts = []
-    for o in s.opts:
-        wd = s.hyper(o).get("wd")
-        parts.append(
-            f"{label[o]} at h = {', '.join(f'{v:g}' for v in s.rates(o))}"
-            + ("" if wd is None else f", weight decay λ = {wd:g}")
-        )
-    out = ["; ".join(parts)]
-    pair = usual_pair(s.opts)
-    if pair is None:
-        return out
-    opt, usual = pair
-    ref = usual.reference
-    wd_ref, wd_opt = s.hyper(ref)["wd"], s.hyper(opt)["wd"]
-    # both 0: the same; one 0: no ratio (inf or 0)
-    r_wd = 1.0 if wd_ref == wd_opt else (wd_opt / wd_ref if wd_ref > 0 else math.inf)
-    for k in range(s.columns):
-        r_lr = s.rates(ref)[k] / s.rates(opt)[k]
-        where = f"at h = {s.column(k)}: " if s.columns > 1 else ""
-        said = (
-            f"{where}{label[opt]}'s learning rate is "
-            f"{_times(r_lr, 'smaller', 'larger', label[ref])} and its weight decay "
-            f"{_times(r_wd, 'larger', 'smaller', label[ref])}"
-        )
-        span = f"learning rate {usual.lo:g}-{usual.hi:g}x smaller, weight decay as much larger"
-        if _inside(r_lr, usual) and _inside(r_wd, usual):
-            out.append(f"{said}: the usual ratio ({usual.source}: {span})")
-        else:
-            out.append(
-                f"{said}: outside the usual ratio ({usual.source}: {span}), so the "
-                "comparison also measures the step size, not memory alone"
-            )
-    return out
 
 
 def matched(res: StudyResult) -> str:

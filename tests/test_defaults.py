@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.network_scenario import COUNTEREXAMPLES, PRESETS, NetworkScenario
+from core.network_scenario import COUNTEREXAMPLES, PRESETS, CompareScenario, NetworkScenario
 from core.registry import record
 from core.scenario import Scenario
 from ui import cache
@@ -34,7 +34,12 @@ def ratios(page: str, s, opts: tuple[str | None, ...] = (None,)) -> dict:
     has its three runs equal (both distances 0) and no ratio."""
     out = {}
     for opt in opts:
-        run = s if opt is None else s.with_optimizer(opt)
+        if opt is None:
+            run = s
+        elif isinstance(s, CompareScenario):  # each optimizer at its own lr and wd
+            run = s.run(opt)
+        else:
+            run = s.with_optimizer(opt)
         if not record(run.opt).betas:  # gradient descent: memoryless = corrected = memory
             summary = cache.summary(run)
             assert summary.gap_memoryless == summary.gap_corrected == 0.0
@@ -62,7 +67,7 @@ def _opts(example) -> tuple[str | None, ...]:
     if example.page == "compare":
         return scenario(example).cmp
     if example.page == "network" and "compare=1" in example.query:
-        return ("adamw", "lion")
+        return scenario(example).opts
     return (None,)
 
 

@@ -16,7 +16,7 @@ from core.derivatives import source
 from core.dynamics import sums_history
 from core.expression import parse, size
 from core.losses import loss_size
-from core.network_scenario import NetworkScenario, model, train_size
+from core.network_scenario import CompareScenario, NetworkScenario, model, train_size
 from core.registry import make_optimizer
 from core.scenario import Scenario
 from core.study import StudyScenario
@@ -232,7 +232,7 @@ def test_networks_near_the_caps_are_refused_with_the_most_steps_admitted(query, 
 
 
 def test_the_network_comparison_is_priced_for_both_optimizers():
-    s = NetworkScenario.parse("width=64&depth=4&steps=90")
+    s = CompareScenario.parse("width=64&depth=4&steps=90")
     message = network.compare_refusal(s)
     assert message and "2 optimizers" in message and "at most" in message
     most = int(message.split("at most ")[1].split(" steps")[0])

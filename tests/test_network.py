@@ -16,12 +16,14 @@ from hypothesis import strategies as st
 from scenarios import admitted, refusal
 from scipy.stats import linregress
 
-from core import network
+from core import cli, network
 from core.datasets import CLASSIFICATION, DATASETS, REGRESSION, make_dataset
 from core.limits import MAX_NET_STEPS, MAX_WIDTH
 from core.mlp import MLP
 from core.network import compare, compare_text, fit, landscape, order, result
-from core.network_scenario import PRESETS, NetworkScenario
+from core.network_scenario import PRESETS, CompareScenario, NetworkScenario
+from core.pair import settings as pair_settings
+from core.query import ScenarioError
 from core.registry import RECORDS, make_optimizer
 from core.report import network_json
 from core.training import StepBatches, batch_schedule, data_loss, run_network, training_loss
@@ -418,14 +420,14 @@ def test_fit_and_landscape_shapes():
 
 
 def test_compare_adamw_against_lion():
-    s = NetworkScenario.parse("steps=10&n=60&width=6")
+    s = CompareScenario.parse("steps=10&n=60&width=6")
     rows = {r.opt: r for r in compare(s)}
     assert rows["adamw"].effect == "anti-regularizes" and rows["adamw"].hR < 0
     assert rows["lion"].effect == "undefined" and np.isnan(rows["lion"].hR)
     text = compare_text(list(rows.values()))
     assert "Lion's memory has no h·R: its update is not smooth, outside the theorem" in text
     assert "nan" not in text
-    assert rows["adamw"].hyper == RECORDS["adamw"].defaults
+    assert rows["adamw"].hyper == RECORDS["adamw"].defaults  # AdamW's weight decay: its usual
     for r in rows.values():
         assert r.gap == pytest.approx(r.test_loss - r.train_loss)
 
@@ -436,3 +438,104 @@ def test_cuda_matches_cpu():
     a, b = result(s, "cpu"), result(s, "cuda")
     for k in ("memory", "corrected"):
         np.testing.assert_allclose(a.train_loss[k], b.train_loss[k], rtol=1e-9, atol=1e-12)
+
+
+# --- compare mode: each optimizer at its own learning rate and weight decay (issue 20) --
+
+
+def test_compare_keys_are_the_studys_and_round_trip():
+    """/network's compare mode takes /study's keys through the same fields (core.pair),
+    and its URL round-trips exactly."""
+    from core.network_scenario import COMPARE_FIELDS
+    from core.study import STUDY_FIELDS
+
+    ours, study = ({f.key: f for f in fields} for fields in (COMPARE_FIELDS, STUDY_FIELDS))
+    for key in ("opts", "lrs", "wd"):
+        assert ours[key].parse is study[key].parse  # one parser
+        assert ours[key].check.__module__ == study[key].check.__module__ == "core.pair"
+        pair = {"opts": ("adamw", "lion")}
+        assert ours[key].default(pair) == study[key].default(pair)  # one set of defaults
+    query = "opts=adamw,lion&lrs=adamw:0.01,lion:0.001&wd=adamw:0.01,lion:0.1&steps=20&n=60"
+    c = CompareScenario.parse(query)
+    assert c.rates("adamw") == (0.01,) and c.rates("lion") == (0.001,)
+    assert c.hyper("lion")["wd"] == 0.1 and c.hyper("adamw")["wd"] == 0.01
+    assert CompareScenario.parse(c.to_query()) == c
+    assert CompareScenario.from_query(c.to_query()) == (c, [])
+    both = CompareScenario.parse("lrs=0.004&wd=0.02")  # a bare value applies to both
+    assert both.rates("adamw") == both.rates("lion") == (0.004,)
+    assert both.run("lion").lr == 0.004 and both.run("lion").wd == 0.02
+    for bad in ("lrs=sgd:0.1", "lrs=adamw:0.01,adamw:0.02,lion:0.01", "wd=lion:-1"):
+        with pytest.raises(ScenarioError) as err:
+            CompareScenario.parse(bad)
+        assert err.value.key == bad.split("=")[0]
+
+
+def test_the_default_comparison_uses_the_lion_papers_ratio():
+    """Lion's learning rate 3-10x smaller than AdamW's and its weight decay as many times
+    larger (Chen et al. 2023), as each run gets them; the caption's sentence says so."""
+    c = CompareScenario()
+    adamw, lion = c.run("adamw"), c.run("lion")
+    assert 3 <= adamw.lr / lion.lr <= 10
+    assert 3 <= lion.wd / adamw.wd <= 10
+    assert adamw.wd == RECORDS["adamw"].defaults["wd"]  # AdamW's usual, Lion's from it
+    said = " ".join(pair_settings(c))
+    assert f"Lion's learning rate is {adamw.lr / lion.lr:.3g}x smaller than AdamW's" in said
+    assert "the usual ratio" in said
+    off = CompareScenario.parse("lrs=0.01")  # the same h: said to be outside it
+    assert "outside the usual ratio" in " ".join(pair_settings(off))
+
+
+def _torch_run(c: CompareScenario, opt: str) -> float:
+    """The final training loss of `opt` in the comparison, by torch.optim.AdamW or
+    lion-pytorch's Lion on the same network and data, full batch."""
+    from lion_pytorch import Lion
+
+    data = make_dataset(c.data, c.n, c.noise, c.split, c.seed)
+    net = MLP(data.in_dim, c.width, c.depth, c.act).module(
+        MLP(2, c.width, c.depth, c.act).init(c.seed)
+    )
+    lr, hyper = c.rates(opt)[0], c.hyper(opt)
+    if opt == "adamw":
+        step = torch.optim.AdamW(
+            net.parameters(),
+            lr=lr,
+            betas=(hyper["b1"], hyper["b2"]),
+            eps=hyper["eps"],
+            weight_decay=hyper["wd"],
+        )
+    else:
+        step = Lion(
+            net.parameters(), lr=lr, betas=(hyper["b1"], hyper["b2"]), weight_decay=hyper["wd"]
+        )
+    x, y = (torch.as_tensor(a) for a in (data.x_train, data.y_train))
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    for _ in range(c.steps):
+        step.zero_grad()
+        bce(net(x)[:, 0], y).backward()
+        step.step()
+    with torch.no_grad():
+        return float(bce(net(x)[:, 0], y))
+
+
+def test_cli_compare_reports_each_optimizers_lr_and_runs_at_it(capsys):
+    query = "compare=1&lrs=adamw:0.02,lion:0.004&wd=adamw:0.01,lion:0.05&steps=8&n=40&width=4"
+    assert cli.main(["network", query]) == 0
+    out = json.loads(capsys.readouterr().out)
+    got = out["optimizers"]
+    assert got["adamw"]["lr"] == 0.02 and got["lion"]["lr"] == 0.004
+    assert got["adamw"]["hyper"]["wd"] == 0.01 and got["lion"]["hyper"]["wd"] == 0.05
+    assert "AdamW at h = 0.02, weight decay λ = 0.01; Lion at h = 0.004" in out["settings"][0]
+    assert "5x smaller than AdamW's" in out["settings"][1]
+    assert out["matched"].startswith("Matched: the data, the initialization (seed 0)")
+    c = CompareScenario.parse(query.removeprefix("compare=1&"))
+    for opt in ("adamw", "lion"):  # the memory run of each, at its own lr: torch's
+        assert got[opt]["train_loss"] == pytest.approx(_torch_run(c, opt), rel=1e-9)
+    # the default comparison: Lion's lr 3x smaller
+    assert cli.main(["network", "compare=1&steps=3&n=40&width=4"]) == 0
+    default = json.loads(capsys.readouterr().out)["optimizers"]
+    assert default["adamw"]["lr"] == 3 * default["lion"]["lr"]
+    # bad input: one line naming the key, exit 2
+    for bad, key in (("compare=1&lrs=sgd:0.1", "lrs"), ("compare=2", "compare")):
+        assert cli.main(["network", bad]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and key in err

@@ -153,3 +153,36 @@ def test_compare_mode_says_lion_is_outside_the_theorem():
     table = next(m.value for m in at.markdown if "| optimizer |" in m.value)
     lion = next(line for line in table.splitlines() if line.startswith("| Lion"))
     assert "outside the theorem" in lion and "nan" not in lion
+
+
+def test_compare_mode_runs_each_optimizer_at_its_own_lr_and_says_so():
+    """Issue 20: each optimizer at its own h and weight decay (by default the Lion paper's
+    ratio), the caption says which and what is matched; the keys are /study's; the toggle
+    keeps the data and network."""
+    from core.network_scenario import CompareScenario
+    from core.pair import settings
+
+    at = open_network(SMALL | {"data": "circles"})
+    at.toggle(key="wn_compare").set_value(True).run()
+    assert not at.exception and at.query_params["compare"] == "1"
+    assert at.query_params["data"] == "circles" and at.query_params["steps"] == "20"
+    c = CompareScenario.parse({k: v for k, v in at.query_params.items() if k != "compare"})
+    caption = " ".join(e.value for e in at.caption)
+    for line in settings(c):
+        assert line in caption
+    assert "Lion's learning rate is 3x smaller than AdamW's" in caption
+    assert "Matched: the data, the initialization (seed 0), the network and the step count" in (
+        caption
+    )
+    table = next(m.value for m in at.markdown if "| optimizer |" in m.value)
+    lion = next(line for line in table.splitlines() if line.startswith("| Lion"))
+    assert f"h = {c.rates('lion')[0]:g}" in lion and f"wd = {c.hyper('lion')['wd']:g}" in lion
+    # a typed per-optimizer learning rate reaches the URL and the runs
+    at.text_input(key="wnc_lrs").set_value("adamw:0.02,lion:0.005").run()
+    assert not at.exception
+    assert at.query_params["lrs"] == "adamw:0.02,lion:0.005"
+    table = next(m.value for m in at.markdown if "| optimizer |" in m.value)
+    assert "h = 0.005" in next(line for line in table.splitlines() if line.startswith("| Lion"))
+    at.toggle(key="wn_compare").set_value(False).run()
+    assert not at.exception and "compare" not in at.query_params
+    assert at.query_params["data"] == "circles" and "lrs" not in at.query_params

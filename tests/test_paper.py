@@ -9,7 +9,6 @@ page under AppTest.  Every run here is tiny."""
 from __future__ import annotations
 
 import json
-import math
 import re
 from dataclasses import replace
 
@@ -17,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 from app_harness import figures, open_page
-from scipy.stats import linregress
+from scipy.stats import bootstrap, linregress
 from sklearn.datasets import load_digits, make_circles, make_moons
 
 import core.sharpness as sharpness_module
@@ -29,6 +28,7 @@ from core.query import ScenarioError
 from core.registry import make_optimizer
 from core.report import PAPER_JSON, paper_csv
 from core.sharpness import sharpness
+from core.study import interval
 from core.training import as_tensors, data_accuracy, data_loss
 
 F64 = torch.float64
@@ -264,16 +264,54 @@ def test_threshold_is_the_closed_form(results):
 # --- intervals ---------------------------------------------------------------------------
 
 
-def test_intervals_stay_inside_the_metric_range():
-    acc = paper.interval([1.0, 1.0, 0.75, 1.0, 1.0])
-    assert 0.75 <= acc["low"] <= acc["mean"] <= acc["high"] <= 1.0
-    assert acc["mean"] == pytest.approx(0.95)
-    steps = paper.interval([3, 4, 200])
-    assert steps["low"] >= 3 and steps["high"] <= 200
-    assert paper.interval([0.5])["low"] == 0.5 and paper.interval([])["mean"] is None
-    assert paper.interval([0.2, 0.2]) == {"mean": 0.2, "low": 0.2, "high": 0.2, "n": 2}
-    assert paper.interval([0.1, math.nan, 0.3])["n"] == 2
-    assert paper.interval([0.9, 0.8, 0.95]) == paper.interval([0.9, 0.8, 0.95])  # seeded
+def test_beta2_intervals_are_the_studys_and_never_below_zero(results):
+    """The paper's intervals are /study's (one function): each equals an independent
+    scipy.stats.bootstrap BCa call on the same seeds, and no interval of a nonnegative
+    metric (accuracy, steps) goes below 0 where a t-interval would."""
+    r = results["beta2"]
+    B = len(r.scenario.b2)
+    rng = np.random.default_rng(3)
+    near_zero = np.array([0.0, 0.0, 0.3, 0.0, 0.01])  # mean - 2.78 se < 0
+    wide = replace(
+        r,
+        accuracy=np.array([near_zero * (i + 1) for i in range(B)]),
+        steps=rng.integers(1, 400, (B, 5)).astype(float),
+        hR=rng.normal(0.0, 1.0, (B, 5)),
+        lion_accuracy=near_zero[::-1].copy(),
+        lion_steps=np.array([3.0, 4.0, 200.0, np.nan, 5.0]),
+    )
+    st = wide.stats()
+    samples = {
+        "test_accuracy": list(wide.accuracy),
+        "steps_to_threshold": list(wide.steps),
+        "hR": list(wide.hR),
+        "lion": [wide.lion_accuracy],
+        "lion_steps": [wide.lion_steps],
+    }
+    for name, rows in samples.items():
+        got = st[name] if isinstance(st[name], list) else [st[name]]
+        for entry, row in zip(got, rows, strict=True):
+            x = row[np.isfinite(row)]
+            ci = bootstrap(
+                (x,),
+                np.mean,
+                confidence_level=0.95,
+                n_resamples=9999,
+                method="BCa",
+                rng=np.random.default_rng(0),
+            ).confidence_interval
+            assert entry["n"] == x.size and entry["mean"] == pytest.approx(x.mean())
+            assert entry["lo"] == pytest.approx(ci.low, rel=1e-12), name
+            assert entry["hi"] == pytest.approx(ci.high, rel=1e-12), name
+            if name != "hR":
+                assert entry["lo"] >= 0, name
+    out = PAPER_JSON["beta2"](wide)
+    for key in ("test_accuracy", "steps_to_threshold"):
+        assert min(out[key]["low"]) >= 0
+        assert out[key]["low"] == [e["lo"] for e in st[key]]
+    assert out["lion"]["test_accuracy"]["low"] >= 0
+    t_low = near_zero.mean() - 2.776 * near_zero.std(ddof=1) / np.sqrt(5)
+    assert t_low < 0  # what a symmetric interval would have said
 
 
 # --- the experiments against independent runs ------------------------------------------
@@ -381,12 +419,12 @@ def test_beta2_caption_trend_and_band_follow_the_numbers(results):
     rising = replace(r, accuracy=np.array([[0.5, 0.5], [0.6, 0.6], [0.7, 0.7]]))
     assert "mean test accuracy rises" in paper.beta2_caption(rising)
     lion = replace(r, lion_accuracy=np.array([0.5, 0.7]))
-    band = paper.interval([0.5, 0.7])
-    assert f"reaches 60.0% [{100 * band['low']:.1f}%, {100 * band['high']:.1f}%]" in (
+    band = interval(np.array([0.5, 0.7]))
+    assert f"reaches 60.0% [{100 * band['lo']:.1f}%, {100 * band['hi']:.1f}%]" in (
         paper.beta2_caption(lion)
     )
     for stats in r.stats()["test_accuracy"]:
-        assert 0.0 <= stats["low"] <= stats["high"] <= 1.0
+        assert 0.0 <= stats["lo"] <= stats["hi"] <= 1.0
     # a beta2 whose memory outlasts the run to the threshold is named, and only such
     for b, row in zip(s.b2, r.steps, strict=True):
         named = any(w.startswith(f"β₂ = {b:g}: its memory") for w in r.warnings)
@@ -538,3 +576,17 @@ def test_every_distance_panel_is_on_the_log_axis_it_shares(results):
     axes = [fig.layout[k] for k in fig.layout if k.startswith("yaxis")]
     assert len(axes) == len(results["distance"].scenario.opt) >= 2
     assert all(a.type == "log" for a in axes)
+
+
+def test_one_seed_list_and_one_download_pair():
+    """The seeds of a many-seed query are written once (the study's and beta2's), and
+    every page's CSV/JSON pair goes through ui.layout.downloads."""
+    from pathlib import Path
+
+    from core.study import StudyScenario
+
+    assert paper.Beta2Scenario.seed_list is StudyScenario.seed_list
+    assert paper.SCENARIOS["beta2"].parse("seed=4&seeds=3").seed_list == [4, 5, 6]
+    pages = Path(__file__).resolve().parents[1] / "app_pages"
+    by_hand = [p.name for p in pages.glob("*.py") if "download_button" in p.read_text()]
+    assert by_hand == []

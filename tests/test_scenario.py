@@ -303,8 +303,8 @@ def studies(draw):
 @settings(max_examples=200, deadline=None)
 @given(studies())
 def test_study_url_round_trip_is_exact(s):
+    from core.pair import settings as settings_of
     from core.study import StudyScenario
-    from core.study import settings as settings_of
 
     query = s.to_query()
     assert StudyScenario.parse(query) == s

@@ -24,6 +24,7 @@ from torch.func import functional_call
 from core import cli
 from core.datasets import make_dataset
 from core.mlp import MLP
+from core.pair import settings as study_settings
 from core.study import (
     STATISTICS,
     StudyScenario,
@@ -35,9 +36,6 @@ from core.study import (
     paired_verdict,
     study_warnings,
     summary,
-)
-from core.study import (
-    settings as study_settings,
 )
 
 QUERY = "seeds=3&steps=25&n=60&width=6&lrs=0.02,0.005&seed=7&until=0"
@@ -346,7 +344,7 @@ def test_cli_study_prints_per_seed_and_summary(capsys):
         ("n=20&width=64&depth=4&steps=200&seeds=8", "steps", "runs per chunk"),
         ("n=20&width=1&depth=1&seeds=256&lrs=0.1,0.2,0.3,0.4&steps=1000", "steps", "curves"),
         # issue 20: per-optimizer learning rates and weight decays, the threshold
-        ("lrs=sgd:0.1,lion:0.01", "lrs", "not one of the study's optimizers"),
+        ("lrs=sgd:0.1,lion:0.01", "lrs", "not one of the compared optimizers"),
         ("lrs=0.01,lion:0.001", "lrs", "give each the same number"),
         ("lrs=adamw:0.1,adamw:0.1,lion:0.01,lion:0.02", "lrs", "different learning rates"),
         ("lrs=adamw:", "lrs", "not a number"),

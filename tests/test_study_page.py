@@ -12,7 +12,8 @@ from app_harness import assert_clean, open_page
 from scipy import stats
 from streamlit.testing.v1 import AppTest
 
-from core.study import StudyScenario, chunk, compute_study, matched, settings, study_warnings
+from core.pair import settings
+from core.study import StudyScenario, chunk, compute_study, matched, study_warnings
 
 # every run of both optimizers reaches training loss 0.5 within the 30 steps
 SMALL = {"v": "1", "seeds": "5", "steps": "30", "n": "60", "width": "6", "until": "0.5"}

@@ -245,8 +245,9 @@ def test_lion_family_shrinks_with_eps():
 
 def test_network_compare_text_follows_the_numbers():
     from core.network import compare, compare_text
+    from core.network_scenario import CompareScenario
 
-    rows = compare(NetworkScenario.parse("steps=10&n=60&width=6"))
+    rows = compare(CompareScenario.parse("steps=10&n=60&width=6"))
     text = compare_text(rows)
     order = sorted(rows, key=lambda r: r.gap)
     gaps = text.split("generalization gaps on this run: ")[1]

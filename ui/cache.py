@@ -37,11 +37,12 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core import compute, network, paper, threads
 from core.compute import PathSummary
+from core.distribute import ray_address
 from core.network_scenario import NetworkScenario
 from core.order import OrderStudy
 from core.regularizer import Report
 from core.scenario import Scenario
-from core.study import StudyResult, StudyScenario, compute_study, ray_address
+from core.study import StudyResult, StudyScenario, compute_study
 from core.surfaces import Surfaces
 from core.sweep import SweepResult, SweepScenario, compute_sweep
 
@@ -252,7 +253,7 @@ def paper_result(experiment: str, s, show: Callable[[float], None]) -> object:
             if check is not None:  # itself asks Streamlit at most every _CHECK_EVERY_S
                 check()
 
-        return paper.RUN[experiment](s, progress=progress)
+        return paper.RUN[experiment](s, progress=progress, address=ray_address())
 
     # in its turn among the long computations, stopped with its session (core.cancel)
     result = _long(f"paper {experiment}", s.to_query(), run)

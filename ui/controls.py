@@ -47,7 +47,8 @@ _CHANGES: dict[str, Callable] = {
     "loss": _loss_change,
     "hs": _hs_change,
     "cmp": lambda s, value, page: s.updated(cmp=tuple(value)),
-    # /study: a new pair keeps the learning rates and weight decay that still apply to it
+    # a new pair (/study, /network's compare mode) keeps the learning rates and weight
+    # decay that still apply to it
     "opts": lambda s, value, page: s.with_opts(value),
 }
 
@@ -115,6 +116,29 @@ def optimizer(
         number(page, "lr", "learning rate h", 0.001, "the step size h of every run")
     for p in RECORDS[s.opt].hyper:
         number(page, p.key, p.label, p.step, f"{p.help}; usual default {p.default:g}")
+
+
+def pair(page: state.PageState, s, most: int) -> None:
+    """Two optimizers and what each runs with (core.pair's keys opts, lrs and wd, as on
+    /study and in /network's compare mode), mirroring the scenario s of `page`."""
+    widget(page, "opts", st.text_input, "two optimizers", help="e.g. adamw,lion")
+    count = f"1 to {most} per optimizer, comma separated" if most > 1 else "one per optimizer"
+    widget(
+        page,
+        "lrs",
+        st.text_input,
+        "learning rates h",
+        help=f"{count}; a name gives one optimizer its own (adamw:0.03,lion:0.01), a bare "
+        "value applies to both" + ("; the k-th of each are compared" if most > 1 else ""),
+    )
+    if s.wd is not None:
+        widget(
+            page,
+            "wd",
+            st.text_input,
+            "weight decay λ",
+            help="one per optimizer that has one: adamw:0.01,lion:0.03, or one value for both",
+        )
 
 
 def loss_select(page: state.PageState) -> None:

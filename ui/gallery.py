@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from core import compute, study
-from core.network_scenario import NetworkScenario
+from core.network_scenario import CompareScenario, NetworkScenario, compare_mode
 from core.scenario import Scenario
 from core.study import StudyScenario
 from core.study import summary as study_summary
@@ -251,9 +251,14 @@ _OPS = {"==": operator.eq, "<": operator.lt, ">": operator.gt, "<=": operator.le
 
 
 def scenario(example: Example, opt: str | None = None):
-    """The scenario a claim is measured on (compare: one optimizer with its defaults)."""
+    """The scenario a claim is measured on (/compare: one optimizer with its defaults;
+    /network's compare mode: one optimizer's run in the comparison)."""
     if example.page == "network":
-        s = NetworkScenario.parse(example.query.replace("&compare=1", ""))
+        comparing, query = compare_mode(example.query)
+        if comparing:  # each optimizer at its own lr and wd, as the page runs it
+            c = CompareScenario.parse(query)
+            return c.run(opt) if opt else c
+        s = NetworkScenario.parse(query)
     elif example.page == "sweep":
         return SweepScenario.parse(example.query)
     elif example.page == "study":

@@ -55,8 +55,8 @@ def distance_figure(r: DistanceResult, height: int = 420) -> go.Figure:
 
 def _error(stats: list[dict]) -> tuple[np.ndarray, dict]:
     mean = np.array([np.nan if v["mean"] is None else v["mean"] for v in stats])
-    low = np.array([np.nan if v["low"] is None else v["low"] for v in stats])
-    high = np.array([np.nan if v["high"] is None else v["high"] for v in stats])
+    low = np.array([np.nan if v["lo"] is None else v["lo"] for v in stats])
+    high = np.array([np.nan if v["hi"] is None else v["hi"] for v in stats])
     return mean, {"type": "data", "array": high - mean, "arrayminus": mean - low}
 
 
@@ -68,8 +68,8 @@ def beta2_figure(r: Beta2Result, height: int = 420) -> go.Figure:
     lion = st["lion"]
     if lion["mean"] is not None:
         fig.add_hrect(
-            y0=lion["low"],
-            y1=lion["high"],
+            y0=lion["lo"],
+            y1=lion["hi"],
             fillcolor=LION,
             opacity=0.18,
             line_width=0,

@@ -19,7 +19,8 @@ session published for the page's scenario class: Streamlit's history also holds 
 with another page's query under this page's path, which would otherwise reset it.
 
 The 2D pages share PLANE (core.scenario.Scenario); the network page has NETWORK
-(core.network_scenario.NetworkScenario), the phase diagram SWEEP (core.sweep.SweepScenario)
+(core.network_scenario.NetworkScenario) and, in its compare mode (compare=1),
+NETWORK_COMPARE (CompareScenario), the phase diagram SWEEP (core.sweep.SweepScenario)
 the seed study STUDY (core.study.StudyScenario) and the paper's experiments PAPER (one
 state per experiment of core.paper, tagged exp=NAME in the URL), each with its own widget
 keys and session scenario, so the pages never disturb each other.
@@ -34,7 +35,7 @@ from urllib.parse import urlencode
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from core.network_scenario import NetworkScenario
+from core.network_scenario import SHARED, CompareScenario, NetworkScenario
 from core.paper import SCENARIOS
 from core.query import fmt
 from core.scenario import HYPER_KEYS, Scenario
@@ -210,8 +211,19 @@ NETWORK = PageState(
     session="_network",
     fields=("opt", "lr", *HYPER_KEYS, "data", "n", "noise", "split", "width", "depth", "act")
     + ("seed", "batch", "steps", "plane"),
-    page_flags=("compare",),  # compare=1: AdamW against Lion
+    page_flags=("compare",),  # compare=1: NETWORK_COMPARE's section of the page
     refused="Not applied. {key}: {message}",
+)
+# /network's compare mode: its own scenario (core.network_scenario.CompareScenario: two
+# optimizers, each with its own lrs and wd, as STUDY's), tagged compare=1 in the URL
+NETWORK_COMPARE = PageState(
+    CompareScenario,
+    prefix="wnc_",
+    session="_network_compare",
+    fields=("opts", "lrs", "wd", *SHARED, "steps"),
+    shown={"opts": ",".join, "lrs": fmt, "wd": fmt},
+    refused="Not applied. {key}: {message}",
+    tag={"compare": "1"},
 )
 SWEEP = PageState(
     SweepScenario,

@@ -6,32 +6,17 @@ from __future__ import annotations
 import streamlit as st
 
 from core.datasets import DATASETS
+from core.limits import MAX_STUDY_LRS
 from core.mlp import ACTIVATIONS
 from core.study import StudyScenario
-from ui.controls import number, widget
+from ui.controls import number, pair, widget
 from ui.network_controls import DATA_NAMES
 from ui.state import STUDY
 
 
 def sidebar(s: StudyScenario) -> None:
     st.subheader("Optimizers")
-    widget(STUDY, "opts", st.text_input, "two optimizers", help="e.g. adamw,lion")
-    widget(
-        STUDY,
-        "lrs",
-        st.text_input,
-        "learning rates h",
-        help="1 to 4 per optimizer, comma separated; a name gives one optimizer its own "
-        "(adamw:0.03,lion:0.01), a bare value applies to both; the k-th of each are compared",
-    )
-    if s.wd is not None:
-        widget(
-            STUDY,
-            "wd",
-            st.text_input,
-            "weight decay λ",
-            help="one per optimizer that has one: adamw:0.01,lion:0.03, or one value for both",
-        )
+    pair(STUDY, s, MAX_STUDY_LRS)
     st.subheader("Matched at")
     number(
         STUDY,
