@@ -126,23 +126,10 @@ for warning in res.warnings:
 for label, query in paper.PRESETS[experiment].items():
     layout.page_link(PAGE, label, f"v=1&exp={experiment}&{query}", icon=":material/link:")
 
-stem = f"paper-{experiment}"
-left, right = st.columns(2)
-left.download_button(
-    "⬇ CSV",
-    lambda: paper_csv(experiment, res),  # serialized only when clicked
-    f"{stem}.csv",
-    "text/csv",
-    on_click="ignore",
-    width="stretch",
-)
-right.download_button(
-    "⬇ JSON",
+layout.downloads(
+    f"paper-{experiment}",
+    lambda: paper_csv(experiment, res),
     lambda: to_json(PAPER_JSON[experiment](res), indent=1),  # strict: NaN as null
-    f"{stem}.json",
-    "application/json",
-    on_click="ignore",
-    width="stretch",
 )
 with st.expander("Share"):
     layout.share_box(PAGE, s, state)

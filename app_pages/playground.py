@@ -116,4 +116,4 @@ with info:
     layout.smooth_family(s)
 with share:
     layout.share_box("playground", s)
-    layout.downloads(s, summary)
+    layout.playground_downloads(s, summary)

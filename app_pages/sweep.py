@@ -82,17 +82,9 @@ if cell is not None:
 
 with st.expander("Metrics, export and share"):
     st.markdown("\n".join(f"- `{k}`: {v}" for k, v in METRICS.items()))
-    stem = f"sweep-{s.opt}-{s.x.key}-{s.y.key}"
-    a, b = st.columns(2)
-    a.download_button(
-        "⬇ CSV", sweep_csv(res), f"{stem}.csv", "text/csv", on_click="ignore", width="stretch"
-    )
-    b.download_button(
-        "⬇ JSON",
-        to_json(sweep_json(res)),
-        f"{stem}.json",
-        "application/json",
-        on_click="ignore",
-        width="stretch",
+    layout.downloads(
+        f"sweep-{s.opt}-{s.x.key}-{s.y.key}",
+        lambda: sweep_csv(res),
+        lambda: to_json(sweep_json(res)),
     )
     layout.share_box(PAGE, s, SWEEP)

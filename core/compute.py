@@ -47,7 +47,7 @@ def compare_seconds(s: Scenario) -> float:
     # with the records' defaults, not as scenarios: one of these may be over the budget
     values = vars(s)
     return sum(
-        plane_seconds(values | {"opt": name} | record(name).defaults, s.steps, s.grid, runs=1)
+        plane_seconds(values | {"opt": name} | record(name).defaults, s.steps, s.grid)
         for name in s.cmp
     )
 

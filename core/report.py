@@ -49,13 +49,15 @@ def _cleaned(v):
     return finite_or_none(v) if isinstance(v, float) else v
 
 
-def simulate_json(s: Scenario) -> dict:
-    run = compute.trajectories(s)
+def simulate_json(s: Scenario, runs: PathSummary | None = None) -> dict:
+    """The three runs of s, each up to its last finite point, with their warnings; `runs`:
+    their summary, already computed (the page's cached one: a download computes nothing)."""
+    runs = compute.summary(s) if runs is None else runs
     out = {"scenario": s.to_query(), "settings": _settings(s)}
     for k in DYNAMICS:
-        out[k] = run[k][: run.diverged_at(k), 0].tolist()  # up to its last finite point
-    out["diverged"] = {k: run.diverged_at(k) for k in DYNAMICS}
-    out["warnings"] = run_warnings(record(s.opt), s.hyper, compute.summary(s), s.win)
+        out[k] = runs.paths[k].tolist()
+    out["diverged"] = dict(runs.diverged)
+    out["warnings"] = run_warnings(record(s.opt), s.hyper, runs, s.win)
     return out
 
 

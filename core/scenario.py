@@ -93,16 +93,15 @@ def order_seconds(s: Mapping, hs: tuple[float, ...]) -> float:
     return limits.order_seconds(s["T"], hs, sums_history(opt), loss_of(s), leaves_the_floats(opt))
 
 
-def plane_seconds(s: Mapping, steps: int, grid: int, runs: int = limits.PLAYGROUND_RUNS):
-    """The cost model's time of /playground (runs = 1: one optimizer of /compare), for
-    the values parsed so far."""
+def plane_seconds(s: Mapping, steps: int, grid: int):
+    """The cost model's time of /playground (or of one optimizer of /compare), for the
+    values parsed so far."""
     opt = optimizer(s)
     return limits.plane_seconds(
         steps,
         grid,
         sums_history(opt),
         loss_of(s),
-        runs,
         torch=leaves_the_floats(opt),
         exact=s["loss"] == "custom",  # a user's loss may defeat the history's interpolant
     )

@@ -286,22 +286,25 @@ def share_box(page: str, s: QueryMixin, page_state: state.PageState = state.PLAN
     st.code(page_state.share_url(page, s), language=None, wrap_lines=True)
 
 
-def downloads(s: Scenario, summary: PathSummary) -> None:
-    stem = f"trajectories-{s.opt}-{s.loss}"
+def downloads(stem: str, csv: Callable[[], str], json: Callable[[], str]) -> None:
+    """A page's CSV and JSON downloads, `stem`.csv and `stem`.json: each document is
+    serialized by its callable only when its button is clicked (from results the page
+    already holds), so a view that downloads nothing pays nothing."""
     left, right = st.columns(2)
-    left.download_button(
-        "⬇ CSV",
-        paths_csv(summary),
-        f"{stem}.csv",
-        "text/csv",
-        on_click="ignore",
-        width="stretch",
-    )
-    right.download_button(
-        "⬇ JSON",
-        to_json(simulate_json(s), indent=1),
-        f"{stem}.json",
-        "application/json",
-        on_click="ignore",
-        width="stretch",
+    for column, label, document, suffix, mime in (
+        (left, "⬇ CSV", csv, "csv", "text/csv"),
+        (right, "⬇ JSON", json, "json", "application/json"),
+    ):
+        column.download_button(
+            label, document, f"{stem}.{suffix}", mime, on_click="ignore", width="stretch"
+        )
+
+
+def playground_downloads(s: Scenario, summary: PathSummary) -> None:
+    """/playground's paths (CSV) and runs (JSON, as `python -m core simulate` prints
+    them), from the page's cached summary."""
+    downloads(
+        f"trajectories-{s.opt}-{s.loss}",
+        lambda: paths_csv(summary),
+        lambda: to_json(simulate_json(s, summary), indent=1),
     )
