@@ -1,9 +1,12 @@
 """What one view of /playground computes (issue 19, findings 5 and 6): the three runs once,
-downloads serialized only when clicked and equal to what the CLI prints."""
+downloads serialized only when clicked and equal to what the CLI prints, one parse and
+one compile of each loss."""
 
 from __future__ import annotations
 
 import json
+import pickle
+import sys
 
 import app_harness
 import pytest
@@ -12,6 +15,8 @@ from streamlit.delta_generator import DeltaGenerator
 from streamlit.testing.v1 import AppTest
 
 from core import cli, compute
+from core.derivatives import Derivatives
+from core.expression import Expression, parse
 
 # a query no other test opens: the caches cannot hold its results already
 QUERY = {
@@ -74,3 +79,36 @@ def test_playground_runs_once_and_its_json_is_what_the_cli_prints(monkeypatch, d
     assert any("leaves the window" in w for w in page["warnings"])
     rows = downloads["⬇ CSV"]().splitlines()
     assert rows[0] == "dynamics,n,x,y,loss" and len(rows) == 1 + 3 * 31
+
+
+def test_playground_parses_and_compiles_each_loss_once(monkeypatch):
+    """One view (the first: nothing cached) parses each expression it meets at most once
+    and compiles the derivative code of each at most once: the page's loss, shared by
+    the checks of its URL, the runs and the surfaces, and the zoo's in the sidebar."""
+    parsed, compiled = [], []
+    init = Derivatives.__init__
+
+    def counting_parse(text):
+        parsed.append(str(text))
+        return parse(text)
+
+    def counting_init(self, node):
+        compiled.append(node)
+        init(self, node)
+
+    for module in [m for name, m in sys.modules.items() if name.startswith(("core", "ui"))]:
+        if getattr(module, "parse", None) is parse:  # every module that holds the parser
+            monkeypatch.setattr(module, "parse", counting_parse)
+    monkeypatch.setattr(Derivatives, "__init__", counting_init)
+    _open_counting("playground", monkeypatch)
+    assert QUERY["f"] in parsed
+    assert len(parsed) == len(set(parsed)), parsed
+    assert len(compiled) == len(set(compiled)) >= 1, compiled  # the page's loss at least
+
+
+def test_an_expression_is_its_text():
+    e = Expression("x^2 + y")
+    assert e == "x^2 + y" and hash(e) == hash("x^2 + y") and e.tree == parse("x^2 + y")
+    assert e.derivatives is Derivatives.of(e) and e.derivatives.gradient(1.0, 2.0) == (2.0, 1.0)
+    copy = pickle.loads(pickle.dumps(e))  # text only: a copy builds its own
+    assert copy == e and isinstance(copy, Expression) and "tree" not in vars(copy)
