@@ -26,7 +26,7 @@ with st.spinner(f"Running {s.steps} steps of three dynamics…"):
 
 layout.divergence_warnings(summary)
 layout.loss_warnings(summary.losses, summary.diverged)
-layout.accuracy_note(s, summary)
+layout.farther_note(s, summary.gap_corrected, summary.gap_memoryless)
 
 left, right = st.columns(2)
 with left:

@@ -16,7 +16,7 @@ from core.compute import PathSummary
 from core.dynamics import DYNAMICS
 from core.network import NetworkResult
 from core.network_scenario import NetworkScenario
-from core.order import run_warnings
+from core.order import farther, run_warnings
 from core.registry import record
 from core.regularizer import residual_text
 from core.scenario import Scenario
@@ -142,14 +142,9 @@ def network_warnings(r: NetworkResult) -> list[str]:
             out.append(f"divergence: the {k} run diverged at step {r.diverged[k]}")
         elif not np.isfinite(r.train_loss[k]).all():
             out.append(f"overflow: the loss of the {k} run is not finite at some steps")
-    far = {k: np.nanmax(np.where(np.isfinite(v), v, np.nan)) for k, v in r.distance.items()}
-    if far["corrected"] > far["memoryless"]:
-        out.append(
-            f"corrected farther from memory than memoryless ({far['corrected']:.3g} vs "
-            f"{far['memoryless']:.3g}): h is not small against the scale on which the "
-            "update bends or the memory length (THEORY §11)"
-        )
-    return out
+    s = r.scenario
+    far = farther(record(s.opt), s.hyper, r.max_distance("corrected"), r.max_distance("memoryless"))
+    return [*out, far] if far else out
 
 
 def network_json(s: NetworkScenario) -> dict:

@@ -14,7 +14,7 @@ from core import compute
 from core.compute import PathSummary
 from core.dynamics import DYNAMICS
 from core.network import NetworkResult
-from core.order import farther_reason
+from core.order import farther
 from core.query import QueryMixin
 from core.registry import TOL, memory_lengths, record
 from core.regularizer import Report, grid_error_text, percent, residual_text
@@ -150,17 +150,13 @@ def divergence_warnings(summary: PathSummary | NetworkResult) -> None:
         )
 
 
-def accuracy_note(s, summary: PathSummary) -> None:
+def farther_note(s, corrected: float, memoryless: float, more: str = "") -> None:
     """Whenever the corrected run ends farther from the memory run than the memoryless
-    one, say so and why (THEORY §11)."""
-    rec = record(s.opt)
-    if summary.gap_corrected > summary.gap_memoryless:
-        st.info(
-            f"Here the corrected run is *farther* from the memory run than the memoryless "
-            f"one ({summary.gap_corrected:.3g} against {summary.gap_memoryless:.3g}): "
-            f"{farther_reason(rec, s.hyper)}.",
-            icon=":material/info:",
-        )
+    one (their largest distances to it), say so and why (core.order.farther); `more`:
+    a sentence the page adds."""
+    sentence = farther(record(s.opt), s.hyper, corrected, memoryless)
+    if sentence:
+        st.info(f"Here {sentence}.{more}", icon=":material/info:")
 
 
 def smooth_family(s) -> None:
