@@ -41,7 +41,7 @@ def chart(fig, key: str) -> None:
     layout.selectable_chart(fig, key)
 
 
-left, right = st.columns(2)
+left, right = st.columns(2, vertical_alignment="bottom")  # the maps level, whatever the captions
 with left:
     st.markdown("**Memory's effect**: |memory − memoryless| at the last step")
     chart(

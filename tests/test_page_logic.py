@@ -6,6 +6,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from urllib.parse import quote
 
+import app_harness
 import independent
 import numpy as np
 import pytest
@@ -13,7 +14,8 @@ import torch
 
 from core import compute
 from core.losses import batched
-from core.network import CompareRow, NetworkResult
+from core.network import CompareRow, NetworkResult, result
+from core.network_scenario import NetworkScenario
 from core.order import OrderStudy, asymptotic_h, asymptotic_steps, farther, steps_to
 from core.registry import record
 from core.scenario import Scenario
@@ -155,3 +157,18 @@ def test_the_sweep_caption_counts_each_verdict_and_the_diverged_cells():
         {},
     )
     assert sweep_plots.tally(res) == {1: 3, -1: 2, 0: 1, "diverged": 1}
+
+
+@pytest.mark.parametrize("opt", ["adam", "hb"])
+def test_the_network_page_says_farther_exactly_when_its_distances_do(opt):
+    """Adam at h = 0.02 over 40 steps: corrected 37 against memoryless 2.8 (farther);
+    heavy ball: 0.011 against 0.075 (not)."""
+    params = {"v": "1", "steps": "40", "n": "40", "width": "4", "opt": opt}
+    at = app_harness.open_page("network", params)
+    assert not at.exception
+    s = NetworkScenario.parse("&".join(f"{k}={v}" for k, v in params.items()))
+    far = {k: np.nanmax(np.where(np.isfinite(d), d, np.nan)) for k, d in result(s).distance.items()}
+    said = [i.value for i in at.info if "farther" in i.value]
+    assert bool(said) == (far["corrected"] > far["memoryless"])
+    if said:
+        assert f"{far['corrected']:.3g} against {far['memoryless']:.3g}" in said[0]
