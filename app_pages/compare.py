@@ -2,10 +2,9 @@
 
 import streamlit as st
 
-from core import compute, limits
-from core.dynamics import DYNAMICS
+from core import compute
 from core.registry import label
-from ui import cache, controls, layout, plots, state, style
+from ui import cache, controls, layout, plots, state, style, tables
 
 st.title("Compare optimizers")
 s = state.PLANE.scenario()
@@ -24,11 +23,7 @@ st.caption(
     "Each optimizer runs with its usual hyperparameters (PyTorch's; Lion's paper) and the "
     f"same learning rate h = {s.lr:g}, from the same start."
 )
-refusal = limits.over_budget(
-    compute.compare_seconds(s),
-    f"{len(s.cmp)} optimizers x {s.steps} steps",
-    "steps, grid or the number of optimizers",
-)
+refusal = compute.compare_refusal(s)
 if refusal:
     st.error(f"This comparison is refused: {refusal}.", icon=":material/block:")
     st.stop()
@@ -44,7 +39,7 @@ for i, (col, (r, summary, surf, report)) in enumerate(zip(columns, results, stri
         st.subheader(label(r.opt))
         layout.divergence_warnings(summary)
         layout.loss_warnings(summary.losses, summary.diverged)
-        layout.accuracy_note(r, summary)
+        layout.farther_note(r, summary.gap_corrected, summary.gap_memoryless)
         st.markdown("**Loss L and the three runs**")
         layout.chart(
             plots.trajectory_figure(
@@ -68,23 +63,7 @@ for i, (col, (r, summary, surf, report)) in enumerate(zip(columns, results, stri
         layout.regularizer_card(r, report)
 
 st.subheader("What the numbers show")
-table = [
-    "| optimizer | hyperparameters | verdict on the window | h·R > 0 on the run | "
-    "memory run ends at | final loss: memory / memoryless / corrected | "
-    "max distance to memory: memoryless / corrected |",
-    "|---|---|---|---|---|---|---|",
-]
-for r, summary, _, report in results:
-    hyper = ", ".join(f"{k} = {v:g}" for k, v in r.hyper.items()) or "–"
-    end = summary.paths["memory"][-1]
-    losses = " / ".join(f"{summary.losses[k][-1]:.4g}" for k in DYNAMICS)
-    run = f"{report.run.positive_fraction:.0%}" if report.run and report.run.points else "–"
-    table.append(
-        f"| {label(r.opt)} | {hyper} | "
-        f"{layout.EFFECT_BADGE[report.effect]} | {run} | ({end[0]:.3g}, {end[1]:.3g}) | "
-        f"{losses} | {summary.gap_memoryless:.3g} / {summary.gap_corrected:.3g} |"
-    )
-st.markdown("\n".join(table))
+tables.show(tables.compare_2d([(r, summary, report) for r, summary, _, report in results]))
 st.caption(
     "Every entry is measured on this loss, start and h: the verdict is the sign of h·R "
     "over the window (THEORY §9), the distances are the largest over the run. One "

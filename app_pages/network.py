@@ -14,11 +14,10 @@ import streamlit as st
 
 from core import network
 from core.network_scenario import CompareScenario, NetworkScenario, dataset, model
-from core.order import farther_reason
 from core.pair import settings
 from core.query import ScenarioError
-from core.registry import label, record
-from ui import cache, layout, text
+from core.registry import label
+from ui import cache, layout, tables, text
 from ui import network_controls as nc
 from ui import network_plots as plots
 from ui.state import NETWORK, NETWORK_COMPARE
@@ -26,17 +25,8 @@ from ui.state import NETWORK, NETWORK_COMPARE
 PAGE = "network"
 
 
-def _fmt(v: float) -> str:
-    return f"{v:.4g}" if np.isfinite(v) else "–"
-
-
 def _pct(v: float) -> str:
     return f"{v:.1%}" if np.isfinite(v) else "–"
-
-
-def _max(a: np.ndarray) -> float:
-    finite = a[np.isfinite(a)]
-    return float(finite.max()) if finite.size else float("nan")
 
 
 # --- the page -----------------------------------------------------------------------
@@ -81,32 +71,34 @@ def single_page(s: NetworkScenario) -> None:
     layout.loss_warnings(r.train_loss, r.diverged, skip_diverged=True)
 
     cols = st.columns(6)
-    cols[0].metric("final training loss · memory", _fmt(r.train_loss["memory"][-1]))
-    cols[1].metric("final test loss · memory", _fmt(r.test_loss["memory"][-1]))
+    cols[0].metric("final training loss · memory", tables.number(r.train_loss["memory"][-1]))
+    cols[1].metric("final test loss · memory", tables.number(r.test_loss["memory"][-1]))
     cols[2].metric(
         "final test accuracy · memory",
         _pct(r.test_accuracy["memory"]),
         help="share of the test set classified right (memoryless "
         f"{_pct(r.test_accuracy['memoryless'])}, corrected {_pct(r.test_accuracy['corrected'])})",
     )
-    cols[3].metric("generalization gap", _fmt(r.gap), help="test − training loss at the end")
+    cols[3].metric(
+        "generalization gap", tables.number(r.gap), help="test − training loss at the end"
+    )
+    far = {k: r.max_distance(k) for k in ("memoryless", "corrected")}
     cols[4].metric(
         "max distance · memoryless",
-        _fmt(_max(r.distance["memoryless"])),
+        tables.number(far["memoryless"]),
         help="O(h): the memoryless approximation drops the correction",
     )
     cols[5].metric(
         "max distance · corrected",
-        _fmt(_max(r.distance["corrected"])),
+        tables.number(far["corrected"]),
         help="O(h²) over a fixed horizon, once h is small against the memory length",
     )
-    if _max(r.distance["corrected"]) > _max(r.distance["memoryless"]):
-        st.info(
-            "Here the corrected run is *farther* from the memory run than the plain "
-            f"memoryless one: {farther_reason(record(s.opt), s.hyper)}. The presets from "
-            "THEORY §6 show runs where the corrected run tracks to second order.",
-            icon=":material/info:",
-        )
+    layout.farther_note(
+        s,
+        far["corrected"],
+        far["memoryless"],
+        " The presets from THEORY §6 show runs where the corrected run tracks to second order.",
+    )
 
     layout.chart_pair(
         "network-runs",
@@ -206,25 +198,7 @@ def compare_page(c: CompareScenario) -> None:
     if c.split == 0:
         st.info("Without a test set (split = 0) there is no generalization gap to compare.")
 
-    table = [
-        "| optimizer | hyperparameters | train loss | test loss | gap (test − train) "
-        f"| verdict along the run | h·R > 0 on the run | h·R at the end (n = {c.regularizer_step}) "
-        "| mean h·R | h·R at the end, limit n → ∞ |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for row in rows:
-        hyper = ", ".join(f"{k} = {v:g}" for k, v in {"h": row.lr, **row.hyper}.items())
-        if row.effect == "undefined":
-            share = end = mean = limit = "outside the theorem"
-        else:
-            share, end = f"{row.positive_fraction:.0%}", _fmt(row.hR)
-            mean, limit = _fmt(row.hR_mean), _fmt(row.hR_limit)
-        table.append(
-            f"| {label(row.opt)} | {hyper} | {_fmt(row.train_loss)} | "
-            f"{_fmt(row.test_loss)} | **{_fmt(row.gap)}** | "
-            f"{layout.EFFECT_BADGE[row.effect]} | {share} | {end} | {mean} | {limit} |"
-        )
-    st.markdown("\n".join(table))
+    tables.show(tables.compare_networks(rows, c.regularizer_step))
     layout.chart(
         plots.compare_figure(results, height=layout.height(400)),
         "network-compare",

@@ -8,6 +8,7 @@ stored by ui.cache.paper_result."""
 import streamlit as st
 
 from core import paper
+from core.network_scenario import train_size
 from core.report import PAPER_JSON, paper_csv, to_json
 from ui import cache, layout, text
 from ui import paper_controls as controls
@@ -36,7 +37,7 @@ CAPTIONS = {
 
 def scale(s, experiment: str) -> str:
     """What the experiment reproduces and at what scale (the settings shown)."""
-    n_train = s.n - round(s.split * s.n)
+    n_train = train_size(s.n, s.split)
     net = (
         f"scikit-learn's handwritten digits ({s.n} of the 1,797 8×8 images, {n_train} for "
         f"training, full batch) and an MLP 64 → {s.width} → 10 ({s.act.upper()}, "

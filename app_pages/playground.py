@@ -3,7 +3,6 @@
 import streamlit as st
 
 from core.dynamics import DYNAMICS
-from core.report import paths_csv, simulate_json, to_json
 from ui import cache, controls, grid, layout, plots, state
 
 st.title("Playground")
@@ -27,7 +26,7 @@ with st.spinner(f"Running {s.steps} steps of three dynamics…"):
 
 layout.divergence_warnings(summary)
 layout.loss_warnings(summary.losses, summary.diverged)
-layout.accuracy_note(s, summary)
+layout.farther_note(s, summary.gap_corrected, summary.gap_memoryless)
 
 left, right = st.columns(2)
 with left:
@@ -117,8 +116,4 @@ with info:
     layout.smooth_family(s)
 with share:
     layout.share_box("playground", s)
-    layout.downloads(
-        f"trajectories-{s.opt}-{s.loss}",
-        lambda: paths_csv(summary),
-        lambda: to_json(simulate_json(s), indent=1),
-    )
+    layout.playground_downloads(s, summary)

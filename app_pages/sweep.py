@@ -22,14 +22,12 @@ cells = s.x.n * s.y.n
 with st.spinner(f"Running {cells} cells x {s.steps} steps x three dynamics…"):
     res = cache.sweep(s)
 
-dead = plots.diverged_mask(res)
-effect = res.metrics["effect"]
-counts = {v: int((effect == v).sum()) for v in (1, -1, 0)}
+counts = plots.tally(res)
 st.caption(
     f"{s.x.n} × {s.y.n} cells of {s.opt}, {s.steps} steps from ({s.x0:g}, {s.y0:g}). "
     f"The theory's verdict (each cell's regularizer card: R from M^(n) at step n = "
     f"{s.steps - 1} on the window): memory regularizes in {counts[1]} cells, anti-regularizes in "
-    f"{counts[-1]}, mixed or none in {counts[0]}. Runs diverged in {int(dead.sum())} cells "
+    f"{counts[-1]}, mixed or none in {counts[0]}. Runs diverged in {counts['diverged']} cells "
     "(marked ×). Click any cell to open it on /playground."
 )
 
@@ -43,7 +41,7 @@ def chart(fig, key: str) -> None:
     layout.selectable_chart(fig, key)
 
 
-left, right = st.columns(2)
+left, right = st.columns(2, vertical_alignment="bottom")  # the maps level, whatever the captions
 with left:
     st.markdown("**Memory's effect**: |memory − memoryless| at the last step")
     chart(

@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from core.order import SETTLED
+from core.order import SETTLED, asymptotic_h, asymptotic_steps, steps_to
 from core.query import ScenarioError
 from core.registry import ASYMPTOTIC_MEMORIES, longest_memory, record
-from ui import cache, controls, layout, plots, state, text
+from ui import cache, controls, layout, plots, state, tables, text
 
 st.title("Order of accuracy")
 s = state.PLANE.scenario()
@@ -29,7 +29,7 @@ st.markdown(
     "to the memory run."
 )
 
-with st.spinner(f"Running {sum(round(s.T / h) for h in s.hs)} steps over {len(s.hs)} step sizes…"):
+with st.spinner(f"Running {sum(steps_to(s.T, s.hs))} steps over {len(s.hs)} step sizes…"):
     study = cache.order(s)
 
 plot, numbers = st.columns([3, 2])
@@ -60,20 +60,7 @@ with numbers:
             "No slope is fitted: this study has not reached its asymptotic regime "
             "(THEORY §12; the warning below says why)."
         )
-    rows = []
-    for i, h in enumerate(study.h):
-        rows.append(
-            {
-                "h": f"{h:g}",
-                "steps T/h": round(s.T / h),
-                "error corrected": f"{study.corrected[i]:.3e}",
-                "error memoryless": f"{study.memoryless[i]:.3e}",
-                "slope corrected": (f"{study.slopes_corrected[i - 1]:.2f}" if i else "–"),
-                "slope memoryless": (f"{study.slopes_memoryless[i - 1]:.2f}" if i else "–"),
-                "asymptotic": "✓" if study.asymptotic[i] else "✗ pre-asymptotic",
-            }
-        )
-    st.dataframe(rows, hide_index=True)  # scrolls sideways on a phone
+    st.dataframe(tables.order(study, s.T), hide_index=True)  # scrolls sideways on a phone
 
 for w in study.warnings:
     st.warning(w, icon=":material/warning:")
@@ -92,14 +79,13 @@ if study.next_h:
 st.subheader("Reading the slopes")
 rec = record(s.opt)
 beta, memory = longest_memory(s.opt, s.hyper)
-needed = ASYMPTOTIC_MEMORIES * memory
 st.markdown(
     f"The memory of this optimizer fades over about 1/(1−β) = **{memory:.3g} steps** "
     f"(β = {beta:g}, the largest of its betas).  The expansion behind the correction "
     "replaces past iterates by the current one, so the slopes 2 and 1 only show once the "
     "horizon holds many memory lengths: roughly "
-    f"**T/h ≥ {ASYMPTOTIC_MEMORIES}/(1−β) = {needed:.0f} steps**, "
-    f"i.e. h ≤ {s.T / needed:.3g} for T = {s.T:g}.  At larger h the local slopes are "
+    f"**T/h ≥ {ASYMPTOTIC_MEMORIES}/(1−β) = {asymptotic_steps(memory):.0f} steps**, "
+    f"i.e. h ≤ {asymptotic_h(s.T, memory):.3g} for T = {s.T:g}.  At larger h the local slopes are "
     "*pre-asymptotic*: they climb towards 2 as h shrinks, and this page fits only the run "
     "of settled rows at the smallest h, and none while, for a smooth update, that run is "
     "still below 2 and 1 (THEORY §12)."

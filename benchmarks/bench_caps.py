@@ -77,10 +77,9 @@ elif page == "compare":
     for opt in s.cmp:
         r = s.with_optimizer(opt)
         compute.summary(r), compute.surfaces(r)
-else:  # /playground: the summary, the surfaces and the JSON download's simulate_json
-    from core.report import simulate_json
+else:  # /playground: the summary and the surfaces (its downloads read the summary)
     s = Scenario.parse(query)
-    compute.summary(s), compute.surfaces(s), simulate_json(s)
+    compute.summary(s), compute.surfaces(s)
 seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 print(json.dumps({"seconds": seconds, "cpu": cpu, "rss_before": before, "rss_peak": peak}))

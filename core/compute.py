@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from core import fast2d
+from core import fast2d, limits
 from core.cancel import Check
 from core.dynamics import DYNAMICS, Run
 from core.losses import batched
@@ -42,13 +42,29 @@ def start(s: Scenario) -> torch.Tensor:
     return torch.tensor([s.x0, s.y0], dtype=torch.float64, device=device())
 
 
-def compare_seconds(s: Scenario) -> float:
-    """The predicted time of /compare: each optimizer of s.cmp with its usual defaults."""
+def compare_seconds(s: Scenario, steps: int | None = None) -> float:
+    """The predicted time of /compare: each optimizer of s.cmp with its usual defaults,
+    for s.steps steps or `steps`."""
     # with the records' defaults, not as scenarios: one of these may be over the budget
     values = vars(s)
+    steps = s.steps if steps is None else steps
     return sum(
-        plane_seconds(values | {"opt": name} | record(name).defaults, s.steps, s.grid, runs=1)
+        plane_seconds(values | {"opt": name} | record(name).defaults, steps, s.grid)
         for name in s.cmp
+    )
+
+
+def compare_refusal(s: Scenario) -> str | None:
+    """Why /compare is refused (over the budget, with the most steps it admits), or None."""
+    seconds = compare_seconds(s)
+    if seconds <= limits.budget():
+        return None
+    most = limits.largest(lambda n: compare_seconds(s, n), 1, s.steps)
+    return limits.over_budget(
+        seconds,
+        f"{len(s.cmp)} optimizers x {s.steps} steps",
+        "steps, grid or the number of optimizers",
+        None if most is None else f"at most {most} steps with this grid",
     )
 
 

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from core.expression import Binary, Call, Const, Node, Num, Unary, Var, parse
+from core.expression import Binary, Call, Const, Expression, Node, Num, Unary, Var, parse
 
 Entry = str | float | None  # a temporary's name, a constant, or None: structurally zero
 ORDER = ("value", "gx", "gy", "hxx", "hxy", "hyy")
@@ -570,7 +570,8 @@ class Derivatives:
 
     @classmethod
     def of(cls, text: str) -> Derivatives:
-        return cls(parse(text))
+        """The derivatives of `text`: an Expression's own (compiled once)."""
+        return text.derivatives if isinstance(text, Expression) else cls(parse(text))
 
     def arrays(self, x, y) -> tuple[np.ndarray, ...]:
         x, y = np.broadcast_arrays(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))

@@ -23,6 +23,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import NamedTuple
 
 import torch
@@ -277,6 +278,31 @@ def parse(text: str) -> Node:
     return _Parser(text).parse()
 
 
+class Expression(str):
+    """A loss's text that keeps what is built from it, each on first use: its tree (one
+    parse) and the code of its derivatives (core.derivatives, one compile), so that the
+    checks, runs and surfaces of one scenario parse and compile its loss once.  It
+    compares, hashes and pickles as its text (an unpickled copy builds its own)."""
+
+    @cached_property
+    def tree(self) -> Node:
+        return parse(str(self))
+
+    @cached_property
+    def derivatives(self):
+        from core.derivatives import Derivatives  # built on this module's trees
+
+        return Derivatives(self.tree)
+
+    def __reduce__(self):
+        return (Expression, (str(self),))
+
+
+def tree(text: str) -> Node:
+    """The tree of `text`: an Expression's own (parsed once), any other text parsed."""
+    return text.tree if isinstance(text, Expression) else parse(text)
+
+
 def _children(node: Node) -> tuple[Node, ...]:
     match node:
         case Unary(_, operand):
@@ -365,8 +391,8 @@ def to_torch(node: Node) -> Callable[[Tensor, Tensor], Tensor]:
 
 
 def compile_expression(text: str) -> Callable[[Tensor, Tensor], Tensor]:
-    """parse + to_torch: the loss function f(x, y) described by `text`."""
-    return to_torch(parse(text))
+    """tree + to_torch: the loss function f(x, y) described by `text`."""
+    return to_torch(tree(text))
 
 
 def unparse(node: Node) -> str:

@@ -234,27 +234,22 @@ def plane_run_seconds(
     return seconds
 
 
-# /playground runs the trajectories three times on a first view: its summary, and the
-# JSON download's core.report.simulate_json (the trajectories and the summary again)
-PLAYGROUND_RUNS = 3
-
-
 def plane_seconds(
     steps: int,
     grid: int,
     history: bool,
     loss: LossSize,
-    runs: int = PLAYGROUND_RUNS,
     torch: bool = False,
     exact: bool = False,
 ) -> float:
-    """/playground (or, with runs = 1, one optimizer of /compare): the trajectories and
-    the surfaces (the loss on the grid, the Hessian code at its points for M at n ->
-    infinity and at step n; `exact`: a history's sums may not be interpolated)."""
+    """/playground (or one optimizer of /compare): the trajectories, run once (the page's
+    downloads read its cached summary), and the surfaces (the loss on the grid, the
+    Hessian code at its points for M at n -> infinity and at step n; `exact`: a
+    history's sums may not be interpolated)."""
     points = grid * grid
     surfaces = GRID_2D_S * points + (history_seconds(points, steps, exact) if history else 0.0)
     surfaces += TORCH_OP_S * points * loss.nodes + tensor_seconds(loss, 2 * points, True)
-    return runs * plane_run_seconds(steps, 1, history, loss, torch) + surfaces
+    return plane_run_seconds(steps, 1, history, loss, torch) + surfaces
 
 
 def history_seconds(points: int, steps: int, exact: bool) -> float:

@@ -12,7 +12,7 @@ from functools import cached_property
 import torch
 
 from core.derivatives import Derivatives, operations
-from core.expression import compile_expression, parse, size
+from core.expression import Expression, compile_expression, size, tree
 from core.limits import LossSize
 
 Tensor = torch.Tensor
@@ -26,6 +26,9 @@ class ZooLoss:
     window: tuple[float, float, float, float]  # xmin, xmax, ymin, ymax
     start: tuple[float, float]
     description: str
+
+    def __post_init__(self):  # parsed and compiled at most once in a process (nine losses)
+        object.__setattr__(self, "expression", Expression(self.expression))
 
 
 ZOO: dict[str, ZooLoss] = {
@@ -139,6 +142,11 @@ class ExpressionLoss:
         return (torch.stack(out[:2], dim=-1), *out[2:])
 
 
+def expression_of(loss: str, f: str | None) -> str:
+    """The expression of a scenario's loss: the zoo's, or the user's `f` (custom)."""
+    return f if loss == "custom" else ZOO[loss].expression
+
+
 def batched(expression: str) -> ExpressionLoss:
     """The loss of `expression` for the engine (raises ExpressionError on bad text)."""
     return ExpressionLoss(expression)
@@ -147,6 +155,6 @@ def batched(expression: str) -> ExpressionLoss:
 def loss_size(expression: str) -> LossSize:
     """What evaluating `expression` costs per point, for core.limits' cost model (raises
     ExpressionError on bad text)."""
-    node = parse(expression)
+    node = tree(expression)
     ops = operations(node)
     return LossSize(size(node), ops["gradient"], ops["hessian"])

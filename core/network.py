@@ -68,6 +68,13 @@ class NetworkResult:
         """Generalization gap of the memory run: test - train loss at the end."""
         return float(self.test_loss["memory"][-1] - self.train_loss["memory"][-1])
 
+    def max_distance(self, k: str) -> float:
+        """The largest distance of run k (memoryless, corrected) to the memory run over
+        the steps where it is finite; NaN where none is."""
+        d = self.distance[k]
+        finite = d[np.isfinite(d)]
+        return float(finite.max()) if finite.size else float("nan")
+
 
 def result(s: NetworkScenario, device: str | None = None, check: Check = None) -> NetworkResult:
     return result_of(s, trajectories(s, device, check), device, check)

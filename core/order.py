@@ -124,12 +124,28 @@ def asymptotic_run(h, corrected, memoryless, extent, smooth: bool = True):
     return first, ""
 
 
+def steps_to(horizon: float, hs) -> list[int]:
+    """The steps each step size of a study runs: n <= T/h, at least one."""
+    return [max(1, round(horizon / h)) for h in hs]
+
+
+def asymptotic_steps(memory_length: float) -> float:
+    """The steps T/h a horizon needs before the slopes 2 and 1 show: ASYMPTOTIC_MEMORIES
+    memory lengths 1/(1-β) (THEORY §1, §12)."""
+    return ASYMPTOTIC_MEMORIES * memory_length
+
+
+def asymptotic_h(horizon: float, memory_length: float) -> float:
+    """The largest h whose study to `horizon` holds asymptotic_steps (THEORY §12)."""
+    return horizon / asymptotic_steps(memory_length)
+
+
 def next_step_sizes(h_min: float, horizon: float, memory_length: float) -> tuple[float, ...]:
     """The step sizes a study short of its asymptotic regime should add: halvings of its
     smallest h, at least two (a fit needs two settled slopes) and on until the horizon
     holds ASYMPTOTIC_MEMORIES memory lengths, T/h >= 20/(1-β) (THEORY §1)."""
     out = [h_min / 2, h_min / 4]
-    while horizon / out[-1] < ASYMPTOTIC_MEMORIES * memory_length:
+    while horizon / out[-1] < asymptotic_steps(memory_length):
         out.append(out[-1] / 2)
     return tuple(out)
 
@@ -179,14 +195,14 @@ def diagnose(
     elif first is None:
         next_h = next_step_sizes(float(h.min()), horizon, memory_length)
         study = (h.min(), *next_h)
-        steps = sum(round(horizon / v) for v in study)
+        steps = sum(steps_to(horizon, study))
         over = (
             f"; a study of h = {_hs(study)} takes {steps} steps, over this app's limit of "
             f"{MAX_ORDER_STEPS}"
             if steps > MAX_ORDER_STEPS
             else ""
         )
-        needed = ASYMPTOTIC_MEMORIES * memory_length
+        needed = asymptotic_steps(memory_length)
         warnings.append(
             f"not asymptotic: {why}, so no slope is fitted. Try smaller step sizes: "
             f"h = {_hs(next_h)} (halvings of the smallest h, at least two, and until "
@@ -216,7 +232,7 @@ def order_study(
     differentiable (the optimizer's record, THEORY §11); `memory_length`: its longest
     memory 1/(1-β) in steps (core.registry.longest_memory)."""
     hs = tuple(sorted((float(h) for h in hs), reverse=True))  # slopes between neighbours
-    steps = [max(1, round(horizon / h)) for h in hs]
+    steps = steps_to(horizon, hs)
     run = engine(loss, opt, theta0.reshape(1, -1).repeat(len(hs), 1), np.array(hs), max(steps))
     errors = {"corrected": [], "memoryless": []}
     diverged = {k: [] for k in DYNAMICS}
@@ -264,17 +280,27 @@ def run_warnings(rec, hyper: dict, summary, window) -> list[str]:
         outside = (p[:, 0] < xmin) | (p[:, 0] > xmax) | (p[:, 1] < ymin) | (p[:, 1] > ymax)
         if outside.any():
             out.append(f"the {k} run leaves the window at step {int(np.argmax(outside))}")
-    if summary.gap_corrected > summary.gap_memoryless:
-        out.append(
-            f"corrected farther from memory than memoryless ({summary.gap_corrected:.3g} vs "
-            f"{summary.gap_memoryless:.3g}): {farther_reason(rec, hyper)}"
-        )
+    far = farther(rec, hyper, summary.gap_corrected, summary.gap_memoryless)
+    if far:
+        out.append(far)
     if not rec.smooth(hyper):
         out.append(f"non-smooth update: {rec.not_smooth}")
     return out
 
 
-def farther_reason(rec, hyper: dict) -> str:
+def farther(rec, hyper: dict, corrected: float, memoryless: float) -> str | None:
+    """The sentence for a corrected run farther from the memory run than the memoryless
+    one (`corrected` > `memoryless`, their largest distances to it), with why (THEORY
+    §11); None otherwise, and for a NaN distance (a run with no finite point)."""
+    if not corrected > memoryless:
+        return None
+    return (
+        f"the corrected run is farther from the memory run than the memoryless one "
+        f"({corrected:.3g} against {memoryless:.3g}): {_farther_reason(rec, hyper)}"
+    )
+
+
+def _farther_reason(rec, hyper: dict) -> str:
     """Why a corrected run can end farther than the memoryless one (THEORY §11)."""
     if not rec.smooth(hyper):
         return "the update is not smooth, so the correction is not the memory's effect"

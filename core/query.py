@@ -107,10 +107,6 @@ def tagged_numbers(text: str) -> tuple[Tagged, ...]:
     return tuple(out)
 
 
-def text_value(text: str) -> str:
-    return text
-
-
 def fmt(value: Any) -> str:
     """Shortest exact text: repr of a float round-trips, ints stay ints."""
     if isinstance(value, tuple):

@@ -16,7 +16,7 @@ from core.compute import PathSummary
 from core.dynamics import DYNAMICS
 from core.network import NetworkResult
 from core.network_scenario import CompareScenario, NetworkScenario
-from core.order import run_warnings
+from core.order import farther, run_warnings
 from core.pair import settings
 from core.query import ScenarioError
 from core.registry import record
@@ -51,13 +51,15 @@ def _cleaned(v):
     return finite_or_none(v) if isinstance(v, float) else v
 
 
-def simulate_json(s: Scenario) -> dict:
-    run = compute.trajectories(s)
+def simulate_json(s: Scenario, runs: PathSummary | None = None) -> dict:
+    """The three runs of s, each up to its last finite point, with their warnings; `runs`:
+    their summary, already computed (the page's cached one: a download computes nothing)."""
+    runs = compute.summary(s) if runs is None else runs
     out = {"scenario": s.to_query(), "settings": _settings(s)}
     for k in DYNAMICS:
-        out[k] = run[k][: run.diverged_at(k), 0].tolist()  # up to its last finite point
-    out["diverged"] = {k: run.diverged_at(k) for k in DYNAMICS}
-    out["warnings"] = run_warnings(record(s.opt), s.hyper, compute.summary(s), s.win)
+        out[k] = runs.paths[k].tolist()
+    out["diverged"] = dict(runs.diverged)
+    out["warnings"] = run_warnings(record(s.opt), s.hyper, runs, s.win)
     return out
 
 
@@ -142,14 +144,9 @@ def network_warnings(r: NetworkResult) -> list[str]:
             out.append(f"divergence: the {k} run diverged at step {r.diverged[k]}")
         elif not np.isfinite(r.train_loss[k]).all():
             out.append(f"overflow: the loss of the {k} run is not finite at some steps")
-    far = {k: np.nanmax(np.where(np.isfinite(v), v, np.nan)) for k, v in r.distance.items()}
-    if far["corrected"] > far["memoryless"]:
-        out.append(
-            f"corrected farther from memory than memoryless ({far['corrected']:.3g} vs "
-            f"{far['memoryless']:.3g}): h is not small against the scale on which the "
-            "update bends or the memory length (THEORY §11)"
-        )
-    return out
+    s = r.scenario
+    far = farther(record(s.opt), s.hyper, r.max_distance("corrected"), r.max_distance("memoryless"))
+    return [*out, far] if far else out
 
 
 def network_json(s: NetworkScenario) -> dict:

@@ -8,10 +8,10 @@ from collections.abc import Mapping
 
 from core import limits
 from core.dynamics import sums_history
-from core.expression import ExpressionError, parse
+from core.expression import Expression, ExpressionError, tree
 from core.fast2d import leaves_the_floats
 from core.limits import MAX_COMPARE, MAX_COORD, MAX_GRID, MAX_ORDER_STEPS, MAX_STEPS, LossSize
-from core.losses import CUSTOM_WINDOW, ZOO, loss_size
+from core.losses import CUSTOM_WINDOW, ZOO, expression_of, loss_size
 from core.optimizers import Optimizer
 from core.query import (
     Field,
@@ -24,7 +24,6 @@ from core.query import (
     numbers,
     one_of,
     query_dataclass,
-    text_value,
 )
 from core.registry import RECORDS, hyper_keys, make_optimizer, record
 
@@ -57,7 +56,7 @@ OPTIMIZER_FIELDS = (
 
 def _check_expression(text: str, s: Mapping) -> None:
     try:
-        parse(text)
+        tree(text)
     except ExpressionError as err:
         raise ValueError(str(err)) from None
 
@@ -95,16 +94,15 @@ def order_seconds(s: Mapping, hs: tuple[float, ...]) -> float:
     return limits.order_seconds(s["T"], hs, sums_history(opt), loss_of(s), leaves_the_floats(opt))
 
 
-def plane_seconds(s: Mapping, steps: int, grid: int, runs: int = limits.PLAYGROUND_RUNS):
-    """The cost model's time of /playground (runs = 1: one optimizer of /compare), for
-    the values parsed so far."""
+def plane_seconds(s: Mapping, steps: int, grid: int):
+    """The cost model's time of /playground (or of one optimizer of /compare), for the
+    values parsed so far."""
     opt = optimizer(s)
     return limits.plane_seconds(
         steps,
         grid,
         sums_history(opt),
         loss_of(s),
-        runs,
         torch=leaves_the_floats(opt),
         exact=s["loss"] == "custom",  # a user's loss may defeat the history's interpolant
     )
@@ -117,7 +115,7 @@ def optimizer(s: Mapping) -> Optimizer:
 
 def loss_of(s: Mapping) -> LossSize:
     """The size of the loss parsed so far (for the cost model)."""
-    return loss_size(s["f"] if s["loss"] == "custom" else ZOO[s["loss"]].expression)
+    return loss_size(expression_of(s["loss"], s["f"]))
 
 
 def _check_cost(seconds: float, what: str, keys: str, most: str | None = None) -> None:
@@ -191,7 +189,7 @@ SCENARIO_FIELDS = OPTIMIZER_FIELDS + (
     Field("loss", str, constant("reference"), one_of((*ZOO, "custom"))),
     Field(
         "f",
-        text_value,
+        Expression,  # the text, which keeps its tree for the checks and the runs
         constant("x^2 + y^2"),
         _check_expression,
         lambda s: s["loss"] == "custom",
@@ -257,4 +255,4 @@ class Scenario(OptimizerQuery):
 
     @property
     def expression(self) -> str:
-        return self.f if self.loss == "custom" else ZOO[self.loss].expression
+        return expression_of(self.loss, self.f)

@@ -39,7 +39,7 @@ from core.limits import (
     over_budget,
     sweep_seconds,
 )
-from core.losses import ZOO
+from core.losses import expression_of
 from core.optimizers import Optimizer
 from core.query import (
     Field,
@@ -212,7 +212,7 @@ class SweepScenario(OptimizerQuery):
 
     @property
     def expression(self) -> str:
-        return self.f if self.loss == "custom" else ZOO[self.loss].expression
+        return expression_of(self.loss, self.f)
 
     @property
     def shape(self) -> tuple[int, int]:

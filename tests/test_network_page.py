@@ -150,8 +150,8 @@ def test_exact_sign_lion_is_outside_the_theorem():
 def test_compare_mode_says_lion_is_outside_the_theorem():
     at = open_network(SMALL | {"compare": "1"})
     assert not at.exception
-    table = next(m.value for m in at.markdown if "| optimizer |" in m.value)
-    lion = next(line for line in table.splitlines() if line.startswith("| Lion"))
+    table = at.table[0].value
+    lion = " | ".join(table[table["optimizer"].str.startswith("Lion")].iloc[0])
     assert "outside the theorem" in lion and "nan" not in lion
 
 

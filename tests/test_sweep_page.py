@@ -3,6 +3,7 @@ URL -> widgets, widgets -> URL, bad values warned about or refused with their ke
 
 from __future__ import annotations
 
+import json
 import re
 
 from app_harness import assert_clean, open_page
@@ -58,3 +59,31 @@ def test_invalid_url_values_warn_with_their_key():
     assert not at.exception
     text = " ".join(w.value for w in at.warning)
     assert "x:" in text and "steps:" in text
+
+
+def test_the_two_maps_of_a_row_share_one_frame():
+    """The distance and ratio maps side by side: the same plot area, fixed by the figure's
+    size and margins (plotly.js may not widen a margin for one bar's longer labels), and
+    each colour bar at the same place beside it."""
+    at = open_sweep()
+    frames, titles = [], []
+    for chart in at.get("plotly_chart")[:2]:
+        fig = json.loads(chart.proto.spec)
+        layout = fig["layout"]
+        bars = [t["colorbar"] for t in fig["data"] if t["type"] == "heatmap"]
+        assert len(bars) == 1
+        titles.append(bars[0]["title"]["text"])
+        place = {k: bars[0].get(k) for k in ("x", "xanchor", "y", "yanchor", "len")}
+        assert None not in place.values(), place
+        assert layout["margin"].get("autoexpand") is False
+        frames.append(
+            (
+                layout["height"],
+                {k: layout["margin"][k] for k in "lrtb"},
+                layout["xaxis"]["domain"],
+                layout["yaxis"]["domain"],
+                place,
+            )
+        )
+    assert titles == ["log₁₀ distance", "log₁₀ ratio"]  # two different bars
+    assert frames[0] == frames[1]

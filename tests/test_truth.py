@@ -205,7 +205,7 @@ def test_diagnose_accepts_clean_orders_and_rejects_unsettled_slopes():
 
 def test_simulate_json_warns_when_corrected_is_farther(capsys):
     out = cli_json(capsys, "simulate", "opt=adam&steps=100")
-    assert any("corrected farther" in w for w in out["warnings"])
+    assert any("corrected run is farther" in w for w in out["warnings"])
     assert "warnings" in cli_json(capsys, "network", "steps=5&n=40&width=4")
 
 

@@ -122,25 +122,27 @@ def _long(what: str, query: str, compute_it, *args):
 # Entry sizes at the caps (core.limits): a summary <= 0.4 MB, surfaces <= 2.3 MB (more
 # with the half-grid fit's numbers: a few floats), a regularizer report < 1 kB, an
 # order study < 1 kB, a network view <= 1 MB (its largest part: 3 final parameter vectors).
+# A 2D scenario's functions take the scenario itself too (`_s`, not hashed: its query is
+# the key), so the runs and surfaces of one page share its loss's tree and derivative code
+# (core.expression.Expression): one parse and one compile a script run.
 @st.cache_data(max_entries=128, show_spinner=False)
-def _summary(query: str) -> PathSummary:
-    return compute.summary(Scenario.parse(query))
+def _summary(query: str, _s: Scenario) -> PathSummary:
+    return compute.summary(_s)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _surfaces(query: str) -> Surfaces:
-    return compute.surfaces(Scenario.parse(query))
+def _surfaces(query: str, _s: Scenario) -> Surfaces:
+    return compute.surfaces(_s)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _order(query: str) -> OrderStudy:
-    return _long("order study", query, compute.order, Scenario.parse(query))
+def _order(query: str, _s: Scenario) -> OrderStudy:
+    return _long("order study", query, compute.order, _s)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _regularizer(query: str) -> Report:
-    s = Scenario.parse(query)
-    return compute.regularizer(s, _surfaces(query), _summary(query))
+def _regularizer(query: str, _s: Scenario) -> Report:
+    return compute.regularizer(_s, _surfaces(query, _s), _summary(query, _s))
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -167,20 +169,20 @@ def _study(query: str) -> StudyResult:
 
 def summary(s: Scenario) -> PathSummary:
     """The three runs of a 2D scenario (core.compute.summary)."""
-    return _summary(s.to_query())
+    return _summary(s.to_query(), s)
 
 
 def surfaces(s: Scenario) -> Surfaces:
-    return _surfaces(s.to_query())
+    return _surfaces(s.to_query(), s)
 
 
 def order(s: Scenario) -> OrderStudy:
-    return _order(s.to_query())
+    return _order(s.to_query(), s)
 
 
 def regularizer(s: Scenario) -> Report:
     """The verdict read from R on the window and along the run (core.regularizer)."""
-    return _regularizer(s.to_query())
+    return _regularizer(s.to_query(), s)
 
 
 def network_view(s: NetworkScenario) -> network.NetworkView:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import operator
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import plotly.graph_objects as go
 import torch
 
 from core import compute, study
@@ -22,7 +23,7 @@ from core.scenario import Scenario
 from core.study import StudyScenario
 from core.study import summary as study_summary
 from core.sweep import SweepScenario
-from ui import cache
+from ui import cache, network_plots, plots, sweep_plots
 from ui.grid import perturbation
 
 
@@ -289,3 +290,18 @@ def load(text: str) -> tuple[Example, ...]:
 
 
 GALLERY = load(Path(__file__).with_name("gallery.toml").read_text(encoding="utf-8"))
+
+
+def thumbnail(example: Example) -> go.Figure:
+    """An example's sketch for /gallery: its page's figure on a coarse grid, few steps."""
+    if example.page == "sweep":  # the theory's verdict on at most 12 x 12 cells
+        s = SweepScenario.parse(example.query)
+        small = {a: replace(getattr(s, a), n=min(getattr(s, a).n, 12)) for a in ("x", "y")}
+        s = replace(s, steps=min(s.steps, 60), **small)
+        return sweep_plots.thumbnail_figure(cache.sweep(s))
+    if example.page == "network":  # the distances of the two memoryless runs to memory
+        s = NetworkScenario.parse(example.query.replace("&compare=1", "")).updated(steps=50)
+        return network_plots.thumbnail_figure(cache.network_result(s))
+    s = Scenario.parse(example.query)
+    s = s.updated(grid=40, steps=min(s.steps, 120))
+    return plots.thumbnail_figure(cache.surfaces(s), cache.summary(s))

@@ -14,11 +14,12 @@ from core import compute
 from core.compute import PathSummary
 from core.dynamics import DYNAMICS
 from core.network import NetworkResult
-from core.order import farther_reason
+from core.order import farther
 from core.query import QueryMixin
 from core.registry import RECORDS, TOL, memory_lengths, record
 from core.regularizer import Report, grid_error_text, percent, residual_text
-from core.scenario import OptimizerQuery
+from core.report import paths_csv, simulate_json, to_json
+from core.scenario import OptimizerQuery, Scenario
 from ui import cache, live_chart, pages, plots, state
 from ui.style import STYLE
 
@@ -149,17 +150,13 @@ def divergence_warnings(summary: PathSummary | NetworkResult) -> None:
         )
 
 
-def accuracy_note(s, summary: PathSummary) -> None:
+def farther_note(s, corrected: float, memoryless: float, more: str = "") -> None:
     """Whenever the corrected run ends farther from the memory run than the memoryless
-    one, say so and why (THEORY §11)."""
-    rec = record(s.opt)
-    if summary.gap_corrected > summary.gap_memoryless:
-        st.info(
-            f"Here the corrected run is *farther* from the memory run than the memoryless "
-            f"one ({summary.gap_corrected:.3g} against {summary.gap_memoryless:.3g}): "
-            f"{farther_reason(rec, s.hyper)}.",
-            icon=":material/info:",
-        )
+    one (their largest distances to it), say so and why (core.order.farther); `more`:
+    a sentence the page adds."""
+    sentence = farther(record(s.opt), s.hyper, corrected, memoryless)
+    if sentence:
+        st.info(f"Here {sentence}.{more}", icon=":material/info:")
 
 
 def smooth_family(s) -> None:
@@ -331,3 +328,13 @@ def perturbation_table() -> str:
             rows.append(f"| {r.label} | not smooth | none: outside the theorem | {r.not_smooth} |")
     head = ["| optimizer | regime | $R$ | effect |", "|---|---|---|---|"]
     return "\n".join([*head, *rows])
+
+
+def playground_downloads(s: Scenario, summary: PathSummary) -> None:
+    """/playground's paths (CSV) and runs (JSON, as `python -m core simulate` prints
+    them), from the page's cached summary."""
+    downloads(
+        f"trajectories-{s.opt}-{s.loss}",
+        lambda: paths_csv(summary),
+        lambda: to_json(simulate_json(s, summary), indent=1),
+    )

@@ -182,3 +182,20 @@ def frame(
         hovermode=hovermode,
     )
     return fig
+
+
+# where a map's colour bar sits: just right of the plot area, as tall as it
+COLORBAR_AT = {"x": 1.02, "xanchor": "left", "y": 0.5, "yanchor": "middle", "len": 1.0}
+
+
+def fixed_plot_area(fig: go.Figure) -> go.Figure:
+    """The plot area set by the figure's size and margins alone, each colour bar at
+    COLORBAR_AT: plotly.js otherwise widens a margin to hold a colour bar's tick labels
+    and title, so maps side by side with other labels got plot areas of other sizes.
+    Maps of one size so framed match cell for cell (frame's margins hold the bar)."""
+    fig.update_layout(margin_autoexpand=False)
+    fig.update_xaxes(domain=(0.0, 1.0)).update_yaxes(domain=(0.0, 1.0))
+    for trace in fig.data:
+        if _has_colorbar(trace):
+            trace.update(colorbar=COLORBAR_AT)
+    return fig

@@ -12,7 +12,7 @@ from core.dynamics import DYNAMICS
 from core.registry import record
 from core.sweep import SweepResult
 from ui.plots import invisible_points
-from ui.style import colorbar, frame
+from ui.style import colorbar, fixed_plot_area, frame
 
 DIVERGING = "RdBu_r"  # negative blue, positive red, white at 0
 SEQUENTIAL = "Viridis"
@@ -41,6 +41,15 @@ def axis_label(opt: str, key: str) -> str:
 def diverged_mask(res: SweepResult, runs=DYNAMICS) -> np.ndarray:
     """(ny, nx): True where any of `runs` (default: the three) diverged."""
     return np.logical_or.reduce([res.diverged[k] >= 0 for k in runs])
+
+
+def tally(res: SweepResult) -> dict[str, int]:
+    """How many cells get each verdict (EFFECT_WORDS' keys: +1, -1, 0), and how many
+    have a diverged run ("diverged")."""
+    effect = res.metrics["effect"]
+    return {v: int((effect == v).sum()) for v in EFFECT_WORDS} | {
+        "diverged": int(diverged_mask(res).sum())
+    }
 
 
 def _diverged_marks(res: SweepResult, runs=DYNAMICS) -> go.Scatter:
@@ -109,7 +118,7 @@ def heatmap_figure(
         ]
     )
     _axes(fig, res)
-    return frame(fig, height)
+    return fixed_plot_area(frame(fig, height))  # the two maps of a row: one frame
 
 
 def changes_figure(res: SweepResult, height: int = 360) -> go.Figure:
