@@ -13,9 +13,12 @@ the browser only draws).  Target (issue 8): <= 1 s median on /playground.  The n
 of chart draws a new value caused is printed too (ui.live_chart: one per changed chart,
 where st.plotly_chart remounted every chart and drew it twice).  The step
 scrubber is dragged with the websocket watched: the number of messages it sent to the
-server is printed (target: 0, no round trip).  Last, the first visit: a fresh browser
-profile opening /playground, to its four charts drawn.  The server inherits the pinned
-thread counts; both are printed.
+server is printed (target: 0, no round trip).  The first visit (measured first): a fresh
+browser profile opening /playground, to its four charts drawn and the script run over, against
+the same for a bare Streamlit app that draws four st.plotly_chart contour charts
+(benchmarks/bare_app.py, its own server in this run; the two alternate, so a change of
+the machine's load falls on both).  Target (issue 19): <= 1.25x.  `--first-visit` runs
+only that part.  The servers inherit the pinned thread counts; both are printed.
 """
 
 import argparse
@@ -33,6 +36,8 @@ from _timing import pin_threads  # noqa: E402  (pins BLAS threads before torch, 
 from browser import ARGS, CHROMIUM, missing, serve, settle  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 # isort: on
+
+BARE_APP = "benchmarks/bare_app.py"
 
 # the page records when each chart last drew and when the script run ended
 PROBE = """
@@ -99,13 +104,13 @@ def _lr_changes(page, label: str, values: list[str], repeats: int) -> dict[str, 
     return times
 
 
-def _first_visit(browser, base: str, width: int, i: int) -> float:
-    """Seconds from navigating a fresh context to /playground (a scenario not computed
-    before) until its four charts are drawn and the script run is over."""
+def _first_visit(browser, url: str, width: int) -> float:
+    """Seconds from navigating a fresh context (no cache, no cookies) to url until four
+    charts are drawn and the script run is over."""
     context = browser.new_context(viewport={"width": width, "height": 900})
     page = context.new_page()
     t0 = time.perf_counter()
-    page.goto(f"{base}/playground?v=1&lr={0.03 + 0.0005 * i:g}")
+    page.goto(url)
     page.wait_for_function(
         "() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 4 && "
         "document.querySelector('[data-testid=stApp]')"
@@ -157,6 +162,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--width", type=int, default=1440)
+    ap.add_argument("--first-visit", action="store_true", help="only the first visit")
     a = ap.parse_args()
     if (reason := missing()) is not None:
         print(f"cannot run: {reason}")
@@ -164,8 +170,30 @@ def main() -> int:
     print(pin_threads(1))
     print(f"Chromium {CHROMIUM}, viewport {a.width}x900, repeats {a.repeats}")
     print("load average (1, 5, 15 min) before: " + ", ".join(f"{x:.1f}" for x in os.getloadavg()))
-    with serve() as base, sync_playwright() as p:
+    with serve() as base, serve(script=BARE_APP) as bare, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        print(f"Chromium version {browser.version}")
+        # the bare app and /playground (a scenario not computed before) in turn
+        first = {"bare": [], "app": []}
+        _first_visit(browser, bare, a.width)  # each server's first script run imports
+        _first_visit(browser, f"{base}/playground?v=1&lr=0.029", a.width)  # (untimed)
+        for i in range(a.repeats):
+            first["bare"].append(_first_visit(browser, bare, a.width))
+            url = f"{base}/playground?v=1&lr={0.03 + 0.0005 * i:g}"
+            first["app"].append(_first_visit(browser, url, a.width))
+        med = {k: statistics.median(v) for k, v in first.items()}
+        print(
+            "first visit (a new browser profile, nothing cached) to four charts drawn and "
+            f"the script over: /playground median {med['app']:.2f} s; baseline (a bare app "
+            f"of four st.plotly_chart contours) {med['bare']:.2f} s; ratio "
+            f"{med['app'] / med['bare']:.2f}x (target <= 1.25x); all /playground: "
+            + ", ".join(f"{t:.2f}" for t in first["app"])
+            + "; all bare: "
+            + ", ".join(f"{t:.2f}" for t in first["bare"])
+        )
+        if a.first_visit:
+            browser.close()
+            return 0
         page = browser.new_page(viewport={"width": a.width, "height": 900})
         page.add_init_script(PROBE)
         page.add_init_script(
@@ -174,7 +202,6 @@ def main() -> int:
             WebSocket.prototype.send = function (d) { window.__sent.push(performance.now());
                                                       return send.call(this, d); };"""
         )
-        print(f"Chromium version {browser.version}")
 
         page.goto(f"{base}/playground?v=1")
         settle(page)
@@ -203,12 +230,6 @@ def main() -> int:
         lrs = [f"{0.01 + 0.0005 * i:g}" for i in range(a.repeats + 1)]
         _report("/network", _lr_changes(page, "learning rate h", lrs, a.repeats), _charts(page))
 
-        first = [_first_visit(browser, base, a.width, i) for i in range(a.repeats)]
-        print(
-            f"/playground first visit (a new browser profile, nothing cached) to every figure "
-            f"drawn: median {statistics.median(first):.2f} s; all: "
-            + ", ".join(f"{t:.2f}" for t in first)
-        )
         browser.close()
     print("load average (1, 5, 15 min) after: " + ", ".join(f"{x:.1f}" for x in os.getloadavg()))
     return 0

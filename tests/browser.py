@@ -57,11 +57,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(timeout: float = 60, log: Path | None = None) -> Iterator[str]:
-    """The app on a free local port; yields its base URL.  The server's log (its stderr)
-    goes to the file `log` when given."""
+def serve(timeout: float = 60, log: Path | None = None, script: str = "app.py") -> Iterator[str]:
+    """The app (or another Streamlit script, relative to the repository) on a free local
+    port; yields its base URL.  The server's log (its stderr) goes to the file `log` when
+    given."""
     port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
+    command = [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true"]
     command += ["--server.port", str(port), "--server.address", "127.0.0.1"]
     command += ["--browser.gatherUsageStats", "false"]
     with contextlib.ExitStack() as files:

@@ -192,3 +192,14 @@ def test_the_3d_view_of_the_perturbed_loss_renders_and_stays_in_the_url():
     assert at.query_params["3d"] == "1" and at.toggle(key="w_3d").value
     at.toggle(key="w_3d").set_value(False).run()
     assert "3d" not in at.query_params
+
+
+def test_the_share_box_is_the_page_s_query_as_plain_text():
+    """The share box: the page's URL with its query, as plain text, and no st.code on
+    the page (it loads Streamlit's 1.5 MB syntax highlighter on a first visit)."""
+    at = open_page("playground")
+    assert not at.exception, at.exception
+    shared = [t.value for t in at.text if "playground?" in t.value]
+    assert len(shared) == 1 and not at.code
+    query = dict(parse_qsl(shared[0].split("?", 1)[1]))
+    assert query["steps"] == SMALL["steps"] and query["grid"] == SMALL["grid"]

@@ -5,12 +5,17 @@ charts take the app theme's text colour, light or dark."""
 
 from __future__ import annotations
 
+import urllib.request
+from pathlib import Path
+
+import plotly
 import pytest
 from browser import settle, skip_or_fail
 
 skip_or_fail(pytest)
 
 URL = "playground?v=1&steps=60&grid=30"
+BUNDLE = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 # tag every chart's element and count its draws from now on
 DATA = "JSON.stringify(g.data.map(t => [t.x, t.y, t.z, t.customdata]))"
@@ -90,12 +95,13 @@ def test_the_charts_follow_their_column_width(server, page):
         assert after < before and abs(after - column) <= 1, (wide, narrow)
 
 
-def test_plotly_js_comes_from_streamlit_s_own_module(server, page):
-    """The charts use the plotly.js Streamlit ships (one download, cached for good), not
-    the app's copy, which is only the fallback."""
+def test_plotly_js_is_the_installed_package_s(server, page):
+    """The charts' plotly.js is the one file the installed plotly package ships, served
+    as a component's own asset, not Streamlit's chart module."""
     _open(page, f"{server}/{URL}")
-    loaded = page.evaluate(
-        "() => performance.getEntriesByType('resource').map(e => e.name.split('/').pop())"
-    )
-    assert any(name.startswith("PlotlyChart.") for name in loaded), loaded
-    assert "plotly.min.js" not in loaded
+    loaded = page.evaluate("() => performance.getEntriesByType('resource').map(e => e.name)")
+    plotly_js = [url for url in loaded if url.endswith("/plotly.min.js")]
+    assert len(plotly_js) == 1 and "/component/" in plotly_js[0], loaded
+    assert not [url for url in loaded if "/PlotlyChart." in url], loaded
+    with urllib.request.urlopen(plotly_js[0], timeout=30) as response:
+        assert response.read() == BUNDLE.read_bytes()

@@ -43,7 +43,7 @@ def test_a_hostile_url_key_is_plain_text(server, page, key):
 
 
 def _share_query(page) -> dict[str, str]:
-    code = page.locator('[data-testid="stCode"]').filter(has_text="playground?").first
+    code = page.locator('[data-testid="stText"]').filter(has_text="playground?").first
     return query(code.inner_text().strip())
 
 

@@ -1,36 +1,67 @@
-"""The charts drawn in place (ui.live_chart): plotly.js served from the installed package,
-the page's figures carried whole, one key per chart."""
+"""The charts drawn in place (ui.live_chart): plotly.js served from the installed package
+on public APIs only (no file of Streamlit's build, nothing written into the app's
+folder), the page's figures carried whole, one key per chart."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
 import app_harness
-import plotly
-import streamlit as st
 
 ROOT = Path(__file__).resolve().parents[1]
-BUNDLE = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 
-def test_plotly_js_is_served_from_the_installed_package():
-    from ui import live_chart
+# the route Streamlit serves a declared component's files under (components v1)
+PLOTLY_URL = "/component/ui.live_chart.plotly_js/plotly.min.js"
+# what naming Streamlit's own build or a copy in the app's folder looks like
+BUILD_FILES = ("st.__file__", "streamlit.__file__", "static/static", "PlotlyChart", "/static/")
 
-    live_chart._serve_plotly_js()
-    assert (ROOT / "static" / "plotly.min.js").read_bytes() == BUNDLE.read_bytes()
+
+def test_the_ui_names_no_file_of_streamlit_s_build():
+    """Charts on public APIs only: a Streamlit upgrade renames its build files."""
+    sources = [*(ROOT / "ui").glob("*.py"), *(ROOT / "ui").glob("*.js"), ROOT / "app.py"]
+    for source in sources:
+        text = source.read_text()
+        assert not [s for s in BUILD_FILES if s in text], source.name
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
-    assert config["server"]["enableStaticServing"] is True
+    assert "enableStaticServing" not in config.get("server", {})
 
 
-def test_streamlit_s_plotly_module_is_found():
-    """The charts' first source of plotly.js: the module Streamlit's own charts load."""
-    from ui import live_chart
+def test_importing_the_ui_writes_nothing_into_the_app_s_folder(tmp_path):
+    """The app on a read-only deployment: a copy of the repository (its tracked files),
+    every ui module imported there, and the copy's files the same as before."""
+    files = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
+    ).stdout.split(b"\0")
+    for name in filter(None, (f.decode() for f in files)):
+        if (ROOT / name).is_file():
+            (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, tmp_path / name)
 
-    name = live_chart._streamlit_chunk()
-    assert name is not None and name.startswith("PlotlyChart.") and name.endswith(".js")
-    assert "window.Plotly=" in (Path(st.__file__).parent / "static/static/js" / name).read_text()
+    def tree() -> dict[str, tuple[int, int]]:
+        return {
+            str(f.relative_to(tmp_path)): (f.stat().st_size, f.stat().st_mtime_ns)
+            for f in tmp_path.rglob("*")
+            if f.is_file()
+        }
+
+    before = tree()
+    modules = sorted(f"ui.{f.stem}" for f in (tmp_path / "ui").glob("*.py"))
+    imports = "import importlib, sys; [importlib.import_module(m) for m in sys.argv[1:]]"
+    subprocess.run(
+        [sys.executable, "-c", imports, *modules],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1"},
+        check=True,
+        capture_output=True,
+    )
+    assert tree() == before
 
 
 def test_the_playground_charts_carry_their_whole_figures():
@@ -41,8 +72,7 @@ def test_the_playground_charts_carry_their_whole_figures():
     for data in charts:
         figure = json.loads(data["spec"])
         assert figure["data"] and data["height"] == figure["layout"]["height"]
-        assert data["plotly"]["app"] == "/app/static/plotly.min.js"
-        assert data["plotly"]["streamlit"].startswith("/static/js/PlotlyChart.")
+        assert data["plotly"] == PLOTLY_URL
     assert [c["clickable"] for c in charts] == [True, False, False, False]  # the map of L
     first = json.loads(charts[0]["spec"])
     assert len(first["frames"]) > 1  # the step scrubber's frames travel with the figure
@@ -59,4 +89,4 @@ def test_every_page_preloads_plotly_js():
             if e.proto.component_name == "live_chart"
         ]
         assert len(loaders) == 1 and loaders[0]["preload"], page
-        assert loaders[0]["plotly"]["app"] == "/app/static/plotly.min.js", page
+        assert loaders[0]["plotly"] == PLOTLY_URL, page

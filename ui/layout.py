@@ -273,9 +273,11 @@ def regularizer_card(s: OptimizerQuery, report: Report, where: str = "the window
 
 
 def share_box(page: str, s: QueryMixin, page_state: state.PageState = state.PLANE) -> None:
-    """The URL of `page` showing s, with the app flags and page_state's flags."""
+    """The URL of `page` showing s, with the app flags and page_state's flags: plain text
+    (st.code would load Streamlit's 1.5 MB syntax highlighter on every first visit, the
+    largest cost of /playground's first visit after plotly.js; benchmarks/bench_browser.py)."""
     st.markdown("**Share this view**")
-    st.code(page_state.share_url(page, s), language=None, wrap_lines=True)
+    st.text(page_state.share_url(page, s), width="stretch")
 
 
 def downloads(stem: str, csv: Callable[[], str], json: Callable[[], str]) -> None:

@@ -4,44 +4,27 @@
 
 let loading = null; // plotly.js is loaded once per page, by the first chart
 
-// A Range request: Streamlit gzips the app's static files anew on every request (4.6 MB:
-// 0.2 s of server CPU when idle, seconds while a script run holds the GIL) but never a
-// partial response; the script then runs from the bytes fetched.
-async function fetchPlotly(url) {
-  const response = await fetch(new URL(url, window.location.href), {
-    headers: { Range: "bytes=0-" },
-  });
-  if (!response.ok) throw new Error(`plotly.js did not load from ${url} (${response.status})`);
-  const source = URL.createObjectURL(new Blob([await response.text()], { type: "text/javascript" }));
-  await new Promise((resolve, reject) => {
+// plotly.js from the installed plotly package (ui/live_chart.py: `_plotly_js_url`), as
+// a classic script: it defines window.Plotly.  A full URL: this module runs from a
+// blob: URL, against which paths do not resolve.
+function importPlotly(url) {
+  return new Promise((resolve, reject) => {
     const script = document.createElement("script");
-    script.src = source;
-    script.onload = resolve;
-    script.onerror = () => reject(new Error(`plotly.js from ${url} did not run`));
+    script.src = new URL(url, window.location.href).href;
+    script.onload = () =>
+      window.Plotly ? resolve(window.Plotly) : reject(new Error(`${url} did not define Plotly`));
+    script.onerror = () => {
+      script.remove(); // the next chart tries again with a script of its own
+      reject(new Error(`plotly.js did not load from ${url}`));
+    };
     document.head.appendChild(script);
   });
-  return window.Plotly;
 }
 
-// Streamlit's own chart module, when the server found it, defines window.Plotly as it
-// loads (served uncompressed, cached for good, compiled once); our copy otherwise.
-async function importPlotly(urls) {
-  if (urls.streamlit) {
-    try {
-      // a full URL: this module runs from a blob: URL, against which paths do not resolve
-      await import(new URL(urls.streamlit, window.location.href).href);
-    } catch (err) {
-      console.warn("Streamlit's plotly module did not load; using the app's copy", err);
-    }
-    if (window.Plotly) return window.Plotly;
-  }
-  return fetchPlotly(urls.app);
-}
-
-function loadPlotly(urls) {
+function loadPlotly(url) {
   if (window.Plotly) return Promise.resolve(window.Plotly);
   if (!loading) {
-    loading = importPlotly(urls).catch((err) => {
+    loading = importPlotly(url).catch((err) => {
       loading = null; // the next chart tries again
       throw err;
     });
