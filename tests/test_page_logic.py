@@ -96,14 +96,17 @@ def test_the_compare_table_holds_the_runs_numbers():
 def test_the_network_table_says_undefined_and_missing_values_in_words():
     row = dict(train_loss=0.25, test_loss=np.nan, gap=np.nan, positive_fraction=0.5)
     rows = [
-        CompareRow("adamw", {"b1": 0.9}, effect="regularizes", hR=0.01, hR_mean=0.02,
+        CompareRow("adamw", 0.03, {"b1": 0.9}, effect="regularizes", hR=0.01, hR_mean=0.02,
                    hR_limit=0.03, **row),
-        CompareRow("lion", {}, effect="undefined", hR=np.nan, hR_mean=np.nan,
+        CompareRow("lion", 0.01, {}, effect="undefined", hR=np.nan, hR_mean=np.nan,
                    hR_limit=np.nan, **row),
     ]  # fmt: skip
     table = tables.compare_networks(rows, 99)
     adamw, lion = (table.iloc[i] for i in range(2))
-    assert adamw["hyperparameters"] == "b1 = 0.9" and lion["hyperparameters"] == "–"
+    # each optimizer's own step size first (core.pair: a fair comparison)
+    assert (
+        adamw["hyperparameters"] == "h = 0.03, b1 = 0.9" and lion["hyperparameters"] == "h = 0.01"
+    )
     assert adamw["train loss"] == "0.25" and adamw["test loss"] == "–"
     assert adamw["h·R at the end (n = 99)"] == "0.01" and adamw["h·R > 0 on the run"] == "50%"
     assert ":green-badge[regularizes]" in adamw["verdict along the run"]
