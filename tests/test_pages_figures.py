@@ -128,7 +128,9 @@ def test_network_compare_sidebar_shows_only_what_the_comparison_uses():
     assert at.number_input(key="wn_b1")  # single mode: the optimizer's betas
     at = open_page("network", {"v": "1", "steps": "10", "n": "40", "width": "4", "compare": "1"})
     keys = {w.key for w in at.sidebar.number_input}
-    assert "wn_lr" in keys and not keys & {"wn_b1", "wn_b2", "wn_eps", "wn_wd"}
+    assert not keys & {"wn_lr", "wn_b1", "wn_b2", "wn_eps", "wn_wd"}
+    # each optimizer's own learning rate and weight decay instead (core.pair)
+    assert {"wnc_lrs", "wnc_wd"} <= {w.key for w in at.sidebar.text_input}
     assert not at.sidebar.radio  # no landscape in compare mode
 
 

@@ -264,9 +264,9 @@ def test_about_tables_have_every_records_closed_forms():
 
 def test_farther_reason_names_the_records_bend():
     """Lion's update bends at |g| ~ sqrt(eps), not at eps."""
-    from core.order import farther_reason
+    from core.order import farther
 
-    text = farther_reason(record("lion"), {"b1": 0.9, "b2": 0.99, "eps": 0.01, "wd": 0.0})
+    text = farther(record("lion"), {"b1": 0.9, "b2": 0.99, "eps": 0.01, "wd": 0.0}, 2.0, 1.0)
     assert "0.1," in text and "0.01" not in text
 
 
