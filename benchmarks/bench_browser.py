@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 # isort: off
 from _timing import pin_threads  # noqa: E402  (pins BLAS threads before torch, for the server)
 
-from browser import ARGS, CHROMIUM, missing, serve, settle  # noqa: E402
+from browser import ARGS, CHROMIUM, missing, serve, settle, track  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 # isort: on
 
@@ -167,6 +167,7 @@ def main() -> int:
     with serve() as base, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": a.width, "height": 900})
+        track(page)  # settle follows its script runs
         page.add_init_script(PROBE)
         page.add_init_script(
             """window.__sent = [];
