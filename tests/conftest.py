@@ -7,17 +7,40 @@ torch.set_default_dtype(torch.float64)
 # --- the browser tests' fixtures (tests/browser.py; imported only where they are used) ---
 # One Streamlit server and one Chromium serve every browser test of a run; each test
 # module gets a fresh context (its own profile and viewport), each test a new tab.  Under
-# pytest-xdist all of them go to one worker (`--dist loadgroup`, the README's command), so
-# a run starts one server and one Chromium, not one per worker.
+# pytest-xdist (`-n 2`, the README's command) one worker runs all of them, so a run starts
+# one server and one Chromium, not one per worker: the scheduler below makes the browser
+# modules one unit of work.  (xdist's own `--dist loadgroup` marks a group by renaming the
+# tests' node ids, which pytest 9 no longer allows: the xdist_group mark has no effect.)
 
 BROWSER_FIXTURES = {"served", "browser"}
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def _browser_module(nodeid: str) -> bool:
+    return nodeid.split("::")[0].rsplit("/", 1)[-1].startswith("test_browser")
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
-        if BROWSER_FIXTURES & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.xdist_group("browser"))
+        uses = BROWSER_FIXTURES & set(getattr(item, "fixturenames", ()))
+        if uses and not _browser_module(item.nodeid):
+            raise pytest.UsageError(
+                f"{item.nodeid} uses {sorted(uses)}: browser tests live in "
+                "tests/test_browser*.py, which one xdist worker runs together"
+            )
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook
+def pytest_xdist_make_scheduler(config, log):
+    """xdist's load scheduling (-n N), with the browser modules one unit of work."""
+    if config.getoption("dist") not in ("load", "loadgroup"):
+        return None  # a mode asked for explicitly (loadfile, worksteal, ...)
+    from xdist.scheduler import LoadScopeScheduling
+
+    class BrowserTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "browser" if _browser_module(nodeid) else nodeid
+
+    return BrowserTogether(config, log)
 
 
 @pytest.fixture(scope="session")
@@ -61,6 +84,7 @@ def context(browser, request):
 
     width, height = getattr(request.module, "VIEWPORT", (1440, 900))
     context = browser.new_context(viewport={"width": width, "height": height})
+    context.set_default_timeout(60_000)  # a wait on a loaded 2-core machine
     context.on("page", track)
     yield context
     context.close()

@@ -76,7 +76,9 @@ def _walk(page, i: int, lesson) -> None:
         _at_step(page, i, k, n)
         assert _answer(page).count() == 0  # hidden, and so are the runs:
         if step.page == "study":
-            expect(page.get_by_text("The study's figure is drawn with the reveal.")).to_be_visible()
+            expect(page.get_by_text("The study's figure is drawn with the reveal.")).to_be_visible(
+                timeout=WAIT
+            )
         else:  # the map with the start alone (the step before drew its runs there)
             page.wait_for_function(START_ONLY, timeout=WAIT)
         assert query(page.url) == {"v": "1", "lesson": lesson.id, "step": str(k)}
@@ -86,14 +88,18 @@ def _walk(page, i: int, lesson) -> None:
         _reveal(page).click()
         expect(_answer(page)).to_be_visible(timeout=WAIT)
         if step.ask == "choice":  # the stated answer is the measured one (test_lessons)
-            expect(_answer(page)).to_have_text(f"Answer: {shown(step, step.answer)}")
-        page.wait_for_function(RUNS if step.figure in ("map", "perturbed") else REVEALED)
+            expect(_answer(page)).to_have_text(f"Answer: {shown(step, step.answer)}", timeout=WAIT)
+        page.wait_for_function(
+            RUNS if step.figure in ("map", "perturbed") else REVEALED, timeout=WAIT
+        )
         why = page.locator("p").filter(has_text=re.compile(r"^Why\. .*THEORY §\d"))
-        expect(why).to_be_visible()
+        expect(why).to_be_visible(timeout=WAIT)
         _idle(page)
         page.get_by_role("button", name="Summary →" if k == n else "Next →").click()
     expect(page.get_by_text("Summary: each prediction")).to_be_visible(timeout=WAIT)
-    expect(page.get_by_text(re.compile(rf"^\d of {n} predictions right"))).to_be_visible()
+    expect(page.get_by_text(re.compile(rf"^\d of {n} predictions right"))).to_be_visible(
+        timeout=WAIT
+    )
     assert page.locator('[data-testid="stPageLink"] a', has_text="Open in /").count() == n
     _idle(page)
 
