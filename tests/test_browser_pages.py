@@ -146,7 +146,9 @@ def test_play_and_the_step_slider_keep_the_map(server, page):
     page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(payload)))
     page.goto(f"{server}/playground?v=1&steps=80&grid=30")
     settle(page)
-    page.wait_for_function(f"() => ({MAP_DRAWN})().every(n => n > 0)", timeout=60_000)
+    page.wait_for_function(  # both maps on the page and drawn
+        f"() => (m => m.length === 2 && m.every(n => n > 0))(({MAP_DRAWN})())", timeout=60_000
+    )
     before, quiet = page.evaluate(MAP_DRAWN), len(sent)
     charts = page.locator(".js-plotly-plot")
     page.evaluate(ANIMATED)
