@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser import query, skip_or_fail
+from browser import query, settle, skip_or_fail
 
 skip_or_fail(pytest)
 
@@ -125,9 +125,9 @@ def test_every_lesson_walked_by_clicks_with_back_and_forward(server, page):
     assert query(page.url) == {"v": "1", "lesson": last.id, "step": str(n + 1)}
 
 
-def test_a_shared_step_link_opens_on_that_step(server, context):
-    page = context.new_page()  # a tab of its own: a session that predicted nothing
-    page.goto(f"{server}/lessons?v=1&lesson=adam&step=2&teach=1")
+def test_a_shared_step_link_opens_on_that_step(server, page):
+    page.goto(f"{server}/lessons?v=1&lesson=adam&step=2&teach=1")  # a new session
+    settle(page)  # the page's style (projector type) included
     expect(page.get_by_text("Lesson 4 of 6 · step 2 of 3")).to_be_visible(timeout=WAIT)
     expect(page.get_by_role("heading", name="And now?")).to_be_visible(timeout=WAIT)
     assert _answer(page).count() == 0  # teaching mode: the reveal behind its one button
@@ -140,7 +140,6 @@ def test_a_shared_step_link_opens_on_that_step(server, context):
     _reveal(page).click()
     expect(_answer(page)).to_have_text("Answer: it regularizes", timeout=WAIT)
     assert query(page.url) == {"v": "1", "lesson": "adam", "step": "2", "teach": "1"}
-    page.close()
 
 
 OVERFLOW = """() => Array.from(document.querySelectorAll('[data-testid=stMain] *'))
