@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 # isort: off
 from _timing import pin_threads  # noqa: E402  (pins BLAS threads before torch, for the server)
 
-from browser import ARGS, CHROMIUM, missing, serve, settle  # noqa: E402
+from browser import ARGS, CHROMIUM, missing, serve, settle, track  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 # isort: on
 
@@ -195,6 +195,7 @@ def main() -> int:
             browser.close()
             return 0
         page = browser.new_page(viewport={"width": a.width, "height": 900})
+        track(page)  # settle follows its script runs
         page.add_init_script(PROBE)
         page.add_init_script(
             """window.__sent = [];

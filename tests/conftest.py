@@ -5,11 +5,47 @@ torch.set_default_dtype(torch.float64)
 
 
 # --- the browser tests' fixtures (tests/browser.py; imported only where they are used) ---
+# One Streamlit server and one Chromium serve every browser test of a run; each test
+# module gets a fresh context (its own profile and viewport), each test a new tab.  Under
+# pytest-xdist (`-n 2`, the README's command) one worker runs all of them, so a run starts
+# one server and one Chromium, not one per worker: the scheduler below makes the browser
+# modules one unit of work.  (xdist's own `--dist loadgroup` marks a group by renaming the
+# tests' node ids, which pytest 9 no longer allows: the xdist_group mark has no effect.)
+
+BROWSER_FIXTURES = {"served", "browser"}
 
 
-@pytest.fixture(scope="module")
+def _browser_module(nodeid: str) -> bool:
+    return nodeid.split("::")[0].rsplit("/", 1)[-1].startswith("test_browser")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        uses = BROWSER_FIXTURES & set(getattr(item, "fixturenames", ()))
+        if uses and not _browser_module(item.nodeid):
+            raise pytest.UsageError(
+                f"{item.nodeid} uses {sorted(uses)}: browser tests live in "
+                "tests/test_browser*.py, which one xdist worker runs together"
+            )
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook
+def pytest_xdist_make_scheduler(config, log):
+    """xdist's load scheduling (-n N), with the browser modules one unit of work."""
+    if config.getoption("dist") not in ("load", "loadgroup"):
+        return None  # a mode asked for explicitly (loadfile, worksteal, ...)
+    from xdist.scheduler import LoadScopeScheduling
+
+    class BrowserTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "browser" if _browser_module(nodeid) else nodeid
+
+    return BrowserTogether(config, log)
+
+
+@pytest.fixture(scope="session")
 def served(tmp_path_factory):
-    """The app on a free local port for one test module: its base URL and its log."""
+    """The app on a free local port for the run: its base URL and its log file."""
     from browser import serve
 
     log = tmp_path_factory.mktemp("server") / "server.log"
@@ -17,31 +53,50 @@ def served(tmp_path_factory):
         yield base, log
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server(served):
-    """The base URL of the module's app."""
+    """The base URL of the app."""
     return served[0]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def server_log(served):
-    """The file the module's app logs to (its stderr)."""
-    return served[1]
+    """The server's log (its stderr) from the start of the test on (browser.ServerLog)."""
+    from browser import ServerLog
+
+    return ServerLog(served[1])
 
 
-@pytest.fixture(scope="module")
-def context(request):
-    """A fresh Chromium for one test module, with the module's VIEWPORT (width, height)."""
+@pytest.fixture(scope="session")
+def browser():
+    """Chromium, launched once for the run."""
     from browser import chromium
 
-    with chromium(*getattr(request.module, "VIEWPORT", (1440, 900))) as context:
-        yield context
+    with chromium() as browser:
+        yield browser
+
+
+@pytest.fixture(scope="module")
+def context(browser, request):
+    """A fresh context (profile) for one test module, with the module's VIEWPORT (width,
+    height); each of its tabs follows its script runs (browser.settle)."""
+    from browser import track
+
+    width, height = getattr(request.module, "VIEWPORT", (1440, 900))
+    context = browser.new_context(viewport={"width": width, "height": height})
+    context.set_default_timeout(60_000)  # a wait on a loaded 2-core machine
+    context.on("page", track)
+    yield context
+    context.close()
 
 
 @pytest.fixture
 def page(context):
     """A new tab, closed after the test (unless the test closed it)."""
+    from browser import track
+
     page = context.new_page()
+    track(page)
     yield page
     if not page.is_closed():
         page.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser import query, skip_or_fail
+from browser import query, settle, skip_or_fail
 
 skip_or_fail(pytest)
 
@@ -76,7 +76,9 @@ def _walk(page, i: int, lesson) -> None:
         _at_step(page, i, k, n)
         assert _answer(page).count() == 0  # hidden, and so are the runs:
         if step.page == "study":
-            expect(page.get_by_text("The study's figure is drawn with the reveal.")).to_be_visible()
+            expect(page.get_by_text("The study's figure is drawn with the reveal.")).to_be_visible(
+                timeout=WAIT
+            )
         else:  # the map with the start alone (the step before drew its runs there)
             page.wait_for_function(START_ONLY, timeout=WAIT)
         assert query(page.url) == {"v": "1", "lesson": lesson.id, "step": str(k)}
@@ -86,14 +88,18 @@ def _walk(page, i: int, lesson) -> None:
         _reveal(page).click()
         expect(_answer(page)).to_be_visible(timeout=WAIT)
         if step.ask == "choice":  # the stated answer is the measured one (test_lessons)
-            expect(_answer(page)).to_have_text(f"Answer: {shown(step, step.answer)}")
-        page.wait_for_function(RUNS if step.figure in ("map", "perturbed") else REVEALED)
+            expect(_answer(page)).to_have_text(f"Answer: {shown(step, step.answer)}", timeout=WAIT)
+        page.wait_for_function(
+            RUNS if step.figure in ("map", "perturbed") else REVEALED, timeout=WAIT
+        )
         why = page.locator("p").filter(has_text=re.compile(r"^Why\. .*THEORY §\d"))
-        expect(why).to_be_visible()
+        expect(why).to_be_visible(timeout=WAIT)
         _idle(page)
         page.get_by_role("button", name="Summary →" if k == n else "Next →").click()
     expect(page.get_by_text("Summary: each prediction")).to_be_visible(timeout=WAIT)
-    expect(page.get_by_text(re.compile(rf"^\d of {n} predictions right"))).to_be_visible()
+    expect(page.get_by_text(re.compile(rf"^\d of {n} predictions right"))).to_be_visible(
+        timeout=WAIT
+    )
     assert page.locator('[data-testid="stPageLink"] a', has_text="Open in /").count() == n
     _idle(page)
 
@@ -119,9 +125,9 @@ def test_every_lesson_walked_by_clicks_with_back_and_forward(server, page):
     assert query(page.url) == {"v": "1", "lesson": last.id, "step": str(n + 1)}
 
 
-def test_a_shared_step_link_opens_on_that_step(server, context):
-    page = context.new_page()  # a tab of its own: a session that predicted nothing
-    page.goto(f"{server}/lessons?v=1&lesson=adam&step=2&teach=1")
+def test_a_shared_step_link_opens_on_that_step(server, page):
+    page.goto(f"{server}/lessons?v=1&lesson=adam&step=2&teach=1")  # a new session
+    settle(page)  # the page's style (projector type) included
     expect(page.get_by_text("Lesson 4 of 6 · step 2 of 3")).to_be_visible(timeout=WAIT)
     expect(page.get_by_role("heading", name="And now?")).to_be_visible(timeout=WAIT)
     assert _answer(page).count() == 0  # teaching mode: the reveal behind its one button
@@ -134,7 +140,6 @@ def test_a_shared_step_link_opens_on_that_step(server, context):
     _reveal(page).click()
     expect(_answer(page)).to_have_text("Answer: it regularizes", timeout=WAIT)
     assert query(page.url) == {"v": "1", "lesson": "adam", "step": "2", "teach": "1"}
-    page.close()
 
 
 OVERFLOW = """() => Array.from(document.querySelectorAll('[data-testid=stMain] *'))

@@ -10,31 +10,54 @@ from pathlib import Path
 
 import plotly
 import pytest
-from browser import settle, skip_or_fail
+from browser import open_charts, settle, skip_or_fail
 
 skip_or_fail(pytest)
 
 URL = "playground?v=1&steps=60&grid=30"
 BUNDLE = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
-# tag every chart's element and count its draws from now on
+# from the page's start: every figure handed to Plotly.react is counted on its chart, and
+# window.__drawing is how many of them are still being drawn (react returns a promise)
+COUNT_REACTS = """(() => {
+    let plotly;
+    const wrap = p => {
+        if (!p || !p.react || p.react.__counted) return;
+        const react = p.react;
+        p.react = function (g, ...rest) {
+            g.__reacts = (g.__reacts || 0) + 1;
+            window.__drawing += 1;
+            return Promise.resolve(react.call(this, g, ...rest))
+                .finally(() => { window.__drawing -= 1; });
+        };
+        p.react.__counted = true;
+    };
+    window.__drawing = 0;
+    Object.defineProperty(window, 'Plotly', {
+        configurable: true, get: () => plotly, set: p => { plotly = p; wrap(p); } });
+})()"""
+DRAWN = "() => window.__drawing === 0"
+# tag every chart's element and count its draws and the figures it is handed from now on
 DATA = "JSON.stringify(g.data.map(t => [t.x, t.y, t.z, t.customdata]))"
 WATCH = f"""() => document.querySelectorAll('.js-plotly-plot').forEach((g, i) => {{
-    g.__tag = i; g.__draws = 0; g.__before = {DATA};
+    g.__tag = i; g.__draws = 0; g.__reacts = 0; g.__before = {DATA};
     g.on('plotly_afterplot', () => {{ g.__draws += 1; }});
 }})"""
 SEEN = f"""() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(g => ({{
-    tag: g.__tag, draws: g.__draws, changed: g.__before !== {DATA}}}))"""
+    tag: g.__tag, draws: g.__draws, reacts: g.__reacts, changed: g.__before !== {DATA}}}))"""
+# the rerun's figures have reached both maps and every figure handed over is drawn
+REDRAWN = f"() => ({DRAWN})() && ({SEEN})().slice(0, 2).every(c => c.changed)"
+
+
+@pytest.fixture(autouse=True)
+def _count_reacts(page):
+    page.add_init_script(COUNT_REACTS)
 
 
 def _open(page, url: str) -> None:
-    page.goto(url)
-    settle(page)
-    page.wait_for_function(
-        "() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 4",
-        timeout=60_000,
-    )
-    page.wait_for_timeout(1000)
+    """Load url; return once its four charts are drawn (every figure handed over)."""
+    open_charts(page, url, charts=4)
+    page.wait_for_function(DRAWN, timeout=30_000)
 
 
 def test_a_changed_setting_redraws_each_changed_chart_once_in_place(server, page):
@@ -44,13 +67,12 @@ def test_a_changed_setting_redraws_each_changed_chart_once_in_place(server, page
     field.fill("0.03")
     field.press("Enter")
     page.wait_for_function("() => location.search.includes('lr=0.03')", timeout=30_000)
-    settle(page)
-    page.wait_for_timeout(1500)
+    settle(page)  # every chart's figure of the rerun has reached the page
+    page.wait_for_function(REDRAWN, timeout=30_000)
     seen = page.evaluate(SEEN)
     assert [c["tag"] for c in seen] == [0, 1, 2, 3], seen  # the same four elements
-    assert seen[0]["changed"] and seen[1]["changed"], seen  # the runs moved on both maps
-    for chart in seen:  # a changed figure is drawn once, an unchanged one not again
-        assert chart["draws"] == (1 if chart["changed"] else 0), seen
+    for chart in seen:  # a changed figure is drawn once, an unchanged one not handed over
+        assert chart["reacts"] == chart["draws"] == (1 if chart["changed"] else 0), seen
 
 
 def test_the_margins_hold_every_chart(server, page):
@@ -83,16 +105,17 @@ def test_the_charts_take_the_theme_text_colour(server, page, scheme, light_text)
 
 WIDTHS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(
     g => [g._fullLayout.width, g.clientWidth])"""
+# every chart drawn narrower than before, at its column's width
+NARROWED = f"""wide => ({WIDTHS})().every(
+    ([after, column], i) => after < wide[i][0] && Math.abs(after - column) <= 1)"""
 
 
 def test_the_charts_follow_their_column_width(server, page):
     _open(page, f"{server}/{URL}")
     wide = page.evaluate(WIDTHS)
     page.set_viewport_size({"width": 1000, "height": 900})
-    page.wait_for_timeout(1500)
-    narrow = page.evaluate(WIDTHS)
-    for (before, _), (after, column) in zip(wide, narrow, strict=True):
-        assert after < before and abs(after - column) <= 1, (wide, narrow)
+    page.wait_for_function(NARROWED, arg=wide, timeout=30_000)
+    assert len(page.evaluate(WIDTHS)) == len(wide) == 4
 
 
 def test_plotly_js_is_the_installed_package_s(server, page):

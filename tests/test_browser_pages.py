@@ -4,6 +4,7 @@ and play keep the map, the 3D view and non-finite losses are labelled."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote
 
 import numpy as np
@@ -11,6 +12,8 @@ import pytest
 from browser import path, query, settle, skip_or_fail
 
 skip_or_fail(pytest)
+
+from playwright.sync_api import expect  # noqa: E402
 
 from core import compute  # noqa: E402
 from core.scenario import Scenario  # noqa: E402
@@ -130,6 +133,10 @@ def test_teaching_mode_reads_at_projector_size(server, page):
 MAP_DRAWN = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).slice(0, 2).map(
     g => g.querySelectorAll('.contourlayer path, .layer-subplot .imagelayer image').length)"""
 STEP_LABEL = ".slider-container text"
+# plotly says when an animation is over (plotly_animated), on the chart played
+ANIMATED = """() => { window.__animated = false;
+    document.querySelector('.js-plotly-plot').on('plotly_animated',
+        () => { window.__animated = true; }); }"""
 
 
 def test_play_and_the_step_slider_keep_the_map(server, page):
@@ -139,11 +146,14 @@ def test_play_and_the_step_slider_keep_the_map(server, page):
     page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(payload)))
     page.goto(f"{server}/playground?v=1&steps=80&grid=30")
     settle(page)
-    page.wait_for_function(f"() => ({MAP_DRAWN})().every(n => n > 0)", timeout=60_000)
+    page.wait_for_function(  # both maps on the page and drawn
+        f"() => (m => m.length === 2 && m.every(n => n > 0))(({MAP_DRAWN})())", timeout=60_000
+    )
     before, quiet = page.evaluate(MAP_DRAWN), len(sent)
     charts = page.locator(".js-plotly-plot")
+    page.evaluate(ANIMATED)
     charts.nth(0).locator(".updatemenu-button").first.click()  # play
-    page.wait_for_timeout(2500)
+    page.wait_for_function("() => window.__animated", timeout=60_000)  # to its last frame
     assert page.evaluate(MAP_DRAWN) == before
     label = charts.nth(1).locator(STEP_LABEL, has_text="step n =")
     assert label.text_content().endswith("80")
@@ -152,8 +162,7 @@ def test_play_and_the_step_slider_keep_the_map(server, page):
     page.mouse.down()
     page.mouse.move(grip["x"] - 150, grip["y"] + grip["height"] / 2, steps=8)
     page.mouse.up()
-    page.wait_for_timeout(1000)
-    assert not label.text_content().endswith("80")  # the slider moved
+    expect(label).not_to_have_text(re.compile("80$"), timeout=30_000)  # the slider moved
     assert page.evaluate(MAP_DRAWN) == before
     assert len(sent) == quiet  # neither play nor the slider asked the server for anything
 

@@ -4,13 +4,10 @@ closed tab stops its computation."""
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-
-from tests.browser import query, settle, skip_or_fail
+from browser import query, settle, skip_or_fail, track, wait_for_run_start
 
 skip_or_fail(pytest)
 
@@ -23,7 +20,8 @@ HEAVY = {
     "sweep": "sweep?v=1&opt=hb&x=lr:0.005:0.1:64&y=b1:0:0.95:64&steps=1500",
     "study": "study?v=1&seeds=64&steps=300",
 }
-VIEWPORT = (1440, 1200)  # the conftest fixtures' browser
+VIEWPORT = (1440, 1200)  # the conftest fixtures' context
+BURSTS, BURST = 10, 3  # 30 clicks on the step-up button
 
 
 @pytest.mark.parametrize("key", [LINK_KEY, IMAGE_KEY])
@@ -52,26 +50,16 @@ def test_a_rerun_storm_leaves_url_widget_and_share_box_in_agreement(server, page
     settle(page)
     field = page.get_by_role("spinbutton", name="learning rate h")
     box = page.locator('[data-testid="stNumberInputStepUp"]').first.bounding_box()
-    for _ in range(30):  # a fast hand: clicks land while earlier clicks' reruns still run
-        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-        page.wait_for_timeout(150)
-    settle(page)
-    page.wait_for_timeout(1500)
+    for _ in range(BURSTS):  # a fast hand: each burst lands in the run the one before started
+        started = track(page).started
+        for _ in range(BURST):
+            page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        wait_for_run_start(page, after=started)
     settle(page)
     shown = float(field.input_value())
-    assert shown == pytest.approx(0.02 + 30 * 0.001, abs=1e-9)  # no click lost
+    assert shown == pytest.approx(0.02 + BURSTS * BURST * 0.001, abs=1e-9)  # no click lost
     assert float(query(page.url)["lr"]) == shown
     assert float(_share_query(page)["lr"]) == shown
-
-
-def _logged(log: Path, text: str, timeout: float) -> bool:
-    """Whether `text` appears in the server's log within `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if text in log.read_text():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.mark.parametrize("page_path", list(HEAVY))
@@ -80,9 +68,9 @@ def test_a_closed_tab_stops_its_run(server, server_log, context, page_path):
     the stop is the one its check raised): event-based, no CPU window."""
     page = context.new_page()
     page.goto(f"{server}/{HEAVY[page_path]}")
-    assert _logged(server_log, f"computing {page_path} ", timeout=60), server_log.read_text()
+    server_log.wait_for(f"computing {page_path} ")
     page.close()
-    assert _logged(server_log, f"stopped {page_path} ", timeout=60), server_log.read_text()
+    server_log.wait_for(f"stopped {page_path} ")
 
 
 def test_a_query_streamlit_dropped_is_said(server, page):
