@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from core import compute
-from core.registry import label
+from core.analyses import compute
+from core.engine.registry import label
 from ui import cache, controls, layout, plots, state, style, tables
 
 st.title("Compare optimizers")

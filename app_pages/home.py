@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core.scenario import Scenario
+from core.scenarios.scenario import Scenario
 from ui import cache, layout, plots
 from ui.gallery import GALLERY
 

@@ -1,22 +1,21 @@
 """/network: a small MLP trained by one optimizer under the three dynamics, what its
 memory does to the loss, and AdamW against Lion (the paper's application).
 
-The URL is the scenario (core.network_scenario.NetworkScenario), kept in sync with the widgets
-as on the other pages (ui.state.NETWORK: this page's own widget keys and session
-scenario; ui.network_controls: its sidebar).  All computation is core.network's,
-cached by ui.cache: one run per scenario gives the result, the fit and the landscape.
-"""
+The URL is the scenario (core.scenarios.network_scenario.NetworkScenario), kept in sync with
+the widgets as on the other pages (ui.state.NETWORK: this page's own widget keys and session
+scenario; ui.network_controls: its sidebar).  All computation is core.analyses.network's,
+cached by ui.cache: one run per scenario gives the result, the fit and the landscape."""
 
 from __future__ import annotations
 
 import numpy as np
 import streamlit as st
 
-from core import network
-from core.network_scenario import CompareScenario, NetworkScenario, dataset, model
-from core.pair import settings
-from core.query import ScenarioError
-from core.registry import label
+from core.analyses import network
+from core.engine.registry import label
+from core.scenarios.network_scenario import CompareScenario, NetworkScenario, dataset, model
+from core.scenarios.pair import settings
+from core.scenarios.query import ScenarioError
 from ui import cache, layout, tables, text
 from ui import network_controls as nc
 from ui import network_plots as plots
@@ -40,7 +39,7 @@ nc.compare_toggle(compare_mode)
 
 
 def _run(label: str, fn, *args):
-    """A core.network computation under a spinner; a refused scenario stops the page
+    """A core.analyses.network computation under a spinner; a refused scenario stops the page
     with its message instead of a traceback."""
     try:
         with st.spinner(label):

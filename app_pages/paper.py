@@ -2,14 +2,14 @@
 machine's scale, scikit-learn's digits and an MLP instead of MNIST or CIFAR-10 and a
 ResNet.  One section at a time, chosen at the top; each experiment has its own URL state
 (ui.state.PAPER[name], tagged exp=name), figure, caption (every claim read from the
-numbers by core.paper), warnings, downloads and progress bar.  Computation: core.paper,
-stored by ui.cache.paper_result."""
+numbers by core.analyses.paper), warnings, downloads and progress bar.  Computation:
+core.analyses.paper, stored by ui.cache.paper_result."""
 
 import streamlit as st
 
-from core import paper
-from core.network_scenario import train_size
-from core.report import PAPER_JSON, paper_csv, to_json
+from core.analyses import paper
+from core.scenarios.network_scenario import train_size
+from core.scenarios.report import PAPER_JSON, paper_csv, to_json
 from ui import cache, layout, text
 from ui import paper_controls as controls
 from ui import paper_plots as plots

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core.dynamics import DYNAMICS
+from core.engine.dynamics import DYNAMICS
 from ui import cache, controls, grid, layout, plots, state
 
 st.title("Playground")

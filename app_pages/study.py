@@ -2,12 +2,12 @@
 (AdamW against Lion by default, THEORY §5's application), each at its own learning rate
 and weight decay and read at a matched training loss: means with 95% bootstrap
 intervals, the paired per-seed differences and h R along training.  Computation and
-every sentence's numbers: core.study."""
+every sentence's numbers: core.analyses.study."""
 
 import streamlit as st
 
-from core.pair import settings
-from core.study import matched, paired_sentence, study_warnings
+from core.analyses.study import matched, paired_sentence, study_warnings
+from core.scenarios.pair import settings
 from ui import cache, layout
 from ui import study_controls as controls
 from ui import study_plots as plots

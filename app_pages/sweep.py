@@ -1,12 +1,12 @@
 """/sweep: a phase diagram.  Two hyperparameters of one optimizer on a grid; every cell
-runs the three dynamics (all cells in one batched computation, core.sweep) and the
+runs the three dynamics (all cells in one batched computation, core.analyses.sweep) and the
 heatmaps show where memory changes the run, where the corrected run describes it, and
 the theory's verdict.  A click on a cell opens it on /playground."""
 
 import streamlit as st
 
-from core.report import sweep_csv, sweep_json, to_json
-from core.sweep import METRICS
+from core.analyses.sweep import METRICS
+from core.scenarios.report import sweep_csv, sweep_json, to_json
 from ui import cache, layout, pages, state
 from ui import sweep_controls as controls
 from ui import sweep_plots as plots

@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from core.order import SETTLED, asymptotic_h, asymptotic_steps, steps_to
-from core.query import ScenarioError
-from core.registry import ASYMPTOTIC_MEMORIES, longest_memory, record
+from core.analyses.order import SETTLED, asymptotic_h, asymptotic_steps, steps_to
+from core.engine.registry import ASYMPTOTIC_MEMORIES, longest_memory, record
+from core.scenarios.query import ScenarioError
 from ui import cache, controls, layout, plots, state, tables, text
 
 st.title("Order of accuracy")

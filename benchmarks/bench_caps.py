@@ -1,4 +1,4 @@
-"""The most expensive URLs each page allows (core.limits), measured: time and peak memory.
+"""The most expensive URLs each page allows (core.scenarios.limits), measured: time and peak memory.
 
 For every page the script builds corner scenarios (each size at its cap or at 1, the
 costliest optimizers, long loss expressions) and pushes `steps` (or the order study's
@@ -31,13 +31,14 @@ for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core import limits, network  # noqa: E402
-from core.compute import compare_seconds  # noqa: E402
-from core.network_scenario import NetworkScenario, view_seconds  # noqa: E402
-from core.query import ScenarioError  # noqa: E402
-from core.scenario import Scenario, order_seconds, plane_seconds  # noqa: E402
-from core.study import StudyScenario, study_seconds  # noqa: E402
-from core.sweep import SweepScenario, sweep_seconds_of  # noqa: E402
+from core.analyses import network  # noqa: E402
+from core.analyses.compute import compare_seconds  # noqa: E402
+from core.analyses.study import StudyScenario, study_seconds  # noqa: E402
+from core.analyses.sweep import SweepScenario, sweep_seconds_of  # noqa: E402
+from core.scenarios import limits  # noqa: E402
+from core.scenarios.network_scenario import NetworkScenario, view_seconds  # noqa: E402
+from core.scenarios.query import ScenarioError  # noqa: E402
+from core.scenarios.scenario import Scenario, order_seconds, plane_seconds  # noqa: E402
 
 TARGET_S, TARGET_BYTES = 5.0, 1 << 30
 
@@ -46,10 +47,11 @@ CHILD = """
 import json, resource, sys, time
 import torch
 torch.set_num_threads(1)
-from core import compute, network, limits
-from core.network_scenario import NetworkScenario
-from core.registry import COMPARED
-from core.scenario import Scenario
+from core.analyses import compute, network
+from core.scenarios import limits
+from core.scenarios.network_scenario import NetworkScenario
+from core.engine.registry import COMPARED
+from core.scenarios.scenario import Scenario
 page, query = sys.argv[1], sys.argv[2]
 def rss():
     return int(open("/proc/self/statm").read().split()[1]) * resource.getpagesize()
@@ -65,12 +67,12 @@ elif page == "network-compare":
     for opt in COMPARED:
         network.result(s.with_optimizer(opt))
 elif page == "study":
-    from core.study import StudyScenario, compute_study
+    from core.analyses.study import StudyScenario, compute_study
     compute_study(StudyScenario.parse(query))
 elif page == "theory":
     compute.order(Scenario.parse(query))
 elif page == "sweep":
-    from core.sweep import SweepScenario, compute_sweep
+    from core.analyses.sweep import SweepScenario, compute_sweep
     compute_sweep(SweepScenario.parse(query))
 elif page == "compare":
     s = Scenario.parse(query)

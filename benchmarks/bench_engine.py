@@ -1,6 +1,6 @@
-"""The batched torch engine (core.dynamics.simulate) on B trajectories of a 2D loss
+"""The batched torch engine (core.engine.dynamics.simulate) on B trajectories of a 2D loss
 against a naive batched torch.optim loop on one (B, 2) parameter that computes the memory
-run alone; and one trajectory on the float path (core.fast2d) against the torch engine.
+run alone; and one trajectory on the float path (core.engine.fast2d) against the torch engine.
 Measured round-robin in the same process, threads pinned.
 
     python benchmarks/bench_engine.py [--batch 4096] [--steps 1000] [--repeats 3]
@@ -22,10 +22,10 @@ from _timing import interleaved, pin_threads  # noqa: E402  (pins BLAS threads b
 import torch  # noqa: E402
 from lion_pytorch import Lion  # noqa: E402
 
-from core import fast2d  # noqa: E402
-from core.dynamics import DYNAMICS, simulate  # noqa: E402
-from core.losses import ZOO, batched  # noqa: E402
-from core.registry import make_optimizer  # noqa: E402
+from core.engine import fast2d  # noqa: E402
+from core.engine.dynamics import DYNAMICS, simulate  # noqa: E402
+from core.models.losses import ZOO, batched  # noqa: E402
+from core.engine.registry import make_optimizer  # noqa: E402
 # isort: on
 
 EXPRESSION = ZOO["reference"].expression

@@ -35,10 +35,10 @@ import torch  # noqa: E402
 from bench_caps import corners  # noqa: E402
 
 from core import threads  # noqa: E402
-from core.network_scenario import NetworkScenario  # noqa: E402
-from core.scenario import Scenario  # noqa: E402
-from core.study import StudyScenario  # noqa: E402
-from core.sweep import SweepScenario  # noqa: E402
+from core.analyses.study import StudyScenario  # noqa: E402
+from core.analyses.sweep import SweepScenario  # noqa: E402
+from core.scenarios.network_scenario import NetworkScenario  # noqa: E402
+from core.scenarios.scenario import Scenario  # noqa: E402
 from ui import cache  # noqa: E402
 
 TARGET_BYTES = 1.5 * 2**30

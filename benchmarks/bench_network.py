@@ -7,12 +7,12 @@ at two run lengths: a step of the history-free engine costs the same at 100 and 
 
   torch.optim        a plain training loop on the equivalent nn.Sequential: the memory
                      run as anyone would write it (the baseline)
-  simulate(...)      core.dynamics.simulate running one dynamics alone, then all three
+  simulate(...)      core.engine.dynamics.simulate running one dynamics alone, then all three
                      (one autograd graph per step for every dynamics it runs)
 Targets (issue 8): memory step <= 1.3x torch.optim's, flat in the run length;
 corrected step <= 2.5x a memory step.
   vmap               gradient + Hessian-vector products with torch.func.vmap over
-                     functional_call against the batched matmuls of core.mlp, to back
+                     functional_call against the batched matmuls of core.models.mlp, to back
                      that choice
 """
 
@@ -31,11 +31,11 @@ import torch  # noqa: E402
 from torch.func import functional_call, vmap  # noqa: E402
 from torch.nn import functional as F  # noqa: E402
 
-from core.autodiff import grad_and_hvp  # noqa: E402
-from core.dynamics import DYNAMICS, simulate  # noqa: E402
-from core.network_scenario import NetworkScenario, dataset, model  # noqa: E402
-from core.training import data_loss  # noqa: E402
-from core.registry import make_optimizer  # noqa: E402
+from core.engine.autodiff import grad_and_hvp  # noqa: E402
+from core.engine.dynamics import DYNAMICS, simulate  # noqa: E402
+from core.scenarios.network_scenario import NetworkScenario, dataset, model  # noqa: E402
+from core.models.training import data_loss  # noqa: E402
+from core.engine.registry import make_optimizer  # noqa: E402
 # isort: on
 
 
@@ -109,7 +109,7 @@ def main() -> None:
             f"all three / torch.optim {t['all'] / base:5.2f}x"
         )
 
-    # the choice of core.mlp's batched matmuls over torch.func.vmap, measured
+    # the choice of core.models.mlp's batched matmuls over torch.func.vmap, measured
     net = mlp.module(theta0)
     names = [n for n, _ in net.named_parameters()]
     shapes = [q.shape for q in net.parameters()]

@@ -20,8 +20,8 @@ from _timing import interleaved, pin_threads  # noqa: E402  (pins BLAS threads b
 import torch  # noqa: E402
 from lion_pytorch import Lion  # noqa: E402
 
-from core import compute  # noqa: E402
-from core.scenario import Scenario  # noqa: E402
+from core.analyses import compute  # noqa: E402
+from core.scenarios.scenario import Scenario  # noqa: E402
 # isort: on
 
 DEFAULT = ["opt=hb&steps=1000", "opt=adam&steps=1000", "opt=lion&eps=0.05&steps=1000"]

@@ -19,10 +19,10 @@ import torch  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _timing import median_seconds  # noqa: E402
 
-from core import compute  # noqa: E402
-from core.dynamics import asymptotic_fields  # noqa: E402
-from core.scenario import Scenario  # noqa: E402
-from core.surfaces import compute_surfaces  # noqa: E402
+from core.analyses import compute  # noqa: E402
+from core.analyses.surfaces import compute_surfaces  # noqa: E402
+from core.engine.dynamics import asymptotic_fields  # noqa: E402
+from core.scenarios.scenario import Scenario  # noqa: E402
 
 
 def main() -> None:

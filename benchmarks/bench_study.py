@@ -1,4 +1,4 @@
-"""Many-seed network studies (core.study), threads pinned, ratios from one run:
+"""Many-seed network studies (core.analyses.study), threads pinned, ratios from one run:
 
 1. a 16-seed AdamW-vs-Lion study (300 steps: over the pages' budget, within the command
    line's, under which the studies here are parsed) in process: seconds, and the
@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from core import limits  # noqa: E402
-from core.study import StudyScenario, chunk, compute_study  # noqa: E402
+from core.analyses.study import StudyScenario, chunk, compute_study  # noqa: E402
+from core.scenarios import limits  # noqa: E402
 
 TARGET_S = 20.0
 TARGET_RAY = 1.6

@@ -29,8 +29,8 @@ def main() -> None:
         os.environ[var] = str(args.threads)
     import torch
 
-    from core import compute
-    from core.sweep import SweepScenario, compute_sweep
+    from core.analyses import compute
+    from core.analyses.sweep import SweepScenario, compute_sweep
 
     torch.set_num_threads(args.threads)
     s = SweepScenario.parse(args.query)

@@ -13,12 +13,15 @@ import os
 import sys
 import warnings
 
-from core import limits, paper
+from core.analyses import paper
+from core.analyses.study import StudyScenario, compute_study
+from core.analyses.sweep import SweepScenario, compute_sweep
 from core.distribute import ray_address
-from core.expression import ExpressionError
-from core.network_scenario import CompareScenario, NetworkScenario, compare_mode
-from core.query import ScenarioError, escaped, numbers
-from core.report import (
+from core.models.expression import ExpressionError
+from core.scenarios import limits
+from core.scenarios.network_scenario import CompareScenario, NetworkScenario, compare_mode
+from core.scenarios.query import ScenarioError, escaped, numbers
+from core.scenarios.report import (
     PAPER_JSON,
     compare_json,
     network_json,
@@ -29,9 +32,7 @@ from core.report import (
     sweep_json,
     to_json,
 )
-from core.scenario import Scenario
-from core.study import StudyScenario, compute_study
-from core.sweep import SweepScenario, compute_sweep
+from core.scenarios.scenario import Scenario
 from core.threads import DEFAULT, VARIABLE, pin, requested
 
 ENVIRONMENT = f"""environment: {VARIABLE}=N runs torch and BLAS on N threads (default
@@ -53,8 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m core",
         description=__doc__,
         epilog=f"Sizes are capped as on the pages, but a computation predicted to take up to "
-        f"{limits.CLI_BUDGET_S:g} s (core.limits) is admitted, where the pages refuse more "
-        f"than {limits.BUDGET_S:g} s: it runs on your machine. " + ENVIRONMENT,
+        f"{limits.CLI_BUDGET_S:g} s (core.scenarios.limits) is admitted, where the pages "
+        f"refuse more than {limits.BUDGET_S:g} s: it runs on your machine. " + ENVIRONMENT,
     )
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("simulate", "order", "network", "sweep", "study", "regularizer"):

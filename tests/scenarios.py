@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import assume
 
-from core.query import ScenarioError
+from core.scenarios.query import ScenarioError
 
 
 def admitted(cls, fields: dict):

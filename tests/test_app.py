@@ -13,8 +13,8 @@ import pytest
 from scipy.stats import linregress
 from streamlit.testing.v1 import AppTest
 
-from core import compute
-from core.scenario import Scenario
+from core.analyses import compute
+from core.scenarios.scenario import Scenario
 
 SMALL = {"v": "1", "steps": "20", "grid": "16", "hs": "0.04,0.02", "T": "0.4"}
 PAGES = ("home", "playground", "theory", "compare", "gallery", "about")

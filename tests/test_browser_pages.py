@@ -15,8 +15,8 @@ skip_or_fail(pytest)
 
 from playwright.sync_api import expect  # noqa: E402
 
-from core import compute  # noqa: E402
-from core.scenario import Scenario  # noqa: E402
+from core.analyses import compute  # noqa: E402
+from core.scenarios.scenario import Scenario  # noqa: E402
 
 SCENARIO = {"opt": "adam", "lr": "0.05", "x0": "1.5"}
 START = "playground?v=1&opt=adam&lr=0.05&x0=1.5&steps=30&grid=20"

@@ -10,8 +10,8 @@ from browser import check_page, open_charts, settled_with_charts, skip_or_fail
 
 skip_or_fail(pytest)
 
-from core.scenario import Scenario  # noqa: E402
-from core.sweep import SweepScenario  # noqa: E402
+from core.analyses.sweep import SweepScenario  # noqa: E402
+from core.scenarios.scenario import Scenario  # noqa: E402
 
 QUERY = "v=1&x=b1:0.5:0.9:4&y=b2:0.6:0.99:4&steps=20"
 VIEWPORT = (1500, 2000)

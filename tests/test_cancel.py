@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from core import compute
-from core.network import view
-from core.network_scenario import NetworkScenario
-from core.scenario import Scenario
-from core.study import StudyScenario, compute_study
-from core.sweep import SweepScenario, compute_sweep
+from core.analyses import compute
+from core.analyses.network import view
+from core.analyses.study import StudyScenario, compute_study
+from core.analyses.sweep import SweepScenario, compute_sweep
+from core.scenarios.network_scenario import NetworkScenario
+from core.scenarios.scenario import Scenario
 
 
 class Stop(BaseException):  # as Streamlit's StopException: not an Exception

@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core import cli
-from core.losses import batched
-from core.scenario import Scenario
+from core.models.losses import batched
+from core.scenarios.scenario import Scenario
 
 CASES = [
     "opt=gd&lr=0.05&loss=custom&f=x^2%2B3*y^2%2Bsin(x*y)&x0=1&y0=-0.5",
@@ -115,7 +115,7 @@ def test_any_query_either_runs_or_exits_2(text):
 
 
 def test_reports_write_null_for_every_non_finite_number():
-    from core.report import finite_or_none
+    from core.scenarios.report import finite_or_none
 
     assert finite_or_none(2.5) == 2.5 and finite_or_none(math.inf) is None
     assert finite_or_none([1.0, math.nan, -math.inf]) == [1.0, None, None]
@@ -132,12 +132,13 @@ def test_reports_write_null_for_every_non_finite_number():
     ],
 )
 def test_one_report_module_writes_what_the_cli_prints(command, query, capsys):
-    """core.report is the one module of documents: the network, sweep and study reports
-    lived in their computation modules (core.network, core.sweep, core.study)."""
-    from core import report
-    from core.network_scenario import NetworkScenario
-    from core.study import StudyScenario, compute_study
-    from core.sweep import SweepScenario, compute_sweep
+    """core.scenarios.report is the one module of documents: the network, sweep and study reports
+    lived in their computation modules (core.analyses.network, core.analyses.sweep,
+    core.analyses.study)."""
+    from core.analyses.study import StudyScenario, compute_study
+    from core.analyses.sweep import SweepScenario, compute_sweep
+    from core.scenarios import report
+    from core.scenarios.network_scenario import NetworkScenario
 
     assert cli.main([command, query]) == 0
     printed = json.loads(capsys.readouterr().out)
@@ -164,7 +165,7 @@ def strict_json(text: str):
 
 
 def test_to_json_writes_every_non_finite_number_as_null():
-    from core.report import to_json
+    from core.scenarios.report import to_json
 
     document = {
         "a": math.nan,

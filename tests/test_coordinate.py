@@ -1,4 +1,4 @@
-"""THEORY §7 (c) by functions of one coordinate (core.coordinate): the interpolated
+"""THEORY §7 (c) by functions of one coordinate (core.engine.coordinate): the interpolated
 directions against the exact sums over the past and against the general path, which sums
 the opaque weights' tails without knowing they are geometric."""
 
@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from core.coordinate import CoordinateDirections
-from core.dynamics import fields_at_step
-from core.losses import ZOO, batched
-from core.optimizers import Readout
-from core.registry import make_optimizer
+from core.engine.coordinate import CoordinateDirections
+from core.engine.dynamics import fields_at_step
+from core.engine.optimizers import Readout
+from core.engine.registry import make_optimizer
+from core.models.losses import ZOO, batched
 from tests.test_recursive_engine import opaque
 
 F64 = torch.float64

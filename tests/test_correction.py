@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from core.dynamics import asymptotic_fields, fields_at_step, simulate
-from core.losses import ZOO, batched
-from core.optimizers import (
+from core.engine.dynamics import asymptotic_fields, fields_at_step, simulate
+from core.engine.optimizers import (
     Average,
     Geometric,
     Optimizer,
@@ -19,7 +18,8 @@ from core.optimizers import (
     gradient,
     gradient_slope,
 )
-from core.registry import make_optimizer
+from core.engine.registry import make_optimizer
+from core.models.losses import ZOO, batched
 
 LOSS = batched(ZOO["reference"].expression)
 GRAD = independent.gradient_of(LOSS)

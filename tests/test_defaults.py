@@ -13,9 +13,14 @@ from __future__ import annotations
 
 import pytest
 
-from core.network_scenario import COUNTEREXAMPLES, PRESETS, CompareScenario, NetworkScenario
-from core.registry import record
-from core.scenario import Scenario
+from core.engine.registry import record
+from core.scenarios.network_scenario import (
+    COUNTEREXAMPLES,
+    PRESETS,
+    CompareScenario,
+    NetworkScenario,
+)
+from core.scenarios.scenario import Scenario
 from ui import cache
 from ui.gallery import GALLERY, METRICS, scenario
 

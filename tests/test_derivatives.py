@@ -1,4 +1,4 @@
-"""core.derivatives: the symbolic gradient and Hessian against torch autograd, on the
+"""core.models.derivatives: the symbolic gradient and Hessian against torch autograd, on the
 whole zoo and on random expressions, and the generated code's vocabulary."""
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_expression import _reference, expressions
 
-from core.derivatives import ARRAY_HELPERS, FLOAT_HELPERS, FUNCTIONS, Derivatives, source
-from core.expression import ExpressionError, compile_expression, parse
-from core.losses import ZOO
+from core.models.derivatives import ARRAY_HELPERS, FLOAT_HELPERS, FUNCTIONS, Derivatives, source
+from core.models.expression import ExpressionError, compile_expression, parse
+from core.models.losses import ZOO
 
 F64 = torch.float64
 
@@ -56,9 +56,9 @@ RNG = np.random.default_rng(0)
 def test_long_rows_go_in_chunks_that_agree_with_autograd(monkeypatch, text):
     """Every temporary of the code lives until it returns: long rows are cut in chunks
     of at most _ELEMENTS temporaries' elements (here a few rows each), same values."""
-    import core.derivatives
+    import core.models.derivatives
 
-    monkeypatch.setattr(core.derivatives, "_ELEMENTS", 200)
+    monkeypatch.setattr(core.models.derivatives, "_ELEMENTS", 200)
     d = Derivatives.of(text)
     assert d.operations["hessian"][0] > 20  # so a chunk holds fewer than 10 of the rows
     xs, ys = RNG.uniform(0.1, 2.0, 101), RNG.uniform(0.1, 2.0, 101)

@@ -6,9 +6,9 @@ import json
 import torch
 
 from core import cli
-from core.dynamics import simulate
-from core.losses import batched
-from core.registry import make_optimizer
+from core.engine.dynamics import simulate
+from core.engine.registry import make_optimizer
+from core.models.losses import batched
 
 
 def test_unstable_memoryless_run_diverges_while_memory_run_goes_on():

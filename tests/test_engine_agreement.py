@@ -1,6 +1,6 @@
-"""The engine's agreement matrix: each backend that runs the formulas of core/kernel.py
-(Python floats: core.fast2d; numpy arrays: core.fast2d_batch, with one value per row
-or shared hyperparameters; torch tensors: core.dynamics) for every declared optimizer
+"""The engine's agreement matrix: each backend that runs the formulas of core/engine/kernel.py
+(Python floats: core.engine.fast2d; numpy arrays: core.engine.fast2d_batch, with one value per row
+or shared hyperparameters; torch tensors: core.engine.dynamics) for every declared optimizer
 and every direction case of THEORY §7, against references that share nothing with
 core/:
 
@@ -21,11 +21,11 @@ import pytest
 import torch
 from lion_pytorch import Lion
 
-from core import fast2d, fast2d_batch
-from core.derivatives import Derivatives
-from core.dynamics import _Recursive, fields_at_step, simulate
-from core.losses import ZOO, batched
-from core.registry import make_optimizer
+from core.engine import fast2d, fast2d_batch
+from core.engine.dynamics import _Recursive, fields_at_step, simulate
+from core.engine.registry import make_optimizer
+from core.models.derivatives import Derivatives
+from core.models.losses import ZOO, batched
 from tests.test_correction import QHM, SIGNUM, qhm_update, signum_update
 
 F64 = torch.float64

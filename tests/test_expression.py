@@ -1,4 +1,4 @@
-"""Tests for core.expression: values, precedence, errors, caps, gradients, safety."""
+"""Tests for core.models.expression: values, precedence, errors, caps, gradients, safety."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from core.expression import (
+from core.models.expression import (
     MAX_DEPTH,
     MAX_LENGTH,
     Binary,

@@ -1,4 +1,4 @@
-"""core.fast2d (Python floats, symbolic derivatives) against the torch engine:
+"""core.engine.fast2d (Python floats, symbolic derivatives) against the torch engine:
 free-running on scenarios chosen non-chaotic they agree to 1e-12; and the fallbacks
 (each step of every backend against independent references:
 tests/test_engine_agreement.py)."""
@@ -11,11 +11,12 @@ import sys
 import pytest
 import torch
 
-from core import compute, fast2d
-from core.dynamics import DYNAMICS, _Recursive, simulate
-from core.losses import ZOO, batched
-from core.registry import RECORDS, make_optimizer
-from core.scenario import Scenario
+from core.analyses import compute
+from core.engine import fast2d
+from core.engine.dynamics import DYNAMICS, _Recursive, simulate
+from core.engine.registry import RECORDS, make_optimizer
+from core.models.losses import ZOO, batched
+from core.scenarios.scenario import Scenario
 
 F64 = torch.float64
 REFERENCE = ZOO["reference"].expression
@@ -36,7 +37,7 @@ IDS = [f"{n}-{'-'.join(map(str, h.values()))}" for n, h in CASES]
 
 def autograd(expression: str):
     """The loss without its declared derivatives: the torch engine differentiates it by
-    autograd, independently of core.derivatives."""
+    autograd, independently of core.models.derivatives."""
     loss = batched(expression)
     return lambda theta: loss(theta)
 
@@ -157,7 +158,7 @@ def test_cli_simulates_a_linear_loss_with_every_optimizer():
     )
     assert done.returncode == 0, done.stderr
     script = (
-        "import sys\nfrom core import cli\nfrom core.registry import RECORDS\n"
+        "import sys\nfrom core import cli\nfrom core.engine.registry import RECORDS\n"
         "q = 'loss=custom&f=x&steps=20&opt='\n"
         "codes = [cli.main(['simulate', q + n]) for n in RECORDS]\n"
         "sys.exit(max(codes))\n"

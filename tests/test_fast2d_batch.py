@@ -1,4 +1,4 @@
-"""core.fast2d_batch (numpy arrays, every trajectory at once) against the torch engine,
+"""core.engine.fast2d_batch (numpy arrays, every trajectory at once) against the torch engine,
 its oracle: fed the torch engine's own point at every step they agree to 1e-13 for every
 optimizer and direction case; free-running on non-chaotic scenarios to 1e-12; rows with
 their own hyperparameters; divergence per row; and the fallbacks."""
@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from core import fast2d_batch
-from core.derivatives import Derivatives
-from core.dynamics import DYNAMICS, simulate
-from core.losses import ZOO, batched
-from core.registry import make_optimizer
+from core.engine import fast2d_batch
+from core.engine.dynamics import DYNAMICS, simulate
+from core.engine.registry import make_optimizer
+from core.models.derivatives import Derivatives
+from core.models.losses import ZOO, batched
 from tests.test_fast2d import CASES, IDS, autograd
 from tests.test_recursive_engine import opaque
 

@@ -13,10 +13,10 @@ import pytest
 import torch
 from scipy import stats
 
-from core import compute
-from core.dynamics import simulate
-from core.query import ScenarioError
-from core.scenario import Scenario
+from core.analyses import compute
+from core.engine.dynamics import simulate
+from core.scenarios.query import ScenarioError
+from core.scenarios.scenario import Scenario
 from ui import cache, gallery, lessons
 from ui.lessons import LESSONS, LessonQuery, check, load, matches
 
@@ -185,7 +185,7 @@ def test_the_largest_gradient_coordinate_of_a_bowl_is_at_its_window_s_edge():
 
 
 def test_the_distances_and_gradients_along_the_runs_match_the_torch_engine():
-    """The runs of the batched torch engine (core.dynamics.simulate), and the gradient by
+    """The runs of the batched torch engine (core.engine.dynamics.simulate), and the gradient by
     autograd: the largest distance between the corrected and memoryless runs, and which
     one passes through smaller gradients on average."""
     s = Scenario.parse("v=1&opt=hb")  # lesson 3, step 3
@@ -207,7 +207,7 @@ def test_the_distances_and_gradients_along_the_runs_match_the_torch_engine():
 
 def _interval(v: np.ndarray) -> tuple[float, float]:
     """scipy's 95% BCa bootstrap interval of the mean of the finite values, called here on
-    the per-seed numbers (what /study states: core.study.intervals)."""
+    the per-seed numbers (what /study states: core.analyses.study.intervals)."""
     v = v[np.isfinite(v)]
     if np.ptp(v) == 0:
         return float(v[0]), float(v[0])

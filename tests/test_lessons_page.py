@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 from app_harness import assert_clean, figures, open_page
 
-from core.dynamics import DYNAMICS
+from core.engine.dynamics import DYNAMICS
 from ui import lessons
 from ui.lessons import BY_ID, measure, shown
 

@@ -1,4 +1,4 @@
-"""The caps of core.limits: the worst URLs of issues 10 and 18 are refused with a message
+"""The caps of core.scenarios.limits: the worst URLs of issues 10 and 18 are refused with a message
 that names the budget, the keys and the largest admitted setting, and every scenario that
 parses fits the time budget on each page."""
 
@@ -11,16 +11,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scenarios import refusal
 
-from core import limits, network, scenario
-from core.derivatives import source
-from core.dynamics import sums_history
-from core.expression import parse, size
-from core.losses import loss_size
-from core.network_scenario import CompareScenario, NetworkScenario, model, train_size
-from core.registry import make_optimizer
-from core.scenario import Scenario
-from core.study import StudyScenario
-from core.sweep import SweepScenario
+from core.analyses import network
+from core.analyses.study import StudyScenario
+from core.analyses.sweep import SweepScenario
+from core.engine.dynamics import sums_history
+from core.engine.registry import make_optimizer
+from core.models.derivatives import source
+from core.models.expression import parse, size
+from core.models.losses import loss_size
+from core.scenarios import limits, scenario
+from core.scenarios.network_scenario import CompareScenario, NetworkScenario, model, train_size
+from core.scenarios.scenario import Scenario
 
 
 def _network_seconds(s: NetworkScenario) -> float:
@@ -139,10 +140,11 @@ def test_the_cost_of_a_loss_grows_with_each_engine_path():
 @pytest.mark.parametrize("opt", ["opt=adam&eps=0", "opt=rmsprop&eps=0", "opt=lion"])
 def test_runs_stay_on_the_floats_where_the_cost_model_says(monkeypatch, opt):
     """With eps = 0 Adam's and RMSprop's readout is 0/0 at a zero gradient; it is defined
-    there (THEORY §14), so the run stays on the floats (before, core.fast2d handed it to
+    there (THEORY §14), so the run stays on the floats (before, core.engine.fast2d handed it to
     the torch engine: 4.2 s for 5000 steps against 0.25 s), and the cost model's
     leaves_the_floats, which prices a run handed over, agrees with what really runs."""
-    from core import compute, fast2d
+    from core.analyses import compute
+    from core.engine import fast2d
 
     handed = []
     torch_run = fast2d.torch_simulate
@@ -160,8 +162,8 @@ def test_a_users_loss_may_defeat_the_interpolated_history():
     priced for every user's loss."""
     import numpy as np
 
-    from core import compute
-    from core.dynamics import _plan
+    from core.analyses import compute
+    from core.engine.dynamics import _plan
 
     s = Scenario.parse(_with_f("opt=rmsprop&steps=300&grid=200&loss=custom&f=", PRODUCT36))
     coordinate = _plan(compute.optimizer(s), s.steps).coordinate
@@ -210,7 +212,7 @@ def test_long_studies_are_refused_with_the_most_admitted(query, key):
 def test_the_default_study_is_admitted_within_the_budget():
     s = StudyScenario.parse("")
     assert s.seeds == 16 and s.steps == 150
-    from core.study import study_seconds
+    from core.analyses.study import study_seconds
 
     assert study_seconds(vars(s), s.steps, s.seeds) <= limits.BUDGET_S
 
@@ -311,7 +313,7 @@ def test_compare_page_refuses_a_comparison_over_budget(monkeypatch):
     (2.1 s CPU measured); the page's refusal is checked under a budget below that."""
     import app_harness
 
-    from core.compute import compare_seconds
+    from core.analyses.compute import compare_seconds
     from tests.test_app import open_page
 
     query = {"v": "1", "steps": "5000", "grid": "200", "cmp": "rmsprop,adam,lion,hb"}

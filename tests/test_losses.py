@@ -2,9 +2,9 @@
 
 import torch
 
-from core.dynamics import simulate
-from core.losses import ZOO, batched
-from core.registry import make_optimizer
+from core.engine.dynamics import simulate
+from core.engine.registry import make_optimizer
+from core.models.losses import ZOO, batched
 
 
 def test_zoo_entries_are_complete_and_parse():

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import tracemalloc
 
-from core.sweep import SweepScenario, compute_sweep
+from core.analyses.sweep import SweepScenario, compute_sweep
 
 AXES = "opt=hb&x=lr:0.005:0.1:32&y=b1:0:0.95:32"
 

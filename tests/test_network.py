@@ -16,17 +16,18 @@ from hypothesis import strategies as st
 from scenarios import admitted, refusal
 from scipy.stats import linregress
 
-from core import cli, network
-from core.datasets import CLASSIFICATION, DATASETS, REGRESSION, make_dataset
-from core.limits import MAX_NET_STEPS, MAX_WIDTH
-from core.mlp import MLP
-from core.network import compare, compare_text, fit, landscape, order, result
-from core.network_scenario import PRESETS, CompareScenario, NetworkScenario
-from core.pair import settings as pair_settings
-from core.query import ScenarioError
-from core.registry import RECORDS, make_optimizer
-from core.report import network_json
-from core.training import StepBatches, batch_schedule, data_loss, run_network, training_loss
+from core import cli
+from core.analyses import network
+from core.analyses.network import compare, compare_text, fit, landscape, order, result
+from core.engine.registry import RECORDS, make_optimizer
+from core.models.datasets import CLASSIFICATION, DATASETS, REGRESSION, make_dataset
+from core.models.mlp import MLP
+from core.models.training import StepBatches, batch_schedule, data_loss, run_network, training_loss
+from core.scenarios.limits import MAX_NET_STEPS, MAX_WIDTH
+from core.scenarios.network_scenario import PRESETS, CompareScenario, NetworkScenario
+from core.scenarios.pair import settings as pair_settings
+from core.scenarios.query import ScenarioError
+from core.scenarios.report import network_json
 
 SMOOTH_ADAMW = "opt=adamw&b1=0.5&b2=0.7&eps=1.0&wd=0.01"
 # Tiny tensors run faster on one thread, and far faster when another process holds a
@@ -444,15 +445,15 @@ def test_cuda_matches_cpu():
 
 
 def test_compare_keys_are_the_studys_and_round_trip():
-    """/network's compare mode takes /study's keys through the same fields (core.pair),
+    """/network's compare mode takes /study's keys through the same fields (core.scenarios.pair),
     and its URL round-trips exactly."""
-    from core.network_scenario import COMPARE_FIELDS
-    from core.study import STUDY_FIELDS
+    from core.analyses.study import STUDY_FIELDS
+    from core.scenarios.network_scenario import COMPARE_FIELDS
 
     ours, study = ({f.key: f for f in fields} for fields in (COMPARE_FIELDS, STUDY_FIELDS))
     for key in ("opts", "lrs", "wd"):
         assert ours[key].parse is study[key].parse  # one parser
-        assert ours[key].check.__module__ == study[key].check.__module__ == "core.pair"
+        assert ours[key].check.__module__ == study[key].check.__module__ == "core.scenarios.pair"
         pair = {"opts": ("adamw", "lion")}
         assert ours[key].default(pair) == study[key].default(pair)  # one set of defaults
     query = "opts=adamw,lion&lrs=adamw:0.01,lion:0.001&wd=adamw:0.01,lion:0.1&steps=20&n=60"

@@ -27,9 +27,9 @@ def test_renders_with_small_defaults():
 
 def test_digits_render_with_their_test_accuracy_and_no_plane_fit():
     """data=digits: an MLP from the pixels to 10 logits, cross-entropy, the test accuracy
-    beside the losses (the memory run's, as core.network computes it), no 2D fit."""
-    from core import network
-    from core.network_scenario import NetworkScenario, model
+    beside the losses (the memory run's, as core.analyses.network computes it), no 2D fit."""
+    from core.analyses import network
+    from core.scenarios.network_scenario import NetworkScenario, model
 
     params = {"v": "1", "data": "digits", "n": "100", "width": "4", "depth": "1", "steps": "5"}
     at = open_network(params)
@@ -165,8 +165,8 @@ def test_compare_mode_runs_each_optimizer_at_its_own_lr_and_says_so():
     """Issue 20: each optimizer at its own h and weight decay (by default the Lion paper's
     ratio), the caption says which and what is matched; the keys are /study's; the toggle
     keeps the data and network."""
-    from core.network_scenario import CompareScenario
-    from core.pair import settings
+    from core.scenarios.network_scenario import CompareScenario
+    from core.scenarios.pair import settings
 
     at = open_network(SMALL | {"data": "circles"})
     at.toggle(key="wn_compare").set_value(True).run()

@@ -5,16 +5,16 @@ and it holds no module-level caches (the UI edge caches)."""
 import subprocess
 import sys
 
-from core import losses
+from core.models import losses
 
 SCRIPT = """
 import torch
 threads = torch.get_num_threads()
-from core import compute, network
-from core.dynamics import simulate
-from core.losses import batched
-from core.registry import make_optimizer
-from core.scenario import Scenario
+from core.analyses import compute, network
+from core.engine.dynamics import simulate
+from core.models.losses import batched
+from core.engine.registry import make_optimizer
+from core.scenarios.scenario import Scenario
 assert torch.get_default_dtype() == torch.float32, "importing core changed the default dtype"
 s = Scenario.parse("opt=adam&steps=20&grid=12")
 run = compute.trajectories(s)

@@ -14,9 +14,9 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scipy.stats import linregress
 
-from core import compute
-from core.order import diagnose, fitted_slope
-from core.scenario import Scenario
+from core.analyses import compute
+from core.analyses.order import diagnose, fitted_slope
+from core.scenarios.scenario import Scenario
 
 TOL = 0.2  # THEORY §12: consecutive local slopes agree within 0.2
 ORDERS = (2.0, 1.0)  # THEORY §1: corrected O(h²), memoryless O(h)

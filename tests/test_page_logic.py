@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 import torch
 
-from core import compute
-from core.losses import batched
-from core.network import CompareRow, NetworkResult, result
-from core.network_scenario import NetworkScenario
-from core.order import OrderStudy, asymptotic_h, asymptotic_steps, farther, steps_to
-from core.registry import record
-from core.scenario import Scenario
-from core.sweep import SweepResult, SweepScenario
+from core.analyses import compute
+from core.analyses.network import CompareRow, NetworkResult, result
+from core.analyses.order import OrderStudy, asymptotic_h, asymptotic_steps, farther, steps_to
+from core.analyses.sweep import SweepResult, SweepScenario
+from core.engine.registry import record
+from core.models.losses import batched
+from core.scenarios.network_scenario import NetworkScenario
+from core.scenarios.scenario import Scenario
 from ui import sweep_plots, tables
 
 HB = record("hb")
@@ -103,7 +103,7 @@ def test_the_network_table_says_undefined_and_missing_values_in_words():
     ]  # fmt: skip
     table = tables.compare_networks(rows, 99)
     adamw, lion = (table.iloc[i] for i in range(2))
-    # each optimizer's own step size first (core.pair: a fair comparison)
+    # each optimizer's own step size first (core.scenarios.pair: a fair comparison)
     assert (
         adamw["hyperparameters"] == "h = 0.03, b1 = 0.9" and lion["hyperparameters"] == "h = 0.01"
     )

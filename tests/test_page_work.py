@@ -14,9 +14,10 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 from streamlit.testing.v1 import AppTest
 
-from core import cli, compute
-from core.derivatives import Derivatives
-from core.expression import Expression, parse
+from core import cli
+from core.analyses import compute
+from core.models.derivatives import Derivatives
+from core.models.expression import Expression, parse
 
 # a query no other test opens: the caches cannot hold its results already
 QUERY = {
@@ -48,7 +49,7 @@ def downloads(monkeypatch):
 
 def _open_counting(page: str, monkeypatch) -> tuple[AppTest, list]:
     """`page` opened with QUERY, counting the runs of the three dynamics
-    (core.compute.trajectories, the engine's entry) made while it renders."""
+    (core.analyses.compute.trajectories, the engine's entry) made while it renders."""
     st.cache_data.clear()
     at = AppTest.from_file(app_harness.APP, default_timeout=120)
     at.query_params.update(QUERY)

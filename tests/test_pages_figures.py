@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import compute
-from core.scenario import Scenario
+from core.analyses import compute
+from core.scenarios.scenario import Scenario
 from ui import pages, plots, style
 
 SMALL = {"v": "1", "steps": "20", "grid": "16"}
@@ -129,7 +129,7 @@ def test_network_compare_sidebar_shows_only_what_the_comparison_uses():
     at = open_page("network", {"v": "1", "steps": "10", "n": "40", "width": "4", "compare": "1"})
     keys = {w.key for w in at.sidebar.number_input}
     assert not keys & {"wn_lr", "wn_b1", "wn_b2", "wn_eps", "wn_wd"}
-    # each optimizer's own learning rate and weight decay instead (core.pair)
+    # each optimizer's own learning rate and weight decay instead (core.scenarios.pair)
     assert {"wnc_lrs", "wnc_wd"} <= {w.key for w in at.sidebar.text_input}
     assert not at.sidebar.radio  # no landscape in compare mode
 

@@ -1,4 +1,4 @@
-"""The paper's experiments (core.paper, /paper, `python -m core paper`) and what they stand
+"""The paper's experiments (core.analyses.paper, /paper, `python -m core paper`) and what they stand
 on: the digits (against scikit-learn's raw images), the multiclass MLP (against torch.nn),
 the engine's kept iterates and observed moments (against torch.optim), the
 preconditioned sharpness (against numpy on the full matrix), the threshold's closed
@@ -19,17 +19,19 @@ from app_harness import figures, open_page
 from scipy.stats import bootstrap, linregress
 from sklearn.datasets import load_digits, make_circles, make_moons
 
-import core.sharpness as sharpness_module
-from core import cli, limits, paper
-from core.datasets import make_dataset
-from core.dynamics import DYNAMICS, simulate
-from core.mlp import MLP
-from core.query import ScenarioError
-from core.registry import make_optimizer
-from core.report import PAPER_JSON, paper_csv
-from core.sharpness import sharpness
-from core.study import interval
-from core.training import as_tensors, data_accuracy, data_loss
+import core.analyses.sharpness as sharpness_module
+from core import cli
+from core.analyses import paper
+from core.analyses.sharpness import sharpness
+from core.analyses.study import interval
+from core.engine.dynamics import DYNAMICS, simulate
+from core.engine.registry import make_optimizer
+from core.models.datasets import make_dataset
+from core.models.mlp import MLP
+from core.models.training import as_tensors, data_accuracy, data_loss
+from core.scenarios import limits
+from core.scenarios.query import ScenarioError
+from core.scenarios.report import PAPER_JSON, paper_csv
 
 F64 = torch.float64
 TINY = {
@@ -135,8 +137,9 @@ def test_cross_entropy_mlp_and_its_gradient_match_torch_nn():
 def test_network_on_the_digits_reports_test_accuracy(capsys):
     """`python -m core network 'data=digits...'`: an MLP 64 -> width -> 10 with
     cross-entropy; its test accuracy at the end is the module's argmax on the test part."""
-    from core import cli, network
-    from core.network_scenario import NetworkScenario
+    from core import cli
+    from core.analyses import network
+    from core.scenarios.network_scenario import NetworkScenario
 
     query = "data=digits&n=120&width=5&depth=1&act=gelu&steps=6&lr=0.05"
     assert cli.main(["network", query]) == 0
@@ -215,8 +218,8 @@ def test_constant_pixels_give_no_nan_under_either_placement(name, eps):
 def test_eps_zero_on_a_symmetry_axis_does_not_diverge():
     """Adam with eps = 0 started on x = 0 of x^2 + y^2: the x gradient is exactly 0 at
     every step; before THEORY §14's convention the runs were NaN from step 1."""
-    from core import compute
-    from core.scenario import Scenario
+    from core.analyses import compute
+    from core.scenarios.scenario import Scenario
 
     s = Scenario.parse("opt=adam&eps=0&loss=custom&f=x^2%2By^2&x0=0&y0=1&steps=20")
     run = compute.trajectories(s)
@@ -583,7 +586,7 @@ def test_one_seed_list_and_one_download_pair():
     every page's CSV/JSON pair goes through ui.layout.downloads."""
     from pathlib import Path
 
-    from core.study import StudyScenario
+    from core.analyses.study import StudyScenario
 
     assert paper.Beta2Scenario.seed_list is StudyScenario.seed_list
     assert paper.SCENARIOS["beta2"].parse("seed=4&seeds=3").seed_list == [4, 5, 6]

@@ -11,8 +11,8 @@ import os
 import numpy as np
 import pytest
 
-from core import paper
-from core.report import PAPER_JSON
+from core.analyses import paper
+from core.scenarios.report import PAPER_JSON
 
 try:
     import ray

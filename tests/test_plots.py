@@ -3,9 +3,9 @@ arrows of the correction field."""
 
 import numpy as np
 
-from core.losses import ZOO, batched
-from core.registry import make_optimizer
-from core.surfaces import compute_surfaces
+from core.analyses.surfaces import compute_surfaces
+from core.engine.registry import make_optimizer
+from core.models.losses import ZOO, batched
 from ui.grid import on_grid
 from ui.plots import field_figure, quiver
 

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import torch
 
-from core import dynamics
-from core.dynamics import DYNAMICS, _plan, _Recursive, _Schedule, limit_moments, simulate
-from core.losses import ZOO, batched
-from core.optimizers import Average, Geometric
-from core.registry import make_optimizer
+from core.engine import dynamics
+from core.engine.dynamics import DYNAMICS, _plan, _Recursive, _Schedule, limit_moments, simulate
+from core.engine.optimizers import Average, Geometric
+from core.engine.registry import make_optimizer
+from core.models.losses import ZOO, batched
 
 F64 = torch.float64
 LOSS = batched(ZOO["reference"].expression)

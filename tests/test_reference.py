@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from core.losses import ZOO, batched
-from core.order import fitted_slope, order_study
-from core.registry import make_optimizer
+from core.analyses.order import fitted_slope, order_study
+from core.engine.registry import make_optimizer
+from core.models.losses import ZOO, batched
 
 H = (0.04, 0.02, 0.01, 0.005)
 # (corrected, memoryless) max errors over the horizon T = 1, from THEORY.md §6

@@ -1,4 +1,4 @@
-"""Every fact about an optimizer sits in its record (core.registry): what /sweep draws,
+"""Every fact about an optimizer sits in its record (core.engine.registry): what /sweep draws,
 the colours, the labels, the card's sentences and /about's tables are read from the
 records, and an optimizer added as one record (QHM, here, at test time) runs on every
 page and through the CLI with no other edit."""
@@ -17,10 +17,10 @@ import pytest
 import torch
 
 from core import cli
-from core.dynamics import simulate
-from core.losses import batched
-from core.optimizers import LINEAR, Average, Geometric, Optimizer, gradient, gradient_slope
-from core.registry import (
+from core.analyses.sweep import SweepResult, SweepScenario
+from core.engine.dynamics import simulate
+from core.engine.optimizers import LINEAR, Average, Geometric, Optimizer, gradient, gradient_slope
+from core.engine.registry import (
     COMPARED,
     RECORDS,
     ClosedForm,
@@ -31,8 +31,8 @@ from core.registry import (
     record,
     swept,
 )
-from core.scenario import Scenario
-from core.sweep import SweepResult, SweepScenario
+from core.models.losses import batched
+from core.scenarios.scenario import Scenario
 from ui import layout, network_plots, study_plots
 from ui.style import NEUTRAL
 from ui.sweep_plots import effect_figure
@@ -264,7 +264,7 @@ def test_about_tables_have_every_records_closed_forms():
 
 def test_farther_reason_names_the_records_bend():
     """Lion's update bends at |g| ~ sqrt(eps), not at eps."""
-    from core.order import farther
+    from core.analyses.order import farther
 
     text = farther(record("lion"), {"b1": 0.9, "b2": 0.99, "eps": 0.01, "wd": 0.0}, 2.0, 1.0)
     assert "0.1," in text and "0.01" not in text
@@ -277,7 +277,7 @@ def test_the_default_pair_is_written_once():
     pair = re.compile(r"""["']adamw["']\s*,\s*["']lion["']""")
     found = [
         f"{p.relative_to(ROOT)}:{i}"
-        for p in [*ROOT.glob("core/*.py"), *ROOT.glob("ui/*.py"), *ROOT.glob("app_pages/*.py")]
+        for p in [*ROOT.glob("core/**/*.py"), *ROOT.glob("ui/*.py"), *ROOT.glob("app_pages/*.py")]
         if p.name != "registry.py"
         for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
         if pair.search(line)

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.query import escaped
+from core.scenarios.query import escaped
 from tests.test_app import SMALL, open_page
 from ui.text import MAX_MESSAGE, plain
 

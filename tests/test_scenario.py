@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scenarios import admitted, refusal
 
-from core.losses import ZOO
-from core.query import ScenarioError, fmt
-from core.registry import RECORDS
-from core.scenario import MAX_STEPS, Scenario
+from core.engine.registry import RECORDS
+from core.models.losses import ZOO
+from core.scenarios.query import ScenarioError, fmt
+from core.scenarios.scenario import MAX_STEPS, Scenario
 
 finite = dict(allow_nan=False, allow_infinity=False)
 EXPRESSIONS = ["x^2 + y^2", "sin(3*x) * cos(y) + 0.1*(x^2+y^2)", "min(x^2, (y-1)^2) ** 1.5"]
@@ -167,7 +167,7 @@ def test_overlong_values_are_refused():
     )
 )
 def test_network_caps_on_several_keys_fall_back_leniently(params):
-    from core.network_scenario import NetworkScenario
+    from core.scenarios.network_scenario import NetworkScenario
 
     s, warnings = NetworkScenario.from_query(params)  # never raises
     assert NetworkScenario.parse(s.to_query()) == s
@@ -178,10 +178,10 @@ def test_network_caps_on_several_keys_fall_back_leniently(params):
 
 
 def test_query_classes_take_their_defaults_from_their_specs():
-    from core.network_scenario import NetworkScenario
-    from core.query import QueryMixin, defaults
-    from core.study import StudyScenario
-    from core.sweep import SweepScenario
+    from core.analyses.study import StudyScenario
+    from core.analyses.sweep import SweepScenario
+    from core.scenarios.network_scenario import NetworkScenario
+    from core.scenarios.query import QueryMixin, defaults
 
     for cls in (Scenario, NetworkScenario, SweepScenario, StudyScenario):
         assert [f.name for f in dataclasses.fields(cls)] == [s.key for s in cls.SPECS]
@@ -210,10 +210,15 @@ def test_digits_other_than_ascii_are_refused_by_key(digit, key):
 @pytest.mark.parametrize(
     ("cls", "query", "key", "limit"),
     [
-        ("core.scenario.Scenario", "steps=99999999999", "steps", f"{MAX_STEPS}]"),
-        ("core.sweep.SweepScenario", "x=b1:0:0.9:100000", "x", "(2 to 64)"),
-        ("core.sweep.SweepScenario", "y=b2:0:0.9:65", "y", "(2 to 64)"),
-        ("core.network_scenario.NetworkScenario", "seed=99999999999", "seed", "999999999]"),
+        ("core.scenarios.scenario.Scenario", "steps=99999999999", "steps", f"{MAX_STEPS}]"),
+        ("core.analyses.sweep.SweepScenario", "x=b1:0:0.9:100000", "x", "(2 to 64)"),
+        ("core.analyses.sweep.SweepScenario", "y=b2:0:0.9:65", "y", "(2 to 64)"),
+        (
+            "core.scenarios.network_scenario.NetworkScenario",
+            "seed=99999999999",
+            "seed",
+            "999999999]",
+        ),
     ],
 )
 def test_range_messages_name_the_limit(cls, query, key, limit):
@@ -263,8 +268,8 @@ def studies(draw):
     takes them: one bare list for both, each optimizer's own (`adamw:0.01`), or a mix."""
     from hypothesis import assume
 
-    from core.query import Tagged
-    from core.study import StudyScenario
+    from core.analyses.study import StudyScenario
+    from core.scenarios.query import Tagged
 
     pair = st.lists(st.sampled_from(sorted(RECORDS)), min_size=2, max_size=2, unique=True)
     opts = tuple(draw(pair))
@@ -303,8 +308,8 @@ def studies(draw):
 @settings(max_examples=200, deadline=None)
 @given(studies())
 def test_study_url_round_trip_is_exact(s):
-    from core.pair import settings as settings_of
-    from core.study import StudyScenario
+    from core.analyses.study import StudyScenario
+    from core.scenarios.pair import settings as settings_of
 
     query = s.to_query()
     assert StudyScenario.parse(query) == s

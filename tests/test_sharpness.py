@@ -1,4 +1,4 @@
-"""core.sharpness: the largest (algebraic) Hessian eigenvalue, checked against full
+"""core.analyses.sharpness: the largest (algebraic) Hessian eigenvalue, checked against full
 Hessians from torch.autograd.functional.hessian and numpy.linalg.eigvalsh; the Lanczos
 path and the full-Hessian path agree; a row's value does not depend on its neighbours; a
 solve that does not converge is NaN and the study says so."""
@@ -11,13 +11,13 @@ import torch
 from lion_pytorch import Lion
 from torch.func import functional_call
 
-import core.sharpness as sharpness_module
+import core.analyses.sharpness as sharpness_module
 from core import cli
-from core.datasets import make_dataset
-from core.mlp import MLP
-from core.sharpness import sharpness
-from core.study import StudyScenario, chunk, compute_study, study_warnings
-from core.training import data_loss
+from core.analyses.sharpness import sharpness
+from core.analyses.study import StudyScenario, chunk, compute_study, study_warnings
+from core.models.datasets import make_dataset
+from core.models.mlp import MLP
+from core.models.training import data_loss
 
 # issue 17, finding 1: one step at a tiny h leaves each seed near its initialization,
 # where the Hessian of a 1-1-1 network on the sine data has negative eigenvalues larger
@@ -89,7 +89,7 @@ def quadratic(A: torch.Tensor):
 def test_largest_algebraic_not_largest_in_size():
     """A Hessian whose eigenvalue of largest size is negative: lambda_max is the top one.
     (Its top eigenvalue stands apart, as a network's does: a spectrum clustered at the top
-    takes Lanczos more restarts than core.sharpness.RESTARTS, and gives NaN.)"""
+    takes Lanczos more restarts than core.analyses.sharpness.RESTARTS, and gives NaN.)"""
     d = 60
     q, _ = torch.linalg.qr(torch.randn(d, d, generator=torch.Generator().manual_seed(1)).double())
     eig = torch.cat([torch.linspace(-5.0, 1.0, d - 1, dtype=torch.float64), torch.tensor([2.0])])
@@ -124,7 +124,8 @@ def test_no_convergence_is_nan_and_the_study_says_so(monkeypatch):
 
     s = StudyScenario.parse("seeds=2&steps=3&n=40&width=3&until=0")
     monkeypatch.setattr(
-        "core.study.sharpness", lambda loss, theta, seeds: torch.full(theta.shape[:1], np.nan)
+        "core.analyses.study.sharpness",
+        lambda loss, theta, seeds: torch.full(theta.shape[:1], np.nan),
     )
     said = [w for w in study_warnings(compute_study(s)) if "no sharpness" in w]
     assert said == [

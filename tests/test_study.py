@@ -1,10 +1,10 @@
-"""Many-seed network studies (core.study): each seed's run equals torch.optim / lion-pytorch
-training the same network (the sharpness: tests/test_sharpness.py), read at the end of
-the budget or at its first step at the threshold `until`, each optimizer at its own
-learning rates and weight decay; h R is the value at the run's own step n and Lion's is
-not defined, the warnings are the page's, the intervals respect each metric's range and
-agree with textbook values, the sentences follow from the numbers, Ray stays unimported
-in process, the CLI prints JSON and bad input is refused."""
+"""Many-seed network studies (core.analyses.study): each seed's run equals torch.optim /
+lion-pytorch training the same network (the sharpness: tests/test_sharpness.py), read at the
+end of the budget or at its first step at the threshold `until`, each optimizer at its own
+learning rates and weight decay; h R is the value at the run's own step n and Lion's is not
+defined, the warnings are the page's, the intervals respect each metric's range and agree
+with textbook values, the sentences follow from the numbers, Ray stays unimported in
+process, the CLI prints JSON and bad input is refused."""
 
 import json
 import re
@@ -22,10 +22,7 @@ from scipy import stats
 from torch.func import functional_call
 
 from core import cli
-from core.datasets import make_dataset
-from core.mlp import MLP
-from core.pair import settings as study_settings
-from core.study import (
+from core.analyses.study import (
     STATISTICS,
     StudyScenario,
     chunk,
@@ -37,6 +34,9 @@ from core.study import (
     study_warnings,
     summary,
 )
+from core.models.datasets import make_dataset
+from core.models.mlp import MLP
+from core.scenarios.pair import settings as study_settings
 
 QUERY = "seeds=3&steps=25&n=60&width=6&lrs=0.02,0.005&seed=7&until=0"
 bce = torch.nn.functional.binary_cross_entropy_with_logits
@@ -310,7 +310,7 @@ def test_the_verdict_and_the_matched_sentence_follow_from_the_numbers():
 
 def test_in_process_study_does_not_import_ray():
     code = (
-        "import sys; from core.study import StudyScenario, compute_study; "
+        "import sys; from core.analyses.study import StudyScenario, compute_study; "
         "compute_study(StudyScenario.parse('seeds=2&steps=3&n=40&width=3')); "
         "assert 'ray' not in sys.modules, 'ray was imported'"
     )

@@ -12,8 +12,8 @@ from app_harness import assert_clean, open_page
 from scipy import stats
 from streamlit.testing.v1 import AppTest
 
-from core.pair import settings
-from core.study import StudyScenario, chunk, compute_study, matched, study_warnings
+from core.analyses.study import StudyScenario, chunk, compute_study, matched, study_warnings
+from core.scenarios.pair import settings
 
 # every run of both optimizers reaches training loss 0.5 within the 30 steps
 SMALL = {"v": "1", "seeds": "5", "steps": "30", "n": "60", "width": "6", "until": "0.5"}
@@ -48,7 +48,7 @@ def test_renders_and_the_paired_sentence_matches_the_seeds():
 
 def test_the_caption_states_the_settings_and_what_is_matched():
     """Issue 20: the usual ratio of the default pair and the matched training loss and
-    step budget, as core.study words them from the numbers (tested in test_study.py)."""
+    step budget, as core.analyses.study words them from the numbers (tested in test_study.py)."""
     at = open_study()
     s = StudyScenario.parse("&".join(f"{k}={v}" for k, v in SMALL.items()))
     caption = " ".join(c.value for c in at.caption)
@@ -81,7 +81,7 @@ def test_invalid_url_values_warn_with_their_key():
 
 def test_the_page_shows_the_studys_warnings_and_lions_h_R_as_not_defined():
     """Issue 17, finding 3: the warnings are the list the JSON carries (computed once,
-    core.study.study_warnings); the paired h R of exact-sign Lion is not a measured 0."""
+    core.analyses.study.study_warnings); the paired h R of exact-sign Lion is not a measured 0."""
     at = open_study()
     s = StudyScenario.parse("&".join(f"{k}={v}" for k, v in SMALL.items()))
     shown = [e.value for e in at.info]

@@ -12,8 +12,8 @@ from unittest import mock
 import numpy as np
 import pytest
 
-from core import limits
-from core.study import StudyScenario, compute_study
+from core.analyses.study import StudyScenario, compute_study
+from core.scenarios import limits
 
 try:
     import ray

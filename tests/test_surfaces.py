@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from core import cli, compute, surfaces
-from core.losses import ZOO, batched
-from core.registry import make_optimizer
-from core.regularizer import run_report
-from core.scenario import Scenario
+from core import cli
+from core.analyses import compute, surfaces
+from core.analyses.regularizer import run_report
+from core.engine.registry import make_optimizer
+from core.models.losses import ZOO, batched
+from core.scenarios.scenario import Scenario
 
 REF = ZOO["reference"]
 LOSS = batched(REF.expression)

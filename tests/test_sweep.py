@@ -1,4 +1,4 @@
-"""Phase diagrams (core.sweep): cells equal single runs, the verdict equals THEORY §4-§5's
+"""Phase diagrams (core.analyses.sweep): cells equal single runs, the verdict equals THEORY §4-§5's
 closed forms, the URL round-trips, bad input is refused, and the CLI prints JSON."""
 
 import json
@@ -11,18 +11,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scenarios import admitted, refusal
 
-from core import cli, compute
-from core.losses import batched
-from core.registry import RECORDS, swept
-from core.report import sweep_csv, sweep_json
-from core.scenario import HYPER_KEYS
-from core.sweep import (
+from core import cli
+from core.analyses import compute
+from core.analyses.sweep import (
     MAX_AXIS,
     Axis,
     SweepScenario,
     _kappa_grid,
     compute_sweep,
 )
+from core.engine.registry import RECORDS, swept
+from core.models.losses import batched
+from core.scenarios.report import sweep_csv, sweep_json
+from core.scenarios.scenario import HYPER_KEYS
 
 SMALL = [
     "opt=adam&b1=0.7&eps=0.3&x=b1:0.3:0.9:5&y=b2:0.4:0.95:4&steps=60",
@@ -207,7 +208,7 @@ def test_bad_queries_are_refused_with_the_key_named(query, key, words):
 
 @pytest.mark.parametrize("opt", sorted(swept()))
 def test_every_default_sweep_and_adams_64_by_64_by_1000_are_admitted(opt):
-    """The cost model (core.limits.sweep_seconds) admits what computes in the budget:
+    """The cost model (core.scenarios.limits.sweep_seconds) admits what computes in the budget:
     each optimizer's default sweep, and the benchmark's 64 x 64 x 1000 Adam sweep."""
     assert SweepScenario.parse(f"opt={opt}").opt == opt
     big = SweepScenario.parse("opt=adam&x=b1:0.5:0.999:64&y=b2:0.5:0.999:64&steps=1000")

@@ -9,8 +9,8 @@ import re
 from app_harness import assert_clean, open_page
 from streamlit.testing.v1 import AppTest
 
-from core import compute
-from core.sweep import SweepScenario
+from core.analyses import compute
+from core.analyses.sweep import SweepScenario
 
 SMALL = {"v": "1", "x": "b1:0.5:0.99:6", "y": "b2:0.5:0.999:5", "steps": "20"}
 

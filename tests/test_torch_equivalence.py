@@ -5,9 +5,9 @@ torch.optim and lion-pytorch: tests/test_engine_agreement.py)."""
 import pytest
 import torch
 
-from core.dynamics import simulate
-from core.losses import ZOO, batched
-from core.registry import make_optimizer
+from core.engine.dynamics import simulate
+from core.engine.registry import make_optimizer
+from core.models.losses import ZOO, batched
 
 LOSS = batched(ZOO["reference"].expression)
 START = (-1.2, 0.8)

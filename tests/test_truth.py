@@ -15,20 +15,22 @@ import numpy as np
 import pytest
 import torch
 
-from core import cli, compute, network, report
-from core.autodiff import grad_and_hvp
-from core.datasets import make_dataset
-from core.dynamics import asymptotic_fields, simulate
-from core.losses import batched
-from core.mlp import MLP
-from core.network_scenario import PRESETS, NetworkScenario, dataset, model
-from core.order import diagnose
-from core.registry import RECORDS, _psi1, _psi2, longest_memory, make_optimizer
-from core.regularizer import SETTLED_MEMORIES, potential_warnings, verdict
-from core.report import network_json
-from core.scenario import Scenario
-from core.surfaces import preconditioner
-from core.training import data_loss
+from core import cli
+from core.analyses import compute, network
+from core.analyses.order import diagnose
+from core.analyses.regularizer import SETTLED_MEMORIES, potential_warnings, verdict
+from core.analyses.surfaces import preconditioner
+from core.engine.autodiff import grad_and_hvp
+from core.engine.dynamics import asymptotic_fields, simulate
+from core.engine.registry import RECORDS, _psi1, _psi2, longest_memory, make_optimizer
+from core.models.datasets import make_dataset
+from core.models.losses import batched
+from core.models.mlp import MLP
+from core.models.training import data_loss
+from core.scenarios import report
+from core.scenarios.network_scenario import PRESETS, NetworkScenario, dataset, model
+from core.scenarios.report import network_json
+from core.scenarios.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 ADAM_EPS10 = "opt=adam&eps=10&loss=custom&f=0.005*(x^2%2By^2)%2B0.002*sin(3*x)"
@@ -244,8 +246,8 @@ def test_lion_family_shrinks_with_eps():
 
 
 def test_network_compare_text_follows_the_numbers():
-    from core.network import compare, compare_text
-    from core.network_scenario import CompareScenario
+    from core.analyses.network import compare, compare_text
+    from core.scenarios.network_scenario import CompareScenario
 
     rows = compare(CompareScenario.parse("steps=10&n=60&width=6"))
     text = compare_text(rows)
@@ -286,7 +288,7 @@ def test_every_theory_citation_points_to_a_section():
     sections = _sections()
     assert set(range(1, 14)) <= sections
     cited = set()
-    for path in [*ROOT.glob("core/*.py"), *ROOT.glob("ui/*.py"), *ROOT.glob("app_pages/*.py")]:
+    for path in [*ROOT.glob("core/**/*.py"), *ROOT.glob("ui/*.py"), *ROOT.glob("app_pages/*.py")]:
         for ref in re.findall(r"THEORY(?:\.md)? (§[\d\-§, ]+)", path.read_text(encoding="utf-8")):
             cited |= {int(n) for n in re.findall(r"\d+", ref)}
     assert cited and cited <= sections
@@ -316,7 +318,7 @@ def test_nothing_outside_the_records_switches_on_optimizer_names():
         rf"""|\w\[{quoted}\]"""  # a lookup by name
     )
     offenders = []
-    for path in [*ROOT.glob("core/*.py"), *ROOT.glob("ui/*.py"), *ROOT.glob("app_pages/*.py")]:
+    for path in [*ROOT.glob("core/**/*.py"), *ROOT.glob("ui/*.py"), *ROOT.glob("app_pages/*.py")]:
         if path.name in ("registry.py", "optimizers.py", "paper.py", "paper_plots.py", "report.py"):
             continue
         for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
@@ -478,7 +480,7 @@ def test_about_renders_the_theory_document():
 
 
 def test_longest_memory_is_the_largest_beta_of_the_record():
-    from core.registry import longest_memory
+    from core.engine.registry import longest_memory
 
     beta, steps = longest_memory("adam", {"b1": 0.9, "b2": 0.999, "eps": 1e-8})
     assert beta == 0.999 and steps == pytest.approx(1000.0)

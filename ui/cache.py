@@ -35,16 +35,17 @@ import streamlit as st
 from streamlit.logger import get_logger
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from core import compute, network, paper, threads
-from core.compute import PathSummary
+from core import threads
+from core.analyses import compute, network, paper
+from core.analyses.compute import PathSummary
+from core.analyses.order import OrderStudy
+from core.analyses.regularizer import Report
+from core.analyses.study import StudyResult, StudyScenario, compute_study
+from core.analyses.surfaces import Surfaces
+from core.analyses.sweep import SweepResult, SweepScenario, compute_sweep
 from core.distribute import ray_address
-from core.network_scenario import NetworkScenario
-from core.order import OrderStudy
-from core.regularizer import Report
-from core.scenario import Scenario
-from core.study import StudyResult, StudyScenario, compute_study
-from core.surfaces import Surfaces
-from core.sweep import SweepResult, SweepScenario, compute_sweep
+from core.scenarios.network_scenario import NetworkScenario
+from core.scenarios.scenario import Scenario
 
 _CHECK_EVERY_S = 0.05  # how often a running computation asks whether to go on
 JOBS = "MEMORY_JOBS"
@@ -119,12 +120,12 @@ def _long(what: str, query: str, compute_it, *args):
         _trim()
 
 
-# Entry sizes at the caps (core.limits): a summary <= 0.4 MB, surfaces <= 2.3 MB (more
+# Entry sizes at the caps (core.scenarios.limits): a summary <= 0.4 MB, surfaces <= 2.3 MB (more
 # with the half-grid fit's numbers: a few floats), a regularizer report < 1 kB, an
 # order study < 1 kB, a network view <= 1 MB (its largest part: 3 final parameter vectors).
 # A 2D scenario's functions take the scenario itself too (`_s`, not hashed: its query is
 # the key), so the runs and surfaces of one page share its loss's tree and derivative code
-# (core.expression.Expression): one parse and one compile a script run.
+# (core.models.expression.Expression): one parse and one compile a script run.
 @st.cache_data(max_entries=128, show_spinner=False)
 def _summary(query: str, _s: Scenario) -> PathSummary:
     return compute.summary(_s)
@@ -156,7 +157,7 @@ def _network_result(query: str) -> network.NetworkResult:
 
 
 # a sweep at the caps <= 1 MB (4096 cells x the metrics, the fine verdict grid); a study
-# <= 17 MB (core.limits.MAX_STUDY_CURVES: its two curves per run)
+# <= 17 MB (core.scenarios.limits.MAX_STUDY_CURVES: its two curves per run)
 @st.cache_data(max_entries=8, show_spinner=False)
 def _sweep(query: str) -> SweepResult:
     return _long("sweep", query, compute_sweep, SweepScenario.parse(query))
@@ -168,7 +169,7 @@ def _study(query: str) -> StudyResult:
 
 
 def summary(s: Scenario) -> PathSummary:
-    """The three runs of a 2D scenario (core.compute.summary)."""
+    """The three runs of a 2D scenario (core.analyses.compute.summary)."""
     return _summary(s.to_query(), s)
 
 
@@ -181,7 +182,7 @@ def order(s: Scenario) -> OrderStudy:
 
 
 def regularizer(s: Scenario) -> Report:
-    """The verdict read from R on the window and along the run (core.regularizer)."""
+    """The verdict read from R on the window and along the run (core.analyses.regularizer)."""
     return _regularizer(s.to_query(), s)
 
 
@@ -196,12 +197,13 @@ def network_result(s: NetworkScenario) -> network.NetworkResult:
 
 
 def sweep(s: SweepScenario) -> SweepResult:
-    """/sweep: every cell's three runs and metrics (core.sweep)."""
+    """/sweep: every cell's three runs and metrics (core.analyses.sweep)."""
     return _sweep(s.to_query())
 
 
 def study(s: StudyScenario) -> StudyResult:
-    """/study: the seeds of both optimizers (core.study; on Ray when RAY_ADDRESS is set)."""
+    """/study: the seeds of both optimizers (core.analyses.study; on Ray when RAY_ADDRESS is
+    set)."""
     return _study(s.to_query())
 
 

@@ -14,10 +14,10 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from core.losses import ZOO
-from core.query import ScenarioError, numbers
-from core.registry import COMPARED, RECORDS, label
-from core.scenario import MAX_STEPS, Scenario
+from core.engine.registry import COMPARED, RECORDS, label
+from core.models.losses import ZOO
+from core.scenarios.query import ScenarioError, numbers
+from core.scenarios.scenario import MAX_STEPS, Scenario
 from ui import state, text
 from ui.state import PLANE
 
@@ -119,7 +119,7 @@ def optimizer(
 
 
 def pair(page: state.PageState, s, most: int) -> None:
-    """Two optimizers and what each runs with (core.pair's keys opts, lrs and wd, as on
+    """Two optimizers and what each runs with (core.scenarios.pair's keys opts, lrs and wd, as on
     /study and in /network's compare mode), mirroring the scenario s of `page`."""
     widget(page, "opts", st.text_input, "two optimizers", help=f"e.g. {','.join(COMPARED)}")
     count = f"1 to {most} per optimizer, comma separated" if most > 1 else "one per optimizer"

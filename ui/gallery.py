@@ -17,12 +17,12 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
-from core import compute, study
-from core.network_scenario import CompareScenario, NetworkScenario, compare_mode
-from core.scenario import Scenario
-from core.study import StudyScenario
-from core.study import summary as study_summary
-from core.sweep import SweepScenario
+from core.analyses import compute, study
+from core.analyses.study import StudyScenario
+from core.analyses.study import summary as study_summary
+from core.analyses.sweep import SweepScenario
+from core.scenarios.network_scenario import CompareScenario, NetworkScenario, compare_mode
+from core.scenarios.scenario import Scenario
 from ui import cache, network_plots, plots, sweep_plots
 from ui.grid import perturbation
 
@@ -184,7 +184,7 @@ NO_DIFFERENCE = "no difference shown"
 
 
 def study_interval(s: StudyScenario, opt: str, metric: str) -> dict:
-    """A study metric at the study's first learning rate (core.study.summary): one
+    """A study metric at the study's first learning rate (core.analyses.study.summary): one
     optimizer's mean, 95% interval and seeds, or with opt "b - a" the same of the
     per-seed difference."""
     return next(iter(study_summary(cache.study(s)).values()))[opt][metric]

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.regularizer import SIGNED
-from core.surfaces import Surfaces
+from core.analyses.regularizer import SIGNED
+from core.analyses.surfaces import Surfaces
 
 CLIP_3D = (0.01, 0.9)  # quantiles of L + hR the 3D view is clipped to
 

@@ -10,16 +10,16 @@ from urllib.parse import parse_qsl
 import numpy as np
 import streamlit as st
 
-from core import compute
-from core.compute import PathSummary
-from core.dynamics import DYNAMICS
-from core.network import NetworkResult
-from core.order import farther
-from core.query import QueryMixin
-from core.registry import RECORDS, TOL, memory_lengths, record
-from core.regularizer import Report, grid_error_text, percent, residual_text
-from core.report import paths_csv, simulate_json, to_json
-from core.scenario import OptimizerQuery, Scenario
+from core.analyses import compute
+from core.analyses.compute import PathSummary
+from core.analyses.network import NetworkResult
+from core.analyses.order import farther
+from core.analyses.regularizer import Report, grid_error_text, percent, residual_text
+from core.engine.dynamics import DYNAMICS
+from core.engine.registry import RECORDS, TOL, memory_lengths, record
+from core.scenarios.query import QueryMixin
+from core.scenarios.report import paths_csv, simulate_json, to_json
+from core.scenarios.scenario import OptimizerQuery, Scenario
 from ui import cache, live_chart, pages, plots, state
 from ui.style import STYLE
 
@@ -152,7 +152,7 @@ def divergence_warnings(summary: PathSummary | NetworkResult) -> None:
 
 def farther_note(s, corrected: float, memoryless: float, more: str = "") -> None:
     """Whenever the corrected run ends farther from the memory run than the memoryless
-    one (their largest distances to it), say so and why (core.order.farther); `more`:
+    one (their largest distances to it), say so and why (core.analyses.order.farther); `more`:
     a sentence the page adds."""
     sentence = farther(record(s.opt), s.hyper, corrected, memoryless)
     if sentence:

@@ -22,7 +22,15 @@ from pathlib import Path
 import numpy as np
 import plotly.graph_objects as go
 
-from core.query import Field, QueryMixin, constant, in_range, integer, one_of, query_dataclass
+from core.scenarios.query import (
+    Field,
+    QueryMixin,
+    constant,
+    in_range,
+    integer,
+    one_of,
+    query_dataclass,
+)
 from ui import cache, gallery, plots, state, study_plots
 from ui.gallery import Claim
 

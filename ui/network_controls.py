@@ -1,4 +1,4 @@
-"""The sidebar of /network: widgets mirroring core.network_scenario.NetworkScenario
+"""The sidebar of /network: widgets mirroring core.scenarios.network_scenario.NetworkScenario
 through ui.state.NETWORK (widget keys `wn_`), with ui.controls' widget helpers: the
 presets, the optimizer, the data, the network, the training, the landscape's plane, and
 the toggle of the page's compare mode (URL flag compare=1: its own scenario,
@@ -10,11 +10,11 @@ from urllib.parse import parse_qsl
 
 import streamlit as st
 
-from core.datasets import DATASETS
-from core.mlp import ACTIVATIONS
-from core.network_scenario import COUNTEREXAMPLES, PRESETS, SHARED, NetworkScenario
-from core.query import ScenarioError
-from core.scenario import HYPER_KEYS
+from core.models.datasets import DATASETS
+from core.models.mlp import ACTIVATIONS
+from core.scenarios.network_scenario import COUNTEREXAMPLES, PRESETS, SHARED, NetworkScenario
+from core.scenarios.query import ScenarioError
+from core.scenarios.scenario import HYPER_KEYS
 from ui.controls import number, optimizer, pair, widget
 from ui.state import APP_FLAGS, NETWORK, NETWORK_COMPARE, PageState
 

@@ -2,7 +2,7 @@
 regularizer along training, the learned function, the loss-landscape slice and the
 AdamW/Lion comparison.  Every dynamics looks as it does on the other pages (ui.plots'
 STYLE and run_style: memory a wide translucent band, memoryless dashed, corrected
-dotted, nested end markers); the figures only draw what core.network computed.
+dotted, nested end markers); the figures only draw what core.analyses.network computed.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.datasets import Dataset
-from core.dynamics import DYNAMICS
-from core.landscape import Slice
-from core.network import Fit, NetworkResult
-from core.registry import record
+from core.analyses.network import Fit, NetworkResult
+from core.engine.dynamics import DYNAMICS
+from core.engine.registry import record
+from core.models.datasets import Dataset
+from core.models.landscape import Slice
 from ui.plots import contour_map, end_at, loss_lines, marker_at, path_line
 from ui.style import (
     NEUTRAL,

@@ -1,12 +1,12 @@
-"""The sidebar of /paper: the experiment's widgets, mirroring its core.paper query class
+"""The sidebar of /paper: the experiment's widgets, mirroring its core.analyses.paper query class
 through ui.state.PAPER[experiment] (one set of widget keys per experiment)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from core import registry
-from core.paper import ADAM_PLACEMENTS, DATA_KEYS
+from core.analyses.paper import ADAM_PLACEMENTS, DATA_KEYS
+from core.engine import registry
 from ui.controls import number, widget
 from ui.state import PAPER
 

@@ -1,4 +1,4 @@
-"""The figures of /paper, one per experiment of core.paper, drawn from its result only:
+"""The figures of /paper, one per experiment of core.analyses.paper, drawn from its result only:
 the distances along the iterations (log scale, one panel per optimizer), test accuracy,
 steps and h R against beta2 with Lion's band, and the preconditioned sharpness against
 its threshold."""
@@ -9,8 +9,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.paper import Beta2Result, DistanceResult, SharpnessResult
-from core.registry import record
+from core.analyses.paper import Beta2Result, DistanceResult, SharpnessResult
+from core.engine.registry import record
 from ui.style import NEUTRAL, STYLE, frame
 
 # one colour per step size or beta: the dynamics keep their dashes (memoryless dashed,

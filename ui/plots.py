@@ -7,11 +7,11 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from core.compute import PathSummary
-from core.dynamics import DYNAMICS
-from core.order import OrderStudy
-from core.regularizer import SIGNED, verdict
-from core.surfaces import Surfaces
+from core.analyses.compute import PathSummary
+from core.analyses.order import OrderStudy
+from core.analyses.regularizer import SIGNED, verdict
+from core.analyses.surfaces import Surfaces
+from core.engine.dynamics import DYNAMICS
 from ui import raster
 from ui.grid import clip_range, log_levels, on_grid, perturbation, signed
 from ui.style import (

@@ -18,11 +18,11 @@ memory.  The browser's back and forward buttons are trusted only with queries th
 session published for the page's scenario class: Streamlit's history also holds entries
 with another page's query under this page's path, which would otherwise reset it.
 
-The 2D pages share PLANE (core.scenario.Scenario); the network page has NETWORK
-(core.network_scenario.NetworkScenario) and, in its compare mode (compare=1),
-NETWORK_COMPARE (CompareScenario), the phase diagram SWEEP (core.sweep.SweepScenario)
-the seed study STUDY (core.study.StudyScenario) and the paper's experiments PAPER (one
-state per experiment of core.paper, tagged exp=NAME in the URL), each with its own widget
+The 2D pages share PLANE (core.scenarios.scenario.Scenario); the network page has NETWORK
+(core.scenarios.network_scenario.NetworkScenario) and, in its compare mode (compare=1),
+NETWORK_COMPARE (CompareScenario), the phase diagram SWEEP (core.analyses.sweep.SweepScenario)
+the seed study STUDY (core.analyses.study.StudyScenario) and the paper's experiments PAPER (one
+state per experiment of core.analyses.paper, tagged exp=NAME in the URL), each with its own widget
 keys and session scenario, so the pages never disturb each other.
 """
 
@@ -35,12 +35,12 @@ from urllib.parse import urlencode
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from core.network_scenario import SHARED, CompareScenario, NetworkScenario
-from core.paper import SCENARIOS
-from core.query import fmt
-from core.scenario import HYPER_KEYS, Scenario
-from core.study import StudyScenario
-from core.sweep import SweepScenario
+from core.analyses.paper import SCENARIOS
+from core.analyses.study import StudyScenario
+from core.analyses.sweep import SweepScenario
+from core.scenarios.network_scenario import SHARED, CompareScenario, NetworkScenario
+from core.scenarios.query import fmt
+from core.scenarios.scenario import HYPER_KEYS, Scenario
 from ui import text
 
 # URL flags of the app itself, not scenario fields: kept out of the scenario's parse (no
@@ -214,7 +214,7 @@ NETWORK = PageState(
     page_flags=("compare",),  # compare=1: NETWORK_COMPARE's section of the page
     refused="Not applied. {key}: {message}",
 )
-# /network's compare mode: its own scenario (core.network_scenario.CompareScenario: two
+# /network's compare mode: its own scenario (core.scenarios.network_scenario.CompareScenario: two
 # optimizers, each with its own lrs and wd, as STUDY's), tagged compare=1 in the URL
 NETWORK_COMPARE = PageState(
     CompareScenario,

@@ -1,14 +1,14 @@
-"""The sidebar of /study: widgets mirroring core.study.StudyScenario through
+"""The sidebar of /study: widgets mirroring core.analyses.study.StudyScenario through
 ui.state.STUDY."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from core.datasets import DATASETS
-from core.limits import MAX_STUDY_LRS
-from core.mlp import ACTIVATIONS
-from core.study import StudyScenario
+from core.analyses.study import StudyScenario
+from core.models.datasets import DATASETS
+from core.models.mlp import ACTIVATIONS
+from core.scenarios.limits import MAX_STUDY_LRS
 from ui.controls import number, pair, widget
 from ui.network_controls import DATA_NAMES
 from ui.state import STUDY

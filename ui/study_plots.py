@@ -1,6 +1,6 @@
 """The figures of /study: each optimizer's mean with its 95% interval per metric and
 column of learning rates, the paired per-seed plot, and h R along training (mean and
-interval); every interval is core.study's."""
+interval); every interval is core.analyses.study's."""
 
 from __future__ import annotations
 
@@ -8,8 +8,15 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.registry import record
-from core.study import LIMITS, METRICS, StudyResult, StudyScenario, intervals, outside_theorem
+from core.analyses.study import (
+    LIMITS,
+    METRICS,
+    StudyResult,
+    StudyScenario,
+    intervals,
+    outside_theorem,
+)
+from core.engine.registry import record
 from ui.style import NEUTRAL, frame
 
 # every metric is read where a run stops: at the threshold, or at the end of the budget

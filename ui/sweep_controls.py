@@ -1,12 +1,12 @@
-"""The sidebar of /sweep (widgets mirroring core.sweep.SweepScenario through
+"""The sidebar of /sweep (widgets mirroring core.analyses.sweep.SweepScenario through
 ui.state.SWEEP) and the click on a cell that opens that cell on /playground."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from core.registry import swept
-from core.sweep import MAX_SWEEP_STEPS, SweepScenario
+from core.analyses.sweep import MAX_SWEEP_STEPS, SweepScenario
+from core.engine.registry import swept
 from ui.controls import loss_select, optimizer, start_point, widget
 from ui.state import SWEEP
 

@@ -1,4 +1,4 @@
-"""The figures of /sweep: one heatmap per metric of a core.sweep.SweepResult, indexed
+"""The figures of /sweep: one heatmap per metric of a core.analyses.sweep.SweepResult, indexed
 [iy][ix] like the result, with diverged cells marked and an invisible point on every
 cell centre, so a click reports the cell (ix, iy) to st.plotly_chart's on_select."""
 
@@ -8,9 +8,9 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.dynamics import DYNAMICS
-from core.registry import record
-from core.sweep import SweepResult
+from core.analyses.sweep import SweepResult
+from core.engine.dynamics import DYNAMICS
+from core.engine.registry import record
 from ui.plots import invisible_points
 from ui.style import colorbar, fixed_plot_area, frame
 

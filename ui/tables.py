@@ -9,13 +9,13 @@ import math
 import pandas as pd
 import streamlit as st
 
-from core.compute import PathSummary
-from core.dynamics import DYNAMICS
-from core.network import CompareRow
-from core.order import OrderStudy, steps_to
-from core.registry import label
-from core.regularizer import Report
-from core.scenario import OptimizerQuery
+from core.analyses.compute import PathSummary
+from core.analyses.network import CompareRow
+from core.analyses.order import OrderStudy, steps_to
+from core.analyses.regularizer import Report
+from core.engine.dynamics import DYNAMICS
+from core.engine.registry import label
+from core.scenarios.scenario import OptimizerQuery
 from ui.layout import EFFECT_BADGE
 
 UNDEFINED = "outside the theorem"  # h·R of a non-smooth update (THEORY §11)
@@ -55,7 +55,7 @@ def compare_2d(results: list[tuple[OptimizerQuery, PathSummary, Report]]) -> pd.
 
 
 def compare_networks(rows: list[CompareRow], n: int | None) -> pd.DataFrame:
-    """/network's comparison (core.network.compare_rows): losses, the generalization gap
+    """/network's comparison (core.analyses.network.compare_rows): losses, the generalization gap
     and h·R of each optimizer, h·R at the run's step n and in the limit."""
     out = []
     for row in rows:

@@ -10,7 +10,7 @@ import re
 
 import streamlit as st
 
-from core.query import escaped
+from core.scenarios.query import escaped
 
 MAX_MESSAGE = 240  # characters of one message
 MAX_MESSAGES = 8  # messages listed in the warning; the rest are counted
