@@ -328,10 +328,7 @@ def simulate(
             step = theta - h * (update + decay)
         if not (all_alive and bool(torch.isfinite(step).all())):
             all_alive = False
-            ok = torch.isfinite(step).all(-1) & alive
-            diverged[(alive & ~ok).cpu().numpy()] = n + 1
-            alive &= ok
-            step = torch.where(ok[:, None], step, theta)
+            step, alive = kernel.stop_diverged(step, theta, alive, diverged, n, -1)
         theta = step
         if slot[n + 1] >= 0:
             paths[slot[n + 1]] = theta

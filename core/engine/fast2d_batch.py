@@ -103,11 +103,9 @@ def states(
             np.subtract(theta, h * engine.update(n, theta, h), out=step)
             # one pass: the sum is finite when every entry is (or overflowed: checked)
             if not (everyone and np.isfinite(step.sum())):
-                finite = np.isfinite(step).all(0)
-                diverged[alive & ~finite] = n + 1
-                alive &= finite
+                kept, alive = kernel.stop_diverged(step, theta, alive, diverged, n, 0)
+                np.copyto(step, kept)
                 everyone = bool(alive.all())
-                np.copyto(step, theta, where=~alive)  # a diverged row stays where it was
         theta, step = step, theta
         yield theta, diverged
 

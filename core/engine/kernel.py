@@ -9,7 +9,10 @@ is one edit here.
 
 from __future__ import annotations
 
-from core.engine.optimizers import Optimizer
+import numpy as np
+import torch
+
+from core.engine.optimizers import Optimizer, where
 
 
 def memory_average(f, U, a, c, r, z):
@@ -86,3 +89,17 @@ def hessian_times(hessian, vx, vy):
     """H v for a 2D loss, from its entries (hxx, hxy, hyy): floats or arrays alike."""
     hxx, hxy, hyy = hessian
     return hxx * vx + hxy * vy, hxy * vx + hyy * vy
+
+
+def stop_diverged(step, theta, alive, diverged: np.ndarray, n: int, axis: int):
+    """Divergence stops a trajectory, and the rest go on: a row of `step` with a
+    non-finite coordinate (the coordinates on `axis`) is recorded in `diverged` at step
+    n + 1 and stays at its last finite point `theta`.  Returns the step and the rows
+    still alive (tensors or arrays alike)."""
+    if isinstance(step, torch.Tensor):
+        ok = step.isfinite().all(axis) & alive
+        diverged[(alive & ~ok).cpu().numpy()] = n + 1
+        return where(ok.unsqueeze(axis), step, theta), ok
+    ok = np.isfinite(step).all(axis) & alive
+    diverged[alive & ~ok] = n + 1
+    return where(np.expand_dims(ok, axis), step, theta), ok
