@@ -49,14 +49,15 @@ def _keeps_scenario(page, teach: bool = False) -> None:
     assert {k: q.get(k) for k in SCENARIO} == SCENARIO, page.url
     if teach:
         return
+    # the widgets take the URL's values with the script run that draws them: waited for
+    # (a fresh session's first run can still be drawing its sidebar when the run ends)
     sidebar = page.locator('[data-testid="stSidebar"]')
-    x0 = sidebar.locator('input[aria-label="start x₀"]')
-    assert x0.input_value() == "1.5"
+    expect(sidebar.locator('input[aria-label="start x₀"]')).to_have_value("1.5")
     if path(page.url) == "compare":
         return
-    assert sidebar.locator('input[aria-label="Optimizer"]').input_value() == "Adam"
+    expect(sidebar.locator('input[aria-label="Optimizer"]')).to_have_value("Adam")
     if path(page.url) == "playground":
-        assert sidebar.locator('input[aria-label="learning rate h"]').input_value() == "0.05"
+        expect(sidebar.locator('input[aria-label="learning rate h"]')).to_have_value("0.05")
 
 
 def test_navigation_keeps_the_scenario(server, page):
