@@ -6,22 +6,12 @@ failure, not a skip."""
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
+from ray_local import local_ray as _local_ray
 
 from core.analyses import paper
 from core.scenarios.report import PAPER_JSON
-
-try:
-    import ray
-except ImportError:
-    if os.environ.get("REQUIRE_RAY"):
-        pytest.fail("the Ray test is required but ray is not installed", pytrace=False)
-    pytest.skip(
-        "ray is not installed (pip install -r requirements-ray.txt)", allow_module_level=True
-    )
 
 TINY = {
     # 2 seeds over 2 values of beta2 and Lion: 2 jobs
@@ -32,11 +22,7 @@ TINY = {
 }
 
 
-@pytest.fixture(scope="module")
-def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
+local_ray = pytest.fixture(scope="module")(_local_ray)
 
 
 @pytest.mark.parametrize("experiment", list(TINY))

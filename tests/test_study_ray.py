@@ -6,32 +6,20 @@ failure, not a skip."""
 from __future__ import annotations
 
 import math
-import os
 from unittest import mock
 
 import numpy as np
 import pytest
+from ray_local import local_ray as _local_ray
+from ray_local import ray
 
 from core.analyses.study import StudyScenario, compute_study
 from core.scenarios import limits
 
-try:
-    import ray
-except ImportError:
-    if os.environ.get("REQUIRE_RAY"):
-        pytest.fail("the Ray test is required but ray is not installed", pytrace=False)
-    pytest.skip(
-        "ray is not installed (pip install -r requirements-ray.txt)", allow_module_level=True
-    )
-
 QUERY = "seeds=10&steps=15&n=60&width=6&lrs=0.01,0.003&seed=5&until=0"
 
 
-@pytest.fixture(scope="module")
-def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
+local_ray = pytest.fixture(scope="module")(_local_ray)
 
 
 def test_ray_gives_the_in_process_numbers(local_ray):

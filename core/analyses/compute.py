@@ -57,15 +57,12 @@ def compare_seconds(s: Scenario, steps: int | None = None) -> float:
 
 def compare_refusal(s: Scenario) -> str | None:
     """Why /compare is refused (over the budget, with the most steps it admits), or None."""
-    seconds = compare_seconds(s)
-    if seconds <= limits.budget():
-        return None
-    most = limits.largest(lambda n: compare_seconds(s, n), 1, s.steps)
-    return limits.over_budget(
-        seconds,
+    return limits.steps_refusal(
+        lambda n: compare_seconds(s, n),
+        s.steps,
         f"{len(s.cmp)} optimizers x {s.steps} steps",
         "steps, grid or the number of optimizers",
-        None if most is None else f"at most {most} steps with this grid",
+        "with this grid",
     )
 
 

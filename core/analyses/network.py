@@ -267,15 +267,12 @@ def compare_seconds(c: CompareScenario, steps: int) -> float:
 
 def compare_refusal(c: CompareScenario) -> str | None:
     """Why `compare` is refused (over the budget, with the most steps it admits), or None."""
-    seconds = compare_seconds(c, c.steps)
-    if seconds <= limits.budget():
-        return None
-    most = limits.largest(lambda n: compare_seconds(c, n), 1, c.steps)
-    return limits.over_budget(
-        seconds,
+    return limits.steps_refusal(
+        lambda n: compare_seconds(c, n),
+        c.steps,
         f"{len(c.opts)} optimizers x {c.steps} steps",
         "steps, width, depth, n or batch",
-        None if most is None else f"at most {most} steps with the rest as given",
+        "with the rest as given",
     )
 
 

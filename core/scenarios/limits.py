@@ -389,6 +389,19 @@ def largest(seconds: Callable[[int], float], lo: int, hi: int) -> int | None:
     return lo
 
 
+def steps_refusal(
+    seconds: Callable[[int], float], steps: int, what: str, keys: str, rest: str
+) -> str | None:
+    """The refusal of a computation of `steps` steps that costs seconds(n) at n steps,
+    naming the most steps admitted `rest` (the other keys as given); None within the
+    budget."""
+    total = seconds(steps)
+    if total <= budget():
+        return None
+    most = largest(seconds, 1, steps)
+    return over_budget(total, what, keys, None if most is None else f"at most {most} steps {rest}")
+
+
 def over_budget(seconds: float, what: str, keys: str, most: str | None = None) -> str | None:
     """The refusal message when `seconds` exceed the budget (None when it fits); `most`:
     the largest admitted setting of the other keys as given."""
