@@ -27,7 +27,7 @@ refusal = compute.compare_refusal(s)
 if refusal:
     st.error(f"This comparison is refused: {refusal}.", icon=":material/block:")
     st.stop()
-runs = [s.with_optimizer(name) for name in s.cmp]
+runs = s.compared()
 with st.spinner(f"Running {len(runs)} optimizers…"):
     results = [(r, cache.summary(r), cache.surfaces(r), cache.regularizer(r)) for r in runs]
 
@@ -38,6 +38,7 @@ for i, (col, (r, summary, surf, report)) in enumerate(zip(columns, results, stri
     with col:
         st.subheader(label(r.opt))
         layout.divergence_warnings(summary)
+        layout.readout_notes(summary)
         layout.loss_warnings(summary.losses, summary.diverged)
         layout.farther_note(r, summary.gap_corrected, summary.gap_memoryless)
         st.markdown("**Loss L and the three runs**")

@@ -25,6 +25,7 @@ with st.spinner(f"Running {s.steps} steps of three dynamics…"):
     report = cache.regularizer(s)
 
 layout.divergence_warnings(summary)
+layout.readout_notes(summary)
 layout.loss_warnings(summary.losses, summary.diverged)
 layout.farther_note(s, summary.gap_corrected, summary.gap_memoryless)
 

@@ -14,10 +14,11 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from core.engine.registry import COMPARED, RECORDS, label
+from core.engine.declared import CUSTOM, FEATURES, READOUT, WEIGHT_FORMS, WEIGHTS
+from core.engine.registry import COMPARED, RECORDS, label, record
 from core.models.losses import ZOO
 from core.scenarios.query import ScenarioError, numbers
-from core.scenarios.scenario import MAX_STEPS, Scenario
+from core.scenarios.scenario import HYPER_KEYS, MAX_STEPS, Scenario
 from ui import state, text
 from ui.state import PLANE
 
@@ -40,17 +41,41 @@ def _hs_change(s: Scenario, value: str, page: state.PageState) -> Scenario:
     return s.updated(hs=hs)
 
 
+def _feature_change(key: str, weights: str):
+    """m2 or m3 typed: empty declares none (and drops its weights); a new one comes with
+    an EMA's weights until its own are typed."""
+
+    def change(s, value: str, page: state.PageState):
+        value = value.strip() or None
+        given = getattr(s, weights) or DEFAULT_WEIGHTS
+        return s.updated(**{key: value, weights: given if value else None})
+
+    return change
+
+
+def _cmp_change(s: Scenario, cmp: tuple[str, ...]) -> Scenario:
+    """/compare's optimizers: custom in them is the scenario's declared optimizer (a new
+    one opens as heavy ball written out, core.engine.declared.DEFAULT)."""
+    if CUSTOM in cmp and s.opt != CUSTOM:
+        s = s.with_optimizer(CUSTOM)
+    return s.updated(cmp=cmp)
+
+
 # fields whose widget value does not map to `s.updated(key=value)`: (s, value, page) ->
 # the next scenario (any scenario class)
 _CHANGES: dict[str, Callable] = {
     "opt": lambda s, value, page: s.with_optimizer(value),
     "loss": _loss_change,
     "hs": _hs_change,
-    "cmp": lambda s, value, page: s.updated(cmp=tuple(value)),
+    "cmp": lambda s, value, page: _cmp_change(s, tuple(value)),
     # a new pair (/study, /network's compare mode) keeps the learning rates and weight
     # decay that still apply to it
     "opts": lambda s, value, page: s.with_opts(value),
+    **{m: _feature_change(m, w) for m, w in zip(FEATURES[1:], WEIGHTS[1:], strict=True)},
 }
+
+
+DEFAULT_WEIGHTS = "ema:0.9"  # a new average's, until its own are typed
 
 
 def _changed(page: state.PageState, key: str) -> None:
@@ -108,20 +133,65 @@ def number(page: state.PageState, key: str, label: str, step: float, help: str |
 def optimizer(
     s, lr: bool = True, page: state.PageState = PLANE, choices: tuple[str, ...] | None = None
 ) -> None:
-    """The optimizer (one of `choices`, default every record), the hyperparameters it uses
-    and (lr) the learning rate, mirroring the scenario s of `page`."""
-    options = list(RECORDS) if choices is None else list(choices)
-    widget(page, "opt", st.selectbox, "Optimizer", options, format_func=label)
+    """The optimizer (one of `choices`, default every record and a declared one), the
+    hyperparameters it uses and (lr) the learning rate, mirroring the scenario s of
+    `page`; a declared optimizer's fields and formulas (`declaration`)."""
+    options = [*RECORDS, CUSTOM] if choices is None else list(choices)
+    widget(page, "opt", st.selectbox, "Optimizer", options, format_func=_choice)
+    if s.opt == CUSTOM:
+        declaration(page, s)
     if lr:
         number(page, "lr", "learning rate h", 0.001, "the step size h of every run")
-    for p in RECORDS[s.opt].hyper:
-        number(page, p.key, p.label, p.step, f"{p.help}; usual default {p.default:g}")
+    for p in record(s.opt).hyper:
+        if p.key in HYPER_KEYS:  # a declaration's ratios are written in its weights
+            number(page, p.key, p.label, p.step, f"{p.help}; usual default {p.default:g}")
+
+
+def _choice(name: str) -> str:
+    return "Custom (declare its memory)" if name == CUSTOM else label(name)
+
+
+_FEATURE_HELP = (
+    "the averaged feature, an expression of the gradient coordinate g (numbers, + - * / ^, "
+    "sqrt, exp, log, abs, tanh, ...)"
+)
+
+
+def declaration(page: state.PageState, s) -> None:
+    """A declared optimizer (core.engine.declared): its averaged features m1..m3 (m2 and
+    m3 optional: empty is none), their weights and the readout r, each validated as
+    typed (a refused value keeps the last valid one, with the reason), then the
+    declaration as formulas beside the update rule it implies."""
+    for m, w in zip(FEATURES, WEIGHTS, strict=True):
+        if m != FEATURES[0] and getattr(s, FEATURES[FEATURES.index(m) - 1]) is None:
+            break  # m3 once m2 is declared
+        optional = "" if m == FEATURES[0] else " (empty: none)"
+        widget(page, m, st.text_input, f"{m} = φ(g){optional}", help=_FEATURE_HELP)
+        if getattr(s, m) is not None:
+            widget(page, w, st.text_input, f"{w}: its weights", help=f"one of {WEIGHT_FORMS}")
+    widget(
+        page,
+        READOUT,
+        st.text_input,
+        "r = the update, of g, m1, m2, m3",
+        help="elementwise, e.g. m1/(sqrt(m2)+1e-8); the step is θ ← θ − h(r + λθ)",
+    )
+    for line in s.declaration.latex():
+        st.latex(line)
 
 
 def pair(page: state.PageState, s, most: int) -> None:
     """Two optimizers and what each runs with (core.scenarios.pair's keys opts, lrs and wd, as on
     /study and in /network's compare mode), mirroring the scenario s of `page`."""
-    widget(page, "opts", st.text_input, "two optimizers", help=f"e.g. {','.join(COMPARED)}")
+    widget(
+        page,
+        "opts",
+        st.text_input,
+        "two optimizers",
+        help=f"e.g. {','.join(COMPARED)}; custom is an optimizer you declare (its keys open)",
+    )
+    if CUSTOM in s.opts:
+        declaration(page, s)
     count = f"1 to {most} per optimizer, comma separated" if most > 1 else "one per optimizer"
     widget(
         page,
@@ -234,8 +304,10 @@ def compare(s: Scenario) -> None:
         "cmp",
         st.multiselect,
         "Optimizers to compare",
-        list(RECORDS),
-        format_func=label,
+        [*RECORDS, CUSTOM],
+        format_func=_choice,
         max_selections=4,
     )
+    if CUSTOM in s.cmp:
+        declaration(PLANE, s)
     number(PLANE, "lr", "learning rate h", 0.001)

@@ -150,6 +150,13 @@ def divergence_warnings(summary: PathSummary | NetworkResult) -> None:
         )
 
 
+def readout_notes(summary: PathSummary) -> None:
+    """What a declared optimizer's readout does along the memory run: where it is not
+    finite, or its derivative is not (core.engine.declared.readout_notes)."""
+    for note in summary.notes:
+        st.warning(note[0].upper() + note[1:] + ".", icon=":material/warning:")
+
+
 def farther_note(s, corrected: float, memoryless: float, more: str = "") -> None:
     """Whenever the corrected run ends farther from the memory run than the memoryless
     one (their largest distances to it), say so and why (core.analyses.order.farther); `more`:

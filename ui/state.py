@@ -38,6 +38,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from core.analyses.paper import SCENARIOS
 from core.analyses.study import StudyScenario
 from core.analyses.sweep import SweepScenario
+from core.engine.declared import DECLARATION, READOUT
 from core.scenarios.network_scenario import SHARED, CompareScenario, NetworkScenario
 from core.scenarios.query import fmt
 from core.scenarios.scenario import HYPER_KEYS, Scenario
@@ -177,8 +178,8 @@ class PageState:
 
     def widget_values(self, s) -> dict[str, object]:
         """What each mirrored widget shows for s."""
-        values = {k: getattr(s, k) for k in self.fields}
-        return {k: self.shown.get(k, _same)(v) for k, v in values.items() if v is not None}
+        values = {k: self.shown.get(k, _same)(getattr(s, k)) for k in self.fields}
+        return {k: v for k, v in values.items() if v is not None}
 
     def share_url(self, page: str, s) -> str:
         """The full URL of `page` showing s with the flags (a relative one where the
@@ -197,20 +198,32 @@ def _same(value):
     return value
 
 
+def _text(value: str | None) -> str:
+    """An optional text field's widget: empty where the field is not set."""
+    return value or ""
+
+
+# a declared optimizer's keys (core.engine.declared): m2 and m3 (and their weights)
+# show empty where the declaration has none
+TEXTS = {k: _text for k in DECLARATION if k not in ("m1", "w1", READOUT)}
+
+
 PLANE = PageState(
     Scenario,
     prefix="w_",
     session="_scenario",
-    fields=("opt", "lr", *HYPER_KEYS, "loss", "f", "x0", "y0", "steps", "rn", "hs", "T", "cmp"),
-    shown={"hs": lambda hs: ", ".join(f"{h:g}" for h in hs), "cmp": list},
+    fields=("opt", *DECLARATION, "lr", *HYPER_KEYS, "loss", "f", "x0", "y0", "steps", "rn")
+    + ("hs", "T", "cmp"),
+    shown={"hs": lambda hs: ", ".join(f"{h:g}" for h in hs), "cmp": list} | TEXTS,
     page_flags=("3d",),  # 3d=1: /playground shows L + hR as a 3D surface
 )
 NETWORK = PageState(
     NetworkScenario,
     prefix="wn_",
     session="_network",
-    fields=("opt", "lr", *HYPER_KEYS, "data", "n", "noise", "split", "width", "depth", "act")
-    + ("seed", "batch", "steps", "plane"),
+    fields=("opt", *DECLARATION, "lr", *HYPER_KEYS, "data", "n", "noise", "split", "width")
+    + ("depth", "act", "seed", "batch", "steps", "plane"),
+    shown=TEXTS,
     page_flags=("compare",),  # compare=1: NETWORK_COMPARE's section of the page
     refused="Not applied. {key}: {message}",
 )
@@ -220,8 +233,8 @@ NETWORK_COMPARE = PageState(
     CompareScenario,
     prefix="wnc_",
     session="_network_compare",
-    fields=("opts", "lrs", "wd", *SHARED, "steps"),
-    shown={"opts": ",".join, "lrs": fmt, "wd": fmt},
+    fields=("opts", *DECLARATION, "lrs", "wd", *SHARED, "steps"),
+    shown={"opts": ",".join, "lrs": fmt, "wd": fmt} | TEXTS,
     refused="Not applied. {key}: {message}",
     tag={"compare": "1"},
 )
@@ -229,17 +242,17 @@ SWEEP = PageState(
     SweepScenario,
     prefix="ws_",
     session="_sweep",
-    fields=("opt", "lr", *HYPER_KEYS, "x", "y", "loss", "f", "x0", "y0", "steps"),
-    shown={"x": str, "y": str},
+    fields=("opt", *DECLARATION, "lr", *HYPER_KEYS, "x", "y", "loss", "f", "x0", "y0", "steps"),
+    shown={"x": str, "y": str} | TEXTS,
     refused="Not applied. {key}: {message}",
 )
 STUDY = PageState(
     StudyScenario,
     prefix="wst_",
     session="_study",
-    fields=("opts", "lrs", "wd", "until", "data", "n", "noise", "split", "width", "depth")
-    + ("act", "seed", "seeds", "steps"),
-    shown={"opts": ",".join, "lrs": fmt, "wd": fmt},
+    fields=("opts", *DECLARATION, "lrs", "wd", "until", "data", "n", "noise", "split", "width")
+    + ("depth", "act", "seed", "seeds", "steps"),
+    shown={"opts": ",".join, "lrs": fmt, "wd": fmt} | TEXTS,
     refused="Not applied. {key}: {message}",
 )
 # /paper: one state per experiment, its section named by exp=NAME in the URL

@@ -15,9 +15,11 @@ from core.analyses.regularizer import Report, window_report
 from core.analyses.surfaces import Surfaces, compute_surfaces
 from core.cancel import Check
 from core.engine import fast2d
+from core.engine.declared import Declaration, readout_notes
 from core.engine.dynamics import DYNAMICS, Run
 from core.engine.optimizers import Optimizer
 from core.engine.registry import longest_memory, make_optimizer, record
+from core.models.derivatives import Derivatives
 from core.models.losses import batched
 from core.scenarios import limits
 from core.scenarios.scenario import Scenario, plane_seconds
@@ -51,7 +53,7 @@ def compare_seconds(s: Scenario, steps: int | None = None) -> float:
     steps = s.steps if steps is None else steps
     return sum(
         plane_seconds(values | {"opt": name} | record(name).defaults, steps, s.grid)
-        for name in s.cmp
+        for name in map(s.resolve, s.cmp)
     )
 
 
@@ -112,6 +114,8 @@ class PathSummary:
     diverged: dict[str, int | None]  # the step where the run left the floats, or None
     gap_corrected: float  # max_n |memory - corrected| over steps where both are finite
     gap_memoryless: float  # max_n |memory - memoryless|
+    # a declared optimizer's readout along the memory run (core.engine.declared)
+    notes: tuple[str, ...] = ()
 
 
 def summary(s: Scenario) -> PathSummary:
@@ -130,7 +134,12 @@ def summary(s: Scenario) -> PathSummary:
         with np.errstate(over="ignore", invalid="ignore"):  # a run about to diverge
             return float(np.linalg.norm(paths["memory"][:n] - paths[k][:n], axis=-1).max())
 
-    return PathSummary(paths, losses, diverged, gap("corrected"), gap("memoryless"))
+    notes = ()
+    if isinstance(s.opt, Declaration):
+        path = paths["memory"]
+        grads = Derivatives.of(s.expression).on_arrays(path[:, 0], path[:, 1], hessian=False)
+        notes = readout_notes(optimizer(s), np.stack(grads, axis=-1))
+    return PathSummary(paths, losses, diverged, gap("corrected"), gap("memoryless"), notes)
 
 
 def family(s: Scenario) -> list[tuple[float, Scenario]]:

@@ -285,7 +285,7 @@ def run_warnings(rec, hyper: dict, summary, window) -> list[str]:
         out.append(far)
     if not rec.smooth(hyper):
         out.append(f"non-smooth update: {rec.not_smooth}")
-    return out
+    return out + list(summary.notes)
 
 
 def farther(rec, hyper: dict, corrected: float, memoryless: float) -> str | None:

@@ -106,8 +106,10 @@ class Report:
         return reached and any(f.holds for f in self.forms)
 
     @property
-    def best(self) -> FormCheck:
-        return max(self.forms, key=lambda f: f.inside)
+    def best(self) -> FormCheck | None:
+        """The closed form inside its regime at the most points (None: a declared
+        optimizer has none)."""
+        return max(self.forms, key=lambda f: f.inside, default=None)
 
     @property
     def effect(self) -> str:

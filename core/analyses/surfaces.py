@@ -100,6 +100,8 @@ def form_checks(loss, opt_name: str, hyper: dict, pts: Tensor, L: Tensor, field)
     Hessian, weight decay) on the grid, not a proxy for it.  Also returns the first form
     whose neglected terms are at rounding level on the whole window (R itself), or None."""
     forms = record(opt_name).forms
+    if not forms:  # a declared optimizer: R is integrated, never read off a form
+        return (), None
     size = np.linalg.norm(field, axis=-1)
     shares, exact = [], None
     grads = form_gradients(loss, forms, hyper, pts, L)

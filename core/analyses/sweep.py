@@ -28,13 +28,14 @@ from core.analyses.sharpness import sharpness
 from core.cancel import Check
 from core.engine import fast2d_batch
 from core.engine.autodiff import grad_and_hvp
+from core.engine.declared import CUSTOM, DECLARATION, WEIGHTS, Declaration
 from core.engine.dynamics import (
     DYNAMICS,
     asymptotic_fields,
     sums_history,
 )
 from core.engine.optimizers import Optimizer
-from core.engine.registry import make_optimizer, record, swept
+from core.engine.registry import make_optimizer, record, scenario_hyper, swept
 from core.models.losses import expression_of
 from core.scenarios.limits import (
     MAX_AXIS,
@@ -61,6 +62,7 @@ from core.scenarios.scenario import (
     OptimizerQuery,
     Scenario,
     loss_of,
+    named,
 )
 
 Tensor = torch.Tensor
@@ -99,7 +101,7 @@ def axis(text: str) -> Axis:
 
 def sweepable(s: Mapping) -> tuple[str, ...]:
     """The keys an axis may take: lr and the optimizer's own hyperparameters."""
-    return ("lr", *record(s["opt"]).defaults)
+    return ("lr", *record(named(s)).defaults)
 
 
 _SPEC = {f.key: f for f in OPTIMIZER_FIELDS}
@@ -109,12 +111,14 @@ def _check_axis(a: Axis, s: Mapping) -> None:
     keys = sweepable(s)
     if a.key not in keys:
         raise ValueError(f"{a.key!r} is not a hyperparameter of {s['opt']} ({', '.join(keys)})")
+    # the ranges of the hyperparameter itself (a declaration's ratios: its record's)
+    check = _SPEC["lr"].check if a.key == "lr" else record(named(s)).spec(a.key).check
     if not 2 <= a.n <= MAX_AXIS:
         raise ValueError(f"{a.n} cells on an axis (2 to {MAX_AXIS})")
     if not a.lo < a.hi:
         raise ValueError(f"needs lo < hi, got {fmt(a.lo)} and {fmt(a.hi)}")
-    for v in (a.lo, a.hi):  # the ranges of the hyperparameter itself
-        _SPEC[a.key].check(v, s)
+    for v in (a.lo, a.hi):
+        check(v) if a.key != "lr" else check(v, s)
     if a.log and a.lo <= 0:
         raise ValueError("a log axis needs lo > 0")
 
@@ -142,9 +146,10 @@ def sweep_seconds_of(s: Mapping, y: Axis) -> float:
     counted only when the bound by the cells is over the budget."""
     x, steps = s["x"], s["steps"]
     xx, yy = np.meshgrid(x.values, y.values)
-    hyper = {k: s[k] for k in record(s["opt"]).defaults} | {x.key: xx.ravel(), y.key: yy.ravel()}
+    name = named(s)
+    hyper = scenario_hyper(name, s) | {x.key: xx.ravel(), y.key: yy.ravel()}
     hyper.pop("lr", None)
-    opt = make_optimizer(s["opt"], **hyper)
+    opt = make_optimizer(name, **hyper)
     history = sums_history(opt)
     grid = _PLANE["grid"].default(s) ** 2
     loss = loss_of(s)
@@ -152,7 +157,7 @@ def sweep_seconds_of(s: Mapping, y: Axis) -> float:
     boundary = FINE * FINE * (len(opt.averages) + 1) if opt.averages else 0
 
     def seconds(count: bool) -> float:
-        case, groups, bases = sweep_verdict.size(s["opt"], hyper, steps - 1, count)
+        case, groups, bases = sweep_verdict.size(name, hyper, steps - 1, count)
         exact = s["loss"] == "custom"  # a user's loss may defeat case (c)'s interpolant
         return sweep_seconds(
             xx.size, steps, grid, case, groups, bases, history, loss, boundary, exact
@@ -169,7 +174,7 @@ def default_axes(opt: str) -> tuple[Axis, Axis]:
 
 
 def _default_y(s: Mapping) -> Axis:
-    first, second = default_axes(s["opt"])
+    first, second = default_axes(named(s))
     return second if second.key != s["x"].key else first
 
 
@@ -180,8 +185,9 @@ def _with_sweep_opt(f: Field) -> Field:
 
 
 def _one_of_swept(v: str, _: Mapping) -> None:
-    if v not in swept():
-        raise ValueError(f"{v!r} is not one of {', '.join(swept())}")
+    choices = (*swept(), CUSTOM)  # a declared optimizer sweeps lr and its weights' ratios
+    if v not in choices:
+        raise ValueError(f"{v!r} is not one of {', '.join(choices)}")
 
 
 _PLANE = {f.key: f for f in SCENARIO_FIELDS}
@@ -191,7 +197,7 @@ SWEEP_FIELDS = tuple(_with_sweep_opt(f) for f in OPTIMIZER_FIELDS) + (
     _PLANE["f"],
     _PLANE["x0"],
     _PLANE["y0"],
-    Field("x", axis, lambda s: default_axes(s["opt"])[0], _check_axis),
+    Field("x", axis, lambda s: default_axes(named(s))[0], _check_axis),
     Field("y", axis, _default_y, _check_y),
 )
 
@@ -234,12 +240,15 @@ class SweepScenario(OptimizerQuery):
         except ScenarioError as err:
             if err.key not in ("x", "y"):
                 raise
-            return self.updated(**({k: None for k in HYPER_KEYS} | hyper), opt=opt, x=None, y=None)
+            return super().with_optimizer(opt, **hyper, x=None, y=None)
 
     def cell(self, ix: int, iy: int) -> Scenario:
         """The single 2D scenario of cell (ix, iy): opens on /playground."""
         values = {self.x.key: float(self.x.values[ix]), self.y.key: float(self.y.values[iy])}
-        base = {k: getattr(self, k) for k in ("opt", "lr", *HYPER_KEYS, "steps")}
+        base = {k: getattr(self, k) for k in ("opt", *DECLARATION, "lr", *HYPER_KEYS, "steps")}
+        if isinstance(self.opt, Declaration):  # a swept ratio is written into its weights
+            ratios = {k: values.pop(k) for k in WEIGHTS if k in values}
+            base |= self.opt.with_ratios(**ratios)
         place = {k: getattr(self, k) for k in ("loss", "f", "x0", "y0")}
         return Scenario(**(base | values | place | {"win": _window(self)}))
 

@@ -15,9 +15,11 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import torch
 
 from core.engine import optimizers
+from core.engine.declared import WEIGHTS, Declaration
 from core.engine.dynamics import step_moments
 from core.engine.optimizers import Optimizer
 
@@ -693,10 +695,103 @@ COMPARED = ("adamw", "lion")
 
 
 def record(name: str) -> Record:
+    """The record of a built-in optimizer's name, or of a Declaration (a declared
+    optimizer, core.engine.declared: its own record, built once per declaration)."""
+    if isinstance(name, Declaration):
+        return name.record
     try:
         return RECORDS[name]
     except KeyError:
         raise ValueError(f"unknown optimizer {name!r}") from None
+
+
+def scenario_hyper(name: str, values) -> Hyper:
+    """The hyperparameters of the optimizer `name` in a scenario's `values`: each key the
+    scenario has a field for from it, the others (a declaration's ratios w1, w2, w3,
+    written inside its weights) from the record's defaults."""
+    fields = hyper_keys()
+    return {k: values[k] if k in fields else v for k, v in record(name).defaults.items()}
+
+
+# --- a declared optimizer's record (core.engine.declared) ----------------------------
+
+_GAUSS = np.polynomial.legendre.leggauss(16)  # nodes and weights on [-1, 1]
+
+
+def _declared_potential(declaration: Declaration):
+    """R = sum_j Psi(g_j) + wd kbar (theta.g - L) from the declaration alone (THEORY §9):
+    where H is diagonal, M/P per coordinate is H_jj psi(g_j) with psi(u) = u sum_i
+    dPhi/dA_i phi_i'(u) m_i at A_i = W_i phi_i(u), so Psi(a) = int_0^a psi, by 16-point
+    Gauss-Legendre; exact there, an approximation elsewhere, as the built-ins' (and
+    not a closed form: the pages integrate R on the grid)."""
+    nodes, weights = (torch.tensor(v, dtype=torch.float64) for v in _GAUSS)
+
+    def psi(opt: Optimizer, u: Tensor, sums: Sums) -> tuple[Tensor, Tensor]:
+        averages = [W * av.feature(u) for (W, _), av in zip(sums, opt.averages, strict=True)]
+        partials = opt.partials(u, *averages)
+        k = 0.0 * u
+        for p, av, (_, m) in zip(partials, opt.averages, sums, strict=True):
+            k = k + p * av.slope(u) * m
+        return u * k, opt.value(u, *averages)
+
+    def potential(h: Hyper, L: Tensor, g: Tensor, theta: Tensor, sums: Sums) -> Tensor:
+        opt = declaration.optimizer(**h)
+        t = ((nodes + 1) / 2).to(g)
+        u = g[..., None] * t  # (..., d, nodes)
+        values, _ = psi(opt, u, sums)
+        R = (g * (values * (weights.to(g) / 2)).sum(-1)).sum(-1)
+        wd = h.get("wd", 0.0)
+        if wd:
+            k, fbar = psi(opt, g, sums)
+            with torch.no_grad():
+                P = torch.where(g != 0, fbar / torch.where(g != 0, g, 1.0), 1.0)
+            kbar = torch.nan_to_num(k / (g * P)).mean(-1)  # the factor of H theta in M/P
+            R = R + wd * kbar * _decay_term(theta, L, g)
+        return torch.nan_to_num(R)
+
+    return potential
+
+
+def declared_record(declaration: Declaration) -> Record:
+    """The record of a declaration: its weight decay and, as hyperparameters a sweep may
+    vary, the ratio of each weight (w1, w2, w3: their B or RATIO); no closed form of R
+    (the pages integrate it on the grid, THEORY §13); smooth unless an expression calls
+    abs, min or max (THEORY §11)."""
+    ratios = tuple(
+        Hyperparameter(
+            key,
+            f"B of {key} ({w.kind})",
+            w.ratio,
+            0.0,
+            1.0,
+            hi_open=True,
+            help=f"the ratio of {key}: the share of itself the average keeps per step",
+        )
+        for key, w in zip(WEIGHTS, declaration.parsed_weights, strict=False)
+    )
+    kinks = declaration.kinks
+    first = ratios[0].key if ratios else "lr"
+    return Record(
+        name=declaration,
+        label="Custom (declared)",
+        declare=declaration.optimizer,
+        hyper=(decay(0.0), *ratios),
+        memory=(
+            f"A declared optimizer: {len(ratios)} average(s) of features of g, read out by r "
+            "(its formulas are shown with the declaration)."
+        ),
+        forms=(),
+        potential=_declared_potential(declaration),
+        smooth=lambda h: not kinks,
+        not_smooth=(
+            f"The declaration's {', '.join(kinks)} calls abs, min or max, whose derivative "
+            "jumps: the theorem's smoothness assumption fails there (THEORY §11)."
+        )
+        if kinks
+        else "",
+        betas=tuple(p.key for p in ratios),
+        sweep=Sweep(("lr:0.005:0.1:16", f"{first}:0.0:0.99:16")),
+    )
 
 
 def make_optimizer(name: str, **hyper) -> Optimizer:
@@ -707,6 +802,8 @@ def make_optimizer(name: str, **hyper) -> Optimizer:
 
 def label(name: str) -> str:
     """The optimizer's name on the pages (its record's label; the name itself if unknown)."""
+    if isinstance(name, Declaration):
+        return name.record.label
     return RECORDS[name].label if name in RECORDS else name
 
 

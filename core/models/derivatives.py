@@ -27,7 +27,6 @@ from core.models.expression import Binary, Call, Const, Expression, Node, Num, U
 
 Entry = str | float | None  # a temporary's name, a constant, or None: structurally zero
 ORDER = ("value", "gx", "gy", "hxx", "hxy", "hyy")
-PAIRS = ((0, 0), (0, 1), (1, 1))  # the Hessian entries xx, xy, yy
 _ELEMENTS = 1 << 24  # temporaries' elements of one evaluation on tensors: 128 MB
 
 
@@ -47,10 +46,15 @@ def _literal(c: float) -> str:
 
 
 class _Code:
-    """Straight-line code: one assignment per temporary, constants folded where exact."""
+    """Straight-line code: one assignment per temporary, constants folded where exact,
+    differentiating with respect to `variables`, to second order (the Hessian entries
+    over `pairs`) or, with second=False, to first order only (no pairs)."""
 
-    def __init__(self) -> None:
+    def __init__(self, variables: tuple[str, ...] = ("x", "y"), second: bool = True) -> None:
         self.lines: list[tuple[str, str]] = []
+        self.variables = variables
+        n = len(variables)
+        self.pairs = tuple((i, j) for i in range(n) for j in range(i, n)) if second else ()
 
     def text(self, a: str | float) -> str:
         return a if isinstance(a, str) else _literal(a)
@@ -108,12 +112,14 @@ class _Code:
         return out
 
 
-def _variable(name: str) -> Jet:
-    return Jet(name, (1.0, None) if name == "x" else (None, 1.0), (None, None, None))
+def _variable(code: _Code, name: str) -> Jet:
+    grad = tuple(1.0 if v == name else None for v in code.variables)
+    return Jet(name, grad, (None,) * len(code.pairs))
 
 
-def _constant(value: float) -> Jet:
-    return Jet(float(value), (None, None), (None, None, None))
+def _constant(code: _Code, value: float | str) -> Jet:
+    value = value if isinstance(value, str) else float(value)
+    return Jet(value, (None,) * len(code.variables), (None,) * len(code.pairs))
 
 
 def _chain(code: _Code, u: Jet, value: str, d1: Entry, d2: Entry) -> Jet:
@@ -121,13 +127,13 @@ def _chain(code: _Code, u: Jet, value: str, d1: Entry, d2: Entry) -> Jet:
     grad = tuple(code.mul(d1, gi) for gi in u.grad)
     hess = tuple(
         code.add(code.mul(code.mul(d2, u.grad[i]), u.grad[j]), code.mul(d1, u.hess[k]))
-        for k, (i, j) in enumerate(PAIRS)
+        for k, (i, j) in enumerate(code.pairs)
     )
     return Jet(value, grad, hess)
 
 
 def _is_constant(j: Jet) -> bool:
-    return j.grad == (None, None) and j.hess == (None, None, None)
+    return all(d is None for d in (*j.grad, *j.hess))
 
 
 def _power(code: _Code, u: Jet, w: Jet) -> Jet:
@@ -135,7 +141,7 @@ def _power(code: _Code, u: Jet, w: Jet) -> Jet:
     if _is_constant(w):
         c = w.value
         if isinstance(c, float) and c == 0.0:  # torch masks the derivative of u^0
-            return _constant_like(value)
+            return _constant(code, value)
         if isinstance(c, float):
             d1 = code.mul(c, _pow_or_one(code, u.value, c - 1.0))
             d2 = None if c == 1.0 else code.mul(c * (c - 1.0), _pow_or_one(code, u.value, c - 2.0))
@@ -151,9 +157,11 @@ def _power(code: _Code, u: Jet, w: Jet) -> Jet:
     fuw = code.call("F_powuw", u.value, w.value)  # d f_u / d w
     fwu = code.call("F_powwu", u.value, w.value, value, fu)  # d f_w / d u
     fww = code.call("F_powww", u.value, w.value, fw)
-    grad = tuple(code.add(code.mul(fu, u.grad[i]), code.mul(fw, w.grad[i])) for i in range(2))
+    grad = tuple(
+        code.add(code.mul(fu, u.grad[i]), code.mul(fw, w.grad[i])) for i in range(len(u.grad))
+    )
     hess = []
-    for k, (i, j) in enumerate(PAIRS):
+    for k, (i, j) in enumerate(code.pairs):
         hess.append(
             code.total(
                 code.mul(code.mul(fuu, u.grad[i]), u.grad[j]),
@@ -178,13 +186,10 @@ def _pow_value(code: _Code, u: str | float, w: Jet) -> str:
     return code.call("F_pow", u, w.value)
 
 
-def _constant_like(value: str) -> Jet:
-    return Jet(value, (None, None), (None, None, None))
-
-
 def _product(code: _Code, u: Jet, w: Jet) -> Jet:
     grad = tuple(
-        code.add(code.mul(u.grad[i], w.value), code.mul(u.value, w.grad[i])) for i in range(2)
+        code.add(code.mul(u.grad[i], w.value), code.mul(u.value, w.grad[i]))
+        for i in range(len(u.grad))
     )
     hess = tuple(
         code.total(
@@ -193,14 +198,16 @@ def _product(code: _Code, u: Jet, w: Jet) -> Jet:
             code.mul(u.grad[j], w.grad[i]),
             code.mul(u.value, w.hess[k]),
         )
-        for k, (i, j) in enumerate(PAIRS)
+        for k, (i, j) in enumerate(code.pairs)
     )
     return Jet(code.let("{} * {}", u.value, w.value), grad, hess)
 
 
 def _quotient(code: _Code, u: Jet, w: Jet) -> Jet:
     q = code.let("{} / {}", u.value, w.value)
-    grad = tuple(code.div(code.sub(u.grad[i], code.mul(q, w.grad[i])), w.value) for i in range(2))
+    grad = tuple(
+        code.div(code.sub(u.grad[i], code.mul(q, w.grad[i])), w.value) for i in range(len(u.grad))
+    )
     hess = tuple(
         code.div(
             code.sub(
@@ -211,7 +218,7 @@ def _quotient(code: _Code, u: Jet, w: Jet) -> Jet:
             ),
             w.value,
         )
-        for k, (i, j) in enumerate(PAIRS)
+        for k, (i, j) in enumerate(code.pairs)
     )
     return Jet(q, grad, hess)
 
@@ -221,8 +228,12 @@ def _select(code: _Code, name: str, u: Jet, w: Jet) -> Jet:
     value = code.call(f"F_{name}", u.value, w.value)
     a = code.call(f"F_{name}a", u.value, w.value)
     b = code.call(f"F_{name}a", w.value, u.value)
-    grad = tuple(code.add(code.mul(a, u.grad[i]), code.mul(b, w.grad[i])) for i in range(2))
-    hess = tuple(code.add(code.mul(a, u.hess[k]), code.mul(b, w.hess[k])) for k in range(3))
+    grad = tuple(
+        code.add(code.mul(a, gu), code.mul(b, gw)) for gu, gw in zip(u.grad, w.grad, strict=True)
+    )
+    hess = tuple(
+        code.add(code.mul(a, hu), code.mul(b, hw)) for hu, hw in zip(u.hess, w.hess, strict=True)
+    )
     return Jet(value, grad, hess)
 
 
@@ -265,12 +276,12 @@ _CONSTANTS = {"pi": math.pi, "e": math.e}
 
 def _jet(code: _Code, node: Node) -> Jet:
     match node:
-        case Var(name) if name in ("x", "y"):
-            return _variable(name)
+        case Var(name) if name in code.variables:
+            return _variable(code, name)
         case Num(value):
-            return _constant(value)
+            return _constant(code, value)
         case Const(name) if name in _CONSTANTS:
-            return _constant(_CONSTANTS[name])
+            return _constant(code, _CONSTANTS[name])
         case Unary("+", operand):
             return _jet(code, operand)
         case Unary("-", operand):
@@ -312,14 +323,26 @@ _TEMP = re.compile(r"\bt[0-9]+\b")
 FUNCTIONS = {"gradient": ORDER[1:3], "hessian": ORDER[1:], "jets": ORDER}
 
 
-def _bodies(node: Node) -> dict[str, tuple[list[str], list[str]]]:
-    """Per function of FUNCTIONS: its assignments (only the temporaries it needs, in
-    order) and the texts of its results."""
-    code = _Code()
+def _bodies(
+    node: Node,
+    functions: dict[str, tuple[str, ...]] = FUNCTIONS,
+    variables: tuple[str, ...] = ("x", "y"),
+    second: bool = True,
+) -> dict[str, tuple[list[str], list[str]]]:
+    """Per function of `functions` (name -> the entries it returns: "value", "g" + a
+    variable for a first partial, "h" + two variables for a second one, as in ORDER):
+    its assignments (only the temporaries it needs, in order) and the texts of its
+    results."""
+    code = _Code(variables, second)
     jet = _jet(code, node)
-    entries = dict(zip(ORDER, (jet.value, *jet.grad, *jet.hess), strict=True))
+    names = (
+        "value",
+        *(f"g{v}" for v in variables),
+        *(f"h{variables[i]}{variables[j]}" for i, j in code.pairs),
+    )
+    entries = dict(zip(names, (jet.value, *jet.grad, *jet.hess), strict=True))
     bodies = {}
-    for function, outputs in FUNCTIONS.items():
+    for function, outputs in functions.items():
         results = [code.text(0.0 if entries[k] is None else entries[k]) for k in outputs]
         needed = set(_TEMP.findall(" ".join(results)))
         kept = []
@@ -337,11 +360,14 @@ def source(node: Node) -> str:
     return _source(_bodies(node))
 
 
-def _source(bodies: dict[str, tuple[list[str], list[str]]]) -> str:
+def _source(
+    bodies: dict[str, tuple[list[str], list[str]]], variables: tuple[str, ...] = ("x", "y")
+) -> str:
     parts = []
     for function, (lines, results) in bodies.items():
         body = "".join(f"    {line}\n" for line in lines)
-        parts.append(f"def {function}(x, y):\n{body}    return ({', '.join(results)},)\n")
+        arguments = ", ".join(variables)
+        parts.append(f"def {function}({arguments}):\n{body}    return ({', '.join(results)},)\n")
     return "\n".join(parts)
 
 
@@ -621,3 +647,54 @@ class Derivatives:
             return self._hess(x, y)
         except (ArithmeticError, ValueError):
             return self._at(x, y, 1, 6)
+
+
+_FLOATS = {float, np.float64}
+
+
+class FirstOrder:
+    """An expression of named variables with its first partials, from its tree as a
+    loss's derivatives are (no text of the input is executed): a declared optimizer's
+    feature of g, or its readout of g, m1, m2, m3 (core.engine.declared).
+    `value(*args)` and `partials(*args)` (d/d each of `wrt`) take Python floats, numpy
+    arrays or torch tensors, in the order of `variables`, and return the same kind."""
+
+    def __init__(self, node: Node, variables: tuple[str, ...], wrt: tuple[str, ...]) -> None:
+        functions = {"value": ("value",), "partials": tuple(f"g{v}" for v in wrt)}
+        bodies = _bodies(node, functions, variables, second=False)
+        code = compile(_source(bodies, variables), "<declared optimizer>", "exec")
+        self._floats = _build(code, FLOAT_HELPERS)
+        self._arrays = _build(code, ARRAY_HELPERS)
+        self._tensors = _build(code, TORCH_HELPERS)
+
+    def _call(self, function: str, args: tuple) -> tuple:
+        # the float engine calls this a few times per coordinate and step: one set of
+        # types decides (a generator per call cost it 1.6 µs, ten times the code's work)
+        if set(map(type, args)) <= _FLOATS:
+            try:
+                return self._floats[function](*args)
+            except (ArithmeticError, ValueError):  # a domain error: numpy's inf/nan
+                with np.errstate(all="ignore"):
+                    out = self._arrays[function](*(np.float64(a) for a in args))
+                return tuple(float(v) for v in out)
+        if any(isinstance(a, Tensor) for a in args):
+            return self._tensors[function](*args)
+        with np.errstate(all="ignore"):
+            return self._arrays[function](*args)
+
+    def value(self, *args):
+        return self._call("value", args)[0]
+
+    def partials(self, *args) -> tuple:
+        return self._call("partials", args)
+
+    # as core.engine.optimizers' Readout and Average take them (a declaration's readout
+    # has no hyperparameters `p`; a feature's slope is its one partial)
+    def readout_value(self, p, *args):
+        return self._call("value", args)[0]
+
+    def readout_partials(self, p, *args) -> tuple:
+        return self._call("partials", args)
+
+    def slope(self, g):
+        return self._call("partials", (g,))[0]

@@ -150,7 +150,8 @@ def _unexpected(token: _Token, hint: str = "") -> ExpressionError:
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, variables: tuple[str, ...]) -> None:
+        self.variables = variables
         self.tokens = _tokenize(text)
         self.index = 0
         self.depth = 0
@@ -235,7 +236,7 @@ class _Parser:
             return node
         if token.kind != "name":
             raise _unexpected(token)
-        if token.text in _VARIABLES:
+        if token.text in self.variables:
             return Var(token.text)
         if token.text in _CONSTANTS:
             return Const(token.text)
@@ -265,8 +266,10 @@ class _Parser:
         return Call(name.text, tuple(args))
 
 
-def parse(text: str) -> Node:
-    """Parse `text` into an AST; any problem raises ExpressionError."""
+def parse(text: str, variables: tuple[str, ...] = _VARIABLES) -> Node:
+    """Parse `text` into an AST whose only names are `variables` (a loss's x and y; a
+    declared optimizer's g and m1, m2, m3: core.engine.declared), the constants and the
+    functions; any problem raises ExpressionError."""
     if not isinstance(text, str):
         raise ExpressionError(f"expression must be a string, not {type(text).__name__}")
     # Checked before tokenizing, so hostile input costs at most MAX_LENGTH work.
@@ -275,7 +278,7 @@ def parse(text: str) -> Node:
             f"expression too long: {len(text)} characters (max {MAX_LENGTH})",
             MAX_LENGTH,
         )
-    return _Parser(text).parse()
+    return _Parser(text, variables).parse()
 
 
 class Expression(str):
@@ -320,10 +323,17 @@ def size(node: Node) -> int:
     return 1 + sum(map(size, _children(node)))
 
 
-def _variables(node: Node) -> set[str]:
+def variables(node: Node) -> set[str]:
+    """The variables the tree names."""
     if isinstance(node, Var):
         return {node.name}
-    return set().union(*map(_variables, _children(node)))
+    return set().union(*map(variables, _children(node)))
+
+
+def functions(node: Node) -> set[str]:
+    """The functions the tree calls."""
+    own = {node.name} if isinstance(node, Call) else set()
+    return own.union(*map(functions, _children(node)))
 
 
 def _constant(value: float) -> Callable[[Tensor, Tensor], Tensor]:
@@ -375,7 +385,7 @@ def to_torch(node: Node) -> Callable[[Tensor, Tensor], Tensor]:
     Domain errors (log or sqrt of a negative, 0/0) give nan or inf, never an exception.
     """
     evaluate = _compile(node)
-    missing = set(_VARIABLES) - _variables(node)
+    missing = set(_VARIABLES) - variables(node)
 
     def f(x: Tensor, y: Tensor) -> Tensor:
         out = evaluate(x, y)
@@ -415,4 +425,70 @@ def unparse(node: Node) -> str:
             return f"({unparse(left)} {op} {unparse(right)})"
         case Call(name, args):
             return f"{name}({', '.join(map(unparse, args))})"
+    raise TypeError(f"not an expression node: {node!r}")
+
+
+_LATEX_CALLS = {
+    "sin": r"\sin",
+    "cos": r"\cos",
+    "tan": r"\tan",
+    "exp": r"\exp",
+    "log": r"\log",
+    "tanh": r"\tanh",
+    "sigmoid": r"\sigma",
+    "softplus": r"\operatorname{softplus}",
+    "min": r"\min",
+    "max": r"\max",
+}
+
+
+def _latex_number(value: float) -> str:
+    text = f"{value:.6g}"
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        power = f"10^{{{int(exponent)}}}"
+        return power if mantissa == "1" else rf"{mantissa}\cdot {power}"
+    return text
+
+
+def to_latex(node: Node, symbols: dict[str, str] | None = None) -> str:
+    """The tree as a LaTeX formula (for st.latex), each variable written as `symbols`
+    says.  Built from the tree's nodes only: a name or number of the input reaches the
+    formula only as a whitelisted variable, constant, function or re-printed float."""
+    symbols = symbols or {}
+
+    def wrapped(n: Node, loose: tuple[str, ...]) -> str:
+        text = to_latex(n, symbols)
+        tight = isinstance(n, Binary) and n.op in loose or isinstance(n, Unary)
+        return rf"\left({text}\right)" if tight else text
+
+    match node:
+        case Num(value):
+            return _latex_number(value)
+        case Var(name):
+            return symbols.get(name, name)
+        case Const(name):
+            return r"\pi" if name == "pi" else "e"
+        case Unary(op, operand):
+            return f"{op}{wrapped(operand, ('+', '-'))}"
+        case Binary("+", left, right):
+            return f"{to_latex(left, symbols)} + {wrapped(right, ())}"
+        case Binary("-", left, right):
+            return f"{to_latex(left, symbols)} - {wrapped(right, ('+', '-'))}"
+        case Binary("*", left, right):
+            loose = ("+", "-")
+            return rf"{wrapped(left, loose)}\,{wrapped(right, loose)}"
+        case Binary("/", left, right):
+            return rf"\frac{{{to_latex(left, symbols)}}}{{{to_latex(right, symbols)}}}"
+        case Binary("^", base, power):
+            atom = isinstance(base, Num | Var | Const)
+            text = to_latex(base, symbols) if atom else rf"\left({to_latex(base, symbols)}\right)"
+            return f"{{{text}}}^{{{to_latex(power, symbols)}}}"
+        case Call("sqrt", (arg,)):
+            return rf"\sqrt{{{to_latex(arg, symbols)}}}"
+        case Call("abs", (arg,)):
+            return rf"\left\lvert {to_latex(arg, symbols)}\right\rvert"
+        case Call(name, args) if name in _LATEX_CALLS:
+            inner = ", ".join(to_latex(a, symbols) for a in args)
+            return rf"{_LATEX_CALLS[name]}\left({inner}\right)"
     raise TypeError(f"not an expression node: {node!r}")

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from urllib.parse import parse_qsl, urlencode
 
+from core.engine.declared import Declaration
 from core.engine.dynamics import sums_history
 from core.models.datasets import DATASETS, DIGITS, MULTICLASS, Dataset, dims, make_dataset
 from core.models.mlp import ACTIVATIONS, MLP
@@ -221,7 +222,10 @@ class CompareScenario(PairQuery, NetworkData):
 
     def run(self, opt: str) -> NetworkScenario:
         """The network run of `opt` in this comparison."""
-        hyper = {k: None for k in HYPER_KEYS} | self.hyper(opt)
+        # a declaration's ratios are written in its weights: its keys, not hyperparameters
+        own = {k: v for k, v in self.hyper(opt).items() if k in HYPER_KEYS}
+        declared = opt.params if isinstance(opt, Declaration) else {}
+        hyper = {k: None for k in HYPER_KEYS} | own | declared
         shared = {k: getattr(self, k) for k in (*SHARED, "steps")}
         return NetworkScenario().updated(opt=opt, lr=self.rates(opt)[0], **hyper, **shared)
 

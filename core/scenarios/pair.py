@@ -12,7 +12,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from core.engine.declared import CUSTOM, DEFAULT
 from core.engine.registry import COMPARED, RECORDS, Usual, record
+from core.scenarios.declared_fields import Declared, declaration_fields, resolved
 from core.scenarios.query import (
     Field,
     QueryMixin,
@@ -33,15 +35,20 @@ def _check_opts(opts: tuple, s) -> None:
     if len(opts) != 2 or opts[0] == opts[1]:
         raise ValueError(f"needs two different optimizers, e.g. {','.join(COMPARED)}")
     for o in opts:
-        if o not in RECORDS:
-            raise ValueError(f"{o!r} is not one of {', '.join(RECORDS)}")
+        if o not in (*RECORDS, CUSTOM):
+            raise ValueError(f"{o!r} is not one of {', '.join((*RECORDS, CUSTOM))}")
+
+
+def _opts(s) -> tuple[str, ...]:
+    """The pair of the values parsed so far, custom as its Declaration."""
+    return tuple(resolved(o, s) for o in s["opts"])
 
 
 def usual_pair(opts: tuple[str, ...]) -> tuple[str, Usual] | None:
     """(the optimizer, its record's usual ratio) where one of the two states it against
     the other (Lion against AdamW); None otherwise."""
     for opt in opts:
-        usual = RECORDS[opt].usual
+        usual = record(opt).usual
         if usual is not None and usual.reference in opts:
             return opt, usual
     return None
@@ -50,7 +57,7 @@ def usual_pair(opts: tuple[str, ...]) -> tuple[str, Usual] | None:
 def _default_lrs(s) -> tuple[Tagged, ...]:
     """PAIR_LR for both, or, for a usual pair, PAIR_LR for the optimizer whose ratio it
     is and its smallest ratio (3x for Lion) times that for the reference."""
-    pair = usual_pair(s["opts"])
+    pair = usual_pair(_opts(s))
     if pair is None:
         return (Tagged(None, PAIR_LR),)
     opt, usual = pair
@@ -64,8 +71,8 @@ def _decays(opts: tuple[str, ...]) -> tuple[str, ...]:
 def _default_wd(s) -> tuple[Tagged, ...]:
     """Each optimizer's usual weight decay; in a usual pair the reference's times its
     smallest ratio for the other (AdamW's 0.01, Lion's 0.03)."""
-    pair = usual_pair(s["opts"])
-    wd = {o: record(o).defaults["wd"] for o in _decays(s["opts"])}
+    pair = usual_pair(_opts(s))
+    wd = {o: record(o).defaults["wd"] for o in _decays(_opts(s))}
     if pair is not None and pair[0] in wd and pair[1].reference in wd:
         wd[pair[0]] = wd[pair[1].reference] * pair[1].lo
     return tuple(Tagged(o, v) for o, v in wd.items())
@@ -110,14 +117,14 @@ def _lrs_check(most: int) -> Callable:
 def _check_wd(wd: tuple, s) -> None:
     _check_tags(wd, s["opts"])
     for v in wd:
-        if v.tag is not None and "wd" not in record(v.tag).defaults:
+        if v.tag is not None and "wd" not in record(resolved(v.tag, s)).defaults:
             raise ValueError(f"{v.tag} has no weight decay")
-    for o in _decays(s["opts"]):
+    for o in _decays(_opts(s)):
         given = _for(wd, o)
         if len(given) > 1:
             raise ValueError(f"{len(given)} weight decays for {o}: one per optimizer")
         for v in given:
-            RECORDS[o].spec("wd").check(v)
+            record(o).spec("wd").check(v)
 
 
 def columns(s) -> int:
@@ -125,18 +132,24 @@ def columns(s) -> int:
     return len(_for(s["lrs"], s["opts"][0]))
 
 
-def pair_fields(most_lrs: int) -> tuple[Field, Field, Field]:
-    """The keys `opts`, `lrs` (at most `most_lrs` per optimizer) and `wd` of a query class
-    with PairQuery."""
+def pair_fields(most_lrs: int) -> tuple[Field, ...]:
+    """The keys `opts`, a declared optimizer's (where one of them is custom), `lrs` (at
+    most `most_lrs` per optimizer) and `wd` of a query class with PairQuery."""
     return (
         Field("opts", names, constant(PAIR), _check_opts),
+        *declaration_fields(lambda s: CUSTOM in s["opts"], "custom in opts"),
         Field("lrs", tagged_numbers, _default_lrs, _lrs_check(most_lrs)),
-        Field("wd", tagged_numbers, _default_wd, _check_wd, lambda s: bool(_decays(s["opts"]))),
+        Field("wd", tagged_numbers, _default_wd, _check_wd, lambda s: bool(_decays(_opts(s)))),
     )
 
 
-class PairQuery(QueryMixin):
-    """A query class with pair_fields: what each of the two optimizers runs with."""
+class PairQuery(Declared, QueryMixin):
+    """A query class with pair_fields: what each of the two optimizers runs with (custom
+    in `opts` becomes its Declaration, core.engine.declared)."""
+
+    def __post_init__(self):
+        object.__setattr__(self, "opts", _opts(self.__dict__))
+        super().__post_init__()
 
     opts: tuple[str, ...]
     lrs: tuple[Tagged, ...]
@@ -150,7 +163,7 @@ class PairQuery(QueryMixin):
         """`opt`'s hyperparameters: its usual ones, with the pair's weight decay."""
         hyper = dict(record(opt).defaults)
         if "wd" in hyper:
-            given = _for(self.wd, opt) or _for(_default_wd({"opts": self.opts}), opt)
+            given = _for(self.wd, opt) or _for(_default_wd(self.__dict__), opt)
             hyper["wd"] = given[0]
         return hyper
 
@@ -170,6 +183,8 @@ class PairQuery(QueryMixin):
         """Another pair of optimizers, keeping the learning rates and weight decay where
         they still apply to it (otherwise their defaults)."""
         changes: dict = {"opts": opts}
+        if CUSTOM in (names(opts) if isinstance(opts, str) else opts) and CUSTOM not in self.opts:
+            changes |= DEFAULT  # a new declaration opens as heavy ball written out
         while True:
             try:
                 return self.updated(**changes)

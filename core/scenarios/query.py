@@ -140,6 +140,9 @@ class Field:
     default: Callable[[Mapping[str, Any]], Any]  # from the fields parsed before it
     check: Callable[[Any, Mapping[str, Any]], None] = lambda v, s: None
     applies: Callable[[Mapping[str, Any]], bool] = lambda s: True
+    # why the key must be given where it applies ("" where it may be left out): its
+    # absence is an error (strict) or a warning naming the default (leniently)
+    required: str = ""
 
 
 def constant(v):
@@ -201,6 +204,12 @@ def parse_fields(
             continue
         default = spec.default(values)
         if spec.key not in raw:
+            if spec.required:
+                if strict:
+                    raise ScenarioError(spec.key, f"missing: {spec.required}")
+                warnings.append(
+                    f"{spec.key}: missing ({spec.required}); using the default {fmt(default)}"
+                )
             values[spec.key] = default
             continue
         text = str(raw[spec.key])
@@ -257,7 +266,7 @@ class QueryMixin:
             applies = spec.applies(values)
             values[spec.key] = value
             # compared as text: -0.0 == 0.0, but they are different scenarios
-            if applies and fmt(value) != fmt(spec.default(values)):
+            if applies and (spec.required or fmt(value) != fmt(spec.default(values))):
                 params[spec.key] = fmt(value)
         return params
 

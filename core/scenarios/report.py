@@ -70,8 +70,8 @@ def regularizer_json(s: Scenario) -> dict:
     best = rep.best
     return {
         "scenario": s.to_query(),
-        "formula": best.formula,
-        "regime": best.regime,
+        "formula": best and best.formula,  # null: no closed form (a declared optimizer)
+        "regime": best and best.regime,
         "in_regime": rep.in_regime,
         "forms": [
             {"formula": f.formula, "regime": f.regime, "inside_fraction": f.inside}
@@ -159,8 +159,8 @@ def network_json(s: NetworkScenario) -> dict:
         "test_accuracy": {k: finite_or_none(r.test_accuracy[k]) for k in DYNAMICS},
         "distance": {k: finite_or_none(v) for k, v in r.distance.items()},
         "regularizer": {
-            "formula": r.regularizer.best.formula,
-            "regime": r.regularizer.best.regime,
+            "formula": r.regularizer.best and r.regularizer.best.formula,
+            "regime": r.regularizer.best and r.regularizer.best.regime,
             "in_regime": r.regularizer.in_regime,
             "effect": r.regularizer.effect,
             "positive_fraction": finite_or_none(r.regularizer.window.positive_fraction),

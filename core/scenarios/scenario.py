@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from core.engine.declared import CUSTOM, DEFAULT
 from core.engine.dynamics import sums_history
 from core.engine.fast2d import leaves_the_floats
 from core.engine.optimizers import Optimizer
-from core.engine.registry import RECORDS, hyper_keys, make_optimizer, record
+from core.engine.registry import RECORDS, hyper_keys, make_optimizer, record, scenario_hyper
 from core.models.expression import Expression, ExpressionError, tree
 from core.models.losses import CUSTOM_WINDOW, ZOO, expression_of, loss_size
 from core.scenarios import limits
+from core.scenarios.declared_fields import Declared, declaration_fields, resolved
 from core.scenarios.limits import (
     MAX_COMPARE,
     MAX_COORD,
@@ -38,24 +40,31 @@ from core.scenarios.query import (
 HYPER_KEYS = hyper_keys()
 
 
+def named(s: Mapping) -> str:
+    """The optimizer of the values parsed so far: a built-in's name, or for opt=custom
+    the Declaration of its keys (core.engine.declared)."""
+    return resolved(s["opt"], s)
+
+
 def hyper_field(key: str) -> Field:
     """A hyperparameter: default, range and applicability from the optimizer's record."""
     return Field(
         key,
         number,
-        lambda s: record(s["opt"]).defaults.get(key),
-        lambda v, s: record(s["opt"]).spec(key).check(v),
-        lambda s: key in record(s["opt"]).defaults,
+        lambda s: record(named(s)).defaults.get(key),
+        lambda v, s: record(named(s)).spec(key).check(v),
+        lambda s: key in record(named(s)).defaults,
     )
 
 
 def known_optimizer(v: str, s: Mapping) -> None:
-    """One of the records (read at the check: a record added later is known)."""
-    one_of(tuple(RECORDS))(v, s)
+    """One of the records (read at the check: a record added later is known), or custom."""
+    one_of((*RECORDS, CUSTOM))(v, s)
 
 
 OPTIMIZER_FIELDS = (
     Field("opt", str, constant("hb"), known_optimizer),
+    *declaration_fields(lambda s: s["opt"] == CUSTOM, "opt=custom"),
     Field("lr", number, constant(0.02), in_range(0.0, 10.0, lo_open=True)),
     *(hyper_field(k) for k in HYPER_KEYS),
 )
@@ -117,7 +126,8 @@ def plane_seconds(s: Mapping, steps: int, grid: int):
 
 def optimizer(s: Mapping) -> Optimizer:
     """The optimizer of the values parsed so far (for the cost model)."""
-    return make_optimizer(s["opt"], **{k: s[k] for k in record(s["opt"]).defaults})
+    name = named(s)
+    return make_optimizer(name, **scenario_hyper(name, s))
 
 
 def loss_of(s: Mapping) -> LossSize:
@@ -163,6 +173,10 @@ def _check_compare(opts: tuple, s: Mapping) -> None:
         raise ValueError(f"needs 2 to {MAX_COMPARE} optimizers")
     for o in opts:
         known_optimizer(o, s)
+    if CUSTOM in opts and s["opt"] != CUSTOM:
+        raise ValueError(
+            "custom is the declared optimizer: declare it with opt=custom and its keys"
+        )
     for o in set(opts):
         if opts.count(o) > 1:
             raise ValueError(f"{o!r} is listed {opts.count(o)} times")
@@ -216,23 +230,42 @@ SCENARIO_FIELDS = OPTIMIZER_FIELDS + (
 )
 
 
-class OptimizerQuery(QueryMixin):
+class OptimizerQuery(Declared, QueryMixin):
     """A query class with OPTIMIZER_FIELDS: its hyperparameters, and a change of optimizer."""
 
-    opt: str
+    opt: str  # a built-in's name, or the Declaration of opt=custom
     lr: float
     b1: float | None
     b2: float | None
     eps: float | None
     wd: float | None
 
+    def __post_init__(self):
+        # opt=custom: the value of `opt` becomes its Declaration (it still reads
+        # "custom"), so that every function that takes an optimizer's name takes it
+        object.__setattr__(self, "opt", named(self.__dict__))
+        super().__post_init__()
+
     @property
     def hyper(self) -> dict[str, float]:
-        """The optimizer's hyperparameters besides lr (scenarios with OPTIMIZER_FIELDS)."""
-        return {k: getattr(self, k) for k in record(self.opt).defaults}
+        """The optimizer's hyperparameters besides lr (scenarios with OPTIMIZER_FIELDS);
+        a declaration's also its weights' ratios (core.engine.registry.scenario_hyper)."""
+        return scenario_hyper(self.opt, self.__dict__)
 
-    def with_optimizer(self, opt: str, **hyper: float):
-        """This scenario with another optimizer: its usual defaults unless given."""
+    def compared(self) -> list:
+        """/compare's scenarios: this one with each optimizer of cmp (a list of their own:
+        cmp is left at its default in each)."""
+        return [self.with_optimizer(name, cmp=None) for name in self.cmp]
+
+    def resolve(self, name: str) -> str:
+        """A name in a list of optimizers (/compare's cmp): custom is this declaration."""
+        return self.opt if name == CUSTOM else name
+
+    def with_optimizer(self, opt: str, **hyper):
+        """This scenario with another optimizer: its usual defaults unless given; a new
+        declaration opens as heavy ball written out (core.engine.declared.DEFAULT)."""
+        if opt == CUSTOM and self.opt != CUSTOM:
+            hyper = DEFAULT | hyper
         return self.updated(**({k: None for k in HYPER_KEYS} | hyper), opt=opt)
 
 
