@@ -19,9 +19,10 @@ def sidebar() -> None:
 
 layout.sidebar(sidebar)
 
+declared = " (the declared one: as declared)" if "custom" in s.cmp else ""
 st.caption(
-    "Each optimizer runs with its usual hyperparameters (PyTorch's; Lion's paper) and the "
-    f"same learning rate h = {s.lr:g}, from the same start."
+    f"Each optimizer runs with its usual hyperparameters (PyTorch's; Lion's paper){declared} "
+    f"and the same learning rate h = {s.lr:g}, from the same start."
 )
 refusal = compute.compare_refusal(s)
 if refusal:

@@ -218,7 +218,9 @@ def test_sweep_axes_are_named_by_the_records_labels():
 
 def test_the_sweep_page_offers_only_the_optimizers_it_can_sweep():
     at = app_harness.open_page("sweep", {"v": "1", "steps": "10", "x": "b1:0.5:0.9:3"})
-    assert list(at.selectbox[0].options) == [record(k).label for k in swept()]
+    # and a declared optimizer, which sweeps lr and its weights' ratios
+    labels = [record(k).label for k in swept()]
+    assert list(at.selectbox[0].options) == [*labels, "Custom (declare its memory)"]
     assert "gd" not in swept() and set(swept()) == {k for k, r in RECORDS.items() if r.sweep}
 
 

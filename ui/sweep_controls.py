@@ -6,19 +6,21 @@ from __future__ import annotations
 import streamlit as st
 
 from core.analyses.sweep import MAX_SWEEP_STEPS, SweepScenario
+from core.engine.declared import CUSTOM
 from core.engine.registry import swept
 from ui.controls import loss_select, optimizer, start_point, widget
 from ui.state import SWEEP
 
 AXIS_HELP = (
     "key:lo:hi:cells, or key:lo:hi:cells:log for log spacing; key is lr or one of the "
-    "optimizer's hyperparameters, 2 to 64 cells"
+    "optimizer's hyperparameters (a declared optimizer's: w1, w2, w3, the B of its "
+    "weights), 2 to 64 cells"
 )
 
 
 def sidebar(s: SweepScenario) -> None:
     st.subheader("Optimizer")
-    optimizer(s, page=SWEEP, choices=swept())
+    optimizer(s, page=SWEEP, choices=(*swept(), CUSTOM))
     st.caption("The swept hyperparameters take the axes' values; the others these.")
     st.subheader("Axes")
     widget(SWEEP, "x", st.text_input, "x axis", help=AXIS_HELP)
