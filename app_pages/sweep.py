@@ -6,6 +6,7 @@ the theory's verdict.  A click on a cell opens it on /playground."""
 import streamlit as st
 
 from core.analyses.sweep import METRICS
+from core.engine.registry import label
 from core.scenarios.report import sweep_csv, sweep_json, to_json
 from ui import cache, layout, pages, state
 from ui import sweep_controls as controls
@@ -24,7 +25,7 @@ with st.spinner(f"Running {cells} cells x {s.steps} steps x three dynamics…"):
 
 counts = plots.tally(res)
 st.caption(
-    f"{s.x.n} × {s.y.n} cells of {s.opt}, {s.steps} steps from ({s.x0:g}, {s.y0:g}). "
+    f"{s.x.n} × {s.y.n} cells of {label(s.opt)}, {s.steps} steps from ({s.x0:g}, {s.y0:g}). "
     f"The theory's verdict (each cell's regularizer card: R from M^(n) at step n = "
     f"{s.steps - 1} on the window): memory regularizes in {counts[1]} cells, anti-regularizes in "
     f"{counts[-1]}, mixed or none in {counts[0]}. Runs diverged in {counts['diverged']} cells "

@@ -217,9 +217,11 @@ def test_a_declaration_round_trips_through_its_url(features, kinds, readout):
 def test_the_declaration_is_drawn_as_formulas_built_from_its_trees():
     d = Declaration(("g", "g^2"), ("ema_bc:0.9", "geo:0.1:0.09:0.99"), "m1/(sqrt(m2)+1e-8)")
     lines = d.latex()
-    assert r"\phi_2(g) = {g}^{2}" in lines[1]
-    assert r"\frac{(1-0.9)\,0.9^k}{1-0.9^{n+1}}" in lines[0]
-    assert r"\frac{m_1(n)}{\sqrt{m_2(n)} + 10^{-8}}" in lines[2]
+    assert lines[1:3] == [r"\phi_1(g) = g", r"w_1(n,k) = \frac{(1-0.9)\,0.9^k}{1-0.9^{n+1}}"]
+    assert lines[3] == r"\phi_2(g) = {g}^{2}"
+    assert lines[4].startswith(r"w_2(n,k) = \begin{cases}0.1 & k=0")
+    assert lines[5] == r"r = \frac{m_1}{\sqrt{m_2} + 10^{-8}}"
+    assert lines[6] == r"\theta_{n+1} = \theta_n - h\,(r + \lambda\theta_n)"
     # a number is re-printed from its value, never copied from the text
     assert to_latex(parse("000001.50e0*x")) == r"1.5\,x"
 

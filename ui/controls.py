@@ -177,7 +177,7 @@ def declaration(page: state.PageState, s) -> None:
         help="elementwise, e.g. m1/(sqrt(m2)+1e-8); the step is θ ← θ − h(r + λθ)",
     )
     for line in s.declaration.latex():
-        st.latex(line)
+        st.latex(r"\small " + line)  # the sidebar's width
 
 
 def pair(page: state.PageState, s, most: int) -> None:

@@ -262,20 +262,17 @@ class Declaration(str):
         return Optimizer(self, averages, rule, _weights_param(wd), linear=self.linear)
 
     def latex(self) -> list[str]:
-        """The declaration as formulas: each average, and the update it implies."""
-        lines = []
+        """The declaration as short formulas (a sidebar's width): what an average is, each
+        feature and its weights, the readout r, and the update it implies."""
+        lines = [r"m_i(n) = \textstyle\sum_{k} w_i(n,k)\,\phi_i(g_{n-k})"]
         for k, t, w in zip(self.names, self.trees, self.parsed_weights, strict=False):
-            lines.append(
-                rf"{k[0]}_{k[1]}(n) = \sum_{{k=0}}^{{n}} w_{k[1]}(n,k)\,"
-                rf"\phi_{k[1]}(g_{{n-k}}),\quad \phi_{k[1]}(g) = {to_latex(t, _SYMBOLS)},"
-                rf"\quad w_{k[1]}(n,k) = {w.latex()}"
-            )
-        update = to_latex(self.trees[-1], _SYMBOLS | {"g": "g_n"})
-        lines.append(rf"\theta_{{n+1}} = \theta_n - h\Big({update} + \lambda\theta_n\Big)")
+            lines += [rf"\phi_{k[1]}(g) = {to_latex(t)}", rf"w_{k[1]}(n,k) = {w.latex()}"]
+        lines.append(rf"r = {to_latex(self.trees[-1], _SYMBOLS)}")
+        lines.append(r"\theta_{n+1} = \theta_n - h\,(r + \lambda\theta_n)")
         return lines
 
 
-_SYMBOLS = {"g": "g", "m1": "m_1(n)", "m2": "m_2(n)", "m3": "m_3(n)"}
+_SYMBOLS = {"g": "g", "m1": "m_1", "m2": "m_2", "m3": "m_3"}
 
 
 def readout_notes(opt: Optimizer, grads: np.ndarray) -> tuple[str, ...]:
