@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import cli_run
 import independent
 import numpy as np
 import pytest
@@ -29,10 +30,19 @@ CASES = [
 ]
 
 
-def run_cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "core", *args], capture_output=True, text=True, timeout=120
+run_cli = cli_run.run  # in this process: cli.main, its status and what it wrote
+
+
+def test_python_m_core_is_cli_main():
+    """The module entry point itself, once in a subprocess: JSON out, nothing on stderr."""
+    res = subprocess.run(
+        [sys.executable, "-m", "core", "simulate", "steps=3"],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
+    assert res.returncode == 0 and res.stderr == ""
+    assert json.loads(res.stdout)["scenario"] == "v=1&steps=3"
 
 
 @pytest.mark.parametrize("query", CASES, ids=lambda q: q.split("&")[0])

@@ -4,10 +4,8 @@ network slopes, the scenario's URL round trip and caps, and the CLI."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
+import cli_run
 import numpy as np
 import pytest
 import torch
@@ -32,7 +30,6 @@ from core.scenarios.report import network_json
 SMOOTH_ADAMW = "opt=adamw&b1=0.5&b2=0.7&eps=1.0&wd=0.01"
 # Tiny tensors run faster on one thread, and far faster when another process holds a
 # core (intra-op workers wait on each other); the results do not depend on it.
-ONE_THREAD = {"OMP_NUM_THREADS": "1"}
 
 
 @pytest.fixture(autouse=True)
@@ -201,13 +198,8 @@ def test_heavy_ball_slopes_approach_two_and_one():
     assert all(0.85 <= v <= 1.1 for v in study.slopes_memoryless)
 
 
-def _cli(query: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "core", "network", query],
-        capture_output=True,
-        text=True,
-        env=os.environ | ONE_THREAD,
-    )
+def _cli(query: str) -> cli_run.Done:
+    return cli_run.run("network", query)
 
 
 def test_cli_acceptance_criterion():
