@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import cli
 from core.analyses import compute
+from core.engine.optimizers import Geometric
 from core.models.derivatives import Derivatives
 from core.models.expression import Expression, parse
 
@@ -89,9 +90,9 @@ def test_playground_parses_and_compiles_each_loss_once(monkeypatch):
     parsed, compiled = [], []
     init = Derivatives.__init__
 
-    def counting_parse(text):
+    def counting_parse(text, *variables):
         parsed.append(str(text))
-        return parse(text)
+        return parse(text, *variables)
 
     def counting_init(self, node):
         compiled.append(node)
@@ -105,6 +106,28 @@ def test_playground_parses_and_compiles_each_loss_once(monkeypatch):
     assert QUERY["f"] in parsed
     assert len(parsed) == len(set(parsed)), parsed
     assert len(compiled) == len(set(compiled)) >= 1, compiled  # the page's loss at least
+
+
+def test_playground_builds_each_weights_tables_once(monkeypatch):
+    """One view (nothing cached) builds the recursion tables of each of its optimizer's
+    averages once (issue 19): its runs, surfaces and verdict share its optimizer."""
+    built = []
+    tables = Geometric._tables
+
+    def counting(self, steps):
+        built.append((steps, float(self.head), float(self.tail), float(self.ratio)))
+        return tables(self, steps)
+
+    monkeypatch.setattr(Geometric, "_tables", counting)
+    _open_counting("playground", monkeypatch)
+    # Adam: its two moments, each once, at the run's steps (the verdict's step n = steps - 1
+    # reads the same tables)
+    # Adam: its two moments, each once at the run's steps (the verdict's step n = steps - 1
+    # reads the same tables); the cost model's one-step probes aside
+    run = sorted((steps, ratio) for steps, _, _, ratio in built if steps > 1)
+    home = [(150, 0.7)]  # the entry point's page (home) shows heavy ball's run first
+    assert sorted(set(run) - set(home)) == [(30, 0.9), (30, 0.999)]
+    assert len(run) == len(set(run)), run
 
 
 def test_an_expression_is_its_text():

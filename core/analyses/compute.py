@@ -18,7 +18,7 @@ from core.engine import fast2d
 from core.engine.declared import Declaration, readout_notes
 from core.engine.dynamics import DYNAMICS, Run
 from core.engine.optimizers import Optimizer
-from core.engine.registry import longest_memory, make_optimizer, record
+from core.engine.registry import longest_memory, record
 from core.models.derivatives import Derivatives
 from core.models.losses import batched
 from core.scenarios import limits
@@ -34,7 +34,9 @@ def device() -> torch.device:
 
 
 def optimizer(s: Scenario) -> Optimizer:
-    return make_optimizer(s.opt, **s.hyper)
+    """The scenario's optimizer: one object per scenario object, so that its runs,
+    surfaces and notes share its weights' tables (Geometric.tables)."""
+    return s.optimizer
 
 
 def loss(s: Scenario):
@@ -49,7 +51,7 @@ def compare_seconds(s: Scenario, steps: int | None = None) -> float:
     """The predicted time of /compare: each optimizer of s.cmp with its usual defaults,
     for s.steps steps or `steps`."""
     # with the records' defaults, not as scenarios: one of these may be over the budget
-    values = vars(s)
+    values = s.values()
     steps = s.steps if steps is None else steps
     return sum(
         plane_seconds(values | {"opt": name} | record(name).defaults, steps, s.grid)

@@ -84,7 +84,15 @@ class Geometric:
         return bool(np.all(np.asarray(self.tail) == 0.0))
 
     def tables(self, steps: int) -> GeometricTables:
-        """Every weight-derived sequence of a run of `steps` steps, once, in O(steps)."""
+        """Every weight-derived sequence of a run of `steps` steps, in O(steps): built once
+        per weights object and step count (a page's runs and surfaces share its optimizer,
+        core.analyses.compute.optimizer: one set of tables per view)."""
+        built = self.__dict__.setdefault("_built", {})  # frozen: its own dict, not a field
+        if steps not in built:
+            built[steps] = self._tables(steps)
+        return built[steps]
+
+    def _tables(self, steps: int) -> GeometricTables:
         head, tail, ratio = (
             np.atleast_1d(np.asarray(v, dtype=np.float64))
             for v in np.broadcast_arrays(self.head, self.tail, self.ratio)

@@ -257,6 +257,11 @@ class QueryMixin:
         """Strict parse: the scenario, or ScenarioError."""
         return cls.from_query(query, strict=True)[0]
 
+    def values(self) -> dict[str, Any]:
+        """Every field's value, by key (what is built from them and kept on the object,
+        such as a scenario's optimizer, is not among them)."""
+        return {spec.key: getattr(self, spec.key) for spec in self.SPECS}
+
     def to_params(self) -> dict[str, str]:
         """The non-default, applicable fields as query parameters (short, stable)."""
         values: dict[str, Any] = {}

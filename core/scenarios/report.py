@@ -117,7 +117,7 @@ def order_json(s: Scenario) -> dict:
 
 
 def _settings(s) -> dict:
-    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(s).items()}
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in s.values().items()}
 
 
 def paths_csv(summary: PathSummary) -> str:

@@ -5,6 +5,7 @@ each optimizer's hyperparameters, their defaults and ranges (from core.engine.re
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cached_property
 
 from core.engine.declared import CUSTOM, DEFAULT
 from core.engine.dynamics import sums_history
@@ -256,6 +257,11 @@ class OptimizerQuery(Declared, QueryMixin):
         """/compare's scenarios: this one with each optimizer of cmp (a list of their own:
         cmp is left at its default in each)."""
         return [self.with_optimizer(name, cmp=None) for name in self.cmp]
+
+    @cached_property
+    def optimizer(self) -> Optimizer:
+        """The declared optimizer with this scenario's hyperparameters (built once)."""
+        return make_optimizer(self.opt, **self.hyper)
 
     def resolve(self, name: str) -> str:
         """A name in a list of optimizers (/compare's cmp): custom is this declaration."""
