@@ -140,6 +140,9 @@ def percent(share: float) -> str:
     return f"{share:.0%}" if abs(share) >= 0.1 else f"{100 * share:.2g}%"
 
 
+_LIMIT = {True: "the limit's closed forms", False: "the limit would"}  # a declaration has none
+
+
 def common_warnings(opt: str, hyper: dict, n: int | None, limit_fraction: float) -> list:
     rec, out = record(opt), []
     if not rec.smooth(hyper):
@@ -147,7 +150,7 @@ def common_warnings(opt: str, hyper: dict, n: int | None, limit_fraction: float)
     if n is not None and abs(limit_fraction - 1) > MIXED:
         out.append(
             f"finite n: at step n = {n} the correction is {percent(limit_fraction)} of its "
-            "n → ∞ limit, so the limit's closed forms misstate its size (THEORY §1)"
+            f"n → ∞ limit, so {_LIMIT[bool(rec.forms)]} misstate its size (THEORY §1)"
         )
     return out
 
