@@ -259,8 +259,6 @@ def _window(s: SweepScenario) -> tuple:
 
 # --- the computation ------------------------------------------------------------------
 
-EFFECT = {1: "regularizes", -1: "anti-regularizes", 0: "mixed or none"}
-
 
 @dataclass(frozen=True, eq=False)
 class SweepResult:
@@ -291,10 +289,6 @@ METRICS = {
     "effect": "each cell's regularizer card: R from M^(n) at the last step on the window "
     "(+1 regularizes, −1 anti-, 0 mixed/none)",
 }
-
-
-def _finals(paths: Tensor) -> Tensor:
-    return paths[-1]
 
 
 def kappa(loss, opt: Optimizer, theta: Tensor) -> tuple[Tensor, Tensor]:

@@ -1,8 +1,8 @@
 """The derivatives the engine needs, as plain functions (in the spirit of torch.func).
 
 They are built on torch.autograd rather than torch.func: on a CPU, for the tiny
-elementwise graphs of a 2D loss or a readout, torch.func.jvp costs several milliseconds
-a call (it decomposes every op), double-backward a fraction of that.  The results are
+elementwise graphs of a 2D loss, torch.func.jvp costs several milliseconds a call (it
+decomposes every op), double-backward a fraction of that.  The results are
 the same exact derivatives; the network path differentiates through torch.func.vmap.
 """
 
@@ -45,25 +45,6 @@ def grad_and_hvp(
         return torch.zeros_like(v) if hv is None else hv  # None: the loss is linear
 
     return g.detach(), hvp
-
-
-def jvp(f: Callable[[Tensor], Tensor], s: Tensor) -> tuple[Tensor, Tensor]:
-    """f(s) and its derivative along a unit tangent of the scalar s.
-
-    Forward mode by the double-VJP identity: J v = d/du [(J^T u) . v], exact.
-    """
-    s = s.detach().requires_grad_(True)
-    with torch.enable_grad():
-        out = f(s)
-        u = torch.zeros_like(out, requires_grad=True)
-        vjp = None
-        if out.requires_grad:
-            (vjp,) = torch.autograd.grad(out, s, u, create_graph=True, allow_unused=True)
-        if vjp is None or not vjp.requires_grad:
-            # f is locally constant in s (the exact sign of Lion): zero derivative
-            return out.detach(), torch.zeros_like(out)
-        (tangent,) = torch.autograd.grad(vjp, u)
-    return out.detach(), tangent
 
 
 def _declared(loss, theta: Tensor, hessian: bool, first: int):
