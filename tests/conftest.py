@@ -38,7 +38,12 @@ def pytest_xdist_make_scheduler(config, log):
 
     class BrowserTogether(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            return "browser" if _browser_module(nodeid) else nodeid
+            if _browser_module(nodeid):
+                return "browser"
+            # a Ray module's tests on one worker: one local Ray per module, not one per
+            # worker that draws one of its tests (each start ~5 s and 2 CPUs of workers)
+            module = nodeid.split("::")[0]
+            return module if module.endswith("_ray.py") else nodeid
 
     return BrowserTogether(config, log)
 
