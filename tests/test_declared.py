@@ -22,7 +22,7 @@ from core import cli
 from core.analyses import compute
 from core.analyses.study import StudyScenario
 from core.analyses.sweep import SweepScenario
-from core.engine.declared import Declaration, Weight, parse_weight
+from core.engine.declared import BUILTIN_OPERATIONS, Declaration, Weight, parse_weight
 from core.engine.registry import record
 from core.models.expression import parse, to_latex
 from core.models.losses import batched
@@ -379,3 +379,24 @@ def test_the_sidebar_declares_an_optimizer():
 def test_a_custom_loss_cannot_pass_the_declaration_to_a_study_without_custom():
     with pytest.raises(ScenarioError, match="m1: does not apply"):
         StudyScenario.parse("opts=adamw,lion&m1=g")
+
+
+# --- the cost model prices a declaration by its readout's length --------------------------
+
+LONG = "+".join(["tanh(sin(m1)*cos(m2))"] * 13)  # 64 operations in its value's code
+
+
+def test_a_long_readout_is_priced_by_its_length_and_refused_where_it_would_pin_the_server():
+    """A readout of 64 operations took 5.1 s at 1000 steps on /playground (its past sums
+    on the grid), where a built-in's price said 0.9 s: it is refused, naming the keys."""
+    declared = "opt=custom&m1=g&w1=ema:0.9&m2=g^2&w2=ema:0.99&r="
+    short, long = (Scenario.parse(declared + quote(r)).optimizer for r in ("m1", LONG))
+    # r = m1 has no operation: a built-in's price at the least
+    assert short.work == 1.0 and long.work == 64 / BUILTIN_OPERATIONS
+    assert record("rmsprop").optimizer().work == 1.0  # the built-ins: what was fitted
+    refused = r"^grid: 1000 steps .*; lower steps, grid, the size of f or of r"
+    with pytest.raises(ScenarioError, match=refused):
+        Scenario.parse(declared + quote(LONG) + "&steps=1000")
+    s, warned = Scenario.from_query(declared + quote(LONG) + "&steps=1000")
+    assert s.steps == 100 and "steps: reset to its default" in warned[0]
+    assert Scenario.parse(declared + "m1&steps=1000").steps == 1000  # a short one is not

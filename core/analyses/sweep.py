@@ -63,6 +63,7 @@ from core.scenarios.scenario import (
     Scenario,
     loss_of,
     named,
+    user_written,
 )
 
 Tensor = torch.Tensor
@@ -158,7 +159,7 @@ def sweep_seconds_of(s: Mapping, y: Axis) -> float:
 
     def seconds(count: bool) -> float:
         case, groups, bases = sweep_verdict.size(name, hyper, steps - 1, count)
-        exact = s["loss"] == "custom"  # a user's loss may defeat case (c)'s interpolant
+        exact = user_written(s)  # the user's loss or readout may defeat case (c)'s interpolant
         return sweep_seconds(
             xx.size, steps, grid, case, groups, bases, history, loss, boundary, exact
         )

@@ -39,6 +39,12 @@ CUSTOM = "custom"  # the value of `opt` that declares an optimizer
 FEATURES = ("m1", "m2", "m3")
 WEIGHTS = ("w1", "w2", "w3")
 READOUT = "r"
+# a declared readout's past sums cost 1/BUILTIN_OPERATIONS times a built-in's per
+# operation of its value's code (core.scenarios.limits prices them by `work`): measured on
+# /playground's surfaces, 0.93 s at 2000 steps for a readout of 5 operations and 5.1 s at
+# 1000 steps for one of 64, where the built-ins' model said 0.27 s and 0.9 s; rounded
+# down, so that the model errs on the side of refusing
+BUILTIN_OPERATIONS = 0.8
 DECLARATION = ("m1", "w1", "m2", "w2", "m3", "w3", READOUT)  # its URL keys, in order
 # functions whose derivative jumps: a readout or feature that calls one is outside the
 # theorem's smoothness assumption (THEORY §11)
@@ -259,7 +265,8 @@ class Declaration(str):
             for (phi, slope), w, key in zip(features, self.parsed_weights, WEIGHTS, strict=False)
         )
         rule = Readout(readout.readout_value, readout.readout_partials)
-        return Optimizer(self, averages, rule, _weights_param(wd), linear=self.linear)
+        work = max(1.0, readout.operations / BUILTIN_OPERATIONS)
+        return Optimizer(self, averages, rule, _weights_param(wd), linear=self.linear, work=work)
 
     def latex(self) -> list[str]:
         """The declaration as short formulas (a sidebar's width): what an average is, each

@@ -425,9 +425,11 @@ def fields_at_step(loss, opt: Optimizer, theta: Tensor, n: int) -> tuple[Tensor,
     return fbar, kernel.correction(opt, g, averages, hvps)
 
 
-def sums_history(opt: Optimizer) -> bool:
+def sums_history(opt: Optimizer) -> float:
     """Whether each step of `opt` sums over every past step (a cost ~ n per step, so a
     run costs ~ steps^2): the general path, or the recursive one whose directions have no
-    recursion (THEORY §7 c).  core.scenarios.limits' cost model asks this."""
+    recursion (THEORY §7 c); as the weight of one past step against a built-in's (the
+    optimizer's `work`: its readout is evaluated at each), 0 where it does not.
+    core.scenarios.limits' cost model asks this."""
     plan = _plan(opt, 1)
-    return isinstance(plan, _Schedule) or plan.case == "c"
+    return opt.work if isinstance(plan, _Schedule) or plan.case == "c" else 0.0

@@ -242,6 +242,9 @@ class Optimizer:
     # the diagonal preconditioner P(*averages) of an adaptive readout A_1 / P (Adam's
     # sqrt(v) + eps): what its preconditioned sharpness lambda_max(P^-1 H) divides by
     preconditioner: Callable[..., Tensor] | None = None
+    # what one evaluation of the readout costs against a built-in's (a declared readout's
+    # code is priced by its length: core.scenarios.limits scales the past sums by it)
+    work: float = 1.0
 
     @property
     def scalar(self) -> bool:

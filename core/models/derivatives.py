@@ -662,6 +662,9 @@ class FirstOrder:
     def __init__(self, node: Node, variables: tuple[str, ...], wrt: tuple[str, ...]) -> None:
         functions = {"value": ("value",), "partials": tuple(f"g{v}" for v in wrt)}
         bodies = _bodies(node, functions, variables, second=False)
+        # the value's temporaries, its helpers of several operations counted as three
+        lines, composite = _operations(bodies)["value"]
+        self.operations = lines + 2 * composite
         code = compile(_source(bodies, variables), "<declared optimizer>", "exec")
         self._floats = _build(code, FLOAT_HELPERS)
         self._arrays = _build(code, ARRAY_HELPERS)

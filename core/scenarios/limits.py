@@ -222,21 +222,19 @@ def torch_step_seconds(loss: LossSize) -> float:
 
 
 def plane_run_seconds(
-    steps: int, rows: int, history: bool, loss: LossSize, torch: bool = False
+    steps: int, rows: int, history: float, loss: LossSize, torch: bool = False
 ) -> float:
     """The three dynamics of `rows` 2D trajectories (`history`: the optimizer sums over
-    its past at every step; `torch`: the run may go to the torch engine)."""
+    its past at every step, at this weight per past step, core.engine.dynamics.sums_history:
+    0 where it does not; `torch`: the run may go to the torch engine)."""
     step = torch_step_seconds(loss) if torch else float_step_seconds(loss)
-    seconds = step * steps * rows
-    if history:
-        seconds += HISTORY_2D_S * steps * steps / 2 * rows
-    return seconds
+    return (step + HISTORY_2D_S * steps / 2 * history) * steps * rows
 
 
 def plane_seconds(
     steps: int,
     grid: int,
-    history: bool,
+    history: float,
     loss: LossSize,
     torch: bool = False,
     exact: bool = False,
@@ -246,7 +244,7 @@ def plane_seconds(
     Hessian code at its points for M at n -> infinity and at step n; `exact`: a
     history's sums may not be interpolated)."""
     points = grid * grid
-    surfaces = GRID_2D_S * points + (history_seconds(points, steps, exact) if history else 0.0)
+    surfaces = GRID_2D_S * points + history_seconds(points, steps, exact) * history
     surfaces += TORCH_OP_S * points * loss.nodes + tensor_seconds(loss, 2 * points, True)
     return plane_run_seconds(steps, 1, history, loss, torch) + surfaces
 
@@ -258,27 +256,23 @@ def history_seconds(points: int, steps: int, exact: bool) -> float:
 
 
 def order_seconds(
-    T: float, hs: tuple[float, ...], history: bool, loss: LossSize, torch: bool = False
+    T: float, hs: tuple[float, ...], history: float, loss: LossSize, torch: bool = False
 ) -> float:
     """/theory: every step size is a row, run to the longest horizon."""
     steps = max(max(1, round(T / h)) for h in hs)
     return plane_run_seconds(steps, len(hs), history, loss, torch)
 
 
-def network_run_seconds(
-    units: int, d: int, steps: int, points: int, history: bool = False
-) -> float:
+def network_run_seconds(units: int, d: int, steps: int, points: int, history: float = 0.0) -> float:
     """Training an MLP with `units` hidden activations (width x depth) and d parameters:
     the three dynamics on `points` points per step (the batch); `history`: the optimizer
     sums over its past at every step."""
     seconds = steps * NET_STEP.seconds(units, d, points)
-    if history:
-        seconds += steps * steps / 2 * (HISTORY_STEP_S + HISTORY_PARAM_S * d)
-    return seconds
+    return seconds + steps * steps / 2 * (HISTORY_STEP_S + HISTORY_PARAM_S * d) * history
 
 
 def network_result_seconds(
-    units: int, d: int, steps: int, points: int, n_train: int, n_test: int, history: bool
+    units: int, d: int, steps: int, points: int, n_train: int, n_test: int, history: float
 ) -> float:
     """One run and its numbers at every step (core.analyses.network.result): /network's
     comparison runs one per optimizer, the CLI's network command one."""
@@ -293,7 +287,7 @@ def network_seconds(
     points: int,
     n_train: int,
     n_test: int,
-    history: bool,
+    history: float,
     pca: bool = False,
 ) -> float:
     """/network: a result (training, then the numbers of every step) and the landscape
@@ -351,7 +345,7 @@ def sweep_seconds(
     case: str,
     groups: int,
     bases: int,
-    history: bool,
+    history: float,
     loss: LossSize,
     boundary: int,
     exact: bool = False,
@@ -367,14 +361,13 @@ def sweep_seconds(
     ends = 3 * cells  # the metrics: L, g and H at every run's end
     seconds += TORCH_OP_S * ends * loss.nodes + tensor_seconds(loss, ends, False)
     seconds += tensor_seconds(loss, 2 * ends, True) + tensor_seconds(loss, boundary, True)
-    if history:
-        seconds += SWEEP_HISTORY_S * cells * steps * steps / 2
+    seconds += SWEEP_HISTORY_S * cells * steps * steps / 2 * history
     if case != "flat":
         seconds += array_seconds(loss, points, True)  # L, g and H on the verdict's grid
         seconds += SWEEP_POINT_S * cells * points + SWEEP_BASIS_S * groups * bases
     if case == "c":  # `exact`: the interpolant may fail (a user's loss)
         per_cell = SWEEP_C_STEP_S * steps if not exact else history_seconds(points, steps, True)
-        seconds += cells * (SWEEP_C_CELL_S + per_cell)
+        seconds += cells * (SWEEP_C_CELL_S + per_cell * max(history, 1.0))
     return seconds
 
 

@@ -121,8 +121,14 @@ def plane_seconds(s: Mapping, steps: int, grid: int):
         sums_history(opt),
         loss_of(s),
         torch=leaves_the_floats(opt),
-        exact=s["loss"] == "custom",  # a user's loss may defeat the history's interpolant
+        exact=user_written(s),
     )
+
+
+def user_written(s: Mapping) -> bool:
+    """Whether the user wrote the loss or the optimizer (opt=custom): either may defeat
+    case (c)'s interpolant (core.engine.coordinate), so its exact sums are priced."""
+    return s["loss"] == "custom" or s["opt"] == CUSTOM
 
 
 def optimizer(s: Mapping) -> Optimizer:
@@ -164,7 +170,7 @@ def _check_grid(grid: int, s: Mapping) -> None:
         _check_cost(
             seconds,
             f"{s['steps']} steps with a {grid}x{grid} grid",
-            "steps, grid or the size of f",
+            "steps, grid, the size of f" + (" or of r" if s["opt"] == CUSTOM else ""),
             None if most is None else f"at most {most} steps with this grid and loss",
         )
 
