@@ -21,10 +21,10 @@ import numpy as np
 import scipy.linalg
 import torch
 
+from core.engine import kernel
 from core.engine.autodiff import grad_and_hvp
 from core.engine.dynamics import asymptotic_fields, fields_at_step, limit_moments
-from core.engine.kernel import memoryless_averages
-from core.engine.optimizers import Optimizer, where
+from core.engine.optimizers import Optimizer
 from core.engine.registry import TOL, record
 
 Tensor = torch.Tensor
@@ -173,13 +173,11 @@ def _dct_basis(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def preconditioner(opt: Optimizer, g, scales=None):
-    """P = u(g) / g of §5, u the memoryless readout with the sums W_i (`scales`; by
-    default the limits W_i(inf)); g a tensor or an array."""
-    tiny = np.finfo(np.float64).tiny ** 0.25  # away from 0/0 where a coordinate of g is 0
-    safe = where(abs(g) < tiny, tiny, g)
+    """P of §5 (core.engine.kernel.preconditioner) with the sums W_i `scales`, by default
+    their limits W_i(inf)."""
     if scales is None:
         scales = [float(np.asarray(limit_moments(av.weights)[0])) for av in opt.averages]
-    return opt.value(safe, *memoryless_averages(opt, safe, scales)) / safe
+    return kernel.preconditioner(opt, g, scales)
 
 
 def _field(opt: Optimizer, g: Tensor, M: Tensor, scales=None) -> np.ndarray:

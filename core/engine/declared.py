@@ -21,6 +21,7 @@ from functools import cached_property
 import numpy as np
 from scipy.signal import lfilter
 
+from core.engine.kernel import memory_average
 from core.engine.optimizers import (
     Average,
     Geometric,
@@ -294,9 +295,10 @@ def readout_notes(opt: Optimizer, grads: np.ndarray) -> tuple[str, ...]:
         for av in opt.averages:
             w, feature = av.weights, av.feature(grads)
             z = w.tables(steps).z[:steps]
-            past = lfilter([1.0], [1.0, -float(w.ratio)], feature, axis=0)  # sum_k r^k phi_n-k
+            # the state U(n) of every step at once: U(n+1) = phi_n + r U(n) is lfilter's
+            past = lfilter([1.0], [1.0, -float(w.ratio)], feature, axis=0)
             U = np.concatenate([np.zeros_like(feature[:1]), past[:-1]])
-            averages.append((w.head * feature + w.tail * U) / z)
+            averages.append(memory_average(feature, U, w.head, w.tail, w.ratio, z)[0])
         value = np.isfinite(opt.value(grads, *averages)).all(-1)
         partials = np.ones(steps, dtype=bool)
         for p in opt.partials(grads, *averages):

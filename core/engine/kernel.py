@@ -31,6 +31,14 @@ def memoryless_update(opt: Optimizer, g, W, decay_t):
     return opt.value(g, *memoryless_averages(opt, g, W)) + decay_t
 
 
+def preconditioner(opt: Optimizer, g, W):
+    """P = u(g) / g of THEORY §5, u the memoryless readout with the sums W_i (the weight
+    decay aside); g a tensor or an array, kept away from 0/0 where a coordinate is 0."""
+    tiny = np.finfo(np.float64).tiny ** 0.25
+    safe = where(abs(g) < tiny, tiny, g)
+    return opt.value(safe, *memoryless_averages(opt, safe, W)) / safe
+
+
 def directions(case: str, fbar, feats, moments, C, decay_t, past) -> list[tuple]:
     """The directions D_i(n) of the memory correction (THEORY §2, §7), as pairs (vector,
     factor) with D_i = factor * vector, so that directions sharing a vector share its

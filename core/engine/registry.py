@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
-from core.engine import optimizers
+from core.engine import kernel, optimizers
 from core.engine.declared import WEIGHTS, Declaration
 from core.engine.dynamics import step_moments
 from core.engine.optimizers import Optimizer
@@ -720,32 +720,26 @@ _GAUSS = np.polynomial.legendre.leggauss(16)  # nodes and weights on [-1, 1]
 
 def _declared_potential(declaration: Declaration):
     """R = sum_j Psi(g_j) + wd kbar (theta.g - L) from the declaration alone (THEORY §9):
-    where H is diagonal, M/P per coordinate is H_jj psi(g_j) with psi(u) = u sum_i
-    dPhi/dA_i phi_i'(u) m_i at A_i = W_i phi_i(u), so Psi(a) = int_0^a psi, by 16-point
-    Gauss-Legendre; exact there, an approximation elsewhere, as the built-ins' (and
-    not a closed form: the pages integrate R on the grid)."""
+    where H is diagonal, M/P per coordinate is H_jj psi(g_j), psi(u) = u sum_i dPhi/dA_i
+    phi_i'(u) m_i at A_i = W_i phi_i(u) -- the kernel's correction with m_i u in place of
+    H D_i -- so Psi(a) = int_0^a psi, by 16-point Gauss-Legendre; exact there, an
+    approximation elsewhere, as the built-ins' (and not a closed form: the pages
+    integrate R on the grid)."""
     nodes, weights = (torch.tensor(v, dtype=torch.float64) for v in _GAUSS)
 
-    def psi(opt: Optimizer, u: Tensor, sums: Sums) -> tuple[Tensor, Tensor]:
-        averages = [W * av.feature(u) for (W, _), av in zip(sums, opt.averages, strict=True)]
-        partials = opt.partials(u, *averages)
-        k = 0.0 * u
-        for p, av, (_, m) in zip(partials, opt.averages, sums, strict=True):
-            k = k + p * av.slope(u) * m
-        return u * k, opt.value(u, *averages)
+    def psi(opt: Optimizer, u: Tensor, sums: Sums) -> Tensor:
+        W = [total for total, _ in sums]
+        averages = kernel.memoryless_averages(opt, u, W)
+        return kernel.correction(opt, u, averages, [m * u for _, m in sums])
 
     def potential(h: Hyper, L: Tensor, g: Tensor, theta: Tensor, sums: Sums) -> Tensor:
         opt = declaration.optimizer(**h)
-        t = ((nodes + 1) / 2).to(g)
-        u = g[..., None] * t  # (..., d, nodes)
-        values, _ = psi(opt, u, sums)
-        R = (g * (values * (weights.to(g) / 2)).sum(-1)).sum(-1)
+        u = g[..., None] * ((nodes + 1) / 2).to(g)  # (..., d, nodes)
+        R = (g * (psi(opt, u, sums) * (weights.to(g) / 2)).sum(-1)).sum(-1)
         wd = h.get("wd", 0.0)
         if wd:
-            k, fbar = psi(opt, g, sums)
-            with torch.no_grad():
-                P = torch.where(g != 0, fbar / torch.where(g != 0, g, 1.0), 1.0)
-            kbar = torch.nan_to_num(k / (g * P)).mean(-1)  # the factor of H theta in M/P
+            P = kernel.preconditioner(opt, g, [total for total, _ in sums])
+            kbar = torch.nan_to_num(psi(opt, g, sums) / (g * P)).mean(-1)  # of H theta in M/P
             R = R + wd * kbar * _decay_term(theta, L, g)
         return torch.nan_to_num(R)
 
