@@ -128,3 +128,48 @@ def test_plotly_js_is_the_installed_package_s(server, page):
     assert not [url for url in loaded if "/PlotlyChart." in url], loaded
     with urllib.request.urlopen(plotly_js[0], timeout=30) as response:
         assert response.read() == BUNDLE.read_bytes()
+
+
+SCRIPTS = "() => document.querySelectorAll('script[src$=\"/plotly.min.js\"]').length"
+
+
+def test_plotly_js_is_loaded_once_across_reruns_and_pages(server, page):
+    """The sidebar's preload runs again on every script run and page: plotly.js stays
+    the one script the first run loaded (a second copy would be 4.8 MB parsed again and
+    a new Plotly under the drawn charts)."""
+    _open(page, f"{server}/{URL}")
+    page.evaluate("() => { window.Plotly.__first = true; }")
+    page.get_by_test_id("stSidebarNav").get_by_text("Order of accuracy").click()
+    settle(page)
+    page.get_by_test_id("stSidebarNav").get_by_text("Playground").click()
+    settle(page)
+    page.wait_for_function(DRAWN, timeout=30_000)
+    assert page.evaluate("() => window.Plotly.__first === true")
+    assert page.evaluate(SCRIPTS) == 1
+
+
+def test_a_failed_plotly_js_load_is_tried_again_by_the_charts(browser, server):
+    """The preload's request fails: the first chart removes its script and loads plotly.js
+    itself, and every chart is drawn."""
+    from browser import track
+
+    context = browser.new_context(viewport={"width": 1440, "height": 900})  # nothing cached
+    failed = []
+
+    def fail_once(route):
+        if failed:
+            route.continue_()
+        else:
+            failed.append(route.request.url)
+            route.abort()
+
+    context.route("**/plotly.min.js", fail_once)
+    try:
+        page = context.new_page()
+        track(page)
+        page.add_init_script(COUNT_REACTS)
+        _open(page, f"{server}/{URL}")
+        assert len(failed) == 1
+        assert page.evaluate(SCRIPTS) == 1 and page.evaluate("() => typeof window.Plotly.react")
+    finally:
+        context.close()

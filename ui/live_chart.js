@@ -7,17 +7,40 @@ let loading = null; // plotly.js is loaded once per page, by the first chart
 // plotly.js from the installed plotly package (ui/live_chart.py: `_plotly_js_url`), as
 // a classic script: it defines window.Plotly.  A full URL: this module runs from a
 // blob: URL, against which paths do not resolve.
-function importPlotly(url) {
+function addScript(url) {
   return new Promise((resolve, reject) => {
     const script = document.createElement("script");
     script.src = new URL(url, window.location.href).href;
-    script.onload = () =>
-      window.Plotly ? resolve(window.Plotly) : reject(new Error(`${url} did not define Plotly`));
+    script.onload = () => defined(url).then(resolve, reject);
     script.onerror = () => {
       script.remove(); // the next chart tries again with a script of its own
       reject(new Error(`plotly.js did not load from ${url}`));
     };
     document.head.appendChild(script);
+  });
+}
+
+function defined(url) {
+  return window.Plotly
+    ? Promise.resolve(window.Plotly)
+    : Promise.reject(new Error(`${url} did not define Plotly`));
+}
+
+// The page's preload (ui/live_chart.py: `preload`) has usually started the script; where
+// it failed, before or after this chart came, the chart loads plotly.js itself.
+function importPlotly(url) {
+  const preloaded = document.getElementById("plotly-js");
+  if (!preloaded || preloaded.dataset.failed) {
+    preloaded?.remove();
+    return addScript(url);
+  }
+  if (preloaded.dataset.loaded) return defined(url);
+  return new Promise((resolve, reject) => {
+    preloaded.addEventListener("load", () => defined(url).then(resolve, reject));
+    preloaded.addEventListener("error", () => {
+      preloaded.remove();
+      addScript(url).then(resolve, reject);
+    });
   });
 }
 
@@ -54,10 +77,6 @@ function template(host) {
 }
 
 export default function ({ data, parentElement, setTriggerValue }) {
-  if (data.preload) {
-    loadPlotly(data.plotly).catch(() => {}); // a chart that needs it says what failed
-    return;
-  }
   const gd = parentElement.querySelector(".live-chart");
   if (!gd) return;
   gd.style.minHeight = `${data.height}px`; // holds the chart's place until it draws

@@ -20,6 +20,7 @@ sidebar starts loading plotly.js before a page's computation is over (`preload`)
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,6 +30,7 @@ import streamlit as st
 from streamlit.components.v1 import declare_component
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+SCRIPT_ID = "plotly-js"  # the preloading script element, found by live_chart.js
 
 _MOUNT = st.components.v2.component(
     "live_chart",
@@ -48,10 +50,27 @@ def _plotly_js_url() -> str:
     return f"{root}/component/{asset.name}/{PLOTLY_JS.name}"
 
 
+# once per page load (a rerun or another page draws this element again: no second copy)
+_PRELOAD = """<script>
+if (!window.Plotly && !document.getElementById(ID)) {
+  const script = document.createElement("script");
+  script.id = ID;
+  script.src = new URL(URL_, window.location.href).href;
+  script.onload = () => { script.dataset.loaded = "1"; };
+  script.onerror = () => { script.dataset.failed = "1"; };
+  document.head.appendChild(script);
+}
+</script>"""
+
+
 def preload() -> None:
     """Start loading plotly.js in the browser before the page's charts arrive (they
-    come after its computation): an element with no chart and no height."""
-    _MOUNT(key="plotly-preload", data={"preload": True, "plotly": _plotly_js_url()}, height=1)
+    come after its computation), into the page's head: the charts take its Plotly
+    (live_chart.js: `importPlotly`).  st.html, not a mount of the chart component: a
+    mount waits for the component's own code first."""
+    script = _PRELOAD.replace("URL_", json.dumps(_plotly_js_url()))
+    # our own constant code (no user text in it): the one script st.html runs
+    st.html(script.replace("ID", json.dumps(SCRIPT_ID)), unsafe_allow_javascript=True, width=1)
 
 
 def live_chart(
