@@ -44,7 +44,7 @@ def test_a_step_hides_its_runs_and_answer_until_a_prediction_then_reveals_them()
     step = BY_ID["memory"].steps[0]
     reveal = at.button(key="reveal-memory/1")
     assert reveal.disabled and not _runs(at) and "Answer" not in _markdown(at)
-    assert not at.get("html")  # the type of a screen, not a projector
+    assert not at.main.get("html")  # the type of a screen, not a projector
     at.radio(key="wl-memory/1").set_value("memoryless").run()
     assert not at.button(key="reveal-memory/1").disabled and not _runs(at)
     at.button(key="reveal-memory/1").click().run()
@@ -91,7 +91,7 @@ def test_teaching_mode_shows_the_question_large_and_the_reveal_behind_one_button
     reveal = at.button(key="reveal-lion/2")
     assert not reveal.disabled  # the class predicts aloud
     assert not at.get("page_link")  # nothing else on screen
-    (style,) = at.get("html")  # projector-size type
+    (style,) = at.get("html")  # projector-size type (no sidebar: no preload)
     assert "font-size" in style.proto.body
     reveal.click().run()
     assert at.header[-1].value == "Answer: nothing: M = 0"
