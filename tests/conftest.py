@@ -40,12 +40,22 @@ def pytest_xdist_make_scheduler(config, log):
         def _split_scope(self, nodeid: str) -> str:
             if _browser_module(nodeid):
                 return "browser"
-            # a Ray module's tests on one worker: one local Ray per module, not one per
-            # worker that draws one of its tests (each start ~5 s and 2 CPUs of workers)
-            module = nodeid.split("::")[0]
-            return module if module.endswith("_ray.py") else nodeid
+            # the Ray modules on one worker: one local Ray for the run (`local_ray`), not
+            # one per worker that draws a test (each start ~5 s and 2 CPUs of workers
+            # that import torch again)
+            return "ray" if nodeid.split("::")[0].endswith("_ray.py") else nodeid
 
     return BrowserTogether(config, log)
+
+
+@pytest.fixture(scope="session")
+def local_ray():
+    """A local Ray (2 CPUs) for every Ray test of the run (tests/*_ray.py)."""
+    from ray_local import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
 
 
 @pytest.fixture(scope="session")

@@ -10,16 +10,12 @@ from unittest import mock
 
 import numpy as np
 import pytest
-from ray_local import local_ray as _local_ray
 from ray_local import ray
 
 from core.analyses.study import StudyScenario, compute_study
 from core.scenarios import limits
 
 QUERY = "seeds=10&steps=15&n=60&width=6&lrs=0.01,0.003&seed=5&until=0"
-
-
-local_ray = pytest.fixture(scope="module")(_local_ray)
 
 
 def test_ray_gives_the_in_process_numbers(local_ray):
