@@ -27,6 +27,18 @@ def _threads() -> int:
 
 
 @st.cache_resource(show_spinner=False)
+def _log_to_stderr() -> bool:
+    """Once per server process: the app's own lines (loggers "app" and "ui": errors, the
+    long computations started and stopped) on the server's stderr, from INFO up."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name in ("app", "ui"):
+        logging.getLogger(name).addHandler(handler)
+        logging.getLogger(name).setLevel(logging.INFO)
+    return True
+
+
+@st.cache_resource(show_spinner=False)
 def _freeze_heap() -> bool:
     """Once per server process, after the first page ran (its imports done): the objects
     alive then (torch, plotly, Streamlit and the app's modules, ~260,000) are moved out of
@@ -38,6 +50,7 @@ def _freeze_heap() -> bool:
     return True
 
 
+_log_to_stderr()
 # every script run has its own thread, and torch's OpenMP pool takes the count per thread
 threads.pin(_threads())
 state.arrive()

@@ -4,6 +4,7 @@ folder), the page's figures carried whole, one key per chart."""
 
 from __future__ import annotations
 
+import ast
 import gc
 import json
 import os
@@ -32,6 +33,38 @@ def test_the_ui_names_no_file_of_streamlit_s_build():
         assert not [s for s in BUILD_FILES if s in text], source.name
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert "enableStaticServing" not in config.get("server", {})
+
+
+# the modules below `streamlit` the app may import at run time, each documented by
+# Streamlit: components v1 (declare_component) and the script run context
+# (get_script_run_ctx, in its guide to threads); st.Page's type only for type checking
+PUBLIC_MODULES = {"streamlit.components.v1", "streamlit.runtime.scriptrunner"}
+
+
+def test_the_app_imports_only_documented_streamlit_modules():
+    """Streamlit's logger (streamlit.logger) was imported for the app's own log lines:
+    they are the standard library's logging now (app.py: `_log_to_stderr`)."""
+    sources = [*(ROOT / "ui").glob("*.py"), *(ROOT / "app_pages").glob("*.py"), ROOT / "app.py"]
+    for source in sources:
+        tree = ast.parse(source.read_text())
+        typing_only = {
+            id(n)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"
+            for n in ast.walk(node)
+        }
+        for node in ast.walk(tree):
+            if id(node) in typing_only:
+                continue
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            for name in names:
+                if name.startswith("streamlit."):
+                    assert name in PUBLIC_MODULES, (source.name, name)
 
 
 def test_importing_the_ui_writes_nothing_into_the_app_s_folder(tmp_path):

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import logging
 import os
 import threading
 import time
@@ -32,7 +33,6 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 import streamlit as st
-from streamlit.logger import get_logger
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core import threads
@@ -49,7 +49,7 @@ from core.scenarios.scenario import Scenario
 
 _CHECK_EVERY_S = 0.05  # how often a running computation asks whether to go on
 JOBS = "MEMORY_JOBS"
-_log = get_logger(__name__)
+_log = logging.getLogger(__name__)  # to the server's stderr (app.py: `_log_to_stderr`)
 
 
 def _check(what: str):

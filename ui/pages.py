@@ -3,8 +3,12 @@ them, and links and switches between pages point at them, never at file names.""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import streamlit as st
-from streamlit.navigation.page import StreamlitPage
+
+if TYPE_CHECKING:  # st.Page's return type, named in Streamlit's API reference
+    from streamlit.navigation.page import StreamlitPage
 
 # url path -> (script, title, icon); "" is the home page.  Shared links depend on the paths.
 _PAGES = {
