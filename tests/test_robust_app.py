@@ -124,3 +124,15 @@ def test_a_refused_typed_value_is_quoted_as_text_under_its_widget():
     (error,) = at.error
     assert CODE_SPAN.match(error.value), error.value
     assert "(https://evil.example/login)" in error.value
+
+
+def test_a_streamlit_without_the_history_flag_trusts_every_query():
+    """The run context's is_history_navigation is not in Streamlit's API reference: a
+    version without it reads every query as a shared link instead of failing."""
+    from ui import state
+
+    raw = {"v": ["1"], "lr": ["0.01"]}
+    with mock.patch.object(state, "get_script_run_ctx", return_value=object()):
+        assert state.PLANE._trusted(raw)
+    with mock.patch.object(state, "get_script_run_ctx", return_value=None):
+        assert state.PLANE._trusted(raw) and not state.PLANE._trusted({})

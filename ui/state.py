@@ -146,8 +146,9 @@ class PageState:
         always has v=1) but, on a back/forward move, only one this session published."""
         if not raw:
             return False
-        ctx = get_script_run_ctx()
-        if ctx is None or not ctx.is_history_navigation:
+        # the run context's flag is not in Streamlit's API reference: where a version lacks
+        # it, every query is trusted (a shared link's behaviour), nothing breaks
+        if not getattr(get_script_run_ctx(), "is_history_navigation", False):
             return True
         s, warnings = self.cls.from_query(raw)
         return not warnings and s.to_query() in st.session_state.get(self._published, {})
