@@ -32,9 +32,12 @@ def _log_to_stderr() -> bool:
     long computations started and stopped) on the server's stderr, from INFO up."""
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.set_name("memory-app")  # a cleared resource cache runs this again: one handler
     for name in ("app", "ui"):
-        logging.getLogger(name).addHandler(handler)
-        logging.getLogger(name).setLevel(logging.INFO)
+        logger = logging.getLogger(name)
+        if not any(h.get_name() == handler.get_name() for h in logger.handlers):
+            logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
     return True
 
 

@@ -136,3 +136,16 @@ def test_a_streamlit_without_the_history_flag_trusts_every_query():
         assert state.PLANE._trusted(raw)
     with mock.patch.object(state, "get_script_run_ctx", return_value=None):
         assert state.PLANE._trusted(raw) and not state.PLANE._trusted({})
+
+
+def test_the_app_logs_each_line_once_after_its_caches_are_cleared():
+    """The app's log handler is a cached resource: clearing Streamlit's resource cache
+    runs its set-up again, which must not add a second handler (each line twice)."""
+    import streamlit
+
+    for _ in range(2):
+        at = app_harness.open_page("about", {})
+        assert not at.exception, at.exception
+        streamlit.cache_resource.clear()
+    for name in ("app", "ui"):
+        assert len(logging.getLogger(name).handlers) == 1, name
