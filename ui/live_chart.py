@@ -23,6 +23,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
+from string import Template
 
 import plotly
 import plotly.graph_objects as go
@@ -51,16 +52,16 @@ def _plotly_js_url() -> str:
 
 
 # once per page load (a rerun or another page draws this element again: no second copy)
-_PRELOAD = """<script>
-if (!window.Plotly && !document.getElementById(ID)) {
+_PRELOAD = Template("""<script>
+if (!window.Plotly && !document.getElementById($id)) {
   const script = document.createElement("script");
-  script.id = ID;
-  script.src = new URL(URL_, window.location.href).href;
+  script.id = $id;
+  script.src = new URL($url, window.location.href).href;
   script.onload = () => { script.dataset.loaded = "1"; };
   script.onerror = () => { script.dataset.failed = "1"; };
   document.head.appendChild(script);
 }
-</script>"""
+</script>""")
 
 
 def preload() -> None:
@@ -68,9 +69,10 @@ def preload() -> None:
     come after its computation), into the page's head: the charts take its Plotly
     (live_chart.js: `importPlotly`).  st.html, not a mount of the chart component: a
     mount waits for the component's own code first."""
-    script = _PRELOAD.replace("URL_", json.dumps(_plotly_js_url()))
-    # our own constant code (no user text in it): the one script st.html runs
-    st.html(script.replace("ID", json.dumps(SCRIPT_ID)), unsafe_allow_javascript=True, width=1)
+    # our own code and the server's URL as JSON strings (no user text): the one script
+    # st.html runs
+    script = _PRELOAD.substitute(id=json.dumps(SCRIPT_ID), url=json.dumps(_plotly_js_url()))
+    st.html(script, unsafe_allow_javascript=True, width=1)
 
 
 def live_chart(
