@@ -17,7 +17,9 @@ server is printed (target: 0, no round trip).  The first visit (measured first):
 browser profile opening /playground, to its four charts drawn and the script run over, against
 the same for a bare Streamlit app that draws four st.plotly_chart contour charts
 (benchmarks/bare_app.py, its own server in this run; the two alternate, so a change of
-the machine's load falls on both).  Target (issue 19): <= 1.25x.  `--first-visit` runs
+the machine's load falls on both).  Target (issue 19): <= 1.25x.  A second baseline,
+the bare app with /playground's sidebar controls (benchmarks/bare_app_controls.py, in
+the same turns), separates what the controls cost from what /playground adds.  `--first-visit` runs
 only that part.  The servers inherit the pinned thread counts; both are printed.
 """
 
@@ -38,6 +40,7 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 # isort: on
 
 BARE_APP = "benchmarks/bare_app.py"
+BARE_CONTROLS = "benchmarks/bare_app_controls.py"  # the same with /playground's controls
 
 # the page records when each chart last drew and when the script run ended
 PROBE = """
@@ -170,15 +173,23 @@ def main() -> int:
     print(pin_threads(1))
     print(f"Chromium {CHROMIUM}, viewport {a.width}x900, repeats {a.repeats}")
     print("load average (1, 5, 15 min) before: " + ", ".join(f"{x:.1f}" for x in os.getloadavg()))
-    with serve() as base, serve(script=BARE_APP) as bare, sync_playwright() as p:
+    with (
+        serve() as base,
+        serve(script=BARE_APP) as bare,
+        serve(script=BARE_CONTROLS) as controls,
+        sync_playwright() as p,
+    ):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         print(f"Chromium version {browser.version}")
-        # the bare app and /playground (a scenario not computed before) in turn
-        first = {"bare": [], "app": []}
+        # the bare app, the bare app with controls and /playground (a scenario not
+        # computed before) in turn
+        first = {"bare": [], "controls": [], "app": []}
         _first_visit(browser, bare, a.width)  # each server's first script run imports
-        _first_visit(browser, f"{base}/playground?v=1&lr=0.029", a.width)  # (untimed)
+        _first_visit(browser, controls, a.width)  # (untimed)
+        _first_visit(browser, f"{base}/playground?v=1&lr=0.029", a.width)
         for i in range(a.repeats):
             first["bare"].append(_first_visit(browser, bare, a.width))
+            first["controls"].append(_first_visit(browser, controls, a.width))
             url = f"{base}/playground?v=1&lr={0.03 + 0.0005 * i:g}"
             first["app"].append(_first_visit(browser, url, a.width))
         med = {k: statistics.median(v) for k, v in first.items()}
@@ -186,10 +197,15 @@ def main() -> int:
             "first visit (a new browser profile, nothing cached) to four charts drawn and "
             f"the script over: /playground median {med['app']:.2f} s; baseline (a bare app "
             f"of four st.plotly_chart contours) {med['bare']:.2f} s; ratio "
-            f"{med['app'] / med['bare']:.2f}x (target <= 1.25x); all /playground: "
+            f"{med['app'] / med['bare']:.2f}x (target <= 1.25x); the bare app with "
+            f"/playground's sidebar controls {med['controls']:.2f} s "
+            f"({med['controls'] / med['bare']:.2f}x the bare app; /playground "
+            f"{med['app'] / med['controls']:.2f}x it); all /playground: "
             + ", ".join(f"{t:.2f}" for t in first["app"])
             + "; all bare: "
             + ", ".join(f"{t:.2f}" for t in first["bare"])
+            + "; all with controls: "
+            + ", ".join(f"{t:.2f}" for t in first["controls"])
         )
         if a.first_visit:
             browser.close()
