@@ -2,7 +2,7 @@
 // Streamlit calls this module's default export with each new `data` for the same
 // parentElement; the chart is drawn again with Plotly.react, once.
 
-let loading = null; // plotly.js is loaded once per page, by the first chart
+let loading = null; // plotly.js, loaded once per page (by the preload, or the first chart)
 
 // plotly.js from the installed plotly package (ui/live_chart.py: `_plotly_js_url`), as
 // a classic script: it defines window.Plotly.  A full URL: this module runs from a
@@ -28,8 +28,8 @@ function defined(url) {
 
 // The page's preload (ui/live_chart.py: `preload`) has usually started the script; where
 // it failed, before or after this chart came, the chart loads plotly.js itself.
-function importPlotly(url) {
-  const preloaded = document.getElementById("plotly-js");
+function importPlotly(url, preloadId) {
+  const preloaded = document.getElementById(preloadId);
   if (!preloaded || preloaded.dataset.failed) {
     preloaded?.remove();
     return addScript(url);
@@ -44,10 +44,10 @@ function importPlotly(url) {
   });
 }
 
-function loadPlotly(url) {
+function loadPlotly(url, preloadId) {
   if (window.Plotly) return Promise.resolve(window.Plotly);
   if (!loading) {
-    loading = importPlotly(url).catch((err) => {
+    loading = importPlotly(url, preloadId).catch((err) => {
       loading = null; // the next chart tries again
       throw err;
     });
@@ -84,7 +84,7 @@ export default function ({ data, parentElement, setTriggerValue }) {
   if (gd.__revision === data.revision && gd.__theme === theme.key) return;
   gd.__revision = data.revision;
   gd.__theme = theme.key;
-  loadPlotly(data.plotly)
+  loadPlotly(data.plotly, data.preload_id)
     .then((Plotly) => {
       if (gd.__revision !== data.revision) return; // a newer figure came meanwhile
       const fig = JSON.parse(data.spec);

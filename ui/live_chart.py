@@ -31,7 +31,7 @@ import streamlit as st
 from streamlit.components.v1 import declare_component
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-SCRIPT_ID = "plotly-js"  # the preloading script element, found by live_chart.js
+SCRIPT_ID = "plotly-js"  # the preloading script element: each chart is told its id
 
 _MOUNT = st.components.v2.component(
     "live_chart",
@@ -99,6 +99,7 @@ def live_chart(
             "height": int(fig.layout.height or 450),
             "clickable": on_click is not None,
             "plotly": _plotly_js_url(),
+            "preload_id": SCRIPT_ID,
         },
         # a chart without on_click has no click event for the page to handle
         **({"on_click_change": clicked} if on_click is not None else {}),
