@@ -15,8 +15,10 @@ import tomllib
 from pathlib import Path
 
 import app_harness
+import plotly
 
 ROOT = Path(__file__).resolve().parents[1]
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"  # the installed
 
 
 # the route Streamlit serves a declared component's files under (components v1)
@@ -65,6 +67,24 @@ def test_the_app_imports_only_documented_streamlit_modules():
             for name in names:
                 if name.startswith("streamlit."):
                     assert name in PUBLIC_MODULES, (source.name, name)
+
+
+def test_the_repository_holds_no_copy_of_plotly_js():
+    """plotly.js comes from the installed package only: a copy in the repository (a
+    static/plotly.min.js was committed once, written there by an old fallback) could
+    disagree with the installed plotly, and it hid such a fallback from the test below
+    (the copy it imports in would already hold the file)."""
+    files = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
+    ).stdout.split(b"\0")
+    size = PLOTLY_JS.stat().st_size
+    copies = [
+        name
+        for name in filter(None, (f.decode() for f in files))
+        if Path(name).name.lower().startswith("plotly")
+        or ((ROOT / name).is_file() and (ROOT / name).stat().st_size == size)
+    ]
+    assert copies == []
 
 
 def test_importing_the_ui_writes_nothing_into_the_app_s_folder(tmp_path):

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-from scipy.signal import lfilter
 
 from core.engine.kernel import memory_average
 from core.engine.optimizers import (
@@ -30,6 +29,7 @@ from core.engine.optimizers import (
     _weights_param,
     gradient,
     gradient_slope,
+    recursion,
     square,
     square_slope,
 )
@@ -288,15 +288,15 @@ def readout_notes(opt: Optimizer, grads: np.ndarray) -> tuple[str, ...]:
     (steps, d), in words: the first step where its value is not finite (the run stops
     there), or where it is but one of its partials is not (the correction is not
     defined from there: outside the theorem, THEORY §11).  Every step at once: each
-    average's recursion U(n+1) = phi_n + r U(n) (THEORY §7) by scipy's lfilter."""
+    average's recursion U(n+1) = phi_n + r U(n) (THEORY §7) by optimizers.recursion."""
     steps = len(grads)
     with np.errstate(all="ignore"):
         averages = []
         for av in opt.averages:
             w, feature = av.weights, av.feature(grads)
             z = w.tables(steps).z[:steps]
-            # the state U(n) of every step at once: U(n+1) = phi_n + r U(n) is lfilter's
-            past = lfilter([1.0], [1.0, -float(w.ratio)], feature, axis=0)
+            # the state U(n) of every step at once
+            past = recursion(feature, float(w.ratio))
             U = np.concatenate([np.zeros_like(feature[:1]), past[:-1]])
             averages.append(memory_average(feature, U, w.head, w.tail, w.ratio, z)[0])
         value = np.isfinite(opt.value(grads, *averages)).all(-1)

@@ -22,10 +22,19 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy.signal import lfilter
 
 Tensor = torch.Tensor
 Hyper = float | Sequence[float] | np.ndarray
+
+
+def recursion(x: np.ndarray, r: float, axis: int = 0) -> np.ndarray:
+    """y[b] = x[b] + r y[b-1], y[-1] = 0, along `axis`: the state recursion U(n+1) = phi_n
+    + r U(n) of THEORY §7 by scipy's lfilter (the operations of a loop, in its order).
+    Imported on first use: scipy.signal takes ~1.5 s to import, which every process that
+    never computes a recursion (`python -m core --help`, a page without one) would pay."""
+    from scipy.signal import lfilter
+
+    return lfilter([1.0], [1.0, -r], x, axis=axis)
 
 
 def _weights_param(v: Hyper) -> float | np.ndarray:
@@ -156,12 +165,11 @@ class GeometricTables:
         E[n+1] = r E[n] + partial[b+1] s[b]: O(steps)."""
         steps = s.shape[0]
         q = self.partial[1 : steps + 1] * s
-        # the first-order recursion by scipy's lfilter, column by column (one ratio each):
-        # y[b] = q[b] + r y[b-1], the same operations in the same order as a loop
+        # the recursion column by column (one ratio each)
         ratio = np.broadcast_to(self.ratio, (q.shape[1],))
         E = np.zeros((steps + 1, q.shape[1]))
         for j, r in enumerate(ratio.tolist()):
-            E[1:, j] = lfilter([1.0], [1.0, -r], q[:, j])
+            E[1:, j] = recursion(q[:, j], r)
         return self.tail * E[:steps] / self.z[:steps]
 
 
