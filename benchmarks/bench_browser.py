@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 # isort: off
 from _timing import pin_threads  # noqa: E402  (pins BLAS threads before torch, for the server)
 
-from browser import ARGS, CHROMIUM, missing, serve, settle, track  # noqa: E402
+from browser import ARGS, CHARTS_DRAWN, CHROMIUM, missing, serve, settle, track  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 # isort: on
 
@@ -115,7 +115,7 @@ def _first_visit(browser, url: str, width: int) -> float:
     t0 = time.perf_counter()
     page.goto(url)
     page.wait_for_function(
-        "() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 4 && "
+        f"() => {CHARTS_DRAWN} >= 4 && "
         "document.querySelector('[data-testid=stApp]')"
         ".getAttribute('data-test-script-state') === 'notRunning'",
         timeout=120_000,

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from playwright.async_api import async_playwright  # noqa: E402
 
-from tests.browser import ARGS, CHROMIUM, serve, server_pid  # noqa: E402
+from tests.browser import ARGS, CHARTS_DRAWN, CHROMIUM, serve, server_pid  # noqa: E402
 
 TIMEOUT_S = 420  # per tab: 20 tabs share two CPU cores with the server
 
@@ -69,7 +69,7 @@ async def session(browser, base: str, i: int, scenarios) -> tuple[float | None, 
     try:
         await page.goto(url, timeout=TIMEOUT_S * 1000)
         await page.wait_for_function(
-            "n => (document.querySelectorAll('.js-plotly-plot .main-svg').length >= n &&"
+            f"n => ({CHARTS_DRAWN} >= n &&"
             " document.querySelector('[data-testid=stApp]')?.dataset.testScriptState"
             " === 'notRunning') || document.querySelector('[data-testid=stException]')"
             " || document.querySelector('[data-testid=stAlert] [data-testid=stAlertContentError]')",

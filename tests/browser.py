@@ -29,6 +29,12 @@ ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+# JS: how many charts are drawn (a plotly chart holds several .main-svg layers, so a
+# count of those layers reached n with half the charts drawn or fewer)
+CHARTS_DRAWN = (
+    "[...document.querySelectorAll('.js-plotly-plot')]"
+    ".filter(d => d.querySelector('.main-svg')).length"
+)
 POLL_S = 0.05  # how often a condition outside the browser (a log, a port) is asked again
 
 
@@ -233,7 +239,7 @@ def settled_with_charts(page, charts: int) -> None:
     exception shown: check_page reports it)."""
     settle(page)
     page.wait_for_function(
-        "n => document.querySelectorAll('.js-plotly-plot .main-svg').length >= n"
+        f"n => {CHARTS_DRAWN} >= n"
         " || document.querySelector('[data-testid=\"stException\"]') !== null",
         arg=charts,
         timeout=120_000,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import plotly
 import pytest
-from browser import open_charts, settle, skip_or_fail
+from browser import CHARTS_DRAWN, open_charts, settle, skip_or_fail
 
 skip_or_fail(pytest)
 
@@ -62,6 +62,14 @@ def _open(page, url: str) -> None:
 
 def test_a_changed_setting_redraws_each_changed_chart_once_in_place(server, page):
     _open(page, f"{server}/{URL}")
+    # the harness waits on charts drawn, not on their layers: a plotly chart holds several
+    # .main-svg layers, and a count of those reached 4 with two charts drawn
+    assert page.evaluate(f"() => {CHARTS_DRAWN}") == page.locator(".js-plotly-plot").count() == 4
+    layers = page.evaluate(
+        "() => [...document.querySelectorAll('.js-plotly-plot')]"
+        ".map(d => d.querySelectorAll('.main-svg').length)"
+    )
+    assert min(layers) >= 2, layers
     page.evaluate(WATCH)
     field = page.locator('[data-testid="stSidebar"] input[aria-label="learning rate h"]')
     field.fill("0.03")
