@@ -13,6 +13,7 @@ torch.set_default_dtype(torch.float64)
 # tests' node ids, which pytest 9 no longer allows: the xdist_group mark has no effect.)
 
 BROWSER_FIXTURES = {"served", "browser"}
+WAIT_MS = 60_000  # a browser wait on a loaded 2-core machine (actions and expect alike)
 
 
 def _browser_module(nodeid: str) -> bool:
@@ -84,8 +85,13 @@ def server_log(served):
 
 @pytest.fixture(scope="session")
 def browser():
-    """Chromium, launched once for the run."""
+    """Chromium, launched once for the run.  Playwright's `expect` waits 5 s by default:
+    on a loaded 2-core machine a fresh session drew its sidebar later than that (a
+    failed CI run), so its assertions wait as long as the contexts' actions."""
     from browser import chromium
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=WAIT_MS)
 
     with chromium() as browser:
         yield browser
@@ -99,7 +105,7 @@ def context(browser, request):
 
     width, height = getattr(request.module, "VIEWPORT", (1440, 900))
     context = browser.new_context(viewport={"width": width, "height": height})
-    context.set_default_timeout(60_000)  # a wait on a loaded 2-core machine
+    context.set_default_timeout(WAIT_MS)
     context.on("page", track)
     yield context
     context.close()
