@@ -29,28 +29,19 @@ Hyper = float | Sequence[float] | np.ndarray
 
 def recursion(x: np.ndarray, r: float | np.ndarray) -> np.ndarray:
     """y[b] = x[b] + r y[b-1], y[-1] = 0, along the first axis (r one number, or one per
-    column): the state recursion U(n+1) = phi_n + r U(n) of THEORY §7.  Not scipy's
-    lfilter, which gives the same numbers: importing scipy.signal took 2 s of every
-    process that ran a recursion (a server, a CLI command, a Ray worker)."""
-    flat = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
-    ratios = np.broadcast_to(r, flat.shape[1:])
-    y = np.empty_like(flat)
-    if flat.shape[1] <= _FEW_COLUMNS:  # Python floats, a column at a time: no numpy call a step
-        for j, rj in enumerate(ratios.tolist()):
-            acc, column = 0.0, []
-            for v in flat[:, j].tolist():
-                acc = v + rj * acc
-                column.append(acc)
-            y[:, j] = column
-    else:  # every column at once, a step at a time
-        acc = np.zeros(flat.shape[1])
-        for b in range(len(flat)):
-            acc = flat[b] + ratios * acc
-            y[b] = acc
-    return y.reshape(np.shape(x))
+    column): the state recursion U(n+1) = phi_n + r U(n) of THEORY §7, by scipy's lfilter
+    (the operations of the loop, in its order).  scipy.signal is imported on first use:
+    it takes ~2 s, which a process that never runs a recursion (`python -m core --help`)
+    would pay."""
+    from scipy.signal import lfilter
 
-
-_FEW_COLUMNS = 16  # up to here a column at a time is faster (~0.1 ms per 1000 steps)
+    if np.ndim(r) == 0:
+        return lfilter([1.0], [1.0, -float(r)], x, axis=0)
+    x = np.asarray(x, dtype=np.float64)
+    ratios = np.broadcast_to(r, x.shape[1:])
+    return np.stack(
+        [lfilter([1.0], [1.0, -rj], x[:, j]) for j, rj in enumerate(ratios.tolist())], axis=1
+    )
 
 
 def _weights_param(v: Hyper) -> float | np.ndarray:
